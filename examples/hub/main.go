@@ -1,0 +1,210 @@
+// Command hub is Switchboard's all-in-one server: every transport mounted on
+// one mux over one broker.
+//
+//	go run ./examples/hub                      # in-memory broker on :8080
+//	go run ./examples/hub -broker amqp://guest:guest@127.0.0.1:5672/
+//
+// Each transport mounts itself in its own file (rest.go, sse.go, …) through
+// register, so this file stays the same as transports are added.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "hub:", err)
+		os.Exit(1)
+	}
+}
+
+// hub is what a transport's mount function gets.
+type hub struct {
+	ctx    context.Context // cancelled when the hub starts shutting down
+	mux    *http.ServeMux
+	broker pubsub.Broker
+	log    *slog.Logger
+	server *http.Server
+
+	mu       sync.Mutex
+	shutdown []func(context.Context) error // run before the HTTP server shuts down
+	closers  []func() error                // run after it, in reverse order
+	wg       sync.WaitGroup                // background listeners started with goBackground
+}
+
+// mount is one transport's setup; see register.
+type mount struct {
+	name string
+	fn   func(h *hub) error
+}
+
+var (
+	mounts      []mount
+	brokerKinds = map[string]func(ctx context.Context, url string, log *slog.Logger) (pubsub.Broker, error){}
+)
+
+// register adds a transport mount; called from init in each transport's file.
+func register(name string, fn func(h *hub) error) { mounts = append(mounts, mount{name, fn}) }
+
+// registerBroker adds a -broker URL scheme ("amqp", "mqtt", …).
+func registerBroker(scheme string, fn func(ctx context.Context, url string, log *slog.Logger) (pubsub.Broker, error)) {
+	brokerKinds[scheme] = fn
+}
+
+// onShutdown registers fn to run when the hub drains, before the HTTP
+// server stops (WebSocket handlers drain their hijacked connections here).
+func (h *hub) onShutdown(fn func(context.Context) error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.shutdown = append(h.shutdown, fn)
+}
+
+// onClose registers fn to run after the HTTP server stopped.
+func (h *hub) onClose(fn func() error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closers = append(h.closers, fn)
+}
+
+// goBackground runs fn (a listener loop) until the hub stops, and waits for
+// it on shutdown.
+func (h *hub) goBackground(fn func()) {
+	h.wg.Add(1)
+	go func() { defer h.wg.Done(); fn() }()
+}
+
+// run starts the hub and blocks until ctx is done. ready, if set, gets the
+// HTTP address once it listens (tests use it).
+func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr string)) error {
+	fs := flag.NewFlagSet("hub", flag.ContinueOnError)
+	addr := fs.String("addr", ":8080", "HTTP listen address")
+	brokerURL := fs.String("broker", "memory", "broker: memory, or a URL such as amqp://guest:guest@127.0.0.1:5672/ or mqtt://127.0.0.1:1883")
+	for _, f := range extraFlags {
+		f(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(logOut, nil))
+
+	broker, err := openBroker(ctx, *brokerURL, log)
+	if err != nil {
+		return err
+	}
+	hctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true) // gRPC clients connect with prior-knowledge h2c
+	h := &hub{ctx: hctx, mux: http.NewServeMux(), broker: broker, log: log}
+	h.server = &http.Server{Handler: h.mux, Protocols: p, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	sort.SliceStable(mounts, func(i, j int) bool { return mounts[i].name < mounts[j].name })
+	for _, m := range mounts {
+		if err := m.fn(h); err != nil {
+			_ = broker.Close()
+			return fmt.Errorf("failed to mount %s: %w", m.name, err)
+		}
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		_ = broker.Close()
+		return fmt.Errorf("failed to listen: %w", err)
+	}
+	log.Info("switchboard hub listening", "addr", ln.Addr().String(), "broker", redact(*brokerURL))
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- h.server.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	log.Info("switchboard hub shutting down")
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	h.mu.Lock()
+	shutdown, closers := h.shutdown, h.closers
+	h.mu.Unlock()
+	for _, fn := range shutdown {
+		if e := fn(sctx); e != nil {
+			log.Warn("shutdown hook", "err", e)
+		}
+	}
+	if e := h.server.Shutdown(sctx); e != nil {
+		log.Warn("http shutdown", "err", e)
+		_ = h.server.Close()
+	}
+	if err == nil {
+		<-serveErr
+	}
+	for i := len(closers) - 1; i >= 0; i-- {
+		if e := closers[i](); e != nil {
+			log.Warn("close", "err", e)
+		}
+	}
+	h.wg.Wait()
+	if e := broker.Close(); e != nil {
+		log.Warn("broker close", "err", e)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// extraFlags lets a transport's file add its flags (e.g. -mqtt-addr).
+var extraFlags []func(fs *flag.FlagSet)
+
+func openBroker(ctx context.Context, u string, log *slog.Logger) (pubsub.Broker, error) {
+	if u == "" || u == "memory" {
+		return pubsub.NewMemory(pubsub.MemoryOptions{}), nil
+	}
+	scheme, _, ok := strings.Cut(u, "://")
+	if !ok {
+		return nil, fmt.Errorf("unknown -broker %q: want memory or a URL", u)
+	}
+	open := brokerKinds[strings.TrimSuffix(scheme, "s")]
+	if open == nil {
+		return nil, fmt.Errorf("unknown -broker scheme %q", scheme)
+	}
+	return open(ctx, u, log)
+}
+
+// redact hides a password in a broker URL.
+func redact(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		if user, _, hasPw := strings.Cut(rest[:at], ":"); hasPw {
+			return scheme + "://" + user + ":***" + rest[at:]
+		}
+	}
+	return u
+}

@@ -1,0 +1,88 @@
+package pubsub
+
+// SubscribeOptions tunes a subscription. The zero value (or a nil pointer)
+// subscribes live from now, alone, with automatic acknowledgement, a buffer
+// of 256 messages and the OverflowClose policy.
+type SubscribeOptions struct {
+	// Since resumes after this cursor: matching messages published after it
+	// are replayed, then delivery continues live. "" starts live from now.
+	// Needs Capabilities.History.
+	Since string
+
+	// Group makes this subscription a competing consumer: each message
+	// matching the filter goes to one member of the group (groups are keyed
+	// by name and filter). Needs Capabilities.Groups.
+	Group string
+
+	// ManualAck requires Ack or Nack for every delivery. At most Prefetch
+	// deliveries are unacknowledged at a time. Needs Capabilities.Acks.
+	ManualAck bool
+
+	// Prefetch caps unacknowledged deliveries with ManualAck; 0 means Buffer.
+	Prefetch int
+
+	// MaxDeliveries caps how often a message is delivered (with ManualAck)
+	// before it is dead-lettered; 0 means 10, a negative value means no cap.
+	MaxDeliveries int
+
+	// DeadLetterTopic receives messages that were nacked without requeue or
+	// reached MaxDeliveries, with the headers HeaderDeadLetterReason and
+	// HeaderOriginalTopic. "" means "$deadletter/" + the message's topic.
+	DeadLetterTopic string
+
+	// Buffer is the capacity of the delivery channel; 0 means 256.
+	Buffer int
+
+	// Overflow says what happens when the buffer is full.
+	Overflow OverflowPolicy
+
+	// NoRetained skips the retained messages a new subscription would
+	// otherwise receive first. Subscriptions with Since skip them anyway:
+	// a resuming client already has the state they carry.
+	NoRetained bool
+}
+
+// OverflowPolicy says what a broker does when a subscription's buffer is full.
+type OverflowPolicy int
+
+const (
+	// OverflowClose ends the subscription with a *SlowConsumerError carrying
+	// the cursor of the last message the consumer received. Nothing is lost
+	// silently: the client resumes from that cursor. This is the default.
+	OverflowClose OverflowPolicy = iota
+	// OverflowDropOldest discards the oldest buffered message to make room.
+	// Lossy by design, for tickers where only the latest value matters.
+	OverflowDropOldest
+)
+
+// DefaultBuffer is the delivery buffer used when SubscribeOptions.Buffer is 0.
+const DefaultBuffer = 256
+
+// DefaultMaxDeliveries is used when SubscribeOptions.MaxDeliveries is 0.
+const DefaultMaxDeliveries = 10
+
+func (o *SubscribeOptions) withDefaults() SubscribeOptions {
+	var c SubscribeOptions
+	if o != nil {
+		c = *o
+	}
+	if c.Buffer <= 0 {
+		c.Buffer = DefaultBuffer
+	}
+	if c.Prefetch <= 0 || c.Prefetch > c.Buffer {
+		c.Prefetch = c.Buffer
+	}
+	if c.MaxDeliveries == 0 {
+		c.MaxDeliveries = DefaultMaxDeliveries
+	}
+	return c
+}
+
+// DeadLetterTopicFor returns where a message on topic goes when it is
+// dead-lettered under opts.
+func DeadLetterTopicFor(opts *SubscribeOptions, topic string) string {
+	if opts != nil && opts.DeadLetterTopic != "" {
+		return opts.DeadLetterTopic
+	}
+	return "$deadletter/" + topic
+}

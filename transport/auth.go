@@ -1,0 +1,129 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// Errors an Auth hook returns (wrap them for detail). Transports map them to
+// 401/403, WebSocket close 4401/4403, gRPC Unauthenticated/PermissionDenied
+// and MQTT reason codes 0x86/0x87.
+var (
+	ErrUnauthenticated = errors.New("transport: unauthenticated")
+	ErrForbidden       = errors.New("transport: forbidden")
+)
+
+// Action is what a client asks to do with a topic.
+type Action string
+
+// Actions passed to Auth.Authorize.
+const (
+	ActionSubscribe Action = "subscribe" // the topic is a filter
+	ActionPublish   Action = "publish"
+	ActionRequest   Action = "request" // publish and wait for a reply
+	ActionHistory   Action = "history" // read history; the topic is a filter
+)
+
+// Credentials is what a client presented when it connected. Fields a
+// transport does not have are empty.
+type Credentials struct {
+	// Transport names the transport: "rest", "sse", "longpoll", "ws",
+	// "grpc", "graphql", "mqtt".
+	Transport string
+	// Header holds the HTTP request headers (the upgrade request for
+	// WebSockets); nil for MQTT over TCP.
+	Header http.Header
+	// Token is a bearer token: "Authorization: Bearer …", the access_token
+	// query parameter (browsers cannot set headers on EventSource and
+	// WebSocket), or a GraphQL connection_init payload's "token".
+	Token string
+	// Username and Password come from MQTT CONNECT or HTTP Basic auth.
+	Username, Password string
+	// Payload is a GraphQL connection_init payload.
+	Payload map[string]any
+	// RemoteAddr is the client's network address.
+	RemoteAddr string
+}
+
+// Identity is an authenticated client. Applications put what they need in
+// Claims.
+type Identity struct {
+	Subject string
+	Claims  map[string]string
+}
+
+// Auth is the one set of access hooks every transport calls. The zero value
+// allows everything, anonymously.
+type Auth struct {
+	// Authenticate checks a connection's credentials once, when it
+	// connects. A nil func accepts everyone with a nil Identity. An error
+	// refuses the connection: wrapping ErrForbidden gives 403, anything
+	// else 401.
+	Authenticate func(ctx context.Context, c Credentials) (*Identity, error)
+	// Authorize checks every subscribe, publish, request and history read.
+	// A nil func allows all. An error refuses the operation with 403
+	// (or 401 when it wraps ErrUnauthenticated).
+	Authorize func(ctx context.Context, id *Identity, a Action, topic string) error
+}
+
+// AuthenticateRequest runs Authenticate with the credentials of an HTTP
+// request and returns a context carrying the identity.
+func (a *Auth) AuthenticateRequest(r *http.Request, transport string) (context.Context, *Identity, error) {
+	ctx := r.Context()
+	if a == nil || a.Authenticate == nil {
+		return ctx, nil, nil
+	}
+	id, err := a.Authenticate(ctx, RequestCredentials(r, transport))
+	if err != nil {
+		if !errors.Is(err, ErrForbidden) && !errors.Is(err, ErrUnauthenticated) {
+			err = errors.Join(ErrUnauthenticated, err)
+		}
+		return ctx, nil, err
+	}
+	return WithIdentity(ctx, id), id, nil
+}
+
+// Check runs Authorize; nil when allowed. A refusal wraps ErrForbidden
+// unless the hook's error wraps ErrUnauthenticated.
+func (a *Auth) Check(ctx context.Context, id *Identity, act Action, topic string) error {
+	if a == nil || a.Authorize == nil {
+		return nil
+	}
+	err := a.Authorize(ctx, id, act, topic)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, ErrForbidden) && !errors.Is(err, ErrUnauthenticated) {
+		err = errors.Join(ErrForbidden, err)
+	}
+	return err
+}
+
+// RequestCredentials collects the credentials of an HTTP request.
+func RequestCredentials(r *http.Request, transport string) Credentials {
+	c := Credentials{Transport: transport, Header: r.Header, RemoteAddr: r.RemoteAddr}
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		c.Token = strings.TrimSpace(h[7:])
+	} else if u, p, ok := r.BasicAuth(); ok {
+		c.Username, c.Password = u, p
+	}
+	if c.Token == "" {
+		c.Token = r.URL.Query().Get("access_token")
+	}
+	return c
+}
+
+type identityKey struct{}
+
+// WithIdentity returns a context carrying id.
+func WithIdentity(ctx context.Context, id *Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// IdentityFrom returns the identity stored by WithIdentity, or nil.
+func IdentityFrom(ctx context.Context) *Identity {
+	id, _ := ctx.Value(identityKey{}).(*Identity)
+	return id
+}

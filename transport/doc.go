@@ -1,0 +1,22 @@
+// Package transport holds what every Switchboard transport shares: the
+// authentication and authorization hooks ([Auth]), the JSON wire envelope
+// ([AppendEnvelope], [DecodeEnvelope]), limits ([Limits], [Gate]), the
+// mapping from errors to HTTP statuses and stable error codes ([Code],
+// [HTTPStatus], [WriteError]), and the plain HTTP/REST handler
+// ([NewRESTHandler]) that publishes a request body and reads history.
+//
+// Transports (sse, longpoll, ws, grpcx, graphqlsub, mqttx) call the same
+// hooks, so an application writes its access rules once.
+//
+// # The envelope
+//
+// Messages travel as one JSON object:
+//
+//	{"topic":"chat/room1","id":"…","cursor":"…","time":"2026-11-26T07:00:00.123Z",
+//	 "header":{"event":"update"},"data":{"text":"hi"}}
+//
+// data holds the payload verbatim when it is valid UTF-8 JSON with no
+// surrounding whitespace; otherwise the payload is base64 (standard, padded)
+// in data_b64. Either way the bytes round-trip exactly across transports.
+// An absent payload is empty.
+package transport

@@ -1,0 +1,74 @@
+package transport
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// Limits bound what one client can make a transport hold. Zero means the
+// default; a negative value turns the limit off.
+type Limits struct {
+	// MaxMessageBytes caps one published payload or request body; 0 means
+	// 1 MiB. Beyond it: 413, WebSocket close 1009, gRPC ResourceExhausted.
+	MaxMessageBytes int64
+	// MaxSubscriptions caps the subscriptions of one connection; 0 means 100.
+	MaxSubscriptions int
+	// MaxConnections caps the open connections (or held requests) of one
+	// handler; 0 means 10,000. Beyond it: 503 or close 1013.
+	MaxConnections int
+}
+
+// Defaults for Limits.
+const (
+	DefaultMaxMessageBytes  = 1 << 20
+	DefaultMaxSubscriptions = 100
+	DefaultMaxConnections   = 10000
+)
+
+// WithDefaults returns l with zero fields set to their defaults and negative
+// fields set to 0, meaning "no limit".
+func (l Limits) WithDefaults() Limits {
+	l.MaxMessageBytes = pick64(l.MaxMessageBytes, DefaultMaxMessageBytes)
+	l.MaxSubscriptions = int(pick64(int64(l.MaxSubscriptions), DefaultMaxSubscriptions))
+	l.MaxConnections = int(pick64(int64(l.MaxConnections), DefaultMaxConnections))
+	return l
+}
+
+func pick64(v, def int64) int64 {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// Gate counts open connections against a maximum. The zero Gate is
+// unlimited; it is safe for concurrent use.
+type Gate struct {
+	max int64
+	n   atomic.Int64
+}
+
+// NewGate returns a gate admitting at most max at once; max <= 0 is
+// unlimited.
+func NewGate(max int) *Gate { return &Gate{max: int64(max)} }
+
+// Enter admits one more or returns an error wrapping ErrUnavailable (HTTP
+// 503: the client may retry later). Every
+// successful Enter must be paired with Leave.
+func (g *Gate) Enter() error {
+	n := g.n.Add(1)
+	if g.max > 0 && n > g.max {
+		g.n.Add(-1)
+		return fmt.Errorf("%w: connection limit of %d reached", ErrUnavailable, g.max)
+	}
+	return nil
+}
+
+// Leave releases what Enter admitted.
+func (g *Gate) Leave() { g.n.Add(-1) }
+
+// Open returns the number admitted now.
+func (g *Gate) Open() int { return int(g.n.Load()) }
