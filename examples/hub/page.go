@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strconv"
+)
+
+// indexHTML is the hub's browser page: one self-contained file (inline CSS
+// and JavaScript, no build step, no CDN) with live panes for SSE, WebSocket
+// and long polling.
+//
+//go:embed page/index.html
+var indexHTML []byte
+
+func init() {
+	register("page", func(h *hub) error {
+		csp, err := pageCSP(indexHTML)
+		if err != nil {
+			return err
+		}
+		h.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+			hd := w.Header()
+			hd.Set("Content-Type", "text/html; charset=utf-8")
+			hd.Set("Content-Length", strconv.Itoa(len(indexHTML)))
+			hd.Set("Cache-Control", "no-cache")
+			hd.Set("X-Content-Type-Options", "nosniff")
+			hd.Set("Referrer-Policy", "no-referrer")
+			hd.Set("Content-Security-Policy", csp)
+			if r.Method == http.MethodHead {
+				return
+			}
+			_, _ = w.Write(indexHTML)
+		})
+		return nil
+	})
+}
+
+// pageCSP builds a Content-Security-Policy that allows the page's own inline
+// <style> and <script> (by hash) and connections to this origin only.
+func pageCSP(page []byte) (string, error) {
+	style, err := inlineBlock(page, "style")
+	if err != nil {
+		return "", err
+	}
+	script, err := inlineBlock(page, "script")
+	if err != nil {
+		return "", err
+	}
+	return "default-src 'none'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; " +
+		"style-src " + hashSource(style) + "; script-src " + hashSource(script), nil
+}
+
+// inlineBlock returns the text between <tag> and </tag>.
+func inlineBlock(page []byte, tag string) ([]byte, error) {
+	open, closing := []byte("<"+tag+">"), []byte("</"+tag+">")
+	i := bytes.Index(page, open)
+	j := bytes.Index(page, closing)
+	if i < 0 || j < i {
+		return nil, fmt.Errorf("page has no inline <%s> block", tag)
+	}
+	return page[i+len(open) : j], nil
+}
+
+func hashSource(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}
