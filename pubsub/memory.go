@@ -1,7 +1,12 @@
 package pubsub
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+	"slices"
+	"sort"
+	"sync"
 	"time"
 )
 
@@ -36,3 +41,358 @@ type Memory struct {
 
 var _ Broker = (*Memory)(nil)
 var _ HistoryReader = (*Memory)(nil)
+
+// NewMemory returns a running in-memory broker.
+func NewMemory(opts MemoryOptions) *Memory {
+	if opts.HistorySize == 0 {
+		opts.HistorySize = 10000
+	}
+	if opts.HistoryAge == 0 {
+		opts.HistoryAge = time.Hour
+	}
+	if opts.Backlog <= 0 {
+		opts.Backlog = 10000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Epoch == "" || !validEpoch(opts.Epoch) {
+		opts.Epoch = NewEpoch()
+	}
+	m := &Memory{memory{
+		opts:     opts,
+		epoch:    opts.Epoch,
+		retained: make(map[string]*Message),
+		groups:   make(map[string]*group),
+		subs:     make(map[*memSub]struct{}),
+	}}
+	if opts.HistorySize > 0 {
+		m.ring = make([]*Message, opts.HistorySize)
+	}
+	return m
+}
+
+// memory is the implementation behind Memory; see memory_*.go.
+type memory struct {
+	opts  MemoryOptions
+	epoch string
+
+	mu       sync.Mutex
+	closed   bool
+	seq      uint64     // sequence of the newest message
+	ring     []*Message // history; nil when disabled
+	head, n  int        // oldest entry and count in ring
+	root     node
+	retained map[string]*Message
+	groups   map[string]*group
+	subs     map[*memSub]struct{}
+	scratch  []*node
+	dead     []*memSub
+
+	wg sync.WaitGroup // replay goroutines
+}
+
+// Epoch returns the broker's cursor epoch.
+func (b *Memory) Epoch() string { return b.epoch }
+
+// Capabilities reports History (unless disabled), Groups, Acks and Retain.
+func (b *Memory) Capabilities() Capabilities {
+	return Capabilities{History: b.ring != nil, Groups: true, Acks: true, Retain: true}
+}
+
+// Publish stores msg in history (and as the retained message when
+// msg.Retain) and delivers it to every matching subscription without
+// waiting for any of them.
+func (b *Memory) Publish(ctx context.Context, msg Message) (Receipt, error) {
+	if err := ValidateTopic(msg.Topic); err != nil {
+		return Receipt{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Receipt{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return Receipt{}, ErrClosed
+	}
+	m := b.publishLocked(msg)
+	return Receipt{ID: m.ID, Cursor: m.Cursor, Time: m.Time}, nil
+}
+
+func (b *memory) publishLocked(msg Message) *Message {
+	b.seq++
+	m := &Message{Topic: msg.Topic, Data: msg.Data, Header: msg.Header, ID: msg.ID,
+		Time: b.opts.Now(), Attempt: 1}
+	c := Cursor{Epoch: b.epoch, Seq: b.seq}.String()
+	if m.ID == "" {
+		m.ID = c
+	}
+	if b.ring != nil {
+		m.Cursor = c
+		b.evictLocked()
+		if b.n == len(b.ring) {
+			b.ring[b.head] = nil
+			b.head = (b.head + 1) % len(b.ring)
+			b.n--
+		}
+		b.ring[(b.head+b.n)%len(b.ring)] = m
+		b.n++
+	}
+	if msg.Retain {
+		if len(m.Data) == 0 {
+			delete(b.retained, m.Topic)
+		} else {
+			r := *m
+			r.Retain = true
+			b.retained[m.Topic] = &r
+		}
+	}
+	b.fanoutLocked(m)
+	return m
+}
+
+func (b *memory) fanoutLocked(m *Message) {
+	nodes := b.root.match(m.Topic, b.scratch[:0])
+	b.scratch = nil // a nested publish (dead-lettering) must not reuse nodes
+	for _, n := range nodes {
+		for _, s := range n.subs {
+			if s.opts.ManualAck {
+				s.pushLocked(m)
+			} else if s.offer(m) {
+				b.dead = append(b.dead, s)
+			}
+		}
+		for _, g := range n.groups {
+			g.push(m)
+		}
+	}
+	clear(nodes)
+	b.scratch = nodes[:0]
+	b.reapLocked()
+}
+
+// reapLocked detaches subscriptions that ended while b.mu was held.
+func (b *memory) reapLocked() {
+	for len(b.dead) > 0 {
+		s := b.dead[len(b.dead)-1]
+		b.dead = b.dead[:len(b.dead)-1]
+		b.removeLocked(s)
+	}
+}
+
+// evictLocked drops history older than HistoryAge.
+func (b *memory) evictLocked() {
+	if b.opts.HistoryAge < 0 || b.n == 0 {
+		return
+	}
+	limit := b.opts.Now().Add(-b.opts.HistoryAge)
+	for b.n > 0 && b.ring[b.head].Time.Before(limit) {
+		b.ring[b.head] = nil
+		b.head = (b.head + 1) % len(b.ring)
+		b.n--
+	}
+}
+
+// at returns the history entry with sequence seq, which must be kept.
+func (b *memory) at(seq uint64) *Message {
+	first := b.seq - uint64(b.n) + 1
+	return b.ring[(b.head+int(seq-first))%len(b.ring)]
+}
+
+// resumeLocked locates the first sequence after cursor c. ok is false when
+// c is from another epoch, from the future, or older than the history.
+func (b *memory) resumeLocked(c Cursor) (start uint64, ok bool) {
+	b.evictLocked()
+	first := b.seq - uint64(b.n) + 1
+	if c.Epoch != b.epoch || c.Seq > b.seq || c.Seq+1 < first {
+		return first, false
+	}
+	return c.Seq + 1, true
+}
+
+// History reads the history matching filter after opts.Since.
+func (b *Memory) History(ctx context.Context, filter string, opts HistoryOptions) (HistoryPage, error) {
+	f, err := ParseFilter(filter)
+	if err != nil {
+		return HistoryPage{}, err
+	}
+	if b.ring == nil {
+		return HistoryPage{}, fmt.Errorf("%w: history is disabled", ErrNotSupported)
+	}
+	var since Cursor
+	if opts.Since != "" {
+		if since, err = ParseCursor(opts.Since); err != nil {
+			return HistoryPage{}, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return HistoryPage{}, err
+	}
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return HistoryPage{}, ErrClosed
+	}
+	var p HistoryPage
+	p.Head = Cursor{Epoch: b.epoch, Seq: b.seq}.String()
+	start := b.seq - uint64(b.n) + 1
+	if opts.Since != "" {
+		var ok bool
+		start, ok = b.resumeLocked(since)
+		p.Gap = !ok
+	}
+	p.Next = p.Head
+	for seq := start; seq <= b.seq; seq++ {
+		m := b.at(seq)
+		if !f.Match(m.Topic) {
+			continue
+		}
+		if len(p.Messages) == limit {
+			p.More = true
+			p.Next = p.Messages[limit-1].Cursor
+			break
+		}
+		p.Messages = append(p.Messages, m)
+	}
+	return p, nil
+}
+
+// Subscribe starts a subscription; see Broker.Subscribe. Since and Group
+// cannot be combined (ErrNotSupported): a group has no single position.
+func (b *Memory) Subscribe(ctx context.Context, filter string, opts *SubscribeOptions) (Subscription, error) {
+	f, err := ParseFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	var since Cursor
+	if o.Since != "" {
+		if b.ring == nil {
+			return nil, fmt.Errorf("%w: history is disabled, cannot resume", ErrNotSupported)
+		}
+		if o.Group != "" {
+			return nil, fmt.Errorf("%w: Since cannot be combined with Group", ErrNotSupported)
+		}
+		if since, err = ParseCursor(o.Since); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := &memSub{b: &b.memory, filter: f, opts: o, ch: make(chan *Message, o.Buffer), done: make(chan struct{})}
+
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, ErrClosed
+	}
+	b.subs[s] = struct{}{}
+	if o.Group != "" {
+		key := o.Group + "\x00" + filter
+		g := b.groups[key]
+		if g == nil {
+			g = &group{b: &b.memory, name: o.Group, filter: f}
+			b.groups[key] = g
+			n := b.root.path(f.levels, true)
+			n.groups = append(n.groups, g)
+		}
+		s.group = g
+		g.members = append(g.members, s)
+		g.pump()
+	} else {
+		var initial []*Message
+		if o.Since != "" {
+			start, ok := b.resumeLocked(since)
+			s.gap = !ok
+			if ok {
+				for seq := start; seq <= b.seq; seq++ {
+					if m := b.at(seq); f.Match(m.Topic) {
+						initial = append(initial, m)
+					}
+				}
+			}
+		} else if !o.NoRetained {
+			for topic, m := range b.retained {
+				if f.Match(topic) {
+					initial = append(initial, m)
+				}
+			}
+			sort.Slice(initial, func(i, j int) bool { return initial[i].Time.Before(initial[j].Time) })
+		}
+		n := b.root.path(f.levels, true)
+		n.subs = append(n.subs, s)
+		s.start(initial)
+	}
+	b.reapLocked()
+	b.mu.Unlock()
+
+	stop := context.AfterFunc(ctx, func() { s.end(ctx.Err()) })
+	s.mu.Lock()
+	s.stop = stop
+	if s.closed {
+		stop()
+	}
+	s.mu.Unlock()
+	return s, nil
+}
+
+// removeLocked detaches s from the trie or its group; unacknowledged group
+// deliveries go back to the group.
+func (b *memory) removeLocked(s *memSub) {
+	if _, ok := b.subs[s]; !ok {
+		return
+	}
+	delete(b.subs, s)
+	if g := s.group; g != nil {
+		g.members = slices.DeleteFunc(g.members, func(x *memSub) bool { return x == s })
+		for i := len(s.inflight) - 1; i >= 0; i-- {
+			g.requeue(s.inflight[i], "member-closed")
+		}
+		s.inflight = nil
+		g.pump()
+		return
+	}
+	if n := b.root.path(s.filter.levels, false); n != nil {
+		n.subs = slices.DeleteFunc(n.subs, func(x *memSub) bool { return x == s })
+		b.root.prune(s.filter.levels)
+	}
+}
+
+// deadLetterLocked publishes m to its dead-letter topic.
+func (b *memory) deadLetterLocked(opts *SubscribeOptions, m *Message, reason string) {
+	h := make(map[string]string, len(m.Header)+2)
+	for k, v := range m.Header {
+		h[k] = v
+	}
+	h[HeaderDeadLetterReason] = reason
+	h[HeaderOriginalTopic] = m.Topic
+	if b.opts.Logger != nil {
+		b.opts.Logger.Debug("pubsub: dead-lettering", "topic", m.Topic, "id", m.ID, "reason", reason)
+	}
+	b.publishLocked(Message{Topic: DeadLetterTopicFor(opts, m.Topic), Data: m.Data, Header: h, ID: m.ID})
+}
+
+// Close ends every subscription with ErrClosed and waits for the broker's
+// goroutines. It is idempotent.
+func (b *Memory) Close() error {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		for s := range b.subs {
+			s.mu.Lock()
+			s.closeLocked(ErrClosed)
+			s.mu.Unlock()
+		}
+		clear(b.subs)
+		b.root = node{}
+		b.groups = nil
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+	return nil
+}

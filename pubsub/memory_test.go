@@ -1,0 +1,24 @@
+package pubsub_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/pubsub/pubsubtest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestMemoryConformance(t *testing.T) {
+	pubsubtest.Run(t, pubsubtest.Features{
+		Capabilities: pubsub.Capabilities{History: true, Groups: true, Acks: true, Retain: true},
+	}, func(t *testing.T) pubsub.Broker { return pubsub.NewMemory(pubsub.MemoryOptions{}) })
+}
+
+func TestMemoryWithoutHistoryConformance(t *testing.T) {
+	pubsubtest.Run(t, pubsubtest.Features{
+		Capabilities: pubsub.Capabilities{Groups: true, Acks: true, Retain: true},
+	}, func(t *testing.T) pubsub.Broker { return pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: -1}) })
+}
