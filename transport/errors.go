@@ -103,9 +103,10 @@ type ErrorBody struct {
 }
 
 // WriteError writes err as a JSON error response with the status from
-// HTTPStatus. Internal errors are reported as "internal error" without
-// their text, which may hold details the client should not see.
-func WriteError(w http.ResponseWriter, err error) {
+// HTTPStatus, or status[0] when given. Internal errors are reported as
+// "internal error" without their text, which may hold details the client
+// should not see.
+func WriteError(w http.ResponseWriter, err error, status ...int) {
 	var b ErrorBody
 	b.Error.Code = Code(err)
 	b.Error.Message = err.Error()
@@ -117,6 +118,10 @@ func WriteError(w http.ResponseWriter, err error) {
 	if b.Error.Code == CodeUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
 	}
-	w.WriteHeader(HTTPStatus(err))
+	code := HTTPStatus(err)
+	if len(status) > 0 {
+		code = status[0]
+	}
+	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(b)
 }

@@ -1,0 +1,243 @@
+package transport
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+// RESTOptions configures NewRESTHandler. The zero value (or nil) is valid.
+type RESTOptions struct {
+	// Prefix is the path the handler is mounted at; "" means "/topics/".
+	Prefix string
+	// Auth authenticates each request and authorizes it (ActionPublish for
+	// POST, ActionHistory for GET).
+	Auth *Auth
+	// Limits: MaxMessageBytes bounds the request body (413 beyond).
+	Limits Limits
+	// Logger receives internal errors; nil means silent.
+	Logger *slog.Logger
+}
+
+// HeaderPrefix marks request headers that become message headers on POST:
+// "Sb-Header-Event: update" sets the message header "event" to "update".
+const HeaderPrefix = "Sb-Header-"
+
+// PublishResponse is the JSON body answering a POST.
+type PublishResponse struct {
+	ID     string `json:"id"`
+	Cursor string `json:"cursor,omitempty"`
+	Time   string `json:"time"`
+}
+
+// HistoryResponse is the JSON body answering a GET. Messages are envelopes.
+type HistoryResponse struct {
+	Messages []json.RawMessage `json:"messages"`
+	// Next is the cursor to pass as ?since= for the following page.
+	Next string `json:"next"`
+	// Gap: history no longer reaches back to since; messages may be missing.
+	Gap bool `json:"gap"`
+	// More: the page was cut at the limit.
+	More bool `json:"more"`
+}
+
+type restHandler struct {
+	b    pubsub.Broker
+	opts RESTOptions
+}
+
+// NewRESTHandler returns the plain HTTP/REST transport, mounted at
+// opts.Prefix (default "/topics/"):
+//
+//	POST /topics/{topic...}[?retain=true]   body = payload (bytes, as is)
+//	  → 200 {"id":"…","cursor":"…","time":"…"}
+//	GET  /topics/{filter...}?since=CURSOR&limit=N
+//	  → 200 {"messages":[envelope…],"next":"…","gap":false,"more":false}
+//
+// The topic is the rest of the path, percent-decoded ("%23" for '#' in a
+// filter). Topics a path cannot carry (empty levels, a leading '/') go in
+// the "topic" query parameter instead. Request headers "Sb-Header-<Name>"
+// become message headers (lower-cased names). limit defaults to 100 and is
+// capped at 1,000; GET needs a broker with history (501 otherwise).
+// Errors are JSON bodies written by WriteError: 400 for a bad topic, filter,
+// cursor or limit, 401/403 from Auth, 405 for other methods, 413 for a body
+// over Limits.MaxMessageBytes (default 1 MiB).
+func NewRESTHandler(b pubsub.Broker, opts *RESTOptions) http.Handler {
+	h := &restHandler{b: b}
+	if opts != nil {
+		h.opts = *opts
+	}
+	if h.opts.Prefix == "" {
+		h.opts.Prefix = "/topics/"
+	}
+	h.opts.Limits = h.opts.Limits.WithDefaults()
+	return h
+}
+
+func (h *restHandler) topic(r *http.Request) (string, error) {
+	if t := r.URL.Query().Get("topic"); t != "" {
+		return t, nil
+	}
+	p := r.URL.EscapedPath()
+	rest, ok := strings.CutPrefix(p, h.opts.Prefix)
+	if !ok {
+		return "", fmt.Errorf("%w: path %q is not under %q", ErrNotFound, p, h.opts.Prefix)
+	}
+	t, err := url.PathUnescape(rest)
+	if err != nil {
+		return "", fmt.Errorf("%w: topic path: %v", ErrBadRequest, err)
+	}
+	if t == "" {
+		return "", fmt.Errorf("%w: no topic in the path (or the topic parameter)", ErrBadRequest)
+	}
+	return t, nil
+}
+
+func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPost:
+		h.publish(w, r)
+	case http.MethodGet, http.MethodHead:
+		h.history(w, r)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		WriteError(w, fmt.Errorf("%w: method %s not allowed", ErrBadRequest, r.Method), http.StatusMethodNotAllowed)
+	}
+}
+
+func (h *restHandler) publish(w http.ResponseWriter, r *http.Request) {
+	topic, err := h.topic(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	if err := pubsub.ValidateTopic(topic); err != nil {
+		WriteError(w, err)
+		return
+	}
+	ctx, id, err := h.opts.Auth.AuthenticateRequest(r, "rest")
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	if err := h.opts.Auth.Check(ctx, id, ActionPublish, topic); err != nil {
+		WriteError(w, err)
+		return
+	}
+	body := r.Body
+	if max := h.opts.Limits.MaxMessageBytes; max > 0 {
+		body = http.MaxBytesReader(w, r.Body, max)
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			err = fmt.Errorf("%w: body over %d bytes", ErrTooLarge, mbe.Limit)
+		} else {
+			err = fmt.Errorf("%w: reading body: %v", ErrBadRequest, err)
+		}
+		WriteError(w, err)
+		return
+	}
+	msg := pubsub.Message{Topic: topic, Data: data}
+	for k, vs := range r.Header {
+		if name, ok := cutPrefixFold(k, HeaderPrefix); ok && name != "" && len(vs) > 0 {
+			if msg.Header == nil {
+				msg.Header = make(map[string]string)
+			}
+			msg.Header[strings.ToLower(name)] = vs[0]
+		}
+	}
+	if v := r.URL.Query().Get("retain"); v != "" {
+		if msg.Retain, err = strconv.ParseBool(v); err != nil {
+			WriteError(w, fmt.Errorf("%w: retain=%q is not a boolean", ErrBadRequest, v))
+			return
+		}
+	}
+	rec, err := h.b.Publish(ctx, msg)
+	if err != nil {
+		h.logInternal(err)
+		WriteError(w, err)
+		return
+	}
+	writeJSON(w, PublishResponse{ID: rec.ID, Cursor: rec.Cursor, Time: rec.Time.UTC().Format(time.RFC3339Nano)})
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return "", false
+}
+
+// MaxHistoryLimit caps the limit parameter of a history read.
+const MaxHistoryLimit = 1000
+
+func (h *restHandler) history(w http.ResponseWriter, r *http.Request) {
+	filter, err := h.topic(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	if _, err := pubsub.ParseFilter(filter); err != nil {
+		WriteError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > MaxHistoryLimit {
+			WriteError(w, fmt.Errorf("%w: limit=%q: want 1 to %d", ErrBadRequest, v, MaxHistoryLimit))
+			return
+		}
+	}
+	ctx, id, err := h.opts.Auth.AuthenticateRequest(r, "rest")
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	if err := h.opts.Auth.Check(ctx, id, ActionHistory, filter); err != nil {
+		WriteError(w, err)
+		return
+	}
+	hr, ok := h.b.(pubsub.HistoryReader)
+	if !ok || !h.b.Capabilities().History {
+		WriteError(w, fmt.Errorf("%w: this broker keeps no history", pubsub.ErrNotSupported))
+		return
+	}
+	page, err := hr.History(ctx, filter, pubsub.HistoryOptions{Since: q.Get("since"), Limit: limit})
+	if err != nil {
+		h.logInternal(err)
+		WriteError(w, err)
+		return
+	}
+	resp := HistoryResponse{Messages: make([]json.RawMessage, len(page.Messages)), Next: page.Next, Gap: page.Gap, More: page.More}
+	var buf []byte
+	for i, m := range page.Messages {
+		start := len(buf)
+		buf = AppendEnvelope(buf, m)
+		resp.Messages[i] = buf[start:len(buf):len(buf)]
+	}
+	writeJSON(w, resp)
+}
+
+func (h *restHandler) logInternal(err error) {
+	if h.opts.Logger != nil && Code(err) == CodeInternal {
+		h.opts.Logger.Error("switchboard rest: internal error", "err", err)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(v)
+}
