@@ -1,0 +1,442 @@
+package mqttx
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+// BrokerOptions configures Dial. The zero value (or nil) is a good default.
+type BrokerOptions struct {
+	// ClientID is the MQTT client identifier; "" picks "sb-" and a random
+	// suffix. Give each process its own.
+	ClientID string
+	// Username and Password are sent in CONNECT. A user and password in
+	// the URL are used when these are empty.
+	Username, Password string
+	// PublishQoS is the QoS of Publish when the message has no HeaderQoS:
+	// 0 means 1 (at least once), -1 means QoS 0, 1 and 2 as such.
+	PublishQoS int
+	// SubscribeQoS is the maximum QoS of subscriptions: 0 means 1, -1
+	// means QoS 0, 1 and 2 as such.
+	SubscribeQoS int
+	// KeepAlive is the MQTT keep-alive; 0 means 30 s, negative turns it off.
+	KeepAlive time.Duration
+	// SessionExpiry is how long the server keeps the session (subscriptions
+	// and queued QoS 1/2 messages) while the connection is down; 0 means
+	// 10 minutes, negative ends the session with the connection (then
+	// every reconnect ends the subscriptions with ErrSessionLost).
+	SessionExpiry time.Duration
+	// ConnectTimeout bounds one connection attempt; 0 means 10 s.
+	ConnectTimeout time.Duration
+	// PacketTimeout bounds the wait for a PUBACK, PUBCOMP or SUBACK; 0
+	// means 10 s.
+	PacketTimeout time.Duration
+	// MaxReconnectDelay caps the exponential reconnect backoff (which starts
+	// at 100 ms); 0 means 10 s.
+	MaxReconnectDelay time.Duration
+	// WaitForConnection makes Publish and Subscribe wait (until their ctx
+	// is done) while the connection is down. By default they fail at once
+	// with ErrDisconnected.
+	WaitForConnection bool
+	// TLS configures mqtts:// and wss:// connections; nil uses the system
+	// defaults.
+	TLS *tls.Config
+	// Logger receives connection events; nil means silent.
+	Logger *slog.Logger
+}
+
+func qosOption(v int) byte {
+	switch {
+	case v == 0:
+		return 1
+	case v < 0:
+		return 0
+	case v > 2:
+		return 2
+	}
+	return byte(v)
+}
+
+func durOption(v, def time.Duration) time.Duration {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// Broker is a pubsub.Broker over an external MQTT 5 server (Mosquitto,
+// EMQX, HiveMQ, …), for scale-out across processes and for fleets that
+// already speak MQTT. Create it with Dial. It is safe for concurrent use.
+//
+// It keeps one MQTT connection with a persistent session and reconnects
+// automatically; subscriptions sharing a filter share one MQTT
+// subscription. See the package documentation for the mapping of messages.
+type Broker struct {
+	opts       BrokerOptions
+	cm         *autopaho.ConnectionManager
+	pubQoS     byte
+	subQoS     byte
+	log        *slog.Logger
+	ctx        context.Context // cancelled by Close
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup // background unsubscribes
+	closeOnce  sync.Once
+	opsMu      sync.Mutex // orders SUBSCRIBE and UNSUBSCRIBE
+	mu         sync.Mutex
+	closed     bool
+	up         bool // connection is up
+	everUp     bool
+	serverCaps paho.ConnackProperties
+	entries    map[string]*entry // by MQTT filter ("$share/g/f" or "f")
+	byID       map[int]*entry    // by subscription identifier
+	nextID     int
+}
+
+var _ pubsub.Broker = (*Broker)(nil)
+
+// entry is one MQTT subscription shared by local subscriptions.
+type entry struct {
+	mqttFilter string
+	filter     pubsub.Filter
+	group      string
+	ids        []int // subscription identifiers used for this filter
+	subs       []*subscription
+	next       int // round robin among group members
+}
+
+// Dial connects to the MQTT 5 server at serverURL (mqtt://host:1883,
+// mqtts://, ws:// or wss://; a user and password may be in the URL) and
+// returns once the first connection is up, or fails when ctx is done
+// first. opts may be nil.
+func Dial(ctx context.Context, serverURL string, opts *BrokerOptions) (*Broker, error) {
+	var o BrokerOptions
+	if opts != nil {
+		o = *opts
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return nil, fmt.Errorf("mqttx: bad server URL: %w", err)
+	}
+	switch u.Scheme {
+	case "mqtt", "tcp", "mqtts", "ssl", "tls", "ws", "wss":
+	default:
+		return nil, fmt.Errorf("mqttx: unsupported URL scheme %q (want mqtt, mqtts, ws or wss)", u.Scheme)
+	}
+	if u.User != nil && o.Username == "" {
+		o.Username = u.User.Username()
+		o.Password, _ = u.User.Password()
+	}
+	u.User = nil
+	if o.ClientID == "" {
+		o.ClientID = "sb-" + pubsub.NewEpoch()
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &Broker{
+		opts:    o,
+		pubQoS:  qosOption(o.PublishQoS),
+		subQoS:  qosOption(o.SubscribeQoS),
+		log:     log,
+		entries: make(map[string]*entry),
+		byID:    make(map[int]*entry),
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	keepAlive := durOption(o.KeepAlive, 30*time.Second)
+	expiry := durOption(o.SessionExpiry, 10*time.Minute)
+	maxDelay := durOption(o.MaxReconnectDelay, 10*time.Second)
+	cfg := autopaho.ClientConfig{
+		ServerUrls:                    []*url.URL{u},
+		TlsCfg:                        o.TLS,
+		KeepAlive:                     uint16(min(keepAlive/time.Second, 65535)),
+		CleanStartOnInitialConnection: true,
+		SessionExpiryInterval:         uint32(expiry / time.Second),
+		ConnectTimeout:                durOption(o.ConnectTimeout, 10*time.Second),
+		ReconnectBackoff:              autopaho.NewExponentialBackoff(100*time.Millisecond, max(maxDelay, 100*time.Millisecond), 100*time.Millisecond, 2),
+		ConnectUsername:               o.Username,
+		ConnectPassword:               []byte(o.Password),
+		OnConnectionUp:                b.onUp,
+		OnConnectionDown:              b.onDown,
+		OnConnectError: func(err error) {
+			b.log.Debug("mqttx: connect attempt failed", "err", err)
+		},
+		DisconnectPacketBuilder: func() *paho.Disconnect {
+			zero := uint32(0) // a closed Broker leaves no session behind
+			return &paho.Disconnect{ReasonCode: 0, Properties: &paho.DisconnectProperties{SessionExpiryInterval: &zero}}
+		},
+		ClientConfig: paho.ClientConfig{
+			ClientID:          o.ClientID,
+			PacketTimeout:     durOption(o.PacketTimeout, 10*time.Second),
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){b.route},
+			OnClientError: func(err error) {
+				b.log.Debug("mqttx: client error", "err", err)
+			},
+			OnServerDisconnect: func(d *paho.Disconnect) {
+				b.log.Info("mqttx: server disconnected", "reason_code", d.ReasonCode)
+			},
+		},
+	}
+	cm, err := autopaho.NewConnection(b.ctx, cfg)
+	if err != nil {
+		b.cancel()
+		return nil, fmt.Errorf("mqttx: %w", err)
+	}
+	b.cm = cm
+	if err := cm.AwaitConnection(ctx); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("mqttx: failed to connect to %s: %w", u.Redacted(), err)
+	}
+	return b, nil
+}
+
+// onUp runs on every (re)connection. When the server lost the session,
+// every subscription ends with ErrSessionLost: messages may be missing.
+func (b *Broker) onUp(_ *autopaho.ConnectionManager, ack *paho.Connack) {
+	b.mu.Lock()
+	b.up = true
+	first := !b.everUp
+	b.everUp = true
+	if ack.Properties != nil {
+		b.serverCaps = *ack.Properties
+	}
+	var lost []*subscription
+	if !ack.SessionPresent && !first {
+		for _, e := range b.entries {
+			lost = append(lost, e.subs...)
+		}
+	}
+	b.mu.Unlock()
+	b.log.Info("mqttx: connected", "client_id", b.opts.ClientID, "session_present", ack.SessionPresent)
+	for _, s := range lost {
+		s.end(ErrSessionLost)
+	}
+}
+
+func (b *Broker) onDown() bool {
+	b.mu.Lock()
+	b.up = false
+	closed := b.closed
+	b.mu.Unlock()
+	b.log.Info("mqttx: connection lost", "client_id", b.opts.ClientID)
+	return !closed
+}
+
+// Capabilities reports Groups (as MQTT shared subscriptions, when the
+// server offers them) and Retain; MQTT keeps no history and has no
+// negative acknowledgement.
+func (b *Broker) Capabilities() pubsub.Capabilities {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return pubsub.Capabilities{Groups: b.serverCaps.SharedSubAvailable, Retain: b.serverCaps.RetainAvailable}
+}
+
+// awaitUp returns nil when the connection is up, waits for it with
+// WaitForConnection, and otherwise fails with ErrDisconnected.
+func (b *Broker) awaitUp(ctx context.Context) error {
+	b.mu.Lock()
+	closed, up := b.closed, b.up
+	b.mu.Unlock()
+	switch {
+	case closed:
+		return pubsub.ErrClosed
+	case up:
+		return nil
+	case !b.opts.WaitForConnection:
+		return ErrDisconnected
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(b.ctx, cancel)
+	defer stop()
+	if err := b.cm.AwaitConnection(ctx); err != nil {
+		if b.ctx.Err() != nil {
+			return pubsub.ErrClosed
+		}
+		return err
+	}
+	return nil
+}
+
+// Publish sends msg with the QoS of its HeaderQoS or BrokerOptions.PublishQoS
+// and returns when the server acknowledged it (PUBACK for QoS 1, PUBCOMP
+// for QoS 2, the write for QoS 0). A message without an ID gets one. It
+// fails with pubsub.ErrInvalidTopic, ErrDisconnected, a *ReasonCodeError
+// (ErrRefused), the context's error or pubsub.ErrClosed. When it fails at
+// QoS 1 or 2 the message may still be delivered (it stays in the session).
+func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receipt, error) {
+	if err := pubsub.ValidateTopic(msg.Topic); err != nil {
+		return pubsub.Receipt{}, err
+	}
+	if msg.ID == "" {
+		msg.ID = pubsub.NewEpoch() + pubsub.NewEpoch()
+	}
+	msg.Time = time.Now()
+	msg.Cursor = ""
+	w := toWire(&msg)
+	pk := &paho.Publish{
+		Topic:      msg.Topic,
+		QoS:        qosOf(msg.Header, b.pubQoS),
+		Retain:     msg.Retain,
+		Payload:    msg.Data,
+		Properties: pahoProps(w),
+	}
+	for attempt := 0; ; attempt++ {
+		if err := b.awaitUp(ctx); err != nil {
+			return pubsub.Receipt{}, err
+		}
+		res, err := b.cm.Publish(ctx, pk)
+		if err == nil && res != nil && res.ReasonCode >= 0x80 {
+			rc := &ReasonCodeError{Op: "publish", Topic: msg.Topic, Code: res.ReasonCode}
+			if res.Properties != nil {
+				rc.Reason = res.Properties.ReasonString
+			}
+			return pubsub.Receipt{}, rc
+		}
+		down := errors.Is(err, autopaho.ConnectionDownError)
+		if down && b.opts.WaitForConnection && attempt < 3 {
+			continue // the connection dropped between awaitUp and Publish
+		}
+		switch {
+		case err == nil:
+			return pubsub.Receipt{ID: msg.ID, Time: msg.Time}, nil
+		case b.ctx.Err() != nil:
+			return pubsub.Receipt{}, pubsub.ErrClosed
+		case down:
+			return pubsub.Receipt{}, ErrDisconnected
+		case ctx.Err() != nil:
+			return pubsub.Receipt{}, ctx.Err()
+		}
+		return pubsub.Receipt{}, fmt.Errorf("mqttx: failed to publish to %q: %w", msg.Topic, err)
+	}
+}
+
+func pahoProps(w wire) *paho.PublishProperties {
+	p := &paho.PublishProperties{
+		ResponseTopic:   w.responseTopic,
+		CorrelationData: w.correlation,
+		ContentType:     w.contentType,
+	}
+	if w.hasExpiry {
+		e := w.expiry
+		p.MessageExpiry = &e
+	}
+	if len(w.user) > 0 {
+		p.User = make(paho.UserProperties, len(w.user))
+		for i, kv := range w.user {
+			p.User[i] = paho.UserProperty{Key: kv[0], Value: kv[1]}
+		}
+	}
+	return p
+}
+
+// route runs on paho's receive goroutine for every PUBLISH; it must not
+// block. The PUBACK goes out after it returns, so a QoS 1 message is
+// acknowledged once it is in every target subscription's buffer.
+func (b *Broker) route(pr paho.PublishReceived) (bool, error) {
+	pk := pr.Packet
+	var w wire
+	subID := 0
+	if p := pk.Properties; p != nil {
+		w.responseTopic, w.correlation, w.contentType = p.ResponseTopic, p.CorrelationData, p.ContentType
+		if p.MessageExpiry != nil {
+			w.expiry, w.hasExpiry = *p.MessageExpiry, true
+		}
+		if len(p.User) > 0 {
+			w.user = make([][2]string, len(p.User))
+			for i, u := range p.User {
+				w.user[i] = [2]string{u.Key, u.Value}
+			}
+		}
+		if p.SubscriptionIdentifier != nil {
+			subID = *p.SubscriptionIdentifier
+		}
+	}
+	m := fromWire(pk.Topic, pk.Payload, pk.Retain, w, time.Now())
+
+	var targets []*subscription
+	b.mu.Lock()
+	if subID != 0 {
+		if e := b.byID[subID]; e != nil {
+			targets = e.pick(targets, m, subID)
+		}
+	} else {
+		// The server sent no subscription identifier: route by filter.
+		for _, e := range b.entries {
+			if e.filter.Match(m.Topic) {
+				targets = e.pick(targets, m, 0)
+			}
+		}
+	}
+	b.mu.Unlock()
+	for _, s := range targets {
+		s.deliver(m)
+	}
+	return true, nil
+}
+
+// pick appends the local subscriptions that get m: one member of a group
+// (round robin), and for retained messages only the subscriptions whose
+// SUBSCRIBE (identifier id) caused them.
+func (e *entry) pick(dst []*subscription, m *pubsub.Message, id int) []*subscription {
+	if len(e.subs) == 0 {
+		return dst
+	}
+	if e.group != "" {
+		e.next = (e.next + 1) % len(e.subs)
+		return append(dst, e.subs[e.next])
+	}
+	for _, s := range e.subs {
+		if m.Retain && id != 0 && s.joinID != id {
+			continue
+		}
+		if m.Retain && s.noRetained {
+			continue
+		}
+		dst = append(dst, s)
+	}
+	return dst
+}
+
+// Close ends every subscription with pubsub.ErrClosed, disconnects (ending
+// the session on the server), and waits for the connection's goroutines.
+// It is idempotent.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		b.closed = true
+		var all []*subscription
+		for _, e := range b.entries {
+			all = append(all, e.subs...)
+		}
+		b.mu.Unlock()
+		for _, s := range all {
+			s.end(pubsub.ErrClosed)
+		}
+		b.wg.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if b.cm != nil {
+			_ = b.cm.Disconnect(ctx)
+		}
+		b.cancel()
+		if b.cm != nil {
+			<-b.cm.Done()
+		}
+	})
+	return nil
+}

@@ -1,0 +1,266 @@
+package mqttx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+// maxSubscriptionID is the largest MQTT 5 subscription identifier.
+const maxSubscriptionID = 268435455
+
+// Subscribe subscribes to filter (MQTT syntax; a Group becomes the shared
+// subscription "$share/<group>/<filter>") with BrokerOptions.SubscribeQoS
+// and returns once the server granted it (SUBACK). Retained messages come
+// first, flagged Retain, unless opts.NoRetained. It fails with
+// pubsub.ErrInvalidFilter, pubsub.ErrNotSupported (Since or ManualAck: MQTT
+// keeps no history and cannot nack), ErrDisconnected, a *ReasonCodeError,
+// or pubsub.ErrClosed.
+func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.SubscribeOptions) (pubsub.Subscription, error) {
+	var o pubsub.SubscribeOptions
+	if opts != nil {
+		o = *opts
+	}
+	f, err := pubsub.ParseFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case o.Since != "":
+		return nil, fmt.Errorf("%w: mqttx.Broker keeps no history (SubscribeOptions.Since)", pubsub.ErrNotSupported)
+	case o.ManualAck:
+		return nil, fmt.Errorf("%w: mqttx.Broker has no manual acknowledgement", pubsub.ErrNotSupported)
+	case o.Group != "" && (strings.ContainsAny(o.Group, "/+#") || strings.IndexByte(o.Group, 0) >= 0):
+		return nil, fmt.Errorf("%w: group name %q must not contain '/', '+', '#' or NUL", pubsub.ErrInvalidFilter, o.Group)
+	}
+	if o.Group != "" && !b.Capabilities().Groups {
+		return nil, fmt.Errorf("%w: the MQTT server has no shared subscriptions", pubsub.ErrNotSupported)
+	}
+	if o.Buffer <= 0 {
+		o.Buffer = pubsub.DefaultBuffer
+	}
+	if err := b.awaitUp(ctx); err != nil {
+		return nil, err
+	}
+	mqttFilter := filter
+	if o.Group != "" {
+		mqttFilter = "$share/" + o.Group + "/" + filter
+	}
+	s := &subscription{
+		b:          b,
+		ch:         make(chan *pubsub.Message, o.Buffer),
+		overflow:   o.Overflow,
+		noRetained: o.NoRetained || o.Group != "",
+	}
+
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, pubsub.ErrClosed
+	}
+	e := b.entries[mqttFilter]
+	if e == nil {
+		e = &entry{mqttFilter: mqttFilter, filter: f, group: o.Group}
+		b.entries[mqttFilter] = e
+	}
+	b.nextID = b.nextID%maxSubscriptionID + 1
+	id := b.nextID
+	e.ids = append(e.ids, id)
+	b.byID[id] = e
+	s.e, s.joinID = e, id
+	e.subs = append(e.subs, s)
+	b.mu.Unlock()
+
+	if err := b.sendSubscribe(ctx, e, id, s.noRetained); err != nil {
+		s.end(err)
+		return nil, err
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { s.end(ctx.Err()) })
+		s.mu.Lock()
+		if s.done {
+			stop()
+		} else {
+			s.stopCtx = stop
+		}
+		s.mu.Unlock()
+	}
+	return s, nil
+}
+
+func (b *Broker) sendSubscribe(ctx context.Context, e *entry, id int, noRetained bool) error {
+	b.opsMu.Lock()
+	defer b.opsMu.Unlock()
+	rh := byte(0)
+	if noRetained {
+		rh = 2
+	}
+	ack, err := b.cm.Subscribe(ctx, &paho.Subscribe{
+		Properties:    &paho.SubscribeProperties{SubscriptionIdentifier: &id},
+		Subscriptions: []paho.SubscribeOptions{{Topic: e.mqttFilter, QoS: b.subQoS, RetainHandling: rh}},
+	})
+	switch {
+	case err != nil && b.ctx.Err() != nil:
+		return pubsub.ErrClosed
+	case errors.Is(err, autopaho.ConnectionDownError):
+		return ErrDisconnected
+	case ack != nil && len(ack.Reasons) > 0 && ack.Reasons[0] >= 0x80:
+		rc := &ReasonCodeError{Op: "subscribe", Topic: e.mqttFilter, Code: ack.Reasons[0]}
+		if ack.Properties != nil {
+			rc.Reason = ack.Properties.ReasonString
+		}
+		return rc
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return fmt.Errorf("mqttx: failed to subscribe to %q: %w", e.mqttFilter, err)
+	}
+	return nil
+}
+
+// release drops s from its entry; the last one out unsubscribes in the
+// background (unless the broker is closing).
+func (b *Broker) release(s *subscription) {
+	b.mu.Lock()
+	e := s.e
+	if i := indexOf(e.subs, s); i >= 0 {
+		e.subs = append(e.subs[:i], e.subs[i+1:]...)
+	}
+	empty := len(e.subs) == 0 && b.entries[e.mqttFilter] == e
+	if empty && !b.closed {
+		b.wg.Add(1)
+		go b.unsubscribe(e)
+	}
+	b.mu.Unlock()
+}
+
+func indexOf(subs []*subscription, s *subscription) int {
+	for i, x := range subs {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// unsubscribe removes e if it is still unused, then sends UNSUBSCRIBE;
+// opsMu keeps a later SUBSCRIBE for the same filter after it.
+func (b *Broker) unsubscribe(e *entry) {
+	defer b.wg.Done()
+	b.opsMu.Lock()
+	defer b.opsMu.Unlock()
+	b.mu.Lock()
+	if len(e.subs) > 0 || b.entries[e.mqttFilter] != e {
+		b.mu.Unlock()
+		return
+	}
+	delete(b.entries, e.mqttFilter)
+	for _, id := range e.ids {
+		delete(b.byID, id)
+	}
+	up := b.up && !b.closed
+	b.mu.Unlock()
+	if !up {
+		return // the server drops it with the session, or on the next use
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := b.cm.Unsubscribe(ctx, &paho.Unsubscribe{Topics: []string{e.mqttFilter}}); err != nil {
+		b.log.Debug("mqttx: unsubscribe failed", "filter", e.mqttFilter, "err", err)
+	}
+}
+
+// subscription is a local subscription fed by the router.
+type subscription struct {
+	b          *Broker
+	e          *entry
+	joinID     int
+	noRetained bool
+	overflow   pubsub.OverflowPolicy
+	ch         chan *pubsub.Message
+	stopCtx    func() bool
+
+	mu   sync.Mutex
+	done bool
+	err  error
+}
+
+var _ pubsub.Subscription = (*subscription)(nil)
+
+func (s *subscription) C() <-chan *pubsub.Message { return s.ch }
+
+func (s *subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Gap is always false: mqttx.Broker does not resume from cursors. A lost
+// MQTT session ends the subscription with ErrSessionLost instead.
+func (s *subscription) Gap() bool { return false }
+
+// Ack does nothing: MQTT acknowledges on receipt.
+func (s *subscription) Ack(*pubsub.Message) error { return nil }
+
+// Nack does nothing: MQTT has no negative acknowledgement.
+func (s *subscription) Nack(*pubsub.Message, bool) error { return nil }
+
+func (s *subscription) Close() error {
+	s.end(pubsub.ErrClosed)
+	return nil
+}
+
+// deliver puts m on the channel without blocking, applying the overflow
+// policy.
+func (s *subscription) deliver(m *pubsub.Message) {
+	s.mu.Lock()
+	if s.done {
+		s.mu.Unlock()
+		return
+	}
+	select {
+	case s.ch <- m:
+		s.mu.Unlock()
+		return
+	default:
+	}
+	if s.overflow == pubsub.OverflowDropOldest {
+		select {
+		case <-s.ch:
+		default:
+		}
+		select {
+		case s.ch <- m:
+		default:
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.end(&pubsub.SlowConsumerError{})
+}
+
+// end finishes the subscription with err; only the first call counts.
+func (s *subscription) end(err error) {
+	s.mu.Lock()
+	if s.done {
+		s.mu.Unlock()
+		return
+	}
+	s.done, s.err = true, err
+	close(s.ch)
+	stop := s.stopCtx
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	s.b.release(s)
+}
