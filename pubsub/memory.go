@@ -237,6 +237,7 @@ func (b *Memory) History(ctx context.Context, filter string, opts HistoryOptions
 	if b.closed {
 		return HistoryPage{}, ErrClosed
 	}
+	b.evictLocked()
 	var p HistoryPage
 	p.Head = Cursor{Epoch: b.epoch, Seq: b.seq}.String()
 	start := b.seq - uint64(b.n) + 1
