@@ -1,0 +1,40 @@
+package transport_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
+)
+
+func ExampleNewRESTHandler() {
+	b := pubsub.NewMemory(pubsub.MemoryOptions{Epoch: "example"})
+	defer b.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/topics/", transport.NewRESTHandler(b, nil))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	resp, _ := http.Post(srv.URL+"/topics/greetings", "application/json", strings.NewReader(`{"text":"hi"}`))
+	resp.Body.Close()
+
+	resp, _ = http.Get(srv.URL + "/topics/greetings?since=example-0")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Print(strings.Contains(string(body), `"data":{"text":"hi"}`), " ", strings.Contains(string(body), `"cursor":"example-1"`))
+	// Output: true true
+}
+
+func ExampleAppendEnvelope() {
+	m := &pubsub.Message{Topic: "sensors/t1", Cursor: "ep-7", Data: []byte{0xde, 0xad}}
+	fmt.Println(string(transport.AppendEnvelope(nil, m)))
+	m.Data = []byte(`{"c":21.5}`)
+	fmt.Println(string(transport.AppendEnvelope(nil, m)))
+	// Output:
+	// {"topic":"sensors/t1","cursor":"ep-7","data_b64":"3q0="}
+	// {"topic":"sensors/t1","cursor":"ep-7","data":{"c":21.5}}
+}
