@@ -1,0 +1,3 @@
+package grpcx
+
+//go:generate sh proto/generate.sh
