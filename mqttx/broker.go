@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"sync"
 	"time"
@@ -43,7 +44,7 @@ type BrokerOptions struct {
 	// means 10 s.
 	PacketTimeout time.Duration
 	// MaxReconnectDelay caps the exponential reconnect backoff (which starts
-	// at 100 ms); 0 means 10 s.
+	// at 50 ms); 0 means 10 s.
 	MaxReconnectDelay time.Duration
 	// WaitForConnection makes Publish and Subscribe wait (until their ctx
 	// is done) while the connection is down. By default they fail at once
@@ -167,7 +168,7 @@ func Dial(ctx context.Context, serverURL string, opts *BrokerOptions) (*Broker, 
 		CleanStartOnInitialConnection: true,
 		SessionExpiryInterval:         uint32(expiry / time.Second),
 		ConnectTimeout:                durOption(o.ConnectTimeout, 10*time.Second),
-		ReconnectBackoff:              autopaho.NewExponentialBackoff(100*time.Millisecond, max(maxDelay, 100*time.Millisecond), 100*time.Millisecond, 2),
+		ReconnectBackoff:              backoff(maxDelay),
 		ConnectUsername:               o.Username,
 		ConnectPassword:               []byte(o.Password),
 		OnConnectionUp:                b.onUp,
@@ -202,6 +203,20 @@ func Dial(ctx context.Context, serverURL string, opts *BrokerOptions) (*Broker, 
 		return nil, fmt.Errorf("mqttx: failed to connect to %s: %w", u.Redacted(), err)
 	}
 	return b, nil
+}
+
+// backoff doubles the reconnect delay from 50 ms up to max, with jitter.
+func backoff(maxDelay time.Duration) func(int) time.Duration {
+	return func(attempt int) time.Duration {
+		if attempt <= 0 {
+			return 0
+		}
+		d := 50 * time.Millisecond << min(attempt-1, 20)
+		if d > maxDelay || d <= 0 {
+			d = maxDelay
+		}
+		return d/2 + rand.N(d/2+1)
+	}
 }
 
 // onUp runs on every (re)connection. When the server lost the session,
@@ -252,7 +267,7 @@ func (b *Broker) awaitUp(ctx context.Context) error {
 	closed, up := b.closed, b.up
 	b.mu.Unlock()
 	switch {
-	case closed:
+	case closed || b.ctx.Err() != nil:
 		return pubsub.ErrClosed
 	case up:
 		return nil
@@ -295,6 +310,10 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 		Payload:    msg.Data,
 		Properties: pahoProps(w),
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(b.ctx, cancel) // Close unblocks waiting publishes
+	defer stop()
 	for attempt := 0; ; attempt++ {
 		if err := b.awaitUp(ctx); err != nil {
 			return pubsub.Receipt{}, err
@@ -419,6 +438,12 @@ func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
 		b.closed = true
+		b.mu.Unlock()
+		// cancel the client's context first: waiting publishes and
+		// subscribes return, and autopaho disconnects (DisconnectPacketBuilder
+		// ends the session on the server).
+		b.cancel()
+		b.mu.Lock()
 		var all []*subscription
 		for _, e := range b.entries {
 			all = append(all, e.subs...)
@@ -428,12 +453,6 @@ func (b *Broker) Close() error {
 			s.end(pubsub.ErrClosed)
 		}
 		b.wg.Wait()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if b.cm != nil {
-			_ = b.cm.Disconnect(ctx)
-		}
-		b.cancel()
 		if b.cm != nil {
 			<-b.cm.Done()
 		}

@@ -97,6 +97,10 @@ func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.Subs
 }
 
 func (b *Broker) sendSubscribe(ctx context.Context, e *entry, id int, noRetained bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(b.ctx, cancel) // Close unblocks a waiting subscribe
+	defer stop()
 	b.opsMu.Lock()
 	defer b.opsMu.Unlock()
 	rh := byte(0)
