@@ -2,7 +2,7 @@ package sse
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"

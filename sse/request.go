@@ -62,4 +62,3 @@ func parseRequest(rawQuery string, header []string, maxFilters int) (request, er
 	}
 	return r, nil
 }
-
