@@ -1,0 +1,354 @@
+package amqpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+// Broker is a pubsub.Broker over RabbitMQ. Create it with Dial. It is safe
+// for concurrent use.
+type Broker struct {
+	opts    Options
+	log     *slog.Logger
+	id      string
+	pubConn *connector
+	subConn *connector
+	pub     *publisher
+	node    *node
+	fan     *fanout
+
+	ctx    context.Context // cancelled at the end of Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // connectors, node consumer, queue consumers
+
+	mu       sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup // Publish calls, drained by Close
+	qsubs    map[*queueSub]struct{}
+	once     sync.Once
+}
+
+var _ pubsub.Broker = (*Broker)(nil)
+
+// Dial connects to RabbitMQ, declares the exchange and this node's queue,
+// and returns a running Broker. opts may be nil. The first connection must
+// succeed (a wrong URL or refused connection fails fast); after that the
+// Broker reconnects by itself with backoff, re-declares its topology and
+// resumes its consumers. ctx bounds the wait for the node queue.
+func Dial(ctx context.Context, opts *Options) (*Broker, error) {
+	o := opts.withDefaults()
+	b := &Broker{opts: o, log: o.Logger, id: pubsub.NewEpoch(), fan: newFanout(), qsubs: make(map[*queueSub]struct{})}
+	b.pubConn = newConnector(&b.opts, "publish")
+	b.subConn = newConnector(&b.opts, "consume")
+	b.pub = newPublisher(b.pubConn, o.Exchange)
+	b.node = newNode(b, o.QueuePrefix+".node."+b.id)
+
+	pc, err := b.pubConn.dial()
+	if err != nil {
+		return nil, fmt.Errorf("amqpx: failed to connect: %w", err)
+	}
+	sc, err := b.subConn.dial()
+	if err != nil {
+		_ = pc.Close()
+		return nil, fmt.Errorf("amqpx: failed to connect: %w", err)
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.wg.Add(3)
+	go func() { defer b.wg.Done(); b.pubConn.run(b.ctx, pc) }()
+	go func() { defer b.wg.Done(); b.subConn.run(b.ctx, sc) }()
+	go func() { defer b.wg.Done(); b.node.run(b.ctx) }()
+
+	b.node.mu.Lock()
+	ready := b.node.ready
+	b.node.mu.Unlock()
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		_ = b.Close()
+		return nil, ctx.Err()
+	}
+	return b, nil
+}
+
+// NodeQueue returns the name of this node's consumer queue.
+func (b *Broker) NodeQueue() string { return b.node.queue }
+
+// Capabilities reports Groups and Acks. History and Retain are not
+// supported: messages carry no cursor.
+func (b *Broker) Capabilities() pubsub.Capabilities {
+	return pubsub.Capabilities{Groups: true, Acks: true}
+}
+
+// begin registers a call that Close drains.
+func (b *Broker) begin() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return pubsub.ErrClosed
+	}
+	b.inflight.Add(1)
+	return nil
+}
+
+// Publish sends msg to the exchange with the topic as routing key
+// (persistent delivery mode) and returns once RabbitMQ confirmed it. If the
+// connection drops before the confirm, it publishes again after the
+// reconnect, so a message may arrive twice, with the same ID. msg.Retain is
+// ignored (Capabilities.Retain is false). It fails with
+// pubsub.ErrInvalidTopic (including topics with '.' or '*' in a level),
+// ErrInvalidHeader, ErrTooLarge, ErrNacked, ctx's error or pubsub.ErrClosed.
+func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receipt, error) {
+	key, err := TopicToKey(msg.Topic)
+	if err != nil {
+		return pubsub.Receipt{}, err
+	}
+	size := len(msg.Data)
+	for k, v := range msg.Header {
+		size += len(k) + len(v)
+	}
+	if size > b.opts.MaxMessageBytes {
+		return pubsub.Receipt{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, b.opts.MaxMessageBytes)
+	}
+	if msg.ID == "" {
+		msg.ID = b.id + pubsub.NewEpoch()
+	}
+	now := time.Now()
+	p, err := toPublishing(&msg, now)
+	if err != nil {
+		return pubsub.Receipt{}, err
+	}
+	if err := b.begin(); err != nil {
+		return pubsub.Receipt{}, err
+	}
+	defer b.inflight.Done()
+	if err := b.publish(ctx, key, p); err != nil {
+		return pubsub.Receipt{}, err
+	}
+	return pubsub.Receipt{ID: msg.ID, Time: now}, nil
+}
+
+// publish sends p to the exchange, aborting when the Broker closes.
+func (b *Broker) publish(ctx context.Context, key string, p amqp.Publishing) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(b.ctx, cancel)
+	defer stop()
+	err := b.pub.publish(ctx, b.opts.Exchange, key, p)
+	if err != nil && b.ctx.Err() != nil {
+		return pubsub.ErrClosed
+	}
+	return err
+}
+
+// deadLetter publishes m to its dead-letter topic.
+func (b *Broker) deadLetter(ctx context.Context, opts *pubsub.SubscribeOptions, m *pubsub.Message, reason string) error {
+	h := make(map[string]string, len(m.Header)+2)
+	for k, v := range m.Header {
+		h[k] = v
+	}
+	h[pubsub.HeaderDeadLetterReason] = reason
+	h[pubsub.HeaderOriginalTopic] = m.Topic
+	topic := pubsub.DeadLetterTopicFor(opts, m.Topic)
+	key, err := TopicToKey(topic)
+	if err != nil {
+		return fmt.Errorf("amqpx: cannot dead-letter to %q: %w", topic, err)
+	}
+	p, err := toPublishing(&pubsub.Message{Topic: topic, Data: m.Data, Header: h, ID: m.ID}, time.Now())
+	if err != nil {
+		return err
+	}
+	b.log.Debug("amqpx: dead-lettering", "topic", m.Topic, "id", m.ID, "reason", reason)
+	if err := b.publish(ctx, key, p); err != nil {
+		return fmt.Errorf("amqpx: failed to dead-letter: %w", err)
+	}
+	return nil
+}
+
+// Subscribe subscribes to filter (MQTT 5 syntax, translated to an AMQP
+// binding key; a level containing '.' or '*' is refused with
+// pubsub.ErrInvalidFilter). It returns once the binding is in place, so a
+// message published afterwards is delivered.
+//
+// A plain subscription shares the node queue with every other plain
+// subscription of this Broker. A subscription with Group consumes the
+// group's durable queue (shared by every node; prefetch from Prefetch). A
+// ManualAck subscription without a group consumes a private queue.
+// Since is refused with pubsub.ErrNotSupported (no history).
+func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.SubscribeOptions) (pubsub.Subscription, error) {
+	f, key, err := FilterToKey(filter)
+	if err != nil {
+		return nil, err
+	}
+	o := withDefaults(opts)
+	if o.Since != "" {
+		if _, err := pubsub.ParseCursor(o.Since); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: amqpx keeps no history, cannot resume from a cursor", pubsub.ErrNotSupported)
+	}
+	if o.DeadLetterTopic != "" {
+		if _, err := TopicToKey(o.DeadLetterTopic); err != nil {
+			return nil, fmt.Errorf("bad DeadLetterTopic: %w", err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := b.begin(); err != nil {
+		return nil, err
+	}
+	defer b.inflight.Done()
+	if o.Group != "" || o.ManualAck {
+		return b.subscribeQueue(ctx, f, key, o)
+	}
+	s := &liveSub{b: b, filter: f, key: key, opts: o, ch: make(chan *pubsub.Message, o.Buffer)}
+	if err := b.node.acquire(ctx, key); err != nil {
+		return nil, err
+	}
+	b.fan.add(s)
+	s.watch(ctx)
+	return s, nil
+}
+
+func (b *Broker) subscribeQueue(ctx context.Context, f pubsub.Filter, key string, o pubsub.SubscribeOptions) (pubsub.Subscription, error) {
+	s := &queueSub{b: b, filter: f, key: key, opts: o, ch: make(chan *pubsub.Message, o.Buffer),
+		started: make(chan error, 1), done: make(chan struct{}), inflight: make(map[*pubsub.Message]inflight)}
+	if o.MaxDeliveries > 0 {
+		s.maxDeliv = o.MaxDeliveries
+	}
+	if o.Group != "" {
+		s.queue = groupQueue(b.opts.QueuePrefix, o.Group, f.String())
+	} else {
+		s.queue = b.opts.QueuePrefix + ".sub." + b.id + pubsub.NewEpoch()
+		s.private = true
+	}
+	s.ctx, s.cancel = context.WithCancel(b.ctx)
+	b.mu.Lock()
+	b.qsubs[s] = struct{}{}
+	b.mu.Unlock()
+	b.wg.Add(1)
+	go s.run()
+	select {
+	case err := <-s.started:
+		if err != nil {
+			s.cancel()
+			<-s.done
+			b.forget(s)
+			if errors.Is(err, context.Canceled) && b.ctx.Err() != nil {
+				err = pubsub.ErrClosed
+			}
+			return nil, err
+		}
+	case <-ctx.Done():
+		s.cancel()
+		<-s.done
+		b.forget(s)
+		return nil, ctx.Err()
+	}
+	stop := context.AfterFunc(ctx, func() { s.stop(ctx.Err()) })
+	s.mu.Lock()
+	if s.finished {
+		stop()
+	} else {
+		s.ctxStop = stop
+	}
+	s.mu.Unlock()
+	return s, nil
+}
+
+func (b *Broker) forget(s *queueSub) {
+	b.mu.Lock()
+	delete(b.qsubs, s)
+	b.mu.Unlock()
+}
+
+// detach releases a plain subscription's place in the fan-out and its
+// binding reference.
+func (b *Broker) detach(s *liveSub) {
+	if b.fan.remove(s) {
+		b.node.release(s.key)
+	}
+}
+
+// deleteQueue deletes a private queue, best effort.
+func (b *Broker) deleteQueue(name string) {
+	b.subConn.mu.Lock()
+	conn := b.subConn.conn
+	b.subConn.mu.Unlock()
+	if conn == nil || conn.IsClosed() {
+		return // it expires by itself
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return
+	}
+	_, _ = ch.QueueDelete(name, false, false, false)
+	_ = ch.Close()
+}
+
+// Close waits up to Options.DrainTimeout for publishes in flight, ends
+// every subscription with pubsub.ErrClosed (ManualAck deliveries not yet
+// acknowledged go back to their queue), deletes the node queue, closes the
+// connections and waits for the Broker's goroutines. It is idempotent.
+func (b *Broker) Close() error {
+	b.once.Do(b.close)
+	return nil
+}
+
+func (b *Broker) close() {
+	b.mu.Lock()
+	b.closed = true
+	qsubs := make([]*queueSub, 0, len(b.qsubs))
+	for s := range b.qsubs {
+		qsubs = append(qsubs, s)
+	}
+	b.mu.Unlock()
+
+	drained := make(chan struct{})
+	go func() { b.inflight.Wait(); close(drained) }()
+	t := time.NewTimer(b.opts.DrainTimeout)
+	select {
+	case <-drained:
+	case <-t.C:
+	}
+	t.Stop()
+
+	for _, s := range b.fan.all() {
+		s.end(pubsub.ErrClosed)
+	}
+	for _, s := range qsubs {
+		s.stop(pubsub.ErrClosed)
+		<-s.done
+	}
+	b.deleteQueue(b.node.queue)
+	b.pub.close()
+	b.cancel()
+	<-drained
+	b.wg.Wait()
+}
+
+// withDefaults applies pubsub's documented defaults to opts.
+func withDefaults(opts *pubsub.SubscribeOptions) pubsub.SubscribeOptions {
+	var c pubsub.SubscribeOptions
+	if opts != nil {
+		c = *opts
+	}
+	if c.Buffer <= 0 {
+		c.Buffer = pubsub.DefaultBuffer
+	}
+	if c.Prefetch <= 0 || c.Prefetch > c.Buffer {
+		c.Prefetch = c.Buffer
+	}
+	if c.MaxDeliveries == 0 {
+		c.MaxDeliveries = pubsub.DefaultMaxDeliveries
+	}
+	return c
+}

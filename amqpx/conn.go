@@ -1,0 +1,141 @@
+package amqpx
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+// connector keeps one AMQP connection open: it dials with exponential
+// backoff, hands the live connection to whoever asks, and dials again when
+// the server closes it. Its run goroutine is owned by the Broker.
+type connector struct {
+	url  string
+	name string
+	opts *Options
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	conn *amqp.Connection // nil while down
+	up   chan struct{}    // closed while conn is set
+	down chan struct{}    // closed when conn is lost
+	gen  uint64           // counts connections
+	dead bool             // run has returned
+}
+
+func newConnector(opts *Options, role string) *connector {
+	return &connector{url: opts.URL, name: opts.ConnectionName + " " + role, opts: opts,
+		log: opts.Logger.With("connection", opts.ConnectionName+" "+role), up: make(chan struct{})}
+}
+
+// dial opens one connection.
+func (c *connector) dial() (*amqp.Connection, error) {
+	props := amqp.NewConnectionProperties()
+	props.SetClientConnectionName(c.name)
+	return amqp.DialConfig(c.url, amqp.Config{Heartbeat: c.opts.Heartbeat, Properties: props})
+}
+
+// run keeps the connection open until ctx is done, then closes it. first,
+// if not nil, is an already open connection to start with.
+func (c *connector) run(ctx context.Context, first *amqp.Connection) {
+	backoff := c.opts.ReconnectMin
+	conn := first
+	for {
+		if conn == nil {
+			var err error
+			conn, err = c.dial()
+			if err != nil {
+				c.log.Warn("amqpx: connect failed", "err", err, "retry", backoff)
+				t := time.NewTimer(backoff + rand.N(backoff/2+1))
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					c.finish()
+					return
+				case <-t.C:
+				}
+				backoff = min(backoff*2, c.opts.ReconnectMax)
+				continue
+			}
+		}
+		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+		c.mu.Lock()
+		c.conn = conn
+		c.gen++
+		c.down = make(chan struct{})
+		close(c.up)
+		c.mu.Unlock()
+		c.log.Info("amqpx: connected")
+		start := time.Now()
+
+		select {
+		case <-ctx.Done():
+			c.lost()
+			_ = conn.Close()
+			c.finish()
+			return
+		case err := <-closed:
+			c.lost()
+			c.log.Warn("amqpx: connection closed", "err", err)
+			_ = conn.Close()
+		}
+		conn = nil
+		if time.Since(start) > c.opts.ReconnectMax {
+			backoff = c.opts.ReconnectMin
+		}
+	}
+}
+
+func (c *connector) lost() {
+	c.mu.Lock()
+	c.conn = nil
+	c.up = make(chan struct{})
+	close(c.down)
+	c.mu.Unlock()
+}
+
+func (c *connector) finish() {
+	c.mu.Lock()
+	c.dead = true
+	close(c.up) // wake waiters; they see dead
+	c.mu.Unlock()
+}
+
+// get returns the live connection and its generation, waiting for one
+// while the connector reconnects. It fails with ctx's error, or with
+// pubsub.ErrClosed once the connector has stopped.
+func (c *connector) get(ctx context.Context) (*amqp.Connection, uint64, error) {
+	for {
+		c.mu.Lock()
+		conn, up, down, gen, dead := c.conn, c.up, c.down, c.gen, c.dead
+		c.mu.Unlock()
+		if dead {
+			return nil, 0, pubsub.ErrClosed
+		}
+		if conn != nil && !conn.IsClosed() {
+			return conn, gen, nil
+		}
+		wait := up
+		if conn != nil {
+			wait = down // closed, but run has not noticed yet
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		case <-wait:
+		}
+	}
+}
+
+// closedConn reports whether the connection is down (or going down).
+func (c *connector) closedConn() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn == nil || c.conn.IsClosed()
+}

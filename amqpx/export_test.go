@@ -1,0 +1,4 @@
+package amqpx
+
+// GroupQueue exposes groupQueue to the tests.
+var GroupQueue = groupQueue

@@ -1,0 +1,130 @@
+package amqpx_test
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-go/switchboard/amqpx"
+	"github.com/switchboard-go/switchboard/internal/testenv"
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+// space is one test's private corner of RabbitMQ: a unique exchange and
+// queue prefix, removed at the end of the test.
+type space struct {
+	t        *testing.T
+	url      string
+	exchange string
+	prefix   string
+}
+
+func newSpace(t *testing.T) *space {
+	t.Helper()
+	url := testenv.RabbitMQ(t)
+	id := pubsub.NewEpoch()
+	s := &space{t: t, url: url, exchange: "sbtest." + id, prefix: "sbtest." + id}
+	t.Cleanup(s.cleanup)
+	return s
+}
+
+func (s *space) options() *amqpx.Options {
+	return &amqpx.Options{URL: s.url, Exchange: s.exchange, QueuePrefix: s.prefix,
+		ConnectionName: s.prefix, GroupQueueExpiry: 30 * time.Second, NodeQueueExpiry: 10 * time.Second,
+		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 500 * time.Millisecond}
+}
+
+// broker dials a Broker in this space, closed at the end of the test.
+func (s *space) broker(mod ...func(*amqpx.Options)) *amqpx.Broker {
+	s.t.Helper()
+	o := s.options()
+	for _, f := range mod {
+		f(o)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	b, err := amqpx.Dial(ctx, o)
+	require.NoError(s.t, err)
+	s.t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// channel opens a raw AMQP channel, closed at the end of the test.
+func (s *space) channel() *amqp.Channel {
+	s.t.Helper()
+	conn, err := amqp.Dial(s.url)
+	require.NoError(s.t, err)
+	s.t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	require.NoError(s.t, err)
+	return ch
+}
+
+// deleteQueueLater deletes a durable queue (a group's) at the end.
+func (s *space) deleteQueueLater(name string) {
+	s.t.Cleanup(func() {
+		conn, err := amqp.Dial(s.url)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		ch, err := conn.Channel()
+		if err != nil {
+			return
+		}
+		_, _ = ch.QueueDelete(name, false, false, false)
+	})
+}
+
+func (s *space) cleanup() {
+	conn, err := amqp.Dial(s.url)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return
+	}
+	_ = ch.ExchangeDelete(s.exchange, false, false)
+}
+
+// rabbitmqctl runs rabbitmqctl with args, bounded in time.
+func rabbitmqctl(t *testing.T, args ...string) string {
+	t.Helper()
+	path := testenv.Command(t, "rabbitmqctl")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()
+	require.NoError(t, err, "rabbitmqctl %s: %s", strings.Join(args, " "), out)
+	return string(out)
+}
+
+// recv waits for the next message on sub.
+func recv(t *testing.T, sub pubsub.Subscription) *pubsub.Message {
+	t.Helper()
+	select {
+	case m, ok := <-sub.C():
+		require.True(t, ok, "subscription ended: %v", sub.Err())
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out waiting for a message")
+		return nil
+	}
+}
+
+// ctx returns a context bounding one test.
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func groupQueueName(sp *space, group, filter string) string {
+	return amqpx.GroupQueue(sp.prefix, group, filter)
+}

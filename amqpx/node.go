@@ -1,0 +1,254 @@
+package amqpx
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+// node owns this process's one consumer queue. Every plain subscription on
+// the node shares it: the queue carries one binding per distinct filter
+// (reference-counted), and the fan-out delivers locally. The queue is not
+// exclusive and expires Options.NodeQueueExpiry after the node went away,
+// so a reconnect finds it — with the messages routed meanwhile — and
+// resumes consuming. If it is gone, the node's subscriptions end with
+// ErrQueueLost.
+type node struct {
+	b     *Broker
+	queue string
+
+	mu       sync.Mutex
+	refs     map[string]int  // binding key → subscriptions using it
+	unbind   map[string]bool // released while down: unbind on reconnect
+	ctl      *amqp.Channel   // for binds; nil while down
+	ready    chan struct{}   // closed while the queue is consumed
+	declared bool            // the queue was declared at least once
+}
+
+func newNode(b *Broker, queue string) *node {
+	return &node{b: b, queue: queue, refs: make(map[string]int), unbind: make(map[string]bool),
+		ready: make(chan struct{})}
+}
+
+// acquire adds a reference to key and returns once the binding exists
+// (waiting for a reconnect if needed).
+func (n *node) acquire(ctx context.Context, key string) error {
+	n.mu.Lock()
+	n.refs[key]++
+	delete(n.unbind, key)
+	if n.refs[key] > 1 {
+		ready := n.ready
+		n.mu.Unlock()
+		return n.wait(ctx, ready, key)
+	}
+	if n.ctl != nil {
+		err := n.ctl.QueueBind(n.queue, key, n.b.opts.Exchange, false, nil)
+		n.mu.Unlock()
+		if err == nil {
+			return nil
+		}
+		if !n.b.subConn.closedConn() {
+			n.release(key)
+			return fmt.Errorf("amqpx: failed to bind %q: %w", key, err)
+		}
+		// the connection is going down; the next session binds key
+		n.mu.Lock()
+	}
+	ready := n.ready
+	n.mu.Unlock()
+	return n.wait(ctx, ready, key)
+}
+
+func (n *node) wait(ctx context.Context, ready chan struct{}, key string) error {
+	for {
+		select {
+		case <-ready:
+			n.mu.Lock()
+			up, next := n.ctl != nil, n.ready
+			n.mu.Unlock()
+			if up {
+				return nil
+			}
+			ready = next
+		case <-ctx.Done():
+			n.release(key)
+			return ctx.Err()
+		case <-n.b.ctx.Done():
+			n.release(key)
+			return pubsub.ErrClosed
+		}
+	}
+}
+
+// release drops a reference to key, unbinding it when it was the last.
+func (n *node) release(key string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.refs[key]--
+	if n.refs[key] > 0 {
+		return
+	}
+	delete(n.refs, key)
+	if n.ctl != nil {
+		if err := n.ctl.QueueUnbind(n.queue, key, n.b.opts.Exchange, nil); err == nil {
+			return
+		}
+	}
+	n.unbind[key] = true
+}
+
+// run consumes the node queue until ctx is done, across reconnects.
+func (n *node) run(ctx context.Context) {
+	for {
+		conn, _, err := n.b.subConn.get(ctx)
+		if err != nil {
+			return
+		}
+		err = n.session(ctx, conn)
+		if ctx.Err() != nil {
+			return
+		}
+		n.b.log.Warn("amqpx: node queue consumer stopped", "queue", n.queue, "err", err)
+		if !conn.IsClosed() {
+			// a channel error on a live connection: do not spin
+			if pause(ctx, n.b.opts.ReconnectMin) != nil {
+				return
+			}
+		}
+	}
+}
+
+// setup declares the queue and its bindings on conn and starts consuming.
+func (n *node) setup(conn *amqp.Connection) (ctl, cons *amqp.Channel, d <-chan amqp.Delivery, lost bool, err error) {
+	fail := func(e error) (*amqp.Channel, *amqp.Channel, <-chan amqp.Delivery, bool, error) {
+		if ctl != nil {
+			_ = ctl.Close()
+		}
+		if cons != nil {
+			_ = cons.Close()
+		}
+		return nil, nil, nil, false, e
+	}
+	if ctl, err = conn.Channel(); err != nil {
+		return fail(err)
+	}
+	if n.declared {
+		if _, err := ctl.QueueDeclarePassive(n.queue, false, false, false, false, nil); err != nil {
+			lost = true // 404: the channel is closed now
+			if ctl, err = conn.Channel(); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	args := amqp.Table{"x-expires": int64(n.b.opts.NodeQueueExpiry.Milliseconds())}
+	if _, err := ctl.QueueDeclare(n.queue, false, false, false, false, args); err != nil {
+		return fail(fmt.Errorf("amqpx: failed to declare the node queue %q: %w", n.queue, err))
+	}
+	if err := ctl.ExchangeDeclare(n.b.opts.Exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		return fail(fmt.Errorf("amqpx: failed to declare exchange %q: %w", n.b.opts.Exchange, err))
+	}
+	if cons, err = conn.Channel(); err != nil {
+		return fail(err)
+	}
+	if err := cons.Qos(n.b.opts.NodePrefetch, 0, false); err != nil {
+		return fail(err)
+	}
+	if d, err = cons.Consume(n.queue, "", false, false, false, false, nil); err != nil {
+		return fail(fmt.Errorf("amqpx: failed to consume the node queue: %w", err))
+	}
+	return ctl, cons, d, lost, nil
+}
+
+func (n *node) session(ctx context.Context, conn *amqp.Connection) error {
+	ctl, cons, deliveries, lost, err := n.setup(conn)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cons.Close() }()
+	ctlClosed := ctl.NotifyClose(make(chan *amqp.Error, 1))
+
+	n.mu.Lock()
+	for key := range n.unbind {
+		if err := ctl.QueueUnbind(n.queue, key, n.b.opts.Exchange, nil); err != nil {
+			n.mu.Unlock()
+			_ = ctl.Close()
+			return fmt.Errorf("amqpx: failed to unbind %q: %w", key, err)
+		}
+		delete(n.unbind, key)
+	}
+	for key := range n.refs {
+		if err := ctl.QueueBind(n.queue, key, n.b.opts.Exchange, false, nil); err != nil {
+			n.mu.Unlock()
+			_ = ctl.Close()
+			return fmt.Errorf("amqpx: failed to bind %q: %w", key, err)
+		}
+	}
+	n.ctl = ctl
+	n.declared = true
+	close(n.ready)
+	n.mu.Unlock()
+	if lost {
+		n.b.log.Warn("amqpx: node queue was lost while disconnected", "queue", n.queue)
+		for _, s := range n.b.fan.all() {
+			s.end(ErrQueueLost)
+		}
+	}
+
+	defer func() {
+		n.mu.Lock()
+		n.ctl = nil
+		n.ready = make(chan struct{})
+		n.mu.Unlock()
+		_ = ctl.Close()
+	}()
+
+	var dead []*liveSub
+	var last amqp.Delivery
+	unacked := 0
+	for {
+		var d amqp.Delivery
+		ok := true
+		if unacked > 0 {
+			// Acknowledge in batches: keep reading while deliveries are
+			// waiting, acknowledge everything so far when none is.
+			select {
+			case d, ok = <-deliveries:
+			default:
+				_ = last.Ack(true)
+				unacked = 0
+				continue
+			}
+		} else {
+			select {
+			case d, ok = <-deliveries:
+			case err := <-ctlClosed:
+				return fmt.Errorf("amqpx: node control channel closed: %v", err)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if !ok {
+			return fmt.Errorf("amqpx: node queue deliveries ended")
+		}
+		m, err := fromDelivery(&d)
+		if err != nil {
+			n.b.log.Warn("amqpx: dropped a message with an unusable routing key", "key", clip(d.RoutingKey), "err", err)
+		} else {
+			dead = n.b.fan.deliver(m, dead[:0])
+			for _, s := range dead {
+				n.b.detach(s)
+			}
+			clear(dead)
+		}
+		last = d
+		unacked++
+		if unacked >= n.b.opts.NodePrefetch/2 {
+			_ = d.Ack(true)
+			unacked = 0
+		}
+	}
+}
