@@ -1,0 +1,521 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+// ClientOptions configures Dial. A nil *ClientOptions and the zero value mean
+// the defaults; 0 means the default, a negative value turns a limit off.
+type ClientOptions struct {
+	// Header is sent with every handshake (for example Authorization).
+	Header http.Header
+	// HTTPClient performs the handshakes; nil means http.DefaultClient.
+	HTTPClient *http.Client
+	// MinBackoff and MaxBackoff bound the wait between reconnect attempts,
+	// which doubles from MinBackoff up to MaxBackoff with random jitter;
+	// 0 means 100 ms and 5 s.
+	MinBackoff, MaxBackoff time.Duration
+	// WriteTimeout bounds one frame write; 0 means 10 s. A write that times
+	// out drops the connection (the client reconnects).
+	WriteTimeout time.Duration
+	// ReadLimit caps one server frame; 0 means 4 MiB, negative no limit.
+	ReadLimit int64
+	// Buffer is the capacity of each subscription's channel; 0 means 256.
+	Buffer int
+	// Logger receives reconnects at info level; nil means silent.
+	Logger *slog.Logger
+}
+
+func (o *ClientOptions) withDefaults() ClientOptions {
+	var c ClientOptions
+	if o != nil {
+		c = *o
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 100 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 5 * time.Second
+	}
+	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	c.ReadLimit = pick(c.ReadLimit, 4<<20)
+	if c.Buffer <= 0 {
+		c.Buffer = pubsub.DefaultBuffer
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Client is a switchboard.v1 client that stays connected: when the
+// connection drops it reconnects with exponential backoff and jitter and
+// resubscribes every subscription from the last cursor it delivered, so
+// nothing is lost while the server's history reaches back (and a Gap event
+// says when it did not). It is safe for concurrent use.
+//
+// One goroutine per client reads the connection and delivers messages.
+type Client struct {
+	url    string
+	opts   ClientOptions
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the run goroutine exits
+	nextID atomic.Uint64
+
+	mu       sync.Mutex
+	conn     *websocket.Conn // nil while disconnected
+	up       chan struct{}   // closed when connected, replaced when the connection drops
+	pending  map[string]chan serverFrame
+	subs     map[string]*Subscription
+	err      error // why the client ended
+	closed   bool
+	closeErr error
+}
+
+// Dial connects to a switchboard.v1 server (ws://, wss://, http:// or
+// https:// URL) and returns a Client. The first connection attempt is made
+// here with ctx: its failure is returned (wrapping the HTTP status or close
+// code); later drops are repaired in the background. opts may be nil.
+func Dial(ctx context.Context, url string, opts *ClientOptions) (*Client, error) {
+	o := opts.withDefaults()
+	c := &Client{url: url, opts: o, done: make(chan struct{}), up: make(chan struct{}),
+		pending: make(map[string]chan serverFrame), subs: make(map[string]*Subscription)}
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	go c.run(conn)
+	return c, nil
+}
+
+func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
+	conn, resp, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{
+		HTTPClient:   c.opts.HTTPClient,
+		HTTPHeader:   c.opts.Header,
+		Subprotocols: []string{Subprotocol},
+	})
+	if err != nil {
+		if resp != nil {
+			return nil, &DialError{StatusCode: resp.StatusCode, err: err}
+		}
+		return nil, fmt.Errorf("ws: failed to dial: %w", err)
+	}
+	if conn.Subprotocol() != Subprotocol {
+		_ = conn.Close(websocket.StatusProtocolError, unsupportedSubprotocolReason)
+		return nil, fmt.Errorf("ws: server did not agree to subprotocol %s", Subprotocol)
+	}
+	conn.SetReadLimit(c.opts.ReadLimit)
+	if c.opts.ReadLimit == 0 {
+		conn.SetReadLimit(-1)
+	}
+	// A ping round trip proves the server accepted us: a refusal after
+	// the upgrade (4401, 4403) arrives as a close instead of the pong.
+	if err := handshakePing(ctx, conn, c.opts.WriteTimeout); err != nil {
+		_ = conn.CloseNow()
+		return nil, err
+	}
+	return conn, nil
+}
+
+func handshakePing(ctx context.Context, conn *websocket.Conn, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"ping","id":"hello"}`)); err != nil {
+		return fmt.Errorf("ws: failed to greet the server: %w", err)
+	}
+	_, b, err := conn.Read(ctx)
+	if err != nil {
+		return fmt.Errorf("ws: server refused the connection: %w", err)
+	}
+	if f, err := decodeServerFrame(b); err != nil || f.Type != typePong {
+		return fmt.Errorf("ws: server did not answer the greeting ping: %.100s", b)
+	}
+	return nil
+}
+
+// DialError is a handshake the server refused with an HTTP status.
+type DialError struct {
+	StatusCode int
+	err        error
+}
+
+func (e *DialError) Error() string {
+	return "ws: handshake refused with HTTP " + strconv.Itoa(e.StatusCode) + ": " + e.err.Error()
+}
+
+func (e *DialError) Unwrap() error { return e.err }
+
+// fatal reports whether err means retrying is pointless: the server
+// refused us (auth, origin, protocol) rather than went away.
+func fatal(err error) bool {
+	var de *DialError
+	if errors.As(err, &de) {
+		return de.StatusCode >= 400 && de.StatusCode < 500 && de.StatusCode != http.StatusTooManyRequests &&
+			de.StatusCode != http.StatusRequestTimeout
+	}
+	switch websocket.CloseStatus(err) {
+	case CloseUnauthorized, CloseForbidden, websocket.StatusProtocolError,
+		websocket.StatusUnsupportedData, websocket.StatusPolicyViolation, websocket.StatusMessageTooBig:
+		return true
+	}
+	return false
+}
+
+func (c *Client) run(conn *websocket.Conn) {
+	defer close(c.done)
+	attempt := 0
+	for {
+		err := c.serve(conn)
+		c.disconnected()
+		if c.ctx.Err() != nil {
+			c.finish(ErrClosed)
+			return
+		}
+		if fatal(err) {
+			c.finish(fmt.Errorf("%w: %w", ErrClosed, err))
+			return
+		}
+		c.opts.Logger.Info("ws: connection lost, reconnecting", "url", c.url, "err", err)
+		for {
+			if !c.sleep(c.backoff(attempt)) {
+				c.finish(ErrClosed)
+				return
+			}
+			attempt++
+			conn, err = c.dial(c.ctx)
+			if err == nil {
+				attempt = 0
+				break
+			}
+			if c.ctx.Err() != nil {
+				c.finish(ErrClosed)
+				return
+			}
+			if fatal(err) {
+				c.finish(fmt.Errorf("%w: %w", ErrClosed, err))
+				return
+			}
+			c.opts.Logger.Info("ws: reconnect failed", "url", c.url, "err", err)
+		}
+	}
+}
+
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.opts.MinBackoff << min(attempt, 30)
+	if d <= 0 || d > c.opts.MaxBackoff {
+		d = c.opts.MaxBackoff
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func (c *Client) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// serve makes conn the live connection, resubscribes, and reads until the
+// connection fails.
+func (c *Client) serve(conn *websocket.Conn) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		_ = conn.Close(websocket.StatusNormalClosure, "")
+		return ErrClosed
+	}
+	c.conn = conn
+	resub := make([]*Subscription, 0, len(c.subs))
+	for _, s := range c.subs {
+		resub = append(resub, s)
+	}
+	close(c.up)
+	c.mu.Unlock()
+
+	for _, s := range resub {
+		since := s.last
+		if since == "" && s.confirmed {
+			// Confirmed but without any position (a broker without
+			// history): what was published while we were away is lost.
+			s.deliver(c, Event{Gap: true})
+		}
+		b := appendClientFrame(nil, &clientFrame{Type: typeSubscribe, ID: s.id, Filter: s.filter, Since: since, Group: s.group})
+		if err := c.write(conn, b); err != nil {
+			return err
+		}
+	}
+	for {
+		typ, b, err := conn.Read(context.Background())
+		if err != nil {
+			return err
+		}
+		if typ != websocket.MessageText {
+			continue
+		}
+		f, err := decodeServerFrame(b)
+		if err != nil {
+			c.opts.Logger.Warn("ws: bad server frame", "err", err)
+			continue
+		}
+		c.dispatch(&f)
+	}
+}
+
+func (c *Client) dispatch(f *serverFrame) {
+	switch f.Type {
+	case typeMessage, typeGap:
+		id := f.Sub
+		c.mu.Lock()
+		s := c.subs[id]
+		c.mu.Unlock()
+		if s == nil {
+			return // unsubscribed: late frames are ignored
+		}
+		if f.Type == typeGap {
+			s.deliver(c, Event{Gap: true})
+			return
+		}
+		m, err := f.message()
+		if err != nil {
+			c.opts.Logger.Warn("ws: bad message frame", "err", err)
+			return
+		}
+		if s.deliver(c, Event{Message: m}) && m.Cursor != "" {
+			s.last = m.Cursor
+		}
+	case typeSubscribed:
+		c.mu.Lock()
+		s := c.subs[f.ID]
+		c.mu.Unlock()
+		if s != nil {
+			if s.last == "" && f.Cursor != "" {
+				s.last = f.Cursor
+			}
+			s.confirmed = true
+			s.setReady(nil)
+		}
+	case typeError:
+		c.mu.Lock()
+		ch := c.pending[f.ID]
+		delete(c.pending, f.ID)
+		s := c.subs[f.ID]
+		if ch == nil && s != nil {
+			delete(c.subs, f.ID)
+		}
+		c.mu.Unlock()
+		switch {
+		case ch != nil:
+			ch <- *f
+		case s != nil:
+			err := &Error{Code: f.Code, Message: f.Message}
+			s.setReady(err)
+			s.end(err)
+		default:
+			c.opts.Logger.Warn("ws: server error", "id", f.ID, "code", f.Code, "message", f.Message)
+		}
+	case typeAck, typeReply, typePong:
+		c.mu.Lock()
+		ch := c.pending[f.ID]
+		delete(c.pending, f.ID)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- *f
+		}
+	}
+}
+
+// disconnected forgets the connection and fails the operations waiting on
+// it.
+func (c *Client) disconnected() {
+	c.mu.Lock()
+	if c.conn != nil {
+		_ = c.conn.CloseNow()
+	}
+	c.conn = nil
+	c.up = make(chan struct{})
+	for id, ch := range c.pending {
+		ch <- serverFrame{} // Type "" means disconnected
+		delete(c.pending, id)
+	}
+	c.mu.Unlock()
+}
+
+// finish ends the client for good.
+func (c *Client) finish(err error) {
+	c.mu.Lock()
+	c.closed = true
+	c.err = err
+	subs := c.subs
+	c.subs = map[string]*Subscription{}
+	close(c.up) // wake waiters; they see closed
+	c.mu.Unlock()
+	for _, s := range subs {
+		s.setReady(err)
+		s.end(err)
+	}
+}
+
+// Err returns nil while the client runs, and why it ended once it has:
+// ErrClosed after Close, or an error wrapping ErrClosed and the fatal close
+// code or HTTP status (4401, 4403, …) the server refused it with.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close closes the connection (code 1000), ends every subscription and
+// waits for the client's goroutine. It is idempotent.
+func (c *Client) Close() error {
+	c.cancel()
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn != nil {
+		_ = conn.Close(websocket.StatusNormalClosure, "")
+	}
+	<-c.done
+	return nil
+}
+
+// connected waits for a live connection.
+func (c *Client) connected(ctx context.Context) (*websocket.Conn, error) {
+	for {
+		c.mu.Lock()
+		conn, up, closed, err := c.conn, c.up, c.closed, c.err
+		c.mu.Unlock()
+		if closed {
+			return nil, err
+		}
+		if conn != nil {
+			return conn, nil
+		}
+		select {
+		case <-up:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (c *Client) write(conn *websocket.Conn, b []byte) error {
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.WriteTimeout)
+	defer cancel()
+	return conn.Write(ctx, websocket.MessageText, b)
+}
+
+func (c *Client) newID(prefix string) string {
+	return prefix + strconv.FormatUint(c.nextID.Add(1), 10)
+}
+
+// roundTrip sends the frame built by f (given its id) and waits for the
+// answer with the same id.
+func (c *Client) roundTrip(ctx context.Context, prefix string, f *clientFrame) (serverFrame, error) {
+	f.ID = c.newID(prefix)
+	b := appendClientFrame(nil, f)
+	conn, err := c.connected(ctx)
+	if err != nil {
+		return serverFrame{}, err
+	}
+	ch := make(chan serverFrame, 1)
+	c.mu.Lock()
+	if c.conn != conn {
+		c.mu.Unlock()
+		return serverFrame{}, ErrDisconnected
+	}
+	c.pending[f.ID] = ch
+	c.mu.Unlock()
+	if err := c.write(conn, b); err != nil {
+		c.mu.Lock()
+		delete(c.pending, f.ID)
+		c.mu.Unlock()
+		return serverFrame{}, fmt.Errorf("%w: %w", ErrDisconnected, err)
+	}
+	select {
+	case r := <-ch:
+		switch r.Type {
+		case "":
+			return r, ErrDisconnected
+		case typeError:
+			return r, &Error{Code: r.Code, Message: r.Message}
+		}
+		return r, nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.pending, f.ID)
+		c.mu.Unlock()
+		return serverFrame{}, ctx.Err()
+	}
+}
+
+// Publish publishes msg (Topic, Data, Header, Retain) and waits for the
+// server's acknowledgement. It waits for a connection if there is none. An
+// error frame is returned as *Error; a connection lost before the answer
+// gives ErrDisconnected (the message may have been published).
+func (c *Client) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receipt, error) {
+	r, err := c.roundTrip(ctx, "p", &clientFrame{Type: typePublish, Topic: msg.Topic, Header: msg.Header, payload: msg.Data, Retain: msg.Retain})
+	if err != nil {
+		return pubsub.Receipt{}, err
+	}
+	rec := pubsub.Receipt{ID: r.MessageID, Cursor: r.Cursor}
+	if r.Time != "" {
+		rec.Time, _ = time.Parse(time.RFC3339Nano, r.Time)
+	}
+	return rec, nil
+}
+
+// Request publishes msg as a request (pubsub.Request on the server) and
+// returns the reply. The server waits for the reply until ctx's deadline
+// (sent as timeout_ms) or its own default. A timeout is an *Error with
+// code "timeout" (errors.Is(err, context.DeadlineExceeded)).
+func (c *Client) Request(ctx context.Context, msg pubsub.Message) (*pubsub.Message, error) {
+	f := &clientFrame{Type: typeRequest, Topic: msg.Topic, Header: msg.Header, payload: msg.Data}
+	if d, ok := ctx.Deadline(); ok {
+		f.TimeoutMS = max(1, time.Until(d).Milliseconds())
+	}
+	r, err := c.roundTrip(ctx, "r", f)
+	if err != nil {
+		return nil, err
+	}
+	return r.message()
+}
+
+// Reply answers a request message received on a subscription: it publishes
+// reply to the request's reply topic (header sb-reply-to) with its
+// correlation id (header sb-correlation-id). It fails with
+// pubsub.ErrNoReplyTo when req is not a request.
+func (c *Client) Reply(ctx context.Context, req *pubsub.Message, reply pubsub.Message) (pubsub.Receipt, error) {
+	to := req.Header[pubsub.HeaderReplyTo]
+	if to == "" {
+		return pubsub.Receipt{}, pubsub.ErrNoReplyTo
+	}
+	h := make(map[string]string, len(reply.Header)+1)
+	for k, v := range reply.Header {
+		h[k] = v
+	}
+	h[pubsub.HeaderCorrelationID] = req.Header[pubsub.HeaderCorrelationID]
+	reply.Topic, reply.Header, reply.Retain = to, h, false
+	return c.Publish(ctx, reply)
+}

@@ -1,0 +1,108 @@
+// Package ws is Switchboard's WebSocket transport: a server [Handler] that
+// speaks the JSON protocol switchboard.v1 over any pubsub.Broker, and a Go
+// [Client] that reconnects and resumes on its own.
+//
+// Use [NewHandler] to serve WebSocket clients (browsers, npm's ws, the Go
+// client) on your mux, and [Handler.Shutdown] to drain them. Use [Dial] to
+// connect from Go: [Client.Subscribe], [Client.Publish], [Client.Request] and
+// [Client.Reply] work across reconnects.
+//
+// # Wire protocol switchboard.v1
+//
+// The client offers the subprotocol "switchboard.v1" (a client that offers no
+// subprotocol at all is served the same protocol; one that offers only others
+// is closed with 1002). Every frame is a JSON object in a text frame with a
+// "type". Fields beyond those listed are ignored, so both sides can grow.
+//
+// Client → server:
+//
+//	{"type":"subscribe","id":"s1","filter":"chat/#","since":"<cursor>","group":"g"}
+//	    → {"type":"subscribed","id":"s1","cursor":"<head>"}, then {"type":"gap","sub":"s1"} when
+//	      history does not reach back to since, then message frames; or an error frame with id "s1"
+//	{"type":"unsubscribe","id":"s1"}            → {"type":"unsubscribed","id":"s1"}
+//	{"type":"publish","id":"p1","topic":"chat/room1","data":{"text":"hi"},"header":{"k":"v"},"retain":false}
+//	    → {"type":"ack","id":"p1","message_id":"…","cursor":"…","time":"…"}
+//	{"type":"request","id":"r1","topic":"svc/echo","data":…,"timeout_ms":5000}
+//	    → {"type":"reply","id":"r1","topic":"$reply/…","header":{…},"data":…}
+//	{"type":"ping","id":"x"}                    → {"type":"pong","id":"x"} (id optional)
+//
+// Server → client:
+//
+//	{"type":"message","sub":"s1","topic":"chat/room1","id":"…","cursor":"…",
+//	 "time":"2026-11-26T07:00:00.123456789Z","header":{…},"data":{"text":"hi"}}
+//	{"type":"gap","sub":"s1"}
+//	{"type":"error","id":"p1","code":"forbidden","message":"…"}
+//
+// The payload travels in "data" verbatim when it is valid JSON without
+// surrounding whitespace, else base64 in "data_b64" (publishers may use
+// either); bytes round-trip byte-identically with every other transport (see
+// transport.AppendData). Message frames carry the transport envelope's fields
+// plus "type" and "sub". The subscribed frame's "cursor" is the broker's
+// newest cursor when the subscription started (brokers with history only): a
+// client that received nothing yet resumes from it.
+//
+// Error codes are transport's stable codes: bad_request, unauthorized,
+// forbidden, not_found, too_large, rate_limited (subscription or pending
+// request limit), not_supported (an option the broker lacks, e.g. group),
+// timeout (no reply to a request in time), unavailable, internal. An error
+// whose id is a subscription's id ends that subscription. Malformed frames
+// get an error frame (with the frame's id when it could be read) and count
+// towards HandlerOptions.MaxProtocolErrors.
+//
+// # Resuming
+//
+// A subscribe with "since" replays every matching message after that cursor,
+// then continues live: no gap, no duplicate. When history no longer reaches
+// back (or the cursor is from another epoch, i.e. the broker restarted), the
+// server sends a gap frame and delivers live. A since the broker cannot read
+// at all (malformed, or any since on a broker without history) is treated the
+// same way, as a gap, rather than refused: the client reloads its state
+// either way. Since cannot be combined with group on the memory broker
+// (not_supported).
+//
+// # Request and reply
+//
+// A request frame runs pubsub.Request on the server: the message is
+// published with the headers sb-reply-to ("$reply/…") and sb-correlation-id,
+// and the first message on the reply topic with that correlation id comes
+// back as the reply frame. Any subscriber on any transport can answer. A
+// WebSocket client answers a message carrying sb-reply-to by publishing to
+// that topic with the header sb-correlation-id copied from the request
+// ([Client.Reply] does this); its publish is authorized like any other
+// (ActionPublish on "$reply/…").
+//
+// # Close codes
+//
+//	1000  normal closure
+//	1001  server shutting down (Handler.Shutdown): reconnect elsewhere and resume
+//	1002  the client offered only unsupported subprotocols
+//	1008  too many malformed frames, or no pong to a ping
+//	1009  a client frame over HandlerOptions.ReadLimit (default 64 KiB)
+//	1011  write timeout or internal error
+//	4401  authentication failed; 4403 authentication refused (Auth.Authenticate)
+//	4429  slow consumer: a subscription's buffer overflowed; every message up
+//	      to the last one written was delivered, so resubscribe with since =
+//	      the last cursor received and nothing is lost
+//
+// A refused Origin gets HTTP 403 and a full handler (Limits.MaxConnections)
+// HTTP 503, before any upgrade. Authorization refusals of single operations
+// are error frames, not closes.
+//
+// # Design
+//
+// Each connection has two goroutines: the ServeHTTP goroutine reads and
+// executes client frames; one writer writes every frame, taking messages
+// straight from the broker subscriptions' channels (the broker's bounded
+// buffer is the outgoing queue, so memory stays bounded and a slow client
+// never slows another) and control frames from a small queue. Encoding a
+// message reuses one buffer: no allocation per delivered message. A request
+// waiting for its reply runs in a short-lived goroutine (at most
+// HandlerOptions.MaxPendingRequests per connection). WebSocket pings every 25
+// s detect dead peers; a write timeout drops stuck ones.
+//
+// The Go client has one goroutine that reads and delivers; Publish, Request
+// and Subscribe write from the caller's goroutine. It backs off
+// exponentially with jitter between attempts and stops for good only on
+// refusals that retrying cannot fix (4401, 4403, 1002, 1003, 1008, 1009, or an
+// HTTP 4xx handshake), reported by [Client.Err].
+package ws

@@ -1,0 +1,321 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
+)
+
+// ctrlQueue is the capacity of a session's control queue (replies to client
+// frames). A client that sends faster than it reads is slowed down by TCP
+// once it is full: the reader waits.
+const ctrlQueue = 32
+
+// session is one WebSocket connection. Two goroutines serve it: the
+// ServeHTTP goroutine reads client frames (readLoop) and one writer
+// (writeLoop) writes every frame, taking control frames from ctrl and
+// messages straight from the broker subscriptions' channels, so the broker
+// buffers are the outgoing queue and a delivered message costs no copy and
+// no allocation. Requests waiting for a reply run in their own goroutines,
+// at most MaxPendingRequests at a time.
+type session struct {
+	h      *Handler
+	conn   *websocket.Conn
+	ctx    context.Context // carries the identity; cancelled by end
+	cancel context.CancelFunc
+	id     *transport.Identity
+	remote string
+
+	ctrl        chan ctrlItem
+	writerDone  chan struct{}
+	reqs        sync.WaitGroup
+	pendingReqs atomic.Int32
+
+	mu   sync.Mutex
+	subs map[string]*serverSub // by client id; reader adds, reader or writer removes
+
+	endOnce     sync.Once
+	closeCode   websocket.StatusCode
+	closeReason string
+
+	protocolErrors int // reader only
+}
+
+type ctrlKind uint8
+
+const (
+	ctrlFrame  ctrlKind = iota // write b
+	ctrlAdd                    // write b (subscribed), maybe a gap frame, then deliver sub
+	ctrlRemove                 // stop delivering sub, write b (unsubscribed)
+)
+
+type ctrlItem struct {
+	kind ctrlKind
+	b    []byte
+	sub  *serverSub
+	gap  bool // ctrlAdd: write a gap frame after b
+}
+
+// serverSub is one client subscription.
+type serverSub struct {
+	id           string
+	idJSON       string // id as a JSON string, for the message frames
+	sub          pubsub.Subscription
+	unsubscribed atomic.Bool
+}
+
+func newSession(h *Handler, c *websocket.Conn, ctx context.Context, id *transport.Identity, remote string) *session {
+	ctx, cancel := context.WithCancel(ctx)
+	return &session{
+		h: h, conn: c, ctx: ctx, cancel: cancel, id: id, remote: remote,
+		ctrl:       make(chan ctrlItem, ctrlQueue),
+		writerDone: make(chan struct{}),
+		subs:       make(map[string]*serverSub),
+	}
+}
+
+// end records why the connection ends (the first reason wins) and stops the
+// session; the writer then closes the connection with that code.
+func (s *session) end(code websocket.StatusCode, reason string) {
+	s.endOnce.Do(func() {
+		s.closeCode, s.closeReason = code, reason
+		s.cancel()
+	})
+}
+
+func (s *session) run() {
+	go s.writeLoop()
+	s.readLoop()
+	s.end(websocket.StatusNormalClosure, "")
+	<-s.writerDone
+	s.reqs.Wait()
+	s.mu.Lock()
+	for _, ss := range s.subs {
+		_ = ss.sub.Close()
+	}
+	s.mu.Unlock()
+}
+
+// send queues a control frame for the writer; false when the session ended.
+func (s *session) send(it ctrlItem) bool {
+	select {
+	case s.ctrl <- it:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+func (s *session) sendErr(id string, err error) {
+	s.send(ctrlItem{b: appendErrorFrame(nil, id, err)})
+}
+
+func (s *session) readLoop() {
+	for {
+		// context.Background: the read ends when the connection closes
+		// (the writer closes it when the session ends); cancelling a read
+		// context would drop the connection without a close frame.
+		typ, b, err := s.conn.Read(context.Background())
+		if err != nil {
+			if st := websocket.CloseStatus(err); st == -1 && s.ctx.Err() == nil {
+				s.h.opts.Logger.Debug("ws: read failed", "remote", s.remote, "err", err)
+			}
+			return
+		}
+		if s.ctx.Err() != nil {
+			continue // closing: keep reading until the close handshake ends
+		}
+		if typ != websocket.MessageText {
+			s.protocolError(badFrame("", "binary frames are not part of %s", Subprotocol))
+			continue
+		}
+		f, err := decodeClientFrame(b)
+		if err != nil {
+			s.protocolError(err)
+			continue
+		}
+		s.handle(&f)
+	}
+}
+
+func (s *session) protocolError(err error) {
+	var fe *frameError
+	id := ""
+	if errors.As(err, &fe) {
+		id = fe.id
+	}
+	s.sendErr(id, err)
+	s.protocolErrors++
+	if m := s.h.opts.MaxProtocolErrors; m > 0 && s.protocolErrors >= m {
+		s.end(websocket.StatusPolicyViolation, protocolErrorsReason)
+	}
+}
+
+func (s *session) handle(f *clientFrame) {
+	switch f.Type {
+	case typePing:
+		s.send(ctrlItem{b: appendIDFrame(nil, typePong, "id", f.ID)})
+	case typeSubscribe:
+		s.subscribe(f)
+	case typeUnsubscribe:
+		s.unsubscribe(f.ID)
+	case typePublish:
+		s.publish(f)
+	case typeRequest:
+		s.request(f)
+	}
+}
+
+func (s *session) subscribe(f *clientFrame) {
+	if err := s.h.opts.Auth.Check(s.ctx, s.id, transport.ActionSubscribe, f.Filter); err != nil {
+		s.sendErr(f.ID, err)
+		return
+	}
+	s.mu.Lock()
+	_, dup := s.subs[f.ID]
+	n := len(s.subs)
+	s.mu.Unlock()
+	if dup {
+		s.protocolError(badFrame(f.ID, "subscription id %q is in use", clipString(f.ID)))
+		return
+	}
+	if max := s.h.opts.Limits.MaxSubscriptions; max > 0 && n >= max {
+		s.sendErr(f.ID, fmt.Errorf("%w: at most %d subscriptions per connection", transport.ErrLimit, max))
+		return
+	}
+	opts := &pubsub.SubscribeOptions{Since: f.Since, Group: f.Group, Buffer: s.h.opts.SubscriptionBuffer}
+	gap := false
+	if f.Since != "" && !s.h.broker.Capabilities().History {
+		// Nothing to resume from: deliver live and say so.
+		opts.Since, gap = "", true
+	}
+	head := ""
+	if f.Since == "" && f.Group == "" {
+		head = s.head()
+	}
+	sub, err := s.h.broker.Subscribe(s.ctx, f.Filter, opts)
+	if errors.Is(err, pubsub.ErrInvalidCursor) {
+		// A cursor this broker cannot read (another broker's, or garbage)
+		// is a gap, not an error: the client reloads its state.
+		opts.Since, gap = "", true
+		sub, err = s.h.broker.Subscribe(s.ctx, f.Filter, opts)
+	}
+	if err != nil {
+		s.sendErr(f.ID, err)
+		return
+	}
+	ss := &serverSub{id: f.ID, idJSON: string(appendString(nil, f.ID)), sub: sub}
+	s.mu.Lock()
+	s.subs[f.ID] = ss
+	s.mu.Unlock()
+	b := appendSubscribedFrame(nil, f.ID, head)
+	if !s.send(ctrlItem{kind: ctrlAdd, b: b, sub: ss, gap: gap || sub.Gap()}) {
+		_ = sub.Close()
+	}
+}
+
+func (s *session) unsubscribe(id string) {
+	s.mu.Lock()
+	ss := s.subs[id]
+	delete(s.subs, id)
+	s.mu.Unlock()
+	if ss == nil {
+		s.sendErr(id, fmt.Errorf("%w: no subscription %q", transport.ErrNotFound, clipString(id)))
+		return
+	}
+	ss.unsubscribed.Store(true)
+	_ = ss.sub.Close()
+	s.send(ctrlItem{kind: ctrlRemove, b: appendIDFrame(nil, typeUnsubscribed, "id", id), sub: ss})
+}
+
+func (s *session) message(f *clientFrame) (pubsub.Message, error) {
+	if max := s.h.opts.Limits.MaxMessageBytes; max > 0 && int64(len(f.payload)) > max {
+		return pubsub.Message{}, fmt.Errorf("%w: payload of %d bytes exceeds %d", transport.ErrTooLarge, len(f.payload), max)
+	}
+	return pubsub.Message{Topic: f.Topic, Data: f.payload, Header: f.Header, Retain: f.Retain}, nil
+}
+
+func (s *session) publish(f *clientFrame) {
+	if err := s.h.opts.Auth.Check(s.ctx, s.id, transport.ActionPublish, f.Topic); err != nil {
+		s.sendErr(f.ID, err)
+		return
+	}
+	m, err := s.message(f)
+	if err != nil {
+		s.sendErr(f.ID, err)
+		return
+	}
+	r, err := s.h.broker.Publish(s.ctx, m)
+	if err != nil {
+		s.sendErr(f.ID, err)
+		return
+	}
+	s.send(ctrlItem{b: appendAckFrame(nil, f.ID, r)})
+}
+
+func (s *session) request(f *clientFrame) {
+	if err := s.h.opts.Auth.Check(s.ctx, s.id, transport.ActionRequest, f.Topic); err != nil {
+		s.sendErr(f.ID, err)
+		return
+	}
+	m, err := s.message(f)
+	if err != nil {
+		s.sendErr(f.ID, err)
+		return
+	}
+	m.Retain = false
+	if max := s.h.opts.MaxPendingRequests; max > 0 && int(s.pendingReqs.Load()) >= max {
+		s.sendErr(f.ID, fmt.Errorf("%w: at most %d pending requests per connection", transport.ErrLimit, max))
+		return
+	}
+	timeout := s.h.opts.DefaultRequestTimeout
+	if f.TimeoutMS > 0 {
+		timeout = time.Duration(f.TimeoutMS) * time.Millisecond
+	}
+	timeout = min(timeout, s.h.opts.MaxRequestTimeout)
+	id := f.ID
+	s.pendingReqs.Add(1)
+	s.reqs.Add(1)
+	go func() {
+		defer s.reqs.Done()
+		defer s.pendingReqs.Add(-1)
+		ctx, cancel := context.WithTimeout(s.ctx, timeout)
+		defer cancel()
+		reply, err := pubsub.Request(ctx, s.h.broker, m)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && s.ctx.Err() == nil {
+				err = fmt.Errorf("%w: no reply within %v", context.DeadlineExceeded, timeout)
+			}
+			s.sendErr(id, err)
+			return
+		}
+		s.send(ctrlItem{b: appendReplyFrame(nil, id, reply)})
+	}()
+}
+
+// head returns the broker's newest cursor, read before a live subscription
+// starts, so the "subscribed" frame gives the client a position to resume
+// from even if no message reaches it before its connection drops. Resuming
+// from it may replay the few messages published between this read and the
+// subscription; it never skips one. "" when the broker keeps no history.
+func (s *session) head() string {
+	hr, ok := s.h.broker.(pubsub.HistoryReader)
+	if !ok || !s.h.broker.Capabilities().History {
+		return ""
+	}
+	// A literal filter no publisher uses: matching it is a string compare,
+	// and Limit 1 keeps the page empty.
+	p, err := hr.History(s.ctx, "$switchboard/ws/head", pubsub.HistoryOptions{Limit: 1})
+	if err != nil {
+		return ""
+	}
+	return p.Head
+}
