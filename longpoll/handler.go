@@ -1,0 +1,203 @@
+package longpoll
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
+)
+
+// Defaults for Options.
+const (
+	DefaultTimeout  = 25 * time.Second
+	DefaultMaxBatch = 100
+)
+
+// Options configures a Handler. The zero value (or nil) is a good default.
+type Options struct {
+	// Auth authenticates each poll ("longpoll") and authorizes each filter
+	// (transport.ActionSubscribe). nil allows everyone.
+	Auth *transport.Auth
+	// Limits: MaxSubscriptions caps the topic filters of one poll (400
+	// beyond), MaxConnections the polls in progress (503 beyond).
+	Limits transport.Limits
+	// DefaultTimeout is how long an empty poll is held when the request
+	// has no timeout parameter; 0 means DefaultTimeout, negative answers
+	// at once.
+	DefaultTimeout time.Duration
+	// MaxTimeout caps the timeout parameter; 0 means twice DefaultTimeout
+	// (at least DefaultTimeout, the package constant).
+	MaxTimeout time.Duration
+	// MaxBatch caps the messages of one response (the limit parameter may
+	// ask for fewer); 0 means DefaultMaxBatch.
+	MaxBatch int
+	// CORS allows polls from pages on other origins; nil sends no CORS
+	// headers.
+	CORS *CORS
+	// Logger receives debug events; nil is silent.
+	Logger *slog.Logger
+}
+
+// Handler answers long polls from a broker. Create it with NewHandler; it
+// is safe for concurrent use.
+type Handler struct {
+	b    pubsub.Broker
+	hr   pubsub.HistoryReader // nil: degraded, live-only polls
+	o    Options
+	gate *transport.Gate
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	active   int
+	shutdown bool
+	closing  chan struct{}
+	drained  chan struct{}
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// NewHandler returns a Handler answering polls from b. opts may be nil.
+func NewHandler(b pubsub.Broker, opts *Options) *Handler {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.Limits = o.Limits.WithDefaults()
+	switch {
+	case o.DefaultTimeout == 0:
+		o.DefaultTimeout = DefaultTimeout
+	case o.DefaultTimeout < 0:
+		o.DefaultTimeout = 0
+	}
+	if o.MaxTimeout <= 0 {
+		o.MaxTimeout = max(2*o.DefaultTimeout, DefaultTimeout)
+	}
+	o.DefaultTimeout = min(o.DefaultTimeout, o.MaxTimeout)
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	h := &Handler{b: b, o: o, gate: transport.NewGate(o.Limits.MaxConnections), log: o.Logger, closing: make(chan struct{})}
+	if hr, ok := b.(pubsub.HistoryReader); ok && b.Capabilities().History {
+		h.hr = hr
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	return h
+}
+
+// ServeHTTP answers GET polls; see the package doc for the parameters, the
+// response and the status codes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.o.CORS != nil && h.o.CORS.handle(w, r) {
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET, OPTIONS")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		_, _ = w.Write([]byte(`{"error":{"code":"method_not_allowed","message":"use GET"}}` + "\n"))
+		return
+	}
+	req, err := parseRequest(r.URL.RawQuery, &h.o)
+	if err != nil {
+		transport.WriteError(w, err)
+		return
+	}
+	ctx, id, err := h.o.Auth.AuthenticateRequest(r, "longpoll")
+	if err != nil {
+		transport.WriteError(w, err)
+		return
+	}
+	for _, f := range req.filters {
+		if err := h.o.Auth.Check(ctx, id, transport.ActionSubscribe, f); err != nil {
+			transport.WriteError(w, err)
+			return
+		}
+	}
+	if !h.enter() {
+		w.Header().Set("Retry-After", "1")
+		transport.WriteError(w, transport.ErrUnavailable)
+		return
+	}
+	defer h.leave()
+	if err := h.gate.Enter(); err != nil {
+		w.Header().Set("Retry-After", "1")
+		transport.WriteError(w, err)
+		return
+	}
+	defer h.gate.Leave()
+
+	res, err := h.poll(ctx, req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return // the client left
+		}
+		transport.WriteError(w, err)
+		return
+	}
+	body := res.appendJSON(make([]byte, 0, 256))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
+
+func (h *Handler) enter() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.shutdown {
+		return false
+	}
+	h.active++
+	return true
+}
+
+func (h *Handler) leave() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.active--
+	if h.shutdown && h.active == 0 && h.drained != nil {
+		close(h.drained)
+		h.drained = nil
+	}
+}
+
+// Shutdown answers every held poll at once (an empty batch with the
+// client's cursor, so it loses nothing), refuses new polls with 503 and
+// Retry-After, and waits until the polls in progress have returned or ctx
+// is done. It is idempotent.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	if !h.shutdown {
+		h.shutdown = true
+		close(h.closing)
+		if h.active > 0 {
+			h.drained = make(chan struct{})
+		}
+	}
+	if h.active == 0 {
+		h.mu.Unlock()
+		return nil
+	}
+	drained := h.drained
+	h.mu.Unlock()
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Held returns the number of polls in progress.
+func (h *Handler) Held() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.active
+}

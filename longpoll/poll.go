@@ -1,0 +1,291 @@
+package longpoll
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+// result is one poll's answer.
+type result struct {
+	messages []*pubsub.Message
+	cursor   string // where the next poll continues
+	gap      bool   // messages may have been missed before these
+	more     bool   // more are waiting: poll again at once
+	history  bool   // false: the broker keeps no history (degraded mode)
+}
+
+// poll answers one request: every message after the cursor at once, or
+// the first ones to arrive within the timeout.
+func (h *Handler) poll(ctx context.Context, req request) (result, error) {
+	if h.hr == nil {
+		return h.pollLive(ctx, req)
+	}
+	res := result{history: true}
+	since := req.cursor
+	if len(since) > maxCursor {
+		since, res.gap = "", true
+	} else if since != "" {
+		if _, err := pubsub.ParseCursor(since); err != nil {
+			since, res.gap = "", true
+		}
+	}
+	if since == "" {
+		// Start from now: the head of the broker's history. After a
+		// malformed cursor, answer at once with the head, so the client
+		// learns of the gap before waiting.
+		head, err := h.head(ctx, req.filters[0])
+		if err != nil || res.gap || head == "" {
+			res.cursor = head
+			return res, err
+		}
+		since = head
+	}
+	deadline := time.Now().Add(req.timeout)
+	var subs []pubsub.Subscription
+	closeSubs := func() {
+		for _, s := range subs {
+			_ = s.Close()
+		}
+		subs = nil
+	}
+	defer closeSubs()
+	for {
+		r, err := h.read(ctx, req.filters, since, req.limit)
+		if errors.Is(err, pubsub.ErrInvalidCursor) {
+			// Not a cursor of this broker after all: a gap, from now.
+			head, err := h.head(ctx, req.filters[0])
+			return result{history: true, gap: true, cursor: head}, err
+		}
+		if err != nil {
+			return result{}, err
+		}
+		r.gap = r.gap || res.gap
+		if len(r.messages) > 0 || r.gap || req.timeout <= 0 || !time.Now().Before(deadline) {
+			return r, nil
+		}
+		since = r.cursor
+		if subs == nil {
+			// Subscribing from the cursor closes the race between the read
+			// and the subscription: anything published after the read wakes
+			// us. The messages themselves are read from history, in order.
+			for _, f := range req.filters {
+				s, err := h.b.Subscribe(ctx, f, &pubsub.SubscribeOptions{Since: since, Buffer: 1, NoRetained: true})
+				if err != nil {
+					return result{}, err
+				}
+				subs = append(subs, s)
+			}
+		}
+		reason, ended := h.wait(ctx, subs, deadline)
+		if ended {
+			closeSubs() // overflowed: subscribe again from the new cursor
+		}
+		switch reason {
+		case timedOut, shutdown:
+			return result{cursor: since, history: true}, nil
+		case gone:
+			return result{}, ctx.Err()
+		}
+	}
+}
+
+// head returns the cursor of the newest message in the broker.
+func (h *Handler) head(ctx context.Context, filter string) (string, error) {
+	p, err := h.hr.History(ctx, filter, pubsub.HistoryOptions{Limit: 1})
+	return p.Head, err
+}
+
+type wakeReason int
+
+const (
+	woke wakeReason = iota
+	timedOut
+	shutdown
+	gone
+)
+
+// wait blocks until a subscription delivers (or ends), the deadline
+// passes, the handler shuts down or the client leaves; ended reports a
+// subscription that ended. One goroutine: the caller's.
+func (h *Handler) wait(ctx context.Context, subs []pubsub.Subscription, deadline time.Time) (wakeReason, bool) {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	if len(subs) == 1 {
+		select {
+		case <-subs[0].C():
+			return drainWake(subs)
+		case <-t.C:
+			return timedOut, false
+		case <-h.closing:
+			return shutdown, false
+		case <-ctx.Done():
+			return gone, false
+		}
+	}
+	cases := make([]reflect.SelectCase, 0, len(subs)+3)
+	for _, s := range subs {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.C())})
+	}
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.C)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(h.closing)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+	i, _, _ := reflect.Select(cases)
+	switch i - len(subs) {
+	case 0:
+		return timedOut, false
+	case 1:
+		return shutdown, false
+	case 2:
+		return gone, false
+	}
+	return drainWake(subs)
+}
+
+// drainWake empties the subscriptions' buffers (the messages themselves
+// are read from history) and reports one that ended: after an overflow the
+// poll subscribes again; when the broker closed, it answers.
+func drainWake(subs []pubsub.Subscription) (wakeReason, bool) {
+	ended := false
+	for _, s := range subs {
+	drain:
+		for {
+			select {
+			case _, ok := <-s.C():
+				if !ok {
+					if errors.Is(s.Err(), pubsub.ErrClosed) {
+						return shutdown, true
+					}
+					ended = true
+					break drain
+				}
+			default:
+				break drain
+			}
+		}
+	}
+	return woke, ended
+}
+
+// read returns the messages after since matching any of filters, oldest
+// first, at most limit, and the cursor to continue from.
+func (h *Handler) read(ctx context.Context, filters []string, since string, limit int) (result, error) {
+	res := result{history: true}
+	if len(filters) == 1 {
+		p, err := h.hr.History(ctx, filters[0], pubsub.HistoryOptions{Since: since, Limit: limit})
+		if err != nil {
+			return result{}, err
+		}
+		res.messages, res.cursor, res.gap, res.more = p.Messages, p.Next, p.Gap, p.More
+		return res, nil
+	}
+	// Several filters: each page ends at its own Next (Head when it was
+	// not cut, which grows between reads). Only messages up to the
+	// smallest Next are complete across all filters; later ones come in
+	// the next poll.
+	var next pubsub.Cursor
+	var msgs []*pubsub.Message
+	for i, f := range filters {
+		p, err := h.hr.History(ctx, f, pubsub.HistoryOptions{Since: since, Limit: limit})
+		if err != nil {
+			return result{}, err
+		}
+		c, err := pubsub.ParseCursor(p.Next)
+		if err != nil {
+			return result{}, fmt.Errorf("%w: several filters need the broker's ordered cursors: %v", pubsub.ErrNotSupported, err)
+		}
+		if i == 0 || c.Seq < next.Seq {
+			next = c
+		}
+		res.gap = res.gap || p.Gap
+		res.more = res.more || p.More
+		msgs = append(msgs, p.Messages...)
+	}
+	seqs := make(map[uint64]bool, len(msgs))
+	res.messages = make([]*pubsub.Message, 0, len(msgs))
+	for _, m := range msgs {
+		c, err := pubsub.ParseCursor(m.Cursor)
+		if err != nil || c.Epoch != next.Epoch || c.Seq > next.Seq || seqs[c.Seq] {
+			continue
+		}
+		seqs[c.Seq] = true
+		res.messages = append(res.messages, m)
+	}
+	slices.SortFunc(res.messages, func(a, b *pubsub.Message) int {
+		ca, _ := pubsub.ParseCursor(a.Cursor)
+		cb, _ := pubsub.ParseCursor(b.Cursor)
+		return cmp.Compare(ca.Seq, cb.Seq)
+	})
+	res.cursor = next.String()
+	if len(res.messages) > limit {
+		res.messages = res.messages[:limit]
+		res.cursor = res.messages[limit-1].Cursor
+		res.more = true
+	}
+	return res, nil
+}
+
+// pollLive is the degraded mode for brokers without history: the poll
+// waits for live messages only, so messages published between two polls
+// are missed. Responses say so with "history": false, and with "gap": true
+// whenever the client sent a cursor.
+func (h *Handler) pollLive(ctx context.Context, req request) (result, error) {
+	res := result{gap: req.cursor != ""}
+	var subs []pubsub.Subscription
+	defer func() {
+		for _, s := range subs {
+			_ = s.Close()
+		}
+	}()
+	for _, f := range req.filters {
+		s, err := h.b.Subscribe(ctx, f, &pubsub.SubscribeOptions{Buffer: req.limit, Overflow: pubsub.OverflowDropOldest, NoRetained: true})
+		if err != nil {
+			return result{}, err
+		}
+		subs = append(subs, s)
+	}
+	if req.timeout <= 0 {
+		return res, nil
+	}
+	deadline := time.Now().Add(req.timeout)
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	cases := make([]reflect.SelectCase, 0, len(subs)+3)
+	for _, s := range subs {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.C())})
+	}
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.C)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(h.closing)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+	i, v, ok := reflect.Select(cases)
+	switch {
+	case i == len(subs)+2:
+		return result{}, ctx.Err()
+	case i >= len(subs) || !ok:
+		return res, nil
+	}
+	res.messages = append(res.messages, v.Interface().(*pubsub.Message))
+	for _, s := range subs {
+	drain:
+		for len(res.messages) < req.limit {
+			select {
+			case m, ok := <-s.C():
+				if !ok {
+					break drain
+				}
+				res.messages = append(res.messages, m)
+			default:
+				break drain
+			}
+		}
+	}
+	return res, nil
+}
