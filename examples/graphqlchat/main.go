@@ -1,0 +1,93 @@
+// Command graphqlchat serves the guide's GraphQL chat schema —
+// messageAdded(roomId), userStatusChanged(userId), notificationAdded — over
+// graphql-transport-ws, legacy graphql-ws and GraphQL over SSE, on a
+// Switchboard broker: each room and each user is a topic, so a subscriber
+// gets exactly the events of the room or user it asked for.
+//
+//	go run ./examples/graphqlchat            # GraphQL at http://127.0.0.1:8080/graphql
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-go/switchboard/graphqlsub"
+	"github.com/switchboard-go/switchboard/graphqlsub/gophers"
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "graphqlchat:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx is done. ready, if set, gets the listening address.
+func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr string)) error {
+	fs := flag.NewFlagSet("graphqlchat", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(logOut, nil))
+
+	broker := pubsub.NewMemory(pubsub.MemoryOptions{})
+	defer broker.Close()
+	schema, err := newSchema(broker)
+	if err != nil {
+		return fmt.Errorf("failed to parse the schema: %w", err)
+	}
+	gql := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{Logger: log})
+
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", gql)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("failed to listen: %w", err)
+	}
+	log.Info("graphqlchat listening", "addr", ln.Addr().String(), "endpoint", "/graphql")
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	log.Info("graphqlchat shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// WebSockets and SSE streams first (http.Server.Shutdown does not wait
+	// for them), then plain requests.
+	if e := gql.Shutdown(sctx); e != nil {
+		log.Warn("graphql shutdown", "err", e)
+	}
+	if e := srv.Shutdown(sctx); e != nil {
+		_ = srv.Close()
+	}
+	if err == nil {
+		err = <-serveErr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
