@@ -250,7 +250,10 @@ func TestPollLimitAndShutdown(t *testing.T) {
 	defer srv.Close()
 	start := poll(t, srv.URL+"?topic=t&timeout=0")
 	done := make(chan response, 1)
-	go func() { _, r := get(t, context.Background(), srv.URL+"?topic=t&timeout=60&cursor="+start.Cursor); done <- r }()
+	go func() {
+		_, r := get(t, context.Background(), srv.URL+"?topic=t&timeout=60&cursor="+start.Cursor)
+		done <- r
+	}()
 	require.Eventually(t, func() bool { return h.Held() == 1 }, 5*time.Second, time.Millisecond)
 	resp, err := http.Get(srv.URL + "?topic=t")
 	require.NoError(t, err)
