@@ -131,7 +131,7 @@ type liveSub struct {
 var _ pubsub.Subscription = (*liveSub)(nil)
 
 func (s *liveSub) C() <-chan *pubsub.Message { return s.ch }
-func (s *liveSub) Gap() bool                  { return false }
+func (s *liveSub) Gap() bool                 { return false }
 
 // Ack does nothing: plain subscriptions are acknowledged by the node.
 func (s *liveSub) Ack(*pubsub.Message) error { return nil }

@@ -2,8 +2,10 @@ package amqpx_test
 
 import (
 	"context"
+	"log/slog"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,4 +129,27 @@ func ctx(t *testing.T) context.Context {
 
 func groupQueueName(sp *space, group, filter string) string {
 	return amqpx.GroupQueue(sp.prefix, group, filter)
+}
+
+// logCounter is a slog.Handler counting records by message.
+type logCounter struct {
+	mu *sync.Mutex
+	n  map[string]int
+}
+
+func newLogCounter() logCounter { return logCounter{mu: new(sync.Mutex), n: map[string]int{}} }
+
+func (l logCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (l logCounter) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n[r.Message]++
+	return nil
+}
+func (l logCounter) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l logCounter) WithGroup(string) slog.Handler      { return l }
+func (l logCounter) count(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n[msg]
 }

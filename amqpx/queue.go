@@ -67,7 +67,7 @@ func groupQueue(prefix, group, filter string) string {
 }
 
 func (s *queueSub) C() <-chan *pubsub.Message { return s.ch }
-func (s *queueSub) Gap() bool                  { return false }
+func (s *queueSub) Gap() bool                 { return false }
 
 func (s *queueSub) Err() error {
 	s.mu.Lock()

@@ -1,0 +1,113 @@
+package amqpx_test
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-go/switchboard/amqpx"
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+// closeConnections closes, from the server side, every connection whose
+// client-provided name contains name, and returns how many it closed. It
+// leaves other tests' connections alone.
+func closeConnections(t *testing.T, name string) int {
+	t.Helper()
+	out := rabbitmqctl(t, "list_connections", "-q", "--no-table-headers", "pid", "client_properties")
+	n := 0
+	for line := range strings.Lines(out) {
+		if !strings.Contains(line, name) {
+			continue
+		}
+		conn, _, _ := strings.Cut(strings.TrimSpace(line), "\t")
+		rabbitmqctl(t, "close_connection", conn, "switchboard fault test")
+		n++
+	}
+	return n
+}
+
+// TestServerClosesConnections closes both connections of a node from the
+// server side in the middle of a confirmed publish stream and a consumer
+// stream: the node reconnects by itself, every confirmed message arrives
+// at least once, and nothing hangs.
+func TestServerClosesConnections(t *testing.T) {
+	sp := newSpace(t)
+	pubNode := sp.broker()
+	logs := newLogCounter()
+	subNode := sp.broker(func(o *amqpx.Options) {
+		o.ConnectionName = sp.prefix + "-victim"
+		o.Logger = slog.New(logs)
+	})
+	c := ctx(t)
+	sub, err := subNode.Subscribe(c, "stream/#", &pubsub.SubscribeOptions{Buffer: 10000})
+	require.NoError(t, err)
+	sp.deleteQueueLater(groupQueueName(sp, "g", "stream/#"))
+	group, err := subNode.Subscribe(c, "stream/#", &pubsub.SubscribeOptions{Group: "g", ManualAck: true, Buffer: 100})
+	require.NoError(t, err)
+
+	const n = 2000
+	var (
+		mu        sync.Mutex
+		confirmed = map[string]bool{}
+	)
+	var wg sync.WaitGroup
+	publish := func(node *amqpx.Broker, from, to int) {
+		defer wg.Done()
+		for i := from; i < to; i++ {
+			id := fmt.Sprintf("m%d", i)
+			_, err := node.Publish(c, pubsub.Message{Topic: "stream/x", ID: id, Data: []byte(id)})
+			if err == nil {
+				mu.Lock()
+				confirmed[id] = true
+				mu.Unlock()
+			}
+		}
+	}
+	wg.Add(2)
+	go publish(pubNode, 0, n/2)
+	go publish(subNode, n/2, n) // the victim publishes too
+
+	// Close the victim's connections once the stream is flowing.
+	got := map[string]bool{}
+	groupGot := map[string]bool{}
+	closed := 0
+	for len(got) < 200 {
+		got[recv(t, sub).ID] = true
+	}
+	closed = closeConnections(t, sp.prefix+"-victim")
+	require.Equal(t, 2, closed, "the victim has a publishing and a consuming connection")
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Greater(t, len(confirmed), n/2, "publishing resumed after the reconnect")
+	for missing(confirmed, got) > 0 {
+		m := recv(t, sub)
+		got[m.ID] = true
+	}
+	for missing(confirmed, groupGot) > 0 {
+		m := recv(t, group)
+		groupGot[m.ID] = true
+		if err := group.Ack(m); err != nil {
+			require.ErrorIs(t, err, amqpx.ErrStaleDelivery) // redelivered anyway
+		}
+	}
+	require.Equal(t, 2, logs.count("amqpx: connection closed"))
+	require.Equal(t, 4, logs.count("amqpx: connected"), "both connections came back")
+	t.Logf("confirmed %d of %d; delivered %d plain, %d to the group", len(confirmed), n, len(got), len(groupGot))
+}
+
+func missing(want, got map[string]bool) int {
+	n := 0
+	for k := range want {
+		if !got[k] {
+			n++
+		}
+	}
+	return n
+}
