@@ -78,9 +78,7 @@ func (s *memSub) closeLocked(err error) {
 func (s *memSub) start(initial []*Message) {
 	if s.opts.ManualAck {
 		s.inflight = make([]*Message, 0, min(s.opts.Prefetch, 64))
-		for _, m := range initial {
-			s.backlog = append(s.backlog, m)
-		}
+		s.backlog = append(s.backlog, initial...)
 		s.pumpLocked()
 		return
 	}
