@@ -420,7 +420,7 @@ type SubscribeResponse struct {
 	// Types that are valid to be assigned to Event:
 	//
 	//	*SubscribeResponse_Message
-	//	*SubscribeResponse_Gap
+	//	*SubscribeResponse_Opened
 	Event         isSubscribeResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -472,10 +472,10 @@ func (x *SubscribeResponse) GetMessage() *Message {
 	return nil
 }
 
-func (x *SubscribeResponse) GetGap() *Gap {
+func (x *SubscribeResponse) GetOpened() *Opened {
 	if x != nil {
-		if x, ok := x.Event.(*SubscribeResponse_Gap); ok {
-			return x.Gap
+		if x, ok := x.Event.(*SubscribeResponse_Opened); ok {
+			return x.Opened
 		}
 	}
 	return nil
@@ -490,14 +490,74 @@ type SubscribeResponse_Message struct {
 	Message *Message `protobuf:"bytes,1,opt,name=message,proto3,oneof"`
 }
 
-type SubscribeResponse_Gap struct {
-	// Gap says that messages may have been missed; it comes first.
-	Gap *Gap `protobuf:"bytes,2,opt,name=gap,proto3,oneof"`
+type SubscribeResponse_Opened struct {
+	// Opened is the first event: the subscription is active.
+	Opened *Opened `protobuf:"bytes,2,opt,name=opened,proto3,oneof"`
 }
 
 func (*SubscribeResponse_Message) isSubscribeResponse_Event() {}
 
-func (*SubscribeResponse_Gap) isSubscribeResponse_Event() {}
+func (*SubscribeResponse_Opened) isSubscribeResponse_Event() {}
+
+// Opened says that a subscription is active: every matching message
+// published from now on will be delivered.
+type Opened struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Head is the cursor of the newest message in the broker when the
+	// subscription started live (no since, or after a gap): a client that
+	// reconnects before its first message resumes from it. Empty when the
+	// stream resumes from since, or the broker keeps no history.
+	Head string `protobuf:"bytes,1,opt,name=head,proto3" json:"head,omitempty"`
+	// Gap is set when messages may have been missed: history did not reach
+	// back to since, or since could not be used.
+	Gap           *Gap `protobuf:"bytes,2,opt,name=gap,proto3" json:"gap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Opened) Reset() {
+	*x = Opened{}
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Opened) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Opened) ProtoMessage() {}
+
+func (x *Opened) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Opened.ProtoReflect.Descriptor instead.
+func (*Opened) Descriptor() ([]byte, []int) {
+	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Opened) GetHead() string {
+	if x != nil {
+		return x.Head
+	}
+	return ""
+}
+
+func (x *Opened) GetGap() *Gap {
+	if x != nil {
+		return x.Gap
+	}
+	return nil
+}
 
 // Gap says that history did not reach back to the requested cursor (or the
 // cursor belongs to an earlier broker epoch): messages may have been missed
@@ -514,7 +574,7 @@ type Gap struct {
 
 func (x *Gap) Reset() {
 	*x = Gap{}
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[5]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +586,7 @@ func (x *Gap) String() string {
 func (*Gap) ProtoMessage() {}
 
 func (x *Gap) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[5]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +599,7 @@ func (x *Gap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gap.ProtoReflect.Descriptor instead.
 func (*Gap) Descriptor() ([]byte, []int) {
-	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Gap) GetReason() GapReason {
@@ -567,7 +627,7 @@ type PublishStreamRequest struct {
 
 func (x *PublishStreamRequest) Reset() {
 	*x = PublishStreamRequest{}
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[6]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +639,7 @@ func (x *PublishStreamRequest) String() string {
 func (*PublishStreamRequest) ProtoMessage() {}
 
 func (x *PublishStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[6]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -592,7 +652,7 @@ func (x *PublishStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishStreamRequest.ProtoReflect.Descriptor instead.
 func (*PublishStreamRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PublishStreamRequest) GetMessage() *PublishRequest {
@@ -621,7 +681,7 @@ type PublishStreamResponse struct {
 
 func (x *PublishStreamResponse) Reset() {
 	*x = PublishStreamResponse{}
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[7]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -633,7 +693,7 @@ func (x *PublishStreamResponse) String() string {
 func (*PublishStreamResponse) ProtoMessage() {}
 
 func (x *PublishStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[7]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -646,7 +706,7 @@ func (x *PublishStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishStreamResponse.ProtoReflect.Descriptor instead.
 func (*PublishStreamResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PublishStreamResponse) GetIds() []string {
@@ -699,7 +759,7 @@ type PublishFailure struct {
 
 func (x *PublishFailure) Reset() {
 	*x = PublishFailure{}
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[8]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +771,7 @@ func (x *PublishFailure) String() string {
 func (*PublishFailure) ProtoMessage() {}
 
 func (x *PublishFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[8]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +784,7 @@ func (x *PublishFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishFailure.ProtoReflect.Descriptor instead.
 func (*PublishFailure) Descriptor() ([]byte, []int) {
-	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PublishFailure) GetIndex() int32 {
@@ -767,7 +827,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[9]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -779,7 +839,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[9]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -792,7 +852,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SessionRequest) GetId() string {
@@ -899,7 +959,7 @@ type SessionSubscribe struct {
 
 func (x *SessionSubscribe) Reset() {
 	*x = SessionSubscribe{}
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[10]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -911,7 +971,7 @@ func (x *SessionSubscribe) String() string {
 func (*SessionSubscribe) ProtoMessage() {}
 
 func (x *SessionSubscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[10]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -924,7 +984,7 @@ func (x *SessionSubscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionSubscribe.ProtoReflect.Descriptor instead.
 func (*SessionSubscribe) Descriptor() ([]byte, []int) {
-	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{10}
+	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SessionSubscribe) GetFilter() string {
@@ -980,7 +1040,7 @@ type SessionUnsubscribe struct {
 
 func (x *SessionUnsubscribe) Reset() {
 	*x = SessionUnsubscribe{}
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[11]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1052,7 @@ func (x *SessionUnsubscribe) String() string {
 func (*SessionUnsubscribe) ProtoMessage() {}
 
 func (x *SessionUnsubscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[11]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1065,7 @@ func (x *SessionUnsubscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionUnsubscribe.ProtoReflect.Descriptor instead.
 func (*SessionUnsubscribe) Descriptor() ([]byte, []int) {
-	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{11}
+	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SessionUnsubscribe) GetSubscriptionId() string {
@@ -1032,7 +1092,7 @@ type SessionAck struct {
 
 func (x *SessionAck) Reset() {
 	*x = SessionAck{}
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[12]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1044,7 +1104,7 @@ func (x *SessionAck) String() string {
 func (*SessionAck) ProtoMessage() {}
 
 func (x *SessionAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[12]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1057,7 +1117,7 @@ func (x *SessionAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionAck.ProtoReflect.Descriptor instead.
 func (*SessionAck) Descriptor() ([]byte, []int) {
-	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{12}
+	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SessionAck) GetSubscriptionId() string {
@@ -1095,7 +1155,6 @@ type SessionResponse struct {
 	//
 	//	*SessionResponse_Result
 	//	*SessionResponse_Delivery
-	//	*SessionResponse_Gap
 	//	*SessionResponse_Ended
 	Event         isSessionResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
@@ -1104,7 +1163,7 @@ type SessionResponse struct {
 
 func (x *SessionResponse) Reset() {
 	*x = SessionResponse{}
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[13]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1175,7 @@ func (x *SessionResponse) String() string {
 func (*SessionResponse) ProtoMessage() {}
 
 func (x *SessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[13]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1188,7 @@ func (x *SessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionResponse.ProtoReflect.Descriptor instead.
 func (*SessionResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{13}
+	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SessionResponse) GetEvent() isSessionResponse_Event {
@@ -1152,15 +1211,6 @@ func (x *SessionResponse) GetDelivery() *SessionDelivery {
 	if x != nil {
 		if x, ok := x.Event.(*SessionResponse_Delivery); ok {
 			return x.Delivery
-		}
-	}
-	return nil
-}
-
-func (x *SessionResponse) GetGap() *SessionGap {
-	if x != nil {
-		if x, ok := x.Event.(*SessionResponse_Gap); ok {
-			return x.Gap
 		}
 	}
 	return nil
@@ -1189,21 +1239,14 @@ type SessionResponse_Delivery struct {
 	Delivery *SessionDelivery `protobuf:"bytes,2,opt,name=delivery,proto3,oneof"`
 }
 
-type SessionResponse_Gap struct {
-	// Gap reports a gap on a subscription, before its first delivery.
-	Gap *SessionGap `protobuf:"bytes,3,opt,name=gap,proto3,oneof"`
-}
-
 type SessionResponse_Ended struct {
 	// Ended reports that a subscription ended on the server's side.
-	Ended *SessionEnded `protobuf:"bytes,4,opt,name=ended,proto3,oneof"`
+	Ended *SessionEnded `protobuf:"bytes,3,opt,name=ended,proto3,oneof"`
 }
 
 func (*SessionResponse_Result) isSessionResponse_Event() {}
 
 func (*SessionResponse_Delivery) isSessionResponse_Event() {}
-
-func (*SessionResponse_Gap) isSessionResponse_Event() {}
 
 func (*SessionResponse_Ended) isSessionResponse_Event() {}
 
@@ -1219,14 +1262,16 @@ type SessionResult struct {
 	// Error is the failure's text.
 	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	// Publish is the receipt of a publish command.
-	Publish       *PublishResponse `protobuf:"bytes,5,opt,name=publish,proto3" json:"publish,omitempty"`
+	Publish *PublishResponse `protobuf:"bytes,5,opt,name=publish,proto3" json:"publish,omitempty"`
+	// Opened answers a subscribe command, before any of its deliveries.
+	Opened        *Opened `protobuf:"bytes,6,opt,name=opened,proto3" json:"opened,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionResult) Reset() {
 	*x = SessionResult{}
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[14]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1283,7 @@ func (x *SessionResult) String() string {
 func (*SessionResult) ProtoMessage() {}
 
 func (x *SessionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[14]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1296,7 @@ func (x *SessionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionResult.ProtoReflect.Descriptor instead.
 func (*SessionResult) Descriptor() ([]byte, []int) {
-	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{14}
+	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SessionResult) GetId() string {
@@ -1289,6 +1334,13 @@ func (x *SessionResult) GetPublish() *PublishResponse {
 	return nil
 }
 
+func (x *SessionResult) GetOpened() *Opened {
+	if x != nil {
+		return x.Opened
+	}
+	return nil
+}
+
 // SessionDelivery is a message for one subscription.
 type SessionDelivery struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1302,7 +1354,7 @@ type SessionDelivery struct {
 
 func (x *SessionDelivery) Reset() {
 	*x = SessionDelivery{}
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[15]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1366,7 @@ func (x *SessionDelivery) String() string {
 func (*SessionDelivery) ProtoMessage() {}
 
 func (x *SessionDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[15]
+	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1379,7 @@ func (x *SessionDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionDelivery.ProtoReflect.Descriptor instead.
 func (*SessionDelivery) Descriptor() ([]byte, []int) {
-	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{15}
+	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SessionDelivery) GetSubscriptionId() string {
@@ -1340,61 +1392,6 @@ func (x *SessionDelivery) GetSubscriptionId() string {
 func (x *SessionDelivery) GetMessage() *Message {
 	if x != nil {
 		return x.Message
-	}
-	return nil
-}
-
-// SessionGap reports a gap for one subscription.
-type SessionGap struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// SubscriptionId is the id of the Subscribe command.
-	SubscriptionId string `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
-	// Gap says why.
-	Gap           *Gap `protobuf:"bytes,2,opt,name=gap,proto3" json:"gap,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SessionGap) Reset() {
-	*x = SessionGap{}
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[16]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SessionGap) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SessionGap) ProtoMessage() {}
-
-func (x *SessionGap) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_pubsub_v1_pubsub_proto_msgTypes[16]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SessionGap.ProtoReflect.Descriptor instead.
-func (*SessionGap) Descriptor() ([]byte, []int) {
-	return file_switchboard_pubsub_v1_pubsub_proto_rawDescGZIP(), []int{16}
-}
-
-func (x *SessionGap) GetSubscriptionId() string {
-	if x != nil {
-		return x.SubscriptionId
-	}
-	return ""
-}
-
-func (x *SessionGap) GetGap() *Gap {
-	if x != nil {
-		return x.Gap
 	}
 	return nil
 }
@@ -1618,11 +1615,14 @@ const file_switchboard_pubsub_v1_pubsub_proto_rawDesc = "" +
 	"\x05since\x18\x02 \x01(\tR\x05since\x12\x14\n" +
 	"\x05group\x18\x03 \x01(\tR\x05group\x12\x1f\n" +
 	"\vno_retained\x18\x04 \x01(\bR\n" +
-	"noRetained\"\x88\x01\n" +
+	"noRetained\"\x91\x01\n" +
 	"\x11SubscribeResponse\x12:\n" +
-	"\amessage\x18\x01 \x01(\v2\x1e.switchboard.pubsub.v1.MessageH\x00R\amessage\x12.\n" +
-	"\x03gap\x18\x02 \x01(\v2\x1a.switchboard.pubsub.v1.GapH\x00R\x03gapB\a\n" +
-	"\x05event\"U\n" +
+	"\amessage\x18\x01 \x01(\v2\x1e.switchboard.pubsub.v1.MessageH\x00R\amessage\x127\n" +
+	"\x06opened\x18\x02 \x01(\v2\x1d.switchboard.pubsub.v1.OpenedH\x00R\x06openedB\a\n" +
+	"\x05event\"J\n" +
+	"\x06Opened\x12\x12\n" +
+	"\x04head\x18\x01 \x01(\tR\x04head\x12,\n" +
+	"\x03gap\x18\x02 \x01(\v2\x1a.switchboard.pubsub.v1.GapR\x03gap\"U\n" +
 	"\x03Gap\x128\n" +
 	"\x06reason\x18\x01 \x01(\x0e2 .switchboard.pubsub.v1.GapReasonR\x06reason\x12\x14\n" +
 	"\x05since\x18\x02 \x01(\tR\x05since\"W\n" +
@@ -1663,26 +1663,22 @@ const file_switchboard_pubsub_v1_pubsub_proto_rawDesc = "" +
 	"\n" +
 	"message_id\x18\x02 \x01(\tR\tmessageId\x12\x12\n" +
 	"\x04nack\x18\x03 \x01(\bR\x04nack\x12\x18\n" +
-	"\arequeue\x18\x04 \x01(\bR\arequeue\"\x94\x02\n" +
+	"\arequeue\x18\x04 \x01(\bR\arequeue\"\xdd\x01\n" +
 	"\x0fSessionResponse\x12>\n" +
 	"\x06result\x18\x01 \x01(\v2$.switchboard.pubsub.v1.SessionResultH\x00R\x06result\x12D\n" +
-	"\bdelivery\x18\x02 \x01(\v2&.switchboard.pubsub.v1.SessionDeliveryH\x00R\bdelivery\x125\n" +
-	"\x03gap\x18\x03 \x01(\v2!.switchboard.pubsub.v1.SessionGapH\x00R\x03gap\x12;\n" +
-	"\x05ended\x18\x04 \x01(\v2#.switchboard.pubsub.v1.SessionEndedH\x00R\x05endedB\a\n" +
-	"\x05event\"\x9b\x01\n" +
+	"\bdelivery\x18\x02 \x01(\v2&.switchboard.pubsub.v1.SessionDeliveryH\x00R\bdelivery\x12;\n" +
+	"\x05ended\x18\x03 \x01(\v2#.switchboard.pubsub.v1.SessionEndedH\x00R\x05endedB\a\n" +
+	"\x05event\"\xd2\x01\n" +
 	"\rSessionResult\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\tR\x04code\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12@\n" +
-	"\apublish\x18\x05 \x01(\v2&.switchboard.pubsub.v1.PublishResponseR\apublish\"t\n" +
+	"\apublish\x18\x05 \x01(\v2&.switchboard.pubsub.v1.PublishResponseR\apublish\x125\n" +
+	"\x06opened\x18\x06 \x01(\v2\x1d.switchboard.pubsub.v1.OpenedR\x06opened\"t\n" +
 	"\x0fSessionDelivery\x12'\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x128\n" +
-	"\amessage\x18\x02 \x01(\v2\x1e.switchboard.pubsub.v1.MessageR\amessage\"c\n" +
-	"\n" +
-	"SessionGap\x12'\n" +
-	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12,\n" +
-	"\x03gap\x18\x02 \x01(\v2\x1a.switchboard.pubsub.v1.GapR\x03gap\"\x82\x01\n" +
+	"\amessage\x18\x02 \x01(\v2\x1e.switchboard.pubsub.v1.MessageR\amessage\"\x82\x01\n" +
 	"\fSessionEnded\x12'\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x14\n" +
@@ -1731,18 +1727,18 @@ var file_switchboard_pubsub_v1_pubsub_proto_goTypes = []any{
 	(*PublishResponse)(nil),       // 3: switchboard.pubsub.v1.PublishResponse
 	(*SubscribeRequest)(nil),      // 4: switchboard.pubsub.v1.SubscribeRequest
 	(*SubscribeResponse)(nil),     // 5: switchboard.pubsub.v1.SubscribeResponse
-	(*Gap)(nil),                   // 6: switchboard.pubsub.v1.Gap
-	(*PublishStreamRequest)(nil),  // 7: switchboard.pubsub.v1.PublishStreamRequest
-	(*PublishStreamResponse)(nil), // 8: switchboard.pubsub.v1.PublishStreamResponse
-	(*PublishFailure)(nil),        // 9: switchboard.pubsub.v1.PublishFailure
-	(*SessionRequest)(nil),        // 10: switchboard.pubsub.v1.SessionRequest
-	(*SessionSubscribe)(nil),      // 11: switchboard.pubsub.v1.SessionSubscribe
-	(*SessionUnsubscribe)(nil),    // 12: switchboard.pubsub.v1.SessionUnsubscribe
-	(*SessionAck)(nil),            // 13: switchboard.pubsub.v1.SessionAck
-	(*SessionResponse)(nil),       // 14: switchboard.pubsub.v1.SessionResponse
-	(*SessionResult)(nil),         // 15: switchboard.pubsub.v1.SessionResult
-	(*SessionDelivery)(nil),       // 16: switchboard.pubsub.v1.SessionDelivery
-	(*SessionGap)(nil),            // 17: switchboard.pubsub.v1.SessionGap
+	(*Opened)(nil),                // 6: switchboard.pubsub.v1.Opened
+	(*Gap)(nil),                   // 7: switchboard.pubsub.v1.Gap
+	(*PublishStreamRequest)(nil),  // 8: switchboard.pubsub.v1.PublishStreamRequest
+	(*PublishStreamResponse)(nil), // 9: switchboard.pubsub.v1.PublishStreamResponse
+	(*PublishFailure)(nil),        // 10: switchboard.pubsub.v1.PublishFailure
+	(*SessionRequest)(nil),        // 11: switchboard.pubsub.v1.SessionRequest
+	(*SessionSubscribe)(nil),      // 12: switchboard.pubsub.v1.SessionSubscribe
+	(*SessionUnsubscribe)(nil),    // 13: switchboard.pubsub.v1.SessionUnsubscribe
+	(*SessionAck)(nil),            // 14: switchboard.pubsub.v1.SessionAck
+	(*SessionResponse)(nil),       // 15: switchboard.pubsub.v1.SessionResponse
+	(*SessionResult)(nil),         // 16: switchboard.pubsub.v1.SessionResult
+	(*SessionDelivery)(nil),       // 17: switchboard.pubsub.v1.SessionDelivery
 	(*SessionEnded)(nil),          // 18: switchboard.pubsub.v1.SessionEnded
 	(*RequestRequest)(nil),        // 19: switchboard.pubsub.v1.RequestRequest
 	(*RequestResponse)(nil),       // 20: switchboard.pubsub.v1.RequestResponse
@@ -1757,32 +1753,32 @@ var file_switchboard_pubsub_v1_pubsub_proto_depIdxs = []int32{
 	22, // 2: switchboard.pubsub.v1.PublishRequest.header:type_name -> switchboard.pubsub.v1.PublishRequest.HeaderEntry
 	24, // 3: switchboard.pubsub.v1.PublishResponse.time:type_name -> google.protobuf.Timestamp
 	1,  // 4: switchboard.pubsub.v1.SubscribeResponse.message:type_name -> switchboard.pubsub.v1.Message
-	6,  // 5: switchboard.pubsub.v1.SubscribeResponse.gap:type_name -> switchboard.pubsub.v1.Gap
-	0,  // 6: switchboard.pubsub.v1.Gap.reason:type_name -> switchboard.pubsub.v1.GapReason
-	2,  // 7: switchboard.pubsub.v1.PublishStreamRequest.message:type_name -> switchboard.pubsub.v1.PublishRequest
-	9,  // 8: switchboard.pubsub.v1.PublishStreamResponse.failures:type_name -> switchboard.pubsub.v1.PublishFailure
-	11, // 9: switchboard.pubsub.v1.SessionRequest.subscribe:type_name -> switchboard.pubsub.v1.SessionSubscribe
-	12, // 10: switchboard.pubsub.v1.SessionRequest.unsubscribe:type_name -> switchboard.pubsub.v1.SessionUnsubscribe
-	2,  // 11: switchboard.pubsub.v1.SessionRequest.publish:type_name -> switchboard.pubsub.v1.PublishRequest
-	13, // 12: switchboard.pubsub.v1.SessionRequest.ack:type_name -> switchboard.pubsub.v1.SessionAck
-	15, // 13: switchboard.pubsub.v1.SessionResponse.result:type_name -> switchboard.pubsub.v1.SessionResult
-	16, // 14: switchboard.pubsub.v1.SessionResponse.delivery:type_name -> switchboard.pubsub.v1.SessionDelivery
-	17, // 15: switchboard.pubsub.v1.SessionResponse.gap:type_name -> switchboard.pubsub.v1.SessionGap
+	6,  // 5: switchboard.pubsub.v1.SubscribeResponse.opened:type_name -> switchboard.pubsub.v1.Opened
+	7,  // 6: switchboard.pubsub.v1.Opened.gap:type_name -> switchboard.pubsub.v1.Gap
+	0,  // 7: switchboard.pubsub.v1.Gap.reason:type_name -> switchboard.pubsub.v1.GapReason
+	2,  // 8: switchboard.pubsub.v1.PublishStreamRequest.message:type_name -> switchboard.pubsub.v1.PublishRequest
+	10, // 9: switchboard.pubsub.v1.PublishStreamResponse.failures:type_name -> switchboard.pubsub.v1.PublishFailure
+	12, // 10: switchboard.pubsub.v1.SessionRequest.subscribe:type_name -> switchboard.pubsub.v1.SessionSubscribe
+	13, // 11: switchboard.pubsub.v1.SessionRequest.unsubscribe:type_name -> switchboard.pubsub.v1.SessionUnsubscribe
+	2,  // 12: switchboard.pubsub.v1.SessionRequest.publish:type_name -> switchboard.pubsub.v1.PublishRequest
+	14, // 13: switchboard.pubsub.v1.SessionRequest.ack:type_name -> switchboard.pubsub.v1.SessionAck
+	16, // 14: switchboard.pubsub.v1.SessionResponse.result:type_name -> switchboard.pubsub.v1.SessionResult
+	17, // 15: switchboard.pubsub.v1.SessionResponse.delivery:type_name -> switchboard.pubsub.v1.SessionDelivery
 	18, // 16: switchboard.pubsub.v1.SessionResponse.ended:type_name -> switchboard.pubsub.v1.SessionEnded
 	3,  // 17: switchboard.pubsub.v1.SessionResult.publish:type_name -> switchboard.pubsub.v1.PublishResponse
-	1,  // 18: switchboard.pubsub.v1.SessionDelivery.message:type_name -> switchboard.pubsub.v1.Message
-	6,  // 19: switchboard.pubsub.v1.SessionGap.gap:type_name -> switchboard.pubsub.v1.Gap
+	6,  // 18: switchboard.pubsub.v1.SessionResult.opened:type_name -> switchboard.pubsub.v1.Opened
+	1,  // 19: switchboard.pubsub.v1.SessionDelivery.message:type_name -> switchboard.pubsub.v1.Message
 	23, // 20: switchboard.pubsub.v1.RequestRequest.header:type_name -> switchboard.pubsub.v1.RequestRequest.HeaderEntry
 	1,  // 21: switchboard.pubsub.v1.RequestResponse.reply:type_name -> switchboard.pubsub.v1.Message
 	2,  // 22: switchboard.pubsub.v1.PubSubService.Publish:input_type -> switchboard.pubsub.v1.PublishRequest
 	4,  // 23: switchboard.pubsub.v1.PubSubService.Subscribe:input_type -> switchboard.pubsub.v1.SubscribeRequest
-	7,  // 24: switchboard.pubsub.v1.PubSubService.PublishStream:input_type -> switchboard.pubsub.v1.PublishStreamRequest
-	10, // 25: switchboard.pubsub.v1.PubSubService.Session:input_type -> switchboard.pubsub.v1.SessionRequest
+	8,  // 24: switchboard.pubsub.v1.PubSubService.PublishStream:input_type -> switchboard.pubsub.v1.PublishStreamRequest
+	11, // 25: switchboard.pubsub.v1.PubSubService.Session:input_type -> switchboard.pubsub.v1.SessionRequest
 	19, // 26: switchboard.pubsub.v1.PubSubService.Request:input_type -> switchboard.pubsub.v1.RequestRequest
 	3,  // 27: switchboard.pubsub.v1.PubSubService.Publish:output_type -> switchboard.pubsub.v1.PublishResponse
 	5,  // 28: switchboard.pubsub.v1.PubSubService.Subscribe:output_type -> switchboard.pubsub.v1.SubscribeResponse
-	8,  // 29: switchboard.pubsub.v1.PubSubService.PublishStream:output_type -> switchboard.pubsub.v1.PublishStreamResponse
-	14, // 30: switchboard.pubsub.v1.PubSubService.Session:output_type -> switchboard.pubsub.v1.SessionResponse
+	9,  // 29: switchboard.pubsub.v1.PubSubService.PublishStream:output_type -> switchboard.pubsub.v1.PublishStreamResponse
+	15, // 30: switchboard.pubsub.v1.PubSubService.Session:output_type -> switchboard.pubsub.v1.SessionResponse
 	20, // 31: switchboard.pubsub.v1.PubSubService.Request:output_type -> switchboard.pubsub.v1.RequestResponse
 	27, // [27:32] is the sub-list for method output_type
 	22, // [22:27] is the sub-list for method input_type
@@ -1798,18 +1794,17 @@ func file_switchboard_pubsub_v1_pubsub_proto_init() {
 	}
 	file_switchboard_pubsub_v1_pubsub_proto_msgTypes[4].OneofWrappers = []any{
 		(*SubscribeResponse_Message)(nil),
-		(*SubscribeResponse_Gap)(nil),
+		(*SubscribeResponse_Opened)(nil),
 	}
-	file_switchboard_pubsub_v1_pubsub_proto_msgTypes[9].OneofWrappers = []any{
+	file_switchboard_pubsub_v1_pubsub_proto_msgTypes[10].OneofWrappers = []any{
 		(*SessionRequest_Subscribe)(nil),
 		(*SessionRequest_Unsubscribe)(nil),
 		(*SessionRequest_Publish)(nil),
 		(*SessionRequest_Ack)(nil),
 	}
-	file_switchboard_pubsub_v1_pubsub_proto_msgTypes[13].OneofWrappers = []any{
+	file_switchboard_pubsub_v1_pubsub_proto_msgTypes[14].OneofWrappers = []any{
 		(*SessionResponse_Result)(nil),
 		(*SessionResponse_Delivery)(nil),
-		(*SessionResponse_Gap)(nil),
 		(*SessionResponse_Ended)(nil),
 	}
 	type x struct{}

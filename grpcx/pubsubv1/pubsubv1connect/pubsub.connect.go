@@ -54,7 +54,8 @@ type PubSubServiceClient interface {
 	// Publish sends one message and returns its id and cursor.
 	Publish(context.Context, *connect.Request[pubsubv1.PublishRequest]) (*connect.Response[pubsubv1.PublishResponse], error)
 	// Subscribe streams the messages matching the filters, starting live or
-	// after a cursor. A Gap comes first when history does not reach back.
+	// after a cursor. The first event is always Opened (carrying a Gap when
+	// history does not reach back); messages follow.
 	Subscribe(context.Context, *connect.Request[pubsubv1.SubscribeRequest]) (*connect.ServerStreamForClient[pubsubv1.SubscribeResponse], error)
 	// PublishStream publishes many messages and answers with a summary.
 	PublishStream(context.Context) *connect.ClientStreamForClient[pubsubv1.PublishStreamRequest, pubsubv1.PublishStreamResponse]
@@ -149,7 +150,8 @@ type PubSubServiceHandler interface {
 	// Publish sends one message and returns its id and cursor.
 	Publish(context.Context, *connect.Request[pubsubv1.PublishRequest]) (*connect.Response[pubsubv1.PublishResponse], error)
 	// Subscribe streams the messages matching the filters, starting live or
-	// after a cursor. A Gap comes first when history does not reach back.
+	// after a cursor. The first event is always Opened (carrying a Gap when
+	// history does not reach back); messages follow.
 	Subscribe(context.Context, *connect.Request[pubsubv1.SubscribeRequest], *connect.ServerStream[pubsubv1.SubscribeResponse]) error
 	// PublishStream publishes many messages and answers with a summary.
 	PublishStream(context.Context, *connect.ClientStream[pubsubv1.PublishStreamRequest]) (*connect.Response[pubsubv1.PublishStreamResponse], error)

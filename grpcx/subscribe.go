@@ -1,0 +1,186 @@
+package grpcx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+
+	pb "github.com/switchboard-go/switchboard/grpcx/pubsubv1"
+	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
+)
+
+// Subscribe streams the messages matching req.filters: first Opened, then
+// messages in cursor order, each once even when it matches several filters.
+// It ends with the client (Canceled), with ResourceExhausted when the
+// client falls Options.Buffer messages behind, and with Unavailable when
+// the handler shuts down or the broker closes; the last two carry the
+// cursor to resume from (ResumeCursorKey).
+func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.SubscribeRequest], st *connect.ServerStream[pb.SubscribeResponse]) error {
+	h := s.h
+	if err := h.enterStream(); err != nil {
+		return h.toError(err)
+	}
+	defer h.leaveStream()
+	ctx, id, err := h.authenticate(ctx, req.Header(), req.Peer())
+	if err != nil {
+		return err
+	}
+	r := req.Msg
+	filters := r.GetFilters()
+	switch {
+	case len(filters) == 0:
+		return h.toError(fmt.Errorf("%w: at least one filter is required", transport.ErrBadRequest))
+	case h.lim.MaxSubscriptions > 0 && len(filters) > h.lim.MaxSubscriptions:
+		return h.toError(fmt.Errorf("%w: %d filters exceed the limit of %d per call", transport.ErrLimit, len(filters), h.lim.MaxSubscriptions))
+	}
+	for _, f := range filters {
+		if _, err := pubsub.ParseFilter(f); err != nil {
+			return h.toError(err)
+		}
+		if err := h.authorize(ctx, id, transport.ActionSubscribe, f); err != nil {
+			return h.toError(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opts := pubsub.SubscribeOptions{Group: r.GetGroup(), NoRetained: r.GetNoRetained(), Buffer: h.o.Buffer}
+	subs, opened, err := h.open(ctx, filters, r.GetSince(), opts)
+	if err != nil {
+		return h.toError(err)
+	}
+	defer func() {
+		for _, sub := range subs {
+			_ = sub.Close()
+		}
+	}()
+	if err := st.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Opened{Opened: opened}}); err != nil {
+		return err
+	}
+	last := r.GetSince()
+	if opened.GetGap() != nil || last == "" {
+		last = opened.GetHead()
+	}
+	mg := newMerger(subs)
+	for {
+		batch, ended, err := mg.next(ctx, h.closing)
+		for _, m := range batch {
+			if err := st.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Message{Message: toProto(m)}}); err != nil {
+				return err
+			}
+			if m.Cursor != "" {
+				last = m.Cursor
+			}
+		}
+		switch {
+		case err != nil: // the client left or the handler shuts down
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return h.endError(err, last)
+		case ended >= 0:
+			err := subs[ended].Err()
+			if err == nil || ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return h.endError(err, last)
+		}
+	}
+}
+
+// endError is the error ending a stream the server ends, with the cursor
+// to resume from in the message and the metadata.
+func (h *Handler) endError(err error, last string) error {
+	code := errorCode(err)
+	switch code {
+	case connect.CodeResourceExhausted, connect.CodeUnavailable:
+	default:
+		return h.toError(err)
+	}
+	msg := oneLine(err.Error())
+	if errors.Is(err, pubsub.ErrSlowConsumer) {
+		msg = "pubsub: slow consumer: the subscription fell too far behind"
+	}
+	if last != "" {
+		msg += "; resume after cursor " + last
+	}
+	ce := connect.NewError(code, errors.New(msg))
+	if last != "" {
+		ce.Meta().Set(ResumeCursorKey, last)
+	}
+	return ce
+}
+
+// open subscribes to every filter, resuming after since when it can. A
+// since that cannot be used (malformed, from another broker, or a broker
+// without history) becomes a Gap, never an error: the client learns it
+// must reload, and delivery starts live.
+func (h *Handler) open(ctx context.Context, filters []string, since string, opts pubsub.SubscribeOptions) ([]pubsub.Subscription, *pb.Opened, error) {
+	opened := &pb.Opened{}
+	if since != "" {
+		reason := pb.GapReason_GAP_REASON_UNSPECIFIED
+		if h.hr == nil {
+			reason = pb.GapReason_GAP_REASON_NO_HISTORY
+		} else if _, err := pubsub.ParseCursor(since); err != nil {
+			reason = pb.GapReason_GAP_REASON_INVALID_CURSOR
+		}
+		if reason != pb.GapReason_GAP_REASON_UNSPECIFIED {
+			opened.Gap = &pb.Gap{Reason: reason, Since: since}
+			since = ""
+		}
+	}
+	// The head is read before subscribing: a client that resumes from it
+	// before its first message gets everything delivered live meanwhile.
+	head := h.head(ctx, filters[0])
+	opts.Since = since
+	subs := make([]pubsub.Subscription, 0, len(filters))
+	closeAll := func() {
+		for _, s := range subs {
+			_ = s.Close()
+		}
+		subs = subs[:0]
+	}
+	for i := 0; i < len(filters); i++ {
+		sub, err := h.b.Subscribe(ctx, filters[i], &opts)
+		if err != nil {
+			closeAll()
+			if opts.Since != "" && errors.Is(err, pubsub.ErrInvalidCursor) {
+				opened.Gap = &pb.Gap{Reason: pb.GapReason_GAP_REASON_INVALID_CURSOR, Since: opts.Since}
+				opts.Since = ""
+				i = -1
+				continue
+			}
+			return nil, nil, err
+		}
+		if sub.Gap() && opened.Gap == nil {
+			opened.Gap = &pb.Gap{Reason: pb.GapReason_GAP_REASON_HISTORY, Since: opts.Since}
+		}
+		subs = append(subs, sub)
+	}
+	if opts.Since == "" || opened.Gap != nil {
+		opened.Head = head
+	}
+	return subs, opened, nil
+}
+
+// head returns the cursor of the newest message in the broker, "" without
+// history. It remembers the last head it saw, so the read scans only what
+// was published since.
+func (h *Handler) head(ctx context.Context, filter string) string {
+	if h.hr == nil {
+		return ""
+	}
+	prev, _ := h.lastHead.Load().(string)
+	p, err := h.hr.History(ctx, filter, pubsub.HistoryOptions{Since: prev, Limit: 1})
+	if err != nil && prev != "" {
+		p, err = h.hr.History(ctx, filter, pubsub.HistoryOptions{Limit: 1})
+	}
+	if err != nil {
+		h.log.Debug("grpcx: cannot read the history head", "err", err)
+		return ""
+	}
+	h.lastHead.Store(p.Head)
+	return p.Head
+}
