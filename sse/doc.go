@@ -1,0 +1,119 @@
+// Package sse streams broker messages to browsers and other clients as
+// Server-Sent Events (WHATWG HTML §9.2, text/event-stream), resuming after
+// a reconnect without losing or repeating a message.
+//
+// Use [NewHandler] to serve streams from any pubsub.Broker on your mux, and
+// [Handler.Shutdown] before http.Server.Shutdown to end them gracefully. Use
+// [Client] to read a stream from Go with the browser's reconnect rules.
+// Publish over plain HTTP with the transport package's REST handler
+// (POST /topics/{topic}).
+//
+// # Request
+//
+//	GET /events?topic=FILTER[&topic=FILTER…][&lastEventId=CURSOR]
+//	Last-Event-ID: CURSOR            (sent by browsers on reconnect)
+//
+// Filters follow MQTT 5 ('+' one level, '#' the rest; escape '#' as %23).
+// Last-Event-ID wins over lastEventId, which lets a page resume its first
+// connection from a cursor it stored. Credentials: "Authorization: Bearer"
+// or the access_token query parameter (EventSource cannot set headers).
+//
+// # Stream
+//
+// The response is 200 with Content-Type text/event-stream, Cache-Control
+// no-store and X-Accel-Buffering no (so nginx does not buffer), flushed
+// after every batch:
+//
+//	retry: 3000                          (once; Options.Retry)
+//
+//	event: sb-open                       (fresh stream: the broker's head)
+//	id: 4kq2m0c1a7bd-41
+//	data: {"cursor":"4kq2m0c1a7bd-41"}
+//
+//	event: update                        (Options.EventName; default the "event" header)
+//	id: 4kq2m0c1a7bd-42                  (the message cursor)
+//	data: first line of the payload
+//	data: second line
+//
+//	: ping                               (every 15 s; Options.Heartbeat)
+//
+// With [FormatData] (the default) the data lines carry the payload, split
+// at CR, LF and CRLF; browsers join them with LF, so CR and CRLF arrive as
+// LF, and bytes that are not UTF-8 are replaced. With [FormatEnvelope] one
+// data line carries the transport JSON envelope (topic, id, cursor, time,
+// header, data or data_b64), byte-exact for any payload.
+//
+// # Resuming, and the reset event
+//
+// Every event's id is its message cursor, so a browser's Last-Event-ID is
+// always the last event it received and a reconnect replays exactly what
+// followed it, then continues live. A fresh stream first sends sb-open with
+// the broker's head as its id, so even a client that drops before its
+// first message resumes from where it started. Retained messages (a
+// topic's last state, sent first to a fresh stream) carry no id.
+//
+// When the stream cannot resume, it says so before anything else and then
+// continues live:
+//
+//	event: sb-reset
+//	id: 4kq2m0c1a7bd-97
+//	data: {"reason":"gap","cursor":"4kq2m0c1a7bd-97"}
+//
+// reason is "gap" (history no longer reaches back to the cursor, or the
+// cursor is from an earlier broker epoch), "invalid-cursor" (not a cursor
+// of this broker, or longer than 256 bytes) or "no-history" (the broker
+// keeps none). The client should reload its state, for instance from the
+// REST history, and listen on:
+//
+//	es.addEventListener("sb-reset", () => reloadEverything());
+//
+// Named events (sb-open, sb-reset, and names from Options.EventName) do not
+// fire onmessage; listen for them with addEventListener.
+//
+// # Several filters
+//
+// One stream may carry several filters (at most Limits.MaxSubscriptions,
+// default 100). Messages are merged in cursor order and a message matching
+// two filters is sent once. A resume whose backlog is larger than the
+// subscription buffer may deliver a few messages of one filter after later
+// ones of another; such a message moves the id backwards, so a reconnect
+// at that moment repeats messages rather than losing any.
+//
+// # Status codes, and what EventSource does with them
+//
+// A browser's EventSource reconnects only after a 200 text/event-stream
+// response ends or the network fails. Any other status (including 204),
+// or another Content-Type, closes it for good (readyState CLOSED); the page
+// must create a new EventSource to try again. The handler therefore uses
+// non-200 statuses only where retrying cannot help or where the page must
+// act:
+//
+//	400  no topic, a bad filter, too many filters (fix the request)
+//	401  Authenticate refused (get a token, then reconnect)
+//	403  Authenticate or Authorize refused (ErrForbidden)
+//	405  not GET or HEAD
+//	503  over Limits.MaxConnections (default 10,000), with Retry-After: 5
+//
+// Pages should handle onerror with readyState CLOSED by reconnecting with
+// backoff. During Shutdown the handler answers 200 with only retry:, so
+// browsers come back on their own (to another instance behind a balancer).
+// The Go [Client] reconnects after 408, 429 and 5xx as well, with backoff.
+//
+// # Slow clients and shutdown
+//
+// Each subscription has a bounded buffer (Options.Buffer); a write blocked
+// longer than Options.WriteTimeout (10 s) ends the stream. When a client
+// falls behind and its buffer overflows, the stream sends what was already
+// delivered and ends; the browser reconnects with the Last-Event-ID of the
+// last event it received and loses nothing while history reaches back.
+// Shutdown does the same for every stream. Each stream uses the ServeHTTP
+// goroutine only.
+//
+// # Cross-origin streams
+//
+// Set Options.CORS to let pages on other origins connect, including
+// new EventSource(url, {withCredentials: true}) with AllowCredentials.
+//
+// Browsers allow about six HTTP/1.1 connections per origin, shared by all
+// tabs: prefer one stream with several filters, or HTTP/2.
+package sse
