@@ -1,0 +1,405 @@
+package mqttx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
+)
+
+var (
+	codeServerShuttingDown = packets.ErrServerShuttingDown
+	codeQuotaExceeded      = packets.ErrQuotaExceeded
+)
+
+// voidPrefix is put in front of every filter mochi sees, so mochi's own
+// topic tree never matches a real topic: all routing goes through the
+// pubsub.Broker, and mochi only speaks the protocol.
+const voidPrefix = "$sb-void/"
+
+// invalidFilter makes mochi refuse a subscription (0x8F); the SUBACK is
+// then rewritten with the real reason code.
+const invalidFilter = "#/#"
+
+// hook adapts mochi's callbacks to the Server.
+type hook struct {
+	mqtt.HookBase
+	s *Server
+}
+
+func (h *hook) ID() string { return "switchboard" }
+
+func (h *hook) Provides(b byte) bool {
+	return bytes.Contains([]byte{
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablished,
+		mqtt.OnDisconnect, mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnSubscribe,
+		mqtt.OnUnsubscribe, mqtt.OnPublish, mqtt.OnQosComplete, mqtt.OnQosDropped, mqtt.OnWill,
+	}, []byte{b})
+}
+
+// OnConnect authenticates the client. A refusal gets CONNACK 0x86 (bad
+// user name or password) for transport.ErrUnauthenticated and 0x87 (not
+// authorized) for transport.ErrForbidden; MQTT 3.1.1 clients get 0x04 and
+// 0x05.
+func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	s := h.s
+	creds := transport.Credentials{
+		Transport:  "mqtt",
+		Username:   string(pk.Connect.Username),
+		Password:   string(pk.Connect.Password),
+		RemoteAddr: cl.Net.Remote,
+	}
+	if hc, ok := cl.Net.Conn.(*wsConn); ok {
+		creds.Header = hc.header
+		creds.RemoteAddr = hc.remote
+		creds.Token = hc.token
+	}
+	var id *transport.Identity
+	if a := s.opts.Auth; a != nil && a.Authenticate != nil {
+		var err error
+		id, err = a.Authenticate(s.ctx, creds)
+		if err != nil {
+			code := packets.ErrBadUsernameOrPassword
+			if errors.Is(err, transport.ErrForbidden) {
+				code = packets.ErrNotAuthorized
+			}
+			s.log.Debug("mqttx: connection refused", "remote", creds.RemoteAddr, "err", err)
+			s.refuseConnect(cl, code)
+			return code
+		}
+	}
+	ss := newSession(s, cl, id)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.refuseConnect(cl, packets.ErrServerUnavailable)
+		return packets.ErrServerUnavailable
+	}
+	s.sessions[cl] = ss
+	s.byConn[cl.Net.Conn] = ss
+	s.mu.Unlock()
+	return nil
+}
+
+// refuseConnect sends a refusing CONNACK. MQTT 3.1.1 gets its own return
+// codes (mochi sends 0x87 to 3.1.1 clients, which is no 3.1.1 code).
+func (s *Server) refuseConnect(cl *mqtt.Client, code packets.Code) {
+	if cl.Properties.ProtocolVersion >= 5 {
+		_ = s.mochi.SendConnack(cl, code, false, nil)
+		return
+	}
+	v3 := map[byte]byte{
+		packets.ErrBadUsernameOrPassword.Code: 0x04,
+		packets.ErrNotAuthorized.Code:         0x05,
+		packets.ErrServerUnavailable.Code:     0x03,
+	}[code.Code]
+	_ = cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connack}, ReasonCode: v3})
+}
+
+// OnConnectAuthenticate accepts what OnConnect accepted.
+func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
+	return h.s.session(cl) != nil
+}
+
+// OnACLCheck authorizes a PUBLISH (write) with transport.ActionPublish.
+// Subscriptions are authorized in OnSubscribe; mochi's own deliveries only
+// concern the void topics, which nothing matches.
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if !write {
+		return true
+	}
+	ss := h.s.session(cl)
+	if ss == nil {
+		return false
+	}
+	if err := h.s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionPublish, topic); err != nil {
+		h.s.log.Debug("mqttx: publish refused", "client", cl.ID, "topic", topic, "err", err)
+		return false
+	}
+	return true
+}
+
+// OnSessionEstablished starts the broker subscriptions a client inherited
+// by taking over a live session with the same client id.
+func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	ss := h.s.session(cl)
+	if ss == nil {
+		return
+	}
+	for filter, sub := range cl.State.Subscriptions.GetAll() {
+		orig, ok := strings.CutPrefix(filter, voidPrefix)
+		if !ok {
+			continue
+		}
+		sub.Filter = orig
+		if code := ss.subscribe(sub, true); code != 0 {
+			cl.State.Subscriptions.Delete(filter)
+			_ = h.s.mochi.Topics.Unsubscribe(filter, cl.ID)
+		}
+	}
+}
+
+// OnDisconnect ends the session: the broker subscriptions stop and, even
+// for a client that asked for a persistent session, nothing is kept (the
+// CONNACK told it the session expiry is 0), so a reconnecting client sees
+// Session Present 0 and subscribes again.
+func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
+	s := h.s
+	s.mu.Lock()
+	ss := s.sessions[cl]
+	delete(s.sessions, cl)
+	s.mu.Unlock()
+	if ss != nil {
+		ss.end()
+	}
+	if !expire && !cl.IsTakenOver() {
+		cl.ClearInflights()
+		s.mochi.UnsubscribeClient(cl)
+		if cur, ok := s.mochi.Clients.Get(cl.ID); ok && cur == cl {
+			s.mochi.Clients.Delete(cl.ID)
+		}
+	}
+}
+
+// OnPacketRead rejects PUBLISH packets whose topic the broker would refuse
+// before mochi drops them silently: MQTT 5 clients get PUBACK/PUBREC 0x90
+// (or 0x87 for $SYS), MQTT 3.1.1 clients at QoS 1 and 2 are disconnected
+// (they have no reason codes), QoS 0 publishes are dropped. Oversized
+// payloads get 0x95 the same way.
+func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type != packets.Publish {
+		return pk, nil
+	}
+	if pk.TopicName == "" && pk.Properties.TopicAlias > 0 {
+		return pk, nil // resolved by mochi from the alias
+	}
+	code := packets.CodeSuccess
+	switch {
+	case pubsub.ValidateTopic(pk.TopicName) != nil:
+		code = packets.ErrTopicNameInvalid
+	case len(pk.TopicName) >= 4 && strings.EqualFold(pk.TopicName[:4], "$SYS"):
+		code = packets.ErrNotAuthorized
+	case h.s.limits.MaxMessageBytes > 0 && int64(len(pk.Payload)) > h.s.limits.MaxMessageBytes:
+		code = packets.ErrPacketTooLarge
+	default:
+		return pk, nil
+	}
+	h.s.log.Debug("mqttx: publish rejected", "client", cl.ID, "topic", pk.TopicName, "code", code.Code)
+	if err := h.s.refusePublish(cl, pk, code); err != nil {
+		return pk, err
+	}
+	pk.TopicName = "$SYS/rejected" // mochi drops it without an answer
+	pk.FixedHeader.Qos, pk.PacketID = 0, 0
+	return pk, nil
+}
+
+// refusePublish answers a refused PUBLISH: an MQTT 5 ack with the reason
+// code at QoS 1 and 2, a disconnect for MQTT 3.1.1 at QoS 1 and 2 (the
+// returned error ends the connection), nothing at QoS 0.
+func (s *Server) refusePublish(cl *mqtt.Client, pk packets.Packet, code packets.Code) error {
+	if pk.FixedHeader.Qos == 0 {
+		return nil
+	}
+	if cl.Properties.ProtocolVersion < 5 {
+		cl.Stop(code)
+		return code
+	}
+	ack := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Puback},
+		PacketID:    pk.PacketID,
+		ReasonCode:  code.Code,
+		Properties:  packets.Properties{ReasonString: code.Reason},
+	}
+	if pk.FixedHeader.Qos == 2 {
+		ack.FixedHeader.Type = packets.Pubrec
+	}
+	return cl.WritePacket(ack)
+}
+
+// OnPacketEncode puts the real reason codes into a SUBACK, and fixes
+// mochi's successful PUBACK, which carries 0x01 (a SUBACK code) instead of
+// 0x00.
+func (h *hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Puback && pk.ReasonCode == packets.CodeGrantedQos1.Code {
+		pk.ReasonCode = packets.CodeSuccess.Code
+		return pk
+	}
+	if pk.FixedHeader.Type != packets.Suback {
+		return pk
+	}
+	if ss := h.s.session(cl); ss != nil {
+		if codes := ss.takeSuback(pk.PacketID); codes != nil {
+			rc := append([]byte(nil), pk.ReasonCodes...)
+			for i, c := range codes {
+				if c != 0 && i < len(rc) {
+					if cl.Properties.ProtocolVersion < 5 {
+						c = 0x80
+					}
+					rc[i] = c
+				}
+			}
+			pk.ReasonCodes = rc
+		}
+	}
+	return pk
+}
+
+// OnSubscribe validates, authorizes and starts a broker subscription for
+// each filter, and hides the filter from mochi's topic tree.
+func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	ss := h.s.session(cl)
+	codes := make([]byte, len(pk.Filters))
+	refused := false
+	filters := make(packets.Subscriptions, len(pk.Filters))
+	for i, sub := range pk.Filters {
+		if pk.Properties.SubscriptionIdentifier != nil && len(pk.Properties.SubscriptionIdentifier) > 0 {
+			sub.Identifier = pk.Properties.SubscriptionIdentifier[0]
+		}
+		code := byte(packets.ErrUnspecifiedError.Code)
+		if ss != nil {
+			code = ss.subscribe(sub, false)
+		}
+		if code != 0 {
+			codes[i], refused = code, true
+			sub.Filter = invalidFilter
+		} else {
+			sub.Filter = voidPrefix + sub.Filter
+		}
+		filters[i] = sub
+	}
+	pk.Filters = filters
+	if refused && ss != nil {
+		ss.setSuback(pk.PacketID, codes)
+	}
+	return pk
+}
+
+// OnUnsubscribe stops the broker subscriptions.
+func (h *hook) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	ss := h.s.session(cl)
+	filters := make(packets.Subscriptions, len(pk.Filters))
+	for i, sub := range pk.Filters {
+		if ss != nil {
+			ss.unsubscribe(sub.Filter)
+		}
+		sub.Filter = voidPrefix + sub.Filter
+		filters[i] = sub
+	}
+	pk.Filters = filters
+	return pk
+}
+
+// OnPublish hands a device's PUBLISH to the broker. mochi sends PUBACK or
+// PUBREC after it returns, so QoS 1 and 2 are acknowledged only once the
+// broker accepted the message; mochi's own routing and retained store are
+// bypassed.
+func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	s := h.s
+	ss := s.session(cl)
+	if ss == nil {
+		return pk, packets.ErrRejectPacket
+	}
+	m := fromWire(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, mochiWire(pk.Properties), ss.now())
+	if m.Header == nil {
+		m.Header = make(map[string]string, 1)
+	}
+	m.Header[HeaderQoS] = strconv.Itoa(int(pk.FixedHeader.Qos))
+	if m.ID == "" || ss.noLocal.Load() > 0 {
+		m.ID = pubsub.NewEpoch() + pubsub.NewEpoch()
+	}
+	ss.remember(m.ID)
+	ctx, cancel := context.WithTimeout(ss.ctx, s.opts.PublishTimeout)
+	_, err := s.broker.Publish(ctx, *m)
+	cancel()
+	if err == nil {
+		return pk, packets.CodeSuccessIgnore
+	}
+	code := packets.ErrUnspecifiedError
+	switch {
+	case errors.Is(err, pubsub.ErrInvalidTopic):
+		code = packets.ErrTopicNameInvalid
+	case errors.Is(err, transport.ErrForbidden):
+		code = packets.ErrNotAuthorized
+	case errors.Is(err, transport.ErrTooLarge):
+		code = packets.ErrPacketTooLarge
+	case errors.Is(err, transport.ErrLimit):
+		code = packets.ErrQuotaExceeded
+	}
+	s.log.Debug("mqttx: broker refused a publish", "client", cl.ID, "topic", pk.TopicName, "err", err)
+	if err := s.refusePublish(cl, pk, code); err != nil {
+		return pk, packets.ErrRejectPacket
+	}
+	return pk, packets.ErrRejectPacket
+}
+
+// OnQosComplete and OnQosDropped free an in-flight slot.
+func (h *hook) OnQosComplete(cl *mqtt.Client, _ packets.Packet) {
+	if ss := h.s.session(cl); ss != nil {
+		ss.signal()
+	}
+}
+
+func (h *hook) OnQosDropped(cl *mqtt.Client, _ packets.Packet) {
+	if ss := h.s.session(cl); ss != nil {
+		ss.signal()
+	}
+}
+
+// OnWill publishes a will into the broker (after an ACL check), at once:
+// sessions end with the connection, so a will delay ends too. Wills are not
+// published when the server itself shuts down. mochi is then handed an
+// empty will, which reaches nobody.
+func (h *hook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	s := h.s
+	ss := s.session(cl)
+	if ss == nil || s.ctx.Err() != nil {
+		return mqtt.Will{}, nil
+	}
+	if err := pubsub.ValidateTopic(will.TopicName); err != nil {
+		return mqtt.Will{}, nil
+	}
+	if err := s.opts.Auth.Check(s.ctx, ss.id, transport.ActionPublish, will.TopicName); err != nil {
+		s.log.Debug("mqttx: will refused", "client", cl.ID, "topic", will.TopicName, "err", err)
+		return mqtt.Will{}, nil
+	}
+	var w wire
+	for _, u := range will.User {
+		w.user = append(w.user, [2]string{u.Key, u.Val})
+	}
+	m := fromWire(will.TopicName, will.Payload, will.Retain, w, ss.now())
+	if m.Header == nil {
+		m.Header = make(map[string]string, 1)
+	}
+	m.Header[HeaderQoS] = strconv.Itoa(int(will.Qos))
+	ctx, cancel := context.WithTimeout(s.ctx, s.opts.PublishTimeout)
+	defer cancel()
+	if _, err := s.broker.Publish(ctx, *m); err != nil {
+		s.log.Warn("mqttx: failed to publish a will", "client", cl.ID, "topic", will.TopicName, "err", err)
+	}
+	return mqtt.Will{}, nil
+}
+
+func mochiWire(p packets.Properties) wire {
+	w := wire{
+		responseTopic: p.ResponseTopic,
+		correlation:   p.CorrelationData,
+		contentType:   p.ContentType,
+	}
+	if p.MessageExpiryInterval > 0 {
+		w.expiry, w.hasExpiry = p.MessageExpiryInterval, true
+	}
+	if len(p.User) > 0 {
+		w.user = make([][2]string, len(p.User))
+		for i, u := range p.User {
+			w.user[i] = [2]string{u.Key, u.Val}
+		}
+	}
+	return w
+}
