@@ -2,12 +2,18 @@ package mqttx_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/stretchr/testify/require"
@@ -398,4 +404,127 @@ func TestServerShutdown(t *testing.T) {
 		t.Fatalf("will published on server shutdown: %v", m)
 	default:
 	}
+}
+
+func TestServerWebSocket(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	mem := newMemory(t)
+	var gotHeader string
+	srv, err := mqttx.NewServer(mem, &mqttx.ServerOptions{Auth: &transport.Auth{
+		Authenticate: func(_ context.Context, c transport.Credentials) (*transport.Identity, error) {
+			gotHeader = c.Header.Get("X-Device")
+			if c.Token != "t0k" {
+				return nil, transport.ErrUnauthenticated
+			}
+			return &transport.Identity{Subject: "ws"}, nil
+		},
+	}})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/mqtt", srv)
+	hs := httptest.NewServer(mux)
+	defer hs.Close()
+	defer srv.Close()
+
+	// Plain HTTP gets a clear 426.
+	res, err := http.Get(hs.URL + "/mqtt")
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	require.Equal(t, http.StatusUpgradeRequired, res.StatusCode)
+
+	u, err := url.Parse(strings.Replace(hs.URL, "http://", "ws://", 1) + "/mqtt?access_token=t0k")
+	require.NoError(t, err)
+	msgs := make(chan *paho.Publish, 10)
+	cm, err := autopaho.NewConnection(ctx, autopaho.ClientConfig{
+		ServerUrls: []*url.URL{u},
+		KeepAlive:  30,
+		WebSocketCfg: &autopaho.WebSocketConfig{Header: func(*url.URL, *tls.Config) http.Header {
+			return http.Header{"X-Device": []string{"thermostat"}}
+		}},
+		CleanStartOnInitialConnection: true,
+		ClientConfig: paho.ClientConfig{
+			ClientID: "ws-client",
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+				msgs <- pr.Packet
+				return true, nil
+			}},
+		},
+	})
+	require.NoError(t, err)
+	defer func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer dcancel()
+		_ = cm.Disconnect(dctx)
+	}()
+	require.NoError(t, cm.AwaitConnection(ctx))
+	require.Equal(t, "thermostat", gotHeader)
+	_, err = cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "ws/#", QoS: 2}}})
+	require.NoError(t, err)
+	_, err = cm.Publish(ctx, &paho.Publish{Topic: "ws/echo", QoS: 2, Payload: []byte("over websocket")})
+	require.NoError(t, err)
+	select {
+	case p := <-msgs:
+		require.Equal(t, "over websocket", string(p.Payload))
+	case <-ctx.Done():
+		t.Fatal("no message over WebSocket")
+	}
+}
+
+func TestServerSharedSubscription(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	mem := newMemory(t)
+	_, addr := startServer(t, mem, nil)
+	var devs []*device
+	for i := range 3 {
+		d := connectDevice(t, addr, fmt.Sprintf("w%d", i), nil)
+		require.Equal(t, []byte{1}, d.subscribe(t, paho.SubscribeOptions{Topic: "$share/workers/jobs/+", QoS: 1}))
+		devs = append(devs, d)
+	}
+	const n = 30
+	for i := range n {
+		_, err := mem.Publish(ctx, pubsub.Message{Topic: "jobs/x", Data: fmt.Appendf(nil, "%d", i)})
+		require.NoError(t, err)
+	}
+	seen := map[string]int{}
+	for len(seen) < n {
+		select {
+		case p := <-devs[0].msgs:
+			seen[string(p.Payload)]++
+		case p := <-devs[1].msgs:
+			seen[string(p.Payload)]++
+		case p := <-devs[2].msgs:
+			seen[string(p.Payload)]++
+		case <-ctx.Done():
+			t.Fatalf("group got %d of %d", len(seen), n)
+		}
+	}
+	for k, c := range seen {
+		require.Equal(t, 1, c, "job %s delivered %d times", k, c)
+	}
+}
+
+func TestServerNoLocalAndUnsubscribe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	mem := newMemory(t)
+	_, addr := startServer(t, mem, nil)
+	d := connectDevice(t, addr, "nl", nil)
+	d.subscribe(t, paho.SubscribeOptions{Topic: "chat/+", QoS: 1, NoLocal: true})
+	_, err := d.c.Publish(ctx, &paho.Publish{Topic: "chat/me", QoS: 1, Payload: []byte("mine")})
+	require.NoError(t, err)
+	_, err = mem.Publish(ctx, pubsub.Message{Topic: "chat/other", Data: []byte("theirs")})
+	require.NoError(t, err)
+	require.Equal(t, "theirs", string(d.next(t).Payload), "NoLocal skips the client's own message")
+
+	ua, err := d.c.Unsubscribe(ctx, &paho.Unsubscribe{Topics: []string{"chat/+", "never/subscribed"}})
+	require.NoError(t, err)
+	require.Equal(t, []byte{0x00, 0x11}, ua.Reasons)
+	d.subscribe(t, paho.SubscribeOptions{Topic: "marker", QoS: 1})
+	_, err = mem.Publish(ctx, pubsub.Message{Topic: "chat/other", Data: []byte("after")})
+	require.NoError(t, err)
+	_, err = mem.Publish(ctx, pubsub.Message{Topic: "marker"})
+	require.NoError(t, err)
+	require.Equal(t, "marker", d.next(t).Topic, "nothing after UNSUBSCRIBE")
 }
