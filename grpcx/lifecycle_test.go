@@ -1,0 +1,157 @@
+package grpcx_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-go/switchboard/grpcx"
+	pb "github.com/switchboard-go/switchboard/grpcx/pubsubv1"
+	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
+)
+
+// A subscriber that stops reading is ended with ResourceExhausted and the
+// cursor to resume from; resuming from it loses nothing and repeats
+// nothing.
+func TestSlowConsumerResume(t *testing.T) {
+	for _, proto := range []string{"grpc", "connect"} {
+		t.Run(proto, func(t *testing.T) {
+			ctx := testCtx(t)
+			e := newEnv(t, &grpcx.Options{Buffer: 4}, pubsub.MemoryOptions{})
+			c := e.client(proto)
+			st, _ := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"big"}})
+			// 64 messages of 256 KiB overflow HTTP/2 flow control (4 MiB per
+			// stream), the socket buffers and the 4-message buffer.
+			const n = 64
+			for i := range n {
+				payload := make([]byte, 256<<10) // the broker keeps it
+				payload[0] = byte(i)
+				_, err := e.b.Publish(ctx, pubsub.Message{Topic: "big", Data: payload})
+				require.NoError(t, err)
+			}
+			got := 0
+			for st.Receive() {
+				m := st.Msg().GetMessage()
+				require.Equal(t, byte(got), m.GetData()[0])
+				got++
+			}
+			require.Less(t, got, n, "the consumer was never slow")
+			err := st.Err()
+			requireCode(t, connect.CodeResourceExhausted, err)
+			var ce *connect.Error
+			require.ErrorAs(t, err, &ce)
+			resume := ce.Meta().Get(grpcx.ResumeCursorKey)
+			require.NotEmpty(t, resume)
+			require.Contains(t, ce.Message(), resume)
+
+			st2, op := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"big"}, Since: resume})
+			require.Nil(t, op.GetGap())
+			for ; got < n; got++ {
+				require.Equal(t, byte(got), recv(t, st2).GetData()[0])
+			}
+		})
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, nil, pubsub.MemoryOptions{})
+	c := e.client("grpc")
+	st, _ := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a"}})
+	last := publish(t, ctx, c, "a", "1").GetCursor()
+	recv(t, st)
+	sess := c.Session(ctx)
+	defer sess.CloseResponse()
+	require.NoError(t, sess.Send(subCmd("s", &pb.SessionSubscribe{Filter: "a"})))
+	_, err := sess.Receive()
+	require.NoError(t, err)
+
+	require.NoError(t, e.h.Shutdown(ctx))
+
+	require.False(t, st.Receive())
+	requireCode(t, connect.CodeUnavailable, st.Err())
+	var ce *connect.Error
+	require.ErrorAs(t, st.Err(), &ce)
+	require.Equal(t, last, ce.Meta().Get(grpcx.ResumeCursorKey))
+	_, err = sess.Receive()
+	requireCode(t, connect.CodeUnavailable, err)
+
+	_, err = c.Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: "a"}))
+	requireCode(t, connect.CodeUnavailable, err)
+	hc := grpchealth.NewClient(e.h2c, e.srv.URL, connect.WithGRPC())
+	res, err := hc.Check(ctx, &grpchealth.CheckRequest{Service: grpcx.ServiceName})
+	require.NoError(t, err)
+	require.Equal(t, grpchealth.StatusNotServing, res.Status)
+}
+
+func TestBrokerClose(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, nil, pubsub.MemoryOptions{})
+	c := e.client("connect")
+	st, _ := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a", "b"}})
+	require.NoError(t, e.b.Close())
+	require.False(t, st.Receive())
+	requireCode(t, connect.CodeUnavailable, st.Err())
+	_, err := c.Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: "a"}))
+	requireCode(t, connect.CodeUnavailable, err)
+}
+
+func TestClientCancel(t *testing.T) {
+	// The server's stream goroutines end when clients go (goleak checks
+	// at the end of the package).
+	e := newEnv(t, nil, pubsub.MemoryOptions{})
+	c := e.client("grpc")
+	for i := range 5 {
+		ctx, cancel := context.WithCancel(testCtx(t))
+		st, _ := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{fmt.Sprint(i)}})
+		sess := c.Session(ctx)
+		require.NoError(t, sess.Send(subCmd("s", &pb.SessionSubscribe{Filter: "x"})))
+		_, err := sess.Receive()
+		require.NoError(t, err)
+		cancel()
+		require.False(t, st.Receive())
+		_ = st.Close()
+		_ = sess.CloseResponse()
+	}
+}
+
+func TestMaxConnections(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, &grpcx.Options{Limits: transport.Limits{MaxConnections: 1}}, pubsub.MemoryOptions{})
+	c := e.client("grpc")
+	subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a"}})
+	st, err := c.Subscribe(ctx, connect.NewRequest(&pb.SubscribeRequest{Filters: []string{"a"}}))
+	require.NoError(t, err)
+	defer st.Close()
+	require.False(t, st.Receive())
+	requireCode(t, connect.CodeUnavailable, st.Err())
+	publish(t, ctx, c, "a", "unary calls are not counted")
+}
+
+func TestReflectionAndHealth(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, nil, pubsub.MemoryOptions{})
+	rc := grpcreflect.NewClient(e.h2c, e.srv.URL)
+	rs := rc.NewStream(ctx)
+	names, err := rs.ListServices()
+	require.NoError(t, err)
+	require.Contains(t, names, protoreflectName(grpcx.ServiceName))
+	files, err := rs.FileContainingSymbol(protoreflectName(grpcx.ServiceName))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	require.Equal(t, "switchboard/pubsub/v1/pubsub.proto", files[0].GetName())
+	require.Len(t, files[0].GetService()[0].GetMethod(), 5)
+	_, err = rs.Close()
+	require.NoError(t, err)
+
+	hc := grpchealth.NewClient(e.h2c, e.srv.URL, connect.WithGRPC())
+	res, err := hc.Check(ctx, &grpchealth.CheckRequest{Service: grpcx.ServiceName})
+	require.NoError(t, err)
+	require.Equal(t, grpchealth.StatusServing, res.Status)
+}
