@@ -54,8 +54,8 @@ type ServerOptions struct {
 	// (see websocket.AcceptOptions); requests without an Origin header are
 	// always allowed.
 	OriginPatterns []string
-	// Logger receives connection events and the mochi-mqtt logs; nil means
-	// silent.
+	// Logger receives connection events and mochi-mqtt's logs (one level
+	// lower than mochi logs them, with component=mochi); nil means silent.
 	Logger *slog.Logger
 }
 
@@ -140,7 +140,7 @@ func NewServer(b pubsub.Broker, opts *ServerOptions) (*Server, error) {
 	}
 	s.mochi = mqtt.New(&mqtt.Options{
 		Capabilities:             caps,
-		Logger:                   log,
+		Logger:                   mochiLogger(log),
 		SysTopicResendInterval:   1 << 30, // seconds: effectively never; $SYS is not exposed
 		ClientNetWriteBufferSize: 4096,
 		ClientNetReadBufferSize:  4096,
