@@ -1,0 +1,83 @@
+// Package mqttx connects Switchboard to MQTT, in both directions.
+//
+// Use [Dial] to get a [Broker]: a pubsub.Broker over an external MQTT 5
+// server (Mosquitto, EMQX, HiveMQ, …), so several processes share one
+// message bus and every transport (SSE, WebSocket, gRPC, …) keeps working
+// unchanged. Use [NewServer] to get a [Server]: MQTT 3.1.1 and 5 devices
+// connect straight into any pubsub.Broker, over TCP ([Server.Serve]) or
+// WebSocket ([Server.ServeHTTP], subprotocol "mqtt"). See the examples.
+//
+// # Messages on the MQTT wire
+//
+// A pubsub.Message maps to an MQTT 5 PUBLISH as follows:
+//
+//	Topic, Data, Retain          topic name, payload (byte-identical), retain flag
+//	ID                           user property "sb-id"
+//	Time                         user property "sb-time" (RFC 3339, nanoseconds)
+//	Header["sb-reply-to"]        response topic
+//	Header["sb-correlation-id"]  correlation data
+//	Header["content-type"]       content type
+//	Header["mqtt-message-expiry"] message expiry interval (seconds; also a user property)
+//	Header["mqtt-qos"]           the QoS of the publish (also a user property)
+//	every other Header entry     a user property (sorted by key)
+//
+// MQTT 3.1.1 has no properties: 3.1.1 clients of a Server get topic,
+// payload and retain flag only.
+//
+// # Broker
+//
+// A Broker keeps one MQTT connection with a persistent session
+// (BrokerOptions.SessionExpiry) and reconnects with backoff. Local
+// subscriptions to the same filter share one MQTT subscription; each
+// SUBSCRIBE carries a fresh subscription identifier, so a message is routed
+// to the right local subscriptions (and retained messages only to the new
+// subscriber) without matching topics twice. Groups become shared
+// subscriptions "$share/<group>/<filter>". QoS comes from
+// BrokerOptions.PublishQoS / SubscribeQoS, or per message from the
+// "mqtt-qos" header (HeaderQoS).
+//
+// Decisions: MQTT keeps no history and has no negative acknowledgement, so
+// Capabilities reports History and Acks false (SubscribeOptions.Since and
+// ManualAck fail with pubsub.ErrNotSupported), and Gap is always false.
+// When a reconnect finds that the server dropped the session (it expired,
+// or the server lost it), the QoS 1/2 messages queued for it are gone:
+// every subscription then ends with [ErrSessionLost] rather than continue
+// with a silent hole. Delivery buffers are bounded; on overflow
+// pubsub.OverflowClose ends the subscription with a *pubsub.SlowConsumerError
+// (LastCursor is empty: there are no cursors) and OverflowDropOldest drops.
+// A message is acknowledged to the MQTT server (PUBACK) once it sits in
+// every target buffer. Publish while disconnected fails at once with
+// [ErrDisconnected] unless BrokerOptions.WaitForConnection. Close ends the
+// session on the server.
+//
+// # Server
+//
+// The Server uses mochi-mqtt for the protocol only: every PUBLISH goes to
+// the pubsub.Broker (the PUBACK or PUBREC is sent once the broker accepted
+// it), and every SUBSCRIBE becomes a broker subscription whose messages are
+// written to the client with QoS min(message QoS, granted QoS), through
+// mochi's in-flight store so the QoS 1/2 handshakes are mochi's. Retained
+// messages and shared subscriptions are the broker's. Wills are published
+// into the broker when a client disconnects without DISCONNECT (not when
+// the server shuts down).
+//
+// Reason codes: CONNACK 0x86 for a refused login (transport.ErrUnauthenticated)
+// and 0x87 for transport.ErrForbidden (3.1.1: 0x04 and 0x05); SUBACK 0x87
+// for a filter Auth refuses, 0x8F for an invalid filter, 0x97 beyond
+// Limits.MaxSubscriptions, 0x9E for "$share" on a broker without groups;
+// PUBACK/PUBREC 0x87 for a refused topic, 0x90 for an invalid topic name
+// (wildcards), 0x95 beyond Limits.MaxMessageBytes (MQTT 3.1.1 clients, which
+// have no reason codes in PUBACK, are disconnected instead); DISCONNECT 0x97
+// for a client too slow to keep up (its broker subscription overflowed or
+// it left deliveries unacknowledged for WriteTimeout) and 0x8B on shutdown.
+// Malformed packets close the connection (mochi's decoder).
+//
+// Decisions: sessions end with the connection. The CONNACK tells MQTT 5
+// clients the session expiry is 0 and reconnecting clients always see
+// Session Present 0, so they know to subscribe again; messages published
+// while they were away are not queued. Delivery to one client never blocks
+// publishers or other clients: each subscription has a bounded buffer
+// (ServerOptions.Buffer) and each client a bounded number of
+// unacknowledged deliveries (MaxInflight). mochi's $SYS topics are not
+// exposed, and clients cannot publish to $SYS.
+package mqttx
