@@ -155,3 +155,44 @@ func TestReflectionAndHealth(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, grpchealth.StatusServing, res.Status)
 }
+
+// In a Session, a subscription that overflows is ended with SessionEnded
+// and its last cursor; the session and its other commands go on.
+func TestSessionSlowConsumer(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, &grpcx.Options{Buffer: 4}, pubsub.MemoryOptions{})
+	st := e.client("grpc").Session(ctx)
+	defer st.CloseResponse()
+	sendCmd(t, st, subCmd("s", &pb.SessionSubscribe{Filter: "big"}))
+	require.True(t, result(t, st, "s").GetOk())
+	const n = 64
+	for i := range n {
+		payload := make([]byte, 256<<10)
+		payload[0] = byte(i)
+		_, err := e.b.Publish(ctx, pubsub.Message{Topic: "big", Data: payload})
+		require.NoError(t, err)
+	}
+	got := 0
+	var ended *pb.SessionEnded
+	for ended == nil {
+		ev := next(t, st)
+		if d := ev.GetDelivery(); d != nil {
+			require.Equal(t, byte(got), d.GetMessage().GetData()[0])
+			got++
+			continue
+		}
+		ended = ev.GetEnded()
+		require.NotNil(t, ended, "unexpected event %v", ev)
+	}
+	require.Less(t, got, n)
+	require.Equal(t, "s", ended.GetSubscriptionId())
+	require.Equal(t, "resource_exhausted", ended.GetCode())
+	// Resume within the same session from the last cursor.
+	sendCmd(t, st, subCmd("s", &pb.SessionSubscribe{Filter: "big", Since: ended.GetLastCursor()}))
+	r := result(t, st, "s")
+	require.True(t, r.GetOk(), r.GetError())
+	require.Nil(t, r.GetOpened().GetGap())
+	for ; got < n; got++ {
+		require.Equal(t, byte(got), delivery(t, st).GetMessage().GetData()[0])
+	}
+}
