@@ -417,6 +417,8 @@ func (x *SubscribeRequest) GetNoRetained() bool {
 // SubscribeResponse is one event of a subscription stream.
 type SubscribeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// Event is what happened.
+	//
 	// Types that are valid to be assigned to Event:
 	//
 	//	*SubscribeResponse_Message
@@ -814,6 +816,8 @@ type SessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Id correlates the command with its Result.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Command is what to do.
+	//
 	// Types that are valid to be assigned to Command:
 	//
 	//	*SessionRequest_Subscribe
@@ -1151,6 +1155,8 @@ func (x *SessionAck) GetRequeue() bool {
 // SessionResponse is one event on a session.
 type SessionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// Event is what happened.
+	//
 	// Types that are valid to be assigned to Event:
 	//
 	//	*SessionResponse_Result

@@ -43,7 +43,8 @@ type PubSubServiceClient interface {
 	// Publish sends one message and returns its id and cursor.
 	Publish(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*PublishResponse, error)
 	// Subscribe streams the messages matching the filters, starting live or
-	// after a cursor. A Gap comes first when history does not reach back.
+	// after a cursor. The first event is always Opened (carrying a Gap when
+	// history does not reach back); messages follow.
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error)
 	// PublishStream publishes many messages and answers with a summary.
 	PublishStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PublishStreamRequest, PublishStreamResponse], error)
@@ -142,7 +143,8 @@ type PubSubServiceServer interface {
 	// Publish sends one message and returns its id and cursor.
 	Publish(context.Context, *PublishRequest) (*PublishResponse, error)
 	// Subscribe streams the messages matching the filters, starting live or
-	// after a cursor. A Gap comes first when history does not reach back.
+	// after a cursor. The first event is always Opened (carrying a Gap when
+	// history does not reach back); messages follow.
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error
 	// PublishStream publishes many messages and answers with a summary.
 	PublishStream(grpc.ClientStreamingServer[PublishStreamRequest, PublishStreamResponse]) error
