@@ -187,10 +187,13 @@ func (ss *session) end() {
 }
 
 // disconnect sends DISCONNECT with code (MQTT 5) and closes the
-// connection.
+// connection (MQTT 3.1.1 has no server DISCONNECT: the connection just
+// closes).
 func (ss *session) disconnect(code packets.Code) {
-	_ = ss.cl.Net.Conn.SetWriteDeadline(time.Now().Add(time.Second))
-	_ = ss.s.mochi.DisconnectClient(ss.cl, code)
+	if ss.cl.Properties.ProtocolVersion >= 5 {
+		_ = ss.cl.Net.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = ss.s.mochi.DisconnectClient(ss.cl, code)
+	}
 	ss.cl.Stop(code)
 }
 
