@@ -1,0 +1,89 @@
+// Package amqpx is a [pubsub.Broker] over RabbitMQ (AMQP 0-9-1, with
+// github.com/rabbitmq/amqp091-go), so that Switchboard runs on many nodes:
+// give every process an amqpx.Broker on the same exchange and a message
+// published on any node reaches subscribers on all of them, whatever their
+// transport.
+//
+// Use [Dial] to connect a Broker; use it wherever a pubsub.Broker goes.
+// Use [TopicToKey], [KeyToTopic] and [FilterToKey] to see how topics and
+// filters map to AMQP routing and binding keys.
+//
+// # Topology
+//
+// Every message is published to one durable topic exchange
+// (Options.Exchange, default "switchboard") with the topic as routing key:
+// '/' becomes '.', and in filters '+' becomes '*' while '#' stays '#' (both
+// match a parent level, as in MQTT). A level containing '.' or '*' cannot
+// be carried faithfully and is refused with an error wrapping
+// pubsub.ErrInvalidTopic or pubsub.ErrInvalidFilter, as are keys longer
+// than 255 bytes. AMQP has no '$' rule, so every delivery is matched again
+// with pubsub.Filter.Match: "#" never receives "$sys/…".
+//
+// Scale by design: a node declares ONE consumer queue,
+// "<prefix>.node.<id>", shared by all its plain subscriptions. The queue
+// carries one binding per distinct filter, reference-counted: ten thousand
+// SSE clients on "news/#" cost one binding, not ten thousand queues. The
+// node acknowledges deliveries in batches and fans them out in process to
+// bounded per-subscription buffers (OverflowClose ends a slow subscription
+// with *pubsub.SlowConsumerError, OverflowDropOldest drops). The node queue
+// is not exclusive: it outlives a dropped connection by
+// Options.NodeQueueExpiry, so a reconnect resumes it with every message
+// routed meanwhile. When it is gone all the same (RabbitMQ restarted, or a
+// longer outage), the node's live subscriptions end with [ErrQueueLost]: a
+// gap is never silent.
+//
+// A subscription with SubscribeOptions.Group consumes the durable queue
+// "<prefix>.group.<group>.<hash>" shared by every member of the group on
+// every node (competing consumers, prefetch = SubscribeOptions.Prefetch).
+// A ManualAck subscription without a group consumes a private queue of its
+// own. Those are the only per-subscription queues.
+//
+// # Delivery
+//
+// Publish uses persistent delivery mode and waits for the publisher
+// confirm. If the connection drops first, it publishes again after the
+// reconnect: delivery is at least once and a message keeps its ID
+// (Message.ID ↔ AMQP message-id), so consumers can recognise a duplicate.
+// Subscribe returns once the binding exists.
+//
+// With ManualAck, Ack acknowledges. Nack with requeue publishes the message
+// again to the back of its queue with an attempt counter (the AMQP header
+// "sb-attempt"; Message.Attempt counts it, plus one for a RabbitMQ
+// redelivery), so a poison message cannot spin at the head of the queue.
+// Once Attempt reaches SubscribeOptions.MaxDeliveries, or on Nack without
+// requeue, the message is published to its dead-letter topic
+// (pubsub.DeadLetterTopicFor, default "$deadletter/<topic>") with the
+// headers sb-dead-letter-reason and sb-original-topic, and the original is
+// acknowledged after that publish is confirmed. Closing a subscription, or
+// losing the connection, returns unacknowledged messages to the queue.
+//
+// # Headers
+//
+// Message.Header travels as AMQP string headers, except: sb-reply-to
+// travels as the reply-to property (as a routing key), sb-correlation-id as
+// correlation-id, and [HeaderPriority], [HeaderExpiration] and
+// [HeaderContentType] as the priority, expiration (per-message TTL in
+// milliseconds) and content-type properties; all are set again on
+// delivery. Header values that AMQP clients send as other types are
+// converted to strings by the rules of [HeaderValue], never rejected. A
+// delivery whose routing key maps to no valid topic (empty, or containing
+// '/', '*', '+' or '#') is acknowledged and dropped, with a warning to
+// Options.Logger.
+//
+// # Not supported
+//
+// History (cursors, SubscribeOptions.Since, HistoryReader) and retained
+// messages: Capabilities reports History and Retain false, Since is refused
+// with pubsub.ErrNotSupported and Message.Retain is ignored.
+//
+// # Connections
+//
+// A Broker holds two connections, one to publish and one to consume (a
+// consumer that falls behind must not stall publishing), named
+// "<ConnectionName> publish" and "<ConnectionName> consume" in rabbitmqctl.
+// Each reconnects by itself with exponential backoff and jitter; the node
+// queue, its bindings, group and private queues and their consumers are
+// declared again on the new connection. Close drains publishes in flight,
+// ends every subscription, deletes the node queue and waits for the
+// Broker's goroutines.
+package amqpx
