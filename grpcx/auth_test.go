@@ -11,7 +11,7 @@ import (
 
 func TestCredentials(t *testing.T) {
 	for _, tc := range []struct {
-		auth, query    string
+		auth, query     string
 		token, user, pw string
 	}{
 		{"Bearer abc", "", "abc", "", ""},

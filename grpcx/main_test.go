@@ -2,7 +2,6 @@ package grpcx_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -110,11 +109,6 @@ func requireCode(t testing.TB, want connect.Code, err error) {
 	t.Helper()
 	require.Error(t, err)
 	require.Equal(t, want, connect.CodeOf(err), "error: %v", err)
-}
-
-func isCode(err error, c connect.Code) bool {
-	var ce *connect.Error
-	return errors.As(err, &ce) && ce.Code() == c
 }
 
 func pubsubv1connectClient(hc connect.HTTPClient, url string, opts ...connect.ClientOption) pubsubv1connect.PubSubServiceClient {
