@@ -172,7 +172,7 @@ func TestAMQPAmqplibConsumer(t *testing.T) {
 	const n = 5
 	for i := 1; i <= n; i++ {
 		_, err := b.Publish(ctx, pubsub.Message{Topic: "order/created", ID: fmt.Sprintf("sb-%d", i),
-			Data: fmt.Appendf(nil, `{"orderId":"ORD-%d"}`, i),
+			Data:   fmt.Appendf(nil, `{"orderId":"ORD-%d"}`, i),
 			Header: map[string]string{"order-priority": "high", amqpx.HeaderPriority: "7"}})
 		require.NoError(t, err)
 	}
