@@ -51,7 +51,7 @@ func pageCSP(page []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "default-src 'none'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; " +
+	return "default-src 'none'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; " +
 		"style-src " + hashSource(style) + "; script-src " + hashSource(script), nil
 }
 
