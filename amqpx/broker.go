@@ -321,6 +321,9 @@ func (b *Broker) close() {
 	}
 	t.Stop()
 
+	b.node.mu.Lock()
+	b.node.closing = true
+	b.node.mu.Unlock()
 	for _, s := range b.fan.all() {
 		s.end(pubsub.ErrClosed)
 	}

@@ -111,3 +111,29 @@ func missing(want, got map[string]bool) int {
 	}
 	return n
 }
+
+// TestQueueLost deletes the node queue behind the node's back (as a
+// RabbitMQ restart would): its subscriptions end with ErrQueueLost instead
+// of silently missing messages, and the node recovers for new ones.
+func TestQueueLost(t *testing.T) {
+	t.Parallel()
+	sp := newSpace(t)
+	logs := newLogCounter()
+	b := sp.broker(func(o *amqpx.Options) { o.Logger = slog.New(logs) })
+	c := ctx(t)
+	sub, err := b.Subscribe(c, "x", nil)
+	require.NoError(t, err)
+	admin := sp.channel()
+	_, err = admin.QueueDelete(b.NodeQueue(), false, false, false)
+	require.NoError(t, err)
+	for range sub.C() {
+	}
+	require.ErrorIs(t, sub.Err(), amqpx.ErrQueueLost)
+	require.Equal(t, 1, logs.count("amqpx: node queue was lost while disconnected"))
+
+	again, err := b.Subscribe(c, "x", nil)
+	require.NoError(t, err)
+	_, err = b.Publish(c, pubsub.Message{Topic: "x", Data: []byte("after")})
+	require.NoError(t, err)
+	require.Equal(t, "after", string(recv(t, again).Data))
+}

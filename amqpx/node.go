@@ -27,6 +27,7 @@ type node struct {
 	ctl      *amqp.Channel   // for binds; nil while down
 	ready    chan struct{}   // closed while the queue is consumed
 	declared bool            // the queue was declared at least once
+	closing  bool            // the Broker is closing: the queue goes, skip unbinds
 }
 
 func newNode(b *Broker, queue string) *node {
@@ -93,6 +94,9 @@ func (n *node) release(key string) {
 		return
 	}
 	delete(n.refs, key)
+	if n.closing {
+		return
+	}
 	if n.ctl != nil {
 		if err := n.ctl.QueueUnbind(n.queue, key, n.b.opts.Exchange, nil); err == nil {
 			return
