@@ -125,7 +125,7 @@ func fromWire(topic string, payload []byte, retain bool, w wire, now time.Time) 
 	if w.contentType != "" {
 		set(HeaderContentType, w.contentType)
 	}
-	if w.hasExpiry {
+	if _, dup := m.Header[HeaderMessageExpiry]; w.hasExpiry && !dup {
 		set(HeaderMessageExpiry, strconv.FormatUint(uint64(w.expiry), 10))
 	}
 	return m

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
@@ -72,6 +73,7 @@ type Server struct {
 	maxInflight int
 	log         *slog.Logger
 	mochi       *mqtt.Server
+	hook        *hook
 	ctx         context.Context // cancelled when the server shuts down
 	cancel      context.CancelFunc
 
@@ -145,7 +147,8 @@ func NewServer(b pubsub.Broker, opts *ServerOptions) (*Server, error) {
 		ClientNetWriteBufferSize: 4096,
 		ClientNetReadBufferSize:  4096,
 	})
-	if err := s.mochi.AddHook(&hook{s: s}, nil); err != nil {
+	s.hook = &hook{s: s}
+	if err := s.mochi.AddHook(s.hook, nil); err != nil {
 		return nil, fmt.Errorf("mqttx: %w", err)
 	}
 	if err := s.mochi.Serve(); err != nil {
@@ -231,11 +234,43 @@ func (s *Server) serveConn(listener string, c net.Conn) {
 	// mochi sets no deadline before CONNECT arrives; after it, the
 	// keep-alive sets one.
 	_ = c.SetReadDeadline(time.Now().Add(connectTimeout))
+	panicked := true
+	defer func() {
+		if !panicked {
+			return
+		}
+		// mochi-mqtt v2.7.9's decoder panics on some malformed packets
+		// (an MQTT 5 SUBSCRIBE without its options byte, found by
+		// FuzzServerPackets). The read loop runs on this goroutine, so
+		// the panic ends only this connection: treat it as a protocol
+		// error.
+		p := recover()
+		s.log.Warn("mqttx: malformed packet, connection closed", "remote", c.RemoteAddr().String(), "panic", p)
+		_ = c.Close()
+		s.mu.Lock()
+		ss := s.byConn[c]
+		s.mu.Unlock()
+		if ss != nil {
+			cl := ss.cl
+			cl.Stop(packets.ErrMalformedPacket)
+			if cl.Properties.Will.Flag == 1 {
+				_, _ = s.hook.OnWill(cl, cl.Properties.Will)
+			}
+			s.hook.OnDisconnect(cl, packets.ErrMalformedPacket, false)
+		}
+		s.endConn(c)
+	}()
 	err := s.mochi.EstablishConnection(listener, c)
+	panicked = false
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		s.log.Debug("mqttx: connection ended", "remote", c.RemoteAddr().String(), "err", err)
 	}
-	// mochi skips OnDisconnect when the CONNACK cannot be written.
+	s.endConn(c)
+}
+
+// endConn ends the session of connection c if mochi did not (it skips
+// OnDisconnect when the CONNACK cannot be written).
+func (s *Server) endConn(c net.Conn) {
 	s.mu.Lock()
 	ss := s.byConn[c]
 	delete(s.byConn, c)

@@ -528,3 +528,28 @@ func TestServerNoLocalAndUnsubscribe(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "marker", d.next(t).Topic, "nothing after UNSUBSCRIBE")
 }
+
+// TestServerMalformedSubscribe: mochi-mqtt's decoder panics on an MQTT 5
+// SUBSCRIBE whose filter is not followed by its options byte. The server
+// survives: the connection closes as for any protocol error (the will is
+// published) and other clients carry on.
+func TestServerMalformedSubscribe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	mem := newMemory(t)
+	_, addr := startServer(t, mem, nil)
+	watch, err := mem.Subscribe(ctx, "wills/#", nil)
+	require.NoError(t, err)
+	defer watch.Close()
+	rc := dialRaw(t, addr, 5)
+	rc.connect("crasher", func(pk *packets.Packet) {
+		pk.Connect.WillFlag, pk.Connect.WillTopic, pk.Connect.WillPayload = true, "wills/crasher", []byte("bye")
+	})
+	// SUBSCRIBE, packet id 1, no properties, filter "#", options byte missing.
+	rc.write([]byte{0x82, 0x06, 0x00, 0x01, 0x00, 0x00, 0x01, '#'})
+	rc.closed()
+	require.Equal(t, "wills/crasher", (<-watch.C()).Topic)
+	ok := dialRaw(t, addr, 5)
+	require.Zero(t, ok.connect("crasher", nil).ReasonCode, "same client id connects again")
+	require.Equal(t, []byte{0}, ok.subscribe(1, 0, "x").ReasonCodes)
+}
