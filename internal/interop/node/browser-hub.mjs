@@ -11,6 +11,8 @@ import { chromium } from "playwright-core";
 const [base, executablePath, screenshot, mqttAddr] = process.argv.slice(2);
 const panes = ["sse", "ws", "poll"];
 const timeout = 10_000;
+// What each pane must show, in order, as the scenario goes on.
+const want = { sse: [], ws: [], poll: [] };
 
 const browser = await chromium.launch({
   executablePath,
@@ -27,45 +29,57 @@ try {
   page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 
+  // Before the page subscribes: a retained value (new subscribers get it
+  // first, with its old cursor) and then an ordinary message. Resuming from
+  // the retained message's cursor would wrongly replay the second one.
+  await restPublish("demo/state", "retained state", true);
+  await restPublish("demo/old", "history before subscribing", false);
+
   await page.goto(`${base}/`);
   await page.fill("#filter", "demo/#");
   await page.click("#subscribe");
   await allState("open");
+  // SSE and WebSocket subscriptions start with the retained value; long
+  // polling starts from now.
+  want.sse.push("retained state");
+  want.ws.push("retained state");
+  await allHave(want);
 
-  // 1. Publish from the page over WebSocket.
-  await publish("ws", "demo/one", '{"n":1}');
-  await allHave(['{"n":1}']);
-
-  // 2. Disconnect every pane, publish twice over REST, reconnect.
+  // 1. Disconnect every pane, publish twice over REST, reconnect: nothing
+  //    lost, nothing repeated, nothing from before the subscription.
   await page.click("#disconnect");
   await allState("closed");
   await publish("rest", "demo/two", "while you were away");
   await publish("rest", "demo/three", '{"n":3}');
   await page.click("#reconnect");
   await allState("open");
-  const afterReconnect = ['{"n":1}', "while you were away", '{"n":3}'];
-  await allHave(afterReconnect);
+  add("while you were away", '{"n":3}');
+  await allHave(want);
+
+  // 2. Publish from the page over WebSocket.
+  await publish("ws", "demo/one", '{"n":1}');
+  add('{"n":1}');
+  await allHave(want);
 
   // 3. A message from an MQTT device.
-  let expected = afterReconnect;
   if (mqttAddr) {
     const [host, port] = splitHostPort(mqttAddr);
     execFileSync("mosquitto_pub", ["-h", host, "-p", port, "-q", "1", "-t", "demo/mqtt", "-m", "from mosquitto_pub"],
       { timeout });
-    expected = [...afterReconnect, "from mosquitto_pub"];
-    await allHave(expected);
+    add("from mosquitto_pub");
+    await allHave(want);
   }
   // A message outside the filter never shows up: publish one, then one
   // inside, and wait for the second; the first must be absent.
   await publish("rest", "other/topic", "not for demo/#");
   await publish("ws", "demo/last", '"last"');
-  expected = [...expected, '"last"'];
-  await allHave(expected);
+  add('"last"');
+  await allHave(want);
 
   await page.screenshot({ path: screenshot, fullPage: true });
   const summary = {};
   for (const p of panes) summary[p] = await paneSummary(p);
-  console.log(JSON.stringify({ expected, panes: summary, problems }));
+  console.log(JSON.stringify({ expected: want, panes: summary, problems }));
 } catch (err) {
   if (page) {
     await page.screenshot({ path: screenshot, fullPage: true }).catch(() => {});
@@ -102,19 +116,26 @@ async function allState(state) {
   }
 }
 
-// allHave waits until every pane shows exactly the messages want, in order.
+// allHave waits until every pane shows at least the messages want[pane]
+// (the Go test checks the exact lists at the end).
 async function allHave(want) {
   for (const p of panes) {
     await page.waitForFunction(
-      ([p, want]) => {
-        const got = [...document.querySelectorAll(`#${p} li.msg .data`)].map((e) => e.textContent);
-        return got.length >= want.length;
-      },
-      [p, want],
+      ([p, n]) => document.querySelectorAll(`#${p} li.msg`).length >= n,
+      [p, want[p].length],
     ).catch(async (e) => {
-      throw new Error(`pane ${p}: ${JSON.stringify(await paneSummary(p))}, want ${JSON.stringify(want)}: ${e.message}`);
+      throw new Error(`pane ${p}: ${JSON.stringify(await paneSummary(p))}, want ${JSON.stringify(want[p])}: ${e.message}`);
     });
   }
+}
+
+function add(...texts) {
+  for (const p of panes) want[p].push(...texts);
+}
+
+async function restPublish(topic, body, retain) {
+  const r = await fetch(`${base}/topics/${topic}${retain ? "?retain=true" : ""}`, { method: "POST", body });
+  if (!r.ok) throw new Error(`REST publish ${topic}: HTTP ${r.status} ${await r.text()}`);
 }
 
 async function paneSummary(p) {
@@ -126,6 +147,7 @@ async function paneSummary(p) {
       topic: (li.querySelector(".topic")?.textContent ?? "").trim(),
       data: li.querySelector(".data").textContent,
       cursor: li.dataset.cursor,
+      retained: li.dataset.retained === "true",
     })),
     notes: [...document.querySelectorAll(`#${p} li.note`)].map((li) => li.textContent),
   }), p);
