@@ -117,7 +117,9 @@ func TestTransportWSCloseCodes(t *testing.T) {
 		{"subscribe without query", func(c *wsClient) { c.init(good); c.sendRaw(`{"type":"subscribe","id":"1","payload":{}}`) }, 4400, "Invalid message received"},
 		{"init payload not object", func(c *wsClient) { c.sendRaw(`{"type":"connection_init","payload":"x"}`) }, 4400, "Invalid message received"},
 		{"subscribe before ack", func(c *wsClient) { c.send(sub) }, 4401, "Unauthorized"},
-		{"refused credentials", func(c *wsClient) { c.send(map[string]any{"type": "connection_init", "payload": map[string]any{"token": "bad"}}) }, 4403, "Forbidden"},
+		{"refused credentials", func(c *wsClient) {
+			c.send(map[string]any{"type": "connection_init", "payload": map[string]any{"token": "bad"}})
+		}, 4403, "Forbidden"},
 		{"second init", func(c *wsClient) { c.init(good); c.send(map[string]any{"type": "connection_init"}) }, 4429, "Too many initialisation requests"},
 		{"duplicate id", func(c *wsClient) { c.init(good); c.send(sub); c.send(sub) }, 4409, "Subscriber for 1 already exists"},
 		{"init timeout", func(c *wsClient) {}, 4408, "Connection initialisation timeout"},

@@ -75,7 +75,7 @@ func (e *Executor) Subscribe(ctx context.Context, req *graphqlsub.Request) (<-ch
 		cancel()
 		return nil, err
 	}
-	out := make(chan *graphqlsub.Result, e.buffer)
+	out := make(chan *graphqlsub.Result, e.buffer+1)
 	go func() {
 		defer close(out)
 		defer cancel()
@@ -97,26 +97,19 @@ func (e *Executor) Subscribe(ctx context.Context, req *graphqlsub.Request) (<-ch
 			}
 			res := convertEvent(resp, first)
 			first = false
-			select {
-			case out <- res:
-			default:
-				// Never make graph-gophers wait (it would drop events after
-				// SubscribeResolverTimeout): end the operation loudly instead.
+			// Only this goroutine sends and out has one slot more than the
+			// buffer, so neither send below blocks. Never make graph-gophers
+			// wait: it drops events not received within its
+			// SubscribeResolverTimeout. End the operation loudly instead.
+			if len(out) >= e.buffer {
 				cancel()
-				slow := &graphqlsub.Result{Data: json.RawMessage("null"), Errors: []*graphqlsub.Error{{
+				out <- &graphqlsub.Result{Data: json.RawMessage("null"), Errors: []*graphqlsub.Error{{
 					Message:    "graphqlsub: subscriber too slow, subscription ended: resubscribe from the last cursor received",
 					Extensions: map[string]any{"code": graphqlsub.CodeSlowConsumer},
 				}}}
-				// Make room for the error: the client will see it after the
-				// events already queued minus the last one, which it would
-				// otherwise never see either.
-				select {
-				case <-out:
-				default:
-				}
-				out <- slow
 				return
 			}
+			out <- res
 		}
 	}()
 	return out, nil

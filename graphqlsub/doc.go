@@ -1,0 +1,119 @@
+// Package graphqlsub serves GraphQL queries, mutations and subscriptions
+// over every wire GraphQL clients speak, from one http.Handler.
+//
+// Use NewHandler to serve an Executor on one endpoint; use
+// graphqlsub/gophers to get an Executor from a graph-gophers/graphql-go
+// schema (or gophers.NewBrokerSchema for a ready-made API over a
+// pubsub.Broker); use Stream inside a subscription resolver to turn a
+// pubsub.Broker subscription into the resolver's channel, filtered by the
+// resolver's arguments, with gaps and overflows reported in band. Mount the
+// Handler on your mux and call Shutdown (graceful) or Close when the server
+// stops: http.Server.Shutdown does not wait for hijacked WebSockets.
+//
+// # Dispatch
+//
+// One URL serves four protocols, chosen per request:
+//
+//   - A WebSocket upgrade offering the subprotocol "graphql-transport-ws"
+//     speaks that protocol (npm's graphql-ws library); one offering
+//     "graphql-ws" speaks the legacy subscriptions-transport-ws protocol
+//     (older Apollo clients). Beware the naming trap: the graphql-ws
+//     library does not speak the graphql-ws subprotocol. An upgrade with
+//     neither is accepted and closed with 4406 (Subprotocol not
+//     acceptable); unlike gqlgen, no protocol is assumed.
+//   - A GET or POST whose Accept lists text/event-stream is GraphQL over SSE
+//     in distinct-connections mode (npm's graphql-sse client).
+//   - Any other GET or POST is GraphQL over HTTP.
+//
+// # graphql-transport-ws
+//
+// Exactly as enisdenjo/graphql-ws's PROTOCOL.md specifies. The client must
+// send connection_init within Options.InitTimeout (default 3 s) or the
+// socket closes with 4408; its payload (and the upgrade request's headers)
+// go through transport.Auth.Authenticate with Credentials.Transport
+// "graphql", Payload the init payload and Token the payload's "token"
+// field, else a Bearer Authorization in the payload or the request; a
+// refusal closes with 4403 Forbidden, success answers connection_ack and
+// puts the identity in the context of every operation
+// (transport.IdentityFrom). Other close codes: 4400 for malformed JSON, a
+// missing or unknown type, a message type only servers send, a bad id or
+// payload (the reason starts "Invalid message received: ", at most 123
+// bytes); 4401 for subscribe before connection_ack; 4409 "Subscriber for
+// <id> already exists" for a duplicate active id; 4429 for a second
+// connection_init; 4500 when the executor panics; 1001 on Shutdown; 1009
+// for a message over Limits.MaxMessageBytes; 1013 when the handler is at
+// Limits.MaxConnections. ping is answered with pong (echoing an object
+// payload), pong is ignored, and the server sends WebSocket ping frames
+// every Options.KeepAlive (12 s), closing peers that do not answer.
+//
+// Each subscribe runs one operation: subscriptions through
+// Executor.Subscribe, queries and mutations through Executor.Execute. Every
+// result is a next message; the operation then ends with complete. A
+// request error (a result without data: syntax, validation, or a subscribe
+// resolver that fails) is a single error message with the GraphQL errors as
+// payload and no complete. A complete from the client cancels the
+// operation; nothing more is sent for it and its id can be reused. Past
+// Limits.MaxSubscriptions running operations a subscribe is answered with
+// an error message whose extensions.code is "rate_limited".
+//
+// # Legacy graphql-ws (subscriptions-transport-ws)
+//
+// connection_init is answered with connection_ack followed by "ka" at once
+// and every KeepAlive; a refusal sends connection_error then closes with
+// 1011, as the reference server does. start runs an operation, results
+// (request errors included) come as data, then complete; stop cancels it; a
+// start with an active id replaces that operation; connection_terminate
+// closes with 1000. A malformed message gets connection_error and the
+// connection stays open; an unknown type gets an error for its id. The init
+// timeout applies too (close 4408).
+//
+// # GraphQL over SSE (distinct connections)
+//
+// Each request runs one operation and answers 200 text/event-stream with
+// "event: next\ndata: <ExecutionResult>" per result and a final
+// "event: complete\ndata:" (the empty data field makes EventSource dispatch
+// it). Request errors, validation included, arrive as a next event, not as
+// a 400, since a 400 makes browsers give up. Only an unreadable request
+// (not JSON, no query: 400; wrong Content-Type: 415; too large: 413) or
+// refused credentials (401/403, from transport.Auth with the request's
+// headers and access_token) get a non-200 status. Comments (":") keep the
+// stream alive every KeepAlive. The client stops an operation by closing
+// the connection. The single-connection mode is not implemented.
+//
+// # GraphQL over HTTP
+//
+// POST with Content-Type application/json ({"query", "operationName",
+// "variables", "extensions"}) or GET with the same names as query
+// parameters (variables and extensions JSON-encoded). Mutations over GET
+// get 405. The response is application/graphql-response+json when the
+// Accept header lists it (a request error is then 400, anything else 200)
+// and application/json otherwise (always 200 once the request was read).
+// Subscriptions need a WebSocket or SSE and get 400. Errors of the handler
+// itself use the GraphQL shape {"errors":[{"message", "extensions":
+// {"code"}}]} with the codes of package transport.
+//
+// # Results
+//
+// A Result with a nil Data is a request error (the GraphQL specification's
+// "data entry not present"); a field error that nulls the whole result has
+// Data set to the JSON literal null. Handlers rely on this to choose
+// between error and next.
+//
+// # Gaps and slow consumers
+//
+// Nothing is lost silently. A Stream resumed (StreamOptions.Since) from a
+// cursor the history no longer reaches first yields an Event whose Err has
+// Code "gap"; a stream whose broker subscription overflowed or whose broker
+// closed ends with an Event whose Err has Code "slow_consumer" or
+// "unavailable" and Cursor the last cursor delivered. Resolvers return that
+// *StreamError from their field resolvers; clients then see a next message
+// with "data": null and one error with extensions {"code", "cursor"}, and
+// resubscribe with since = cursor to lose nothing. The Handler itself never
+// drops a result: a write blocks its operation (at most WriteTimeout, then
+// the connection closes), which pushes back into the Executor. The gophers
+// adapter queues a bounded number of results per operation and, when a
+// client falls that far behind, ends the operation with an error whose
+// extensions.code is "slow_consumer" (the client resumes from the last
+// cursor it received); a Stream's bounded broker subscription behaves the
+// same way for resolvers that are slower than the broker.
+package graphqlsub
