@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -26,9 +27,10 @@ type Envelope struct {
 
 // EmbeddableJSON reports whether data can travel verbatim as a JSON value:
 // valid UTF-8 JSON that neither starts nor ends with whitespace (decoders
-// drop surrounding whitespace, which would change the bytes).
+// drop surrounding whitespace, which would change the bytes) and holds no
+// carriage return (line-based framings such as SSE turn CR and CRLF into LF).
 func EmbeddableJSON(data []byte) bool {
-	if len(data) == 0 || isSpace(data[0]) || isSpace(data[len(data)-1]) {
+	if len(data) == 0 || isSpace(data[0]) || isSpace(data[len(data)-1]) || bytes.IndexByte(data, '\r') >= 0 {
 		return false
 	}
 	return utf8.Valid(data) && json.Valid(data)
