@@ -1,6 +1,9 @@
 package main
 
 import (
+	"net/http"
+	"time"
+
 	"github.com/switchboard-go/switchboard/grpcx"
 )
 
@@ -12,6 +15,12 @@ func init() {
 	register("grpc", func(h *hub) error {
 		_, g := grpcx.NewHandler(h.broker, &grpcx.Options{Logger: h.log})
 		g.Register(h.mux)
+		// HTTP/2 keepalive: ping a connection that has been silent for 30 s
+		// and drop it when the ping is not answered within 15 s, so dead
+		// peers of idle Subscribe streams are noticed.
+		if h.server.HTTP2 == nil {
+			h.server.HTTP2 = &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second}
+		}
 		h.onShutdown(g.Shutdown) // end streams with a resume cursor before http.Server.Shutdown
 		h.onClose(g.Close)       // then wait for the Session readers the server's close released
 		return nil
