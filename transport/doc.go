@@ -17,6 +17,6 @@
 //
 // data holds the payload verbatim when it is valid UTF-8 JSON with no
 // surrounding whitespace and no carriage return; otherwise the payload is
-// base64 (standard, padded) in data_b64. Either way the bytes round-trip exactly across transports.
-// An absent payload is empty.
+// base64 (standard, padded) in data_b64. Either way the bytes round-trip
+// exactly across transports. An absent payload is empty.
 package transport
