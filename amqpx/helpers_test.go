@@ -20,13 +20,13 @@ import (
 // space is one test's private corner of RabbitMQ: a unique exchange and
 // queue prefix, removed at the end of the test.
 type space struct {
-	t        *testing.T
+	t        testing.TB
 	url      string
 	exchange string
 	prefix   string
 }
 
-func newSpace(t *testing.T) *space {
+func newSpace(t testing.TB) *space {
 	t.Helper()
 	url := testenv.RabbitMQ(t)
 	id := pubsub.NewEpoch()
@@ -97,7 +97,7 @@ func (s *space) cleanup() {
 }
 
 // rabbitmqctl runs rabbitmqctl with args, bounded in time.
-func rabbitmqctl(t *testing.T, args ...string) string {
+func rabbitmqctl(t testing.TB, args ...string) string {
 	t.Helper()
 	path := testenv.Command(t, "rabbitmqctl")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
