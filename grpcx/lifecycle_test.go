@@ -24,13 +24,13 @@ func TestSlowConsumerResume(t *testing.T) {
 		t.Run(proto, func(t *testing.T) {
 			ctx := testCtx(t)
 			e := newEnv(t, &grpcx.Options{Buffer: 4}, pubsub.MemoryOptions{})
-			c := e.client(proto)
+			c := e.slowClient(t, proto)
 			st, _ := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"big"}})
-			// 64 messages of 256 KiB overflow HTTP/2 flow control (4 MiB per
-			// stream), the socket buffers and the 4-message buffer.
-			const n = 64
+			// 32 messages of 64 KiB overflow the client's 64 KiB HTTP/2
+			// window and the 4-message buffer.
+			const n = 32
 			for i := range n {
-				payload := make([]byte, 256<<10) // the broker keeps it
+				payload := make([]byte, 64<<10) // the broker keeps it
 				payload[0] = byte(i)
 				_, err := e.b.Publish(ctx, pubsub.Message{Topic: "big", Data: payload})
 				require.NoError(t, err)
@@ -161,13 +161,13 @@ func TestReflectionAndHealth(t *testing.T) {
 func TestSessionSlowConsumer(t *testing.T) {
 	ctx := testCtx(t)
 	e := newEnv(t, &grpcx.Options{Buffer: 4}, pubsub.MemoryOptions{})
-	st := e.client("grpc").Session(ctx)
+	st := e.slowClient(t, "grpc").Session(ctx)
 	defer st.CloseResponse()
 	sendCmd(t, st, subCmd("s", &pb.SessionSubscribe{Filter: "big"}))
 	require.True(t, result(t, st, "s").GetOk())
-	const n = 64
+	const n = 32
 	for i := range n {
-		payload := make([]byte, 256<<10)
+		payload := make([]byte, 64<<10)
 		payload[0] = byte(i)
 		_, err := e.b.Publish(ctx, pubsub.Message{Topic: "big", Data: payload})
 		require.NoError(t, err)

@@ -69,6 +69,22 @@ func (e *env) client(protocol string, opts ...connect.ClientOption) pubsubv1conn
 	return pubsubv1connect.NewPubSubServiceClient(e.h2c, e.srv.URL, opts...)
 }
 
+// slowClient returns a client over h2c whose HTTP/2 flow-control windows
+// are the smallest allowed (64 KiB), so a consumer that stops reading holds
+// up the server after a few messages.
+func (e *env) slowClient(t testing.TB, protocol string) pubsubv1connect.PubSubServiceClient {
+	cp := new(http.Protocols)
+	cp.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: cp, HTTP2: &http.HTTP2Config{
+		MaxReceiveBufferPerConnection: 64 << 10, MaxReceiveBufferPerStream: 64 << 10}}
+	t.Cleanup(tr.CloseIdleConnections)
+	var opts []connect.ClientOption
+	if protocol == "grpc" {
+		opts = append(opts, connect.WithGRPC())
+	}
+	return pubsubv1connect.NewPubSubServiceClient(&http.Client{Transport: tr}, e.srv.URL, opts...)
+}
+
 var protocols = []string{"connect", "grpc", "grpcweb"}
 
 func testCtx(t testing.TB) context.Context {
