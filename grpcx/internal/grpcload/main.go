@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -51,29 +52,32 @@ type result struct {
 }
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "grpcload:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	base := flag.String("url", "http://127.0.0.1:8080", "server base URL (loopback only)")
-	n := flag.Int("n", 1000, "Subscribe streams")
-	conns := flag.Int("conns", 10, "HTTP/2 connections the streams share")
-	pubs := flag.Int("pubs", 20000, "unary publishes for the throughput phase")
-	pubConc := flag.Int("pub-conc", 8, "concurrent unary publishers")
-	msgs := flag.Int("msgs", 200, "messages fanned out to every stream")
-	size := flag.Int("size", 256, "payload bytes")
-	pid := flag.Int("server-pid", 0, "server process to measure (0: no memory figures)")
-	idle := flag.Duration("idle", 3*time.Second, "wait before reading the idle memory")
-	timeout := flag.Duration("timeout", 120*time.Second, "bound on the whole run")
-	flag.Parse()
+func run(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("grpcload", flag.ContinueOnError)
+	base := fs.String("url", "http://127.0.0.1:8080", "server base URL (loopback only)")
+	n := fs.Int("n", 1000, "Subscribe streams")
+	conns := fs.Int("conns", 10, "HTTP/2 connections the streams share")
+	pubs := fs.Int("pubs", 20000, "unary publishes for the throughput phase")
+	pubConc := fs.Int("pub-conc", 8, "concurrent unary publishers")
+	msgs := fs.Int("msgs", 200, "messages fanned out to every stream")
+	size := fs.Int("size", 256, "payload bytes")
+	pid := fs.Int("server-pid", 0, "server process to measure (0: no memory figures)")
+	idle := fs.Duration("idle", 3*time.Second, "wait before reading the idle memory")
+	timeout := fs.Duration("timeout", 120*time.Second, "bound on the whole run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if err := loopback(*base); err != nil {
 		return err
 	}
-	if *n < 1 || *conns < 1 || *size < 8 {
-		return errors.New("need -n >= 1, -conns >= 1, -size >= 8")
+	if *n < 1 || *conns < 1 || *size < 8 || *pubConc < 1 {
+		return errors.New("need -n >= 1, -conns >= 1, -size >= 8, -pub-conc >= 1")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -176,7 +180,7 @@ func run() error {
 	r.Missing = r.Expected - r.Delivered
 	r.Dups = bad.Load()
 	r.DeliveriesSec = float64(r.Delivered) / r.FanoutSeconds
-	return json.NewEncoder(os.Stdout).Encode(r)
+	return json.NewEncoder(out).Encode(r)
 }
 
 // loopback refuses targets that are not on this machine.
