@@ -29,6 +29,8 @@ type Broker struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // connectors, node consumer, queue consumers
 
+	nodeCancel context.CancelFunc // stops the node consumer before Close deletes its queue
+
 	mu       sync.Mutex
 	closed   bool
 	inflight sync.WaitGroup // Publish calls, drained by Close
@@ -61,16 +63,19 @@ func Dial(ctx context.Context, opts *Options) (*Broker, error) {
 		return nil, fmt.Errorf("amqpx: failed to connect: %w", err)
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	var nodeCtx context.Context
+	nodeCtx, b.nodeCancel = context.WithCancel(b.ctx)
 	b.wg.Add(3)
 	go func() { defer b.wg.Done(); b.pubConn.run(b.ctx, pc) }()
 	go func() { defer b.wg.Done(); b.subConn.run(b.ctx, sc) }()
-	go func() { defer b.wg.Done(); b.node.run(b.ctx) }()
+	go func() { defer b.wg.Done(); b.node.run(nodeCtx) }()
 
-	b.node.mu.Lock()
-	ready := b.node.ready
-	b.node.mu.Unlock()
 	select {
-	case <-ready:
+	case err := <-b.node.first:
+		if err != nil {
+			_ = b.Close()
+			return nil, err
+		}
 	case <-ctx.Done():
 		_ = b.Close()
 		return nil, ctx.Err()
@@ -213,7 +218,10 @@ func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.Subs
 	if err := b.node.acquire(ctx, key); err != nil {
 		return nil, err
 	}
-	b.fan.add(s)
+	if !b.fan.add(s) {
+		b.node.release(key)
+		return nil, pubsub.ErrClosed
+	}
 	s.watch(ctx)
 	return s, nil
 }
@@ -324,13 +332,15 @@ func (b *Broker) close() {
 	b.node.mu.Lock()
 	b.node.closing = true
 	b.node.mu.Unlock()
-	for _, s := range b.fan.all() {
+	for _, s := range b.fan.closeAll() {
 		s.end(pubsub.ErrClosed)
 	}
 	for _, s := range qsubs {
 		s.stop(pubsub.ErrClosed)
 		<-s.done
 	}
+	b.nodeCancel()
+	<-b.node.done
 	b.deleteQueue(b.node.queue)
 	b.pub.close()
 	b.cancel()

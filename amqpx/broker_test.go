@@ -172,3 +172,19 @@ func TestRequestReply(t *testing.T) {
 	require.Equal(t, "echo: hi", string(rep.Data))
 	require.NoError(t, <-done)
 }
+
+func TestDialErrors(t *testing.T) {
+	t.Parallel()
+	sp := newSpace(t)
+	c := ctx(t)
+	// Nothing listens there: Dial fails fast instead of retrying forever.
+	_, err := amqpx.Dial(c, &amqpx.Options{URL: "amqp://guest:guest@127.0.0.1:1/"})
+	require.ErrorContains(t, err, "amqpx: failed to connect")
+
+	// The exchange exists with another type: RabbitMQ refuses the
+	// declaration, and Dial says so.
+	require.NoError(t, sp.channel().ExchangeDeclare(sp.exchange, "fanout", false, true, false, false, nil))
+	_, err = amqpx.Dial(c, sp.options())
+	require.ErrorContains(t, err, "failed to declare exchange")
+	require.ErrorContains(t, err, "PRECONDITION_FAILED")
+}

@@ -15,8 +15,9 @@ import (
 // messages in queue order.
 type fanout struct {
 	mu    sync.RWMutex
-	exact map[string][]*liveSub
-	wild  map[string]*wildSubs
+	exact  map[string][]*liveSub
+	wild   map[string]*wildSubs
+	closed bool
 }
 
 type wildSubs struct {
@@ -28,12 +29,16 @@ func newFanout() *fanout {
 	return &fanout{exact: make(map[string][]*liveSub), wild: make(map[string]*wildSubs)}
 }
 
-func (f *fanout) add(s *liveSub) {
+// add attaches s; it reports false once the fan-out is closed.
+func (f *fanout) add(s *liveSub) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
 	if !s.filter.Wildcard() {
 		f.exact[s.filter.String()] = append(f.exact[s.filter.String()], s)
-		return
+		return true
 	}
 	w := f.wild[s.filter.String()]
 	if w == nil {
@@ -41,6 +46,7 @@ func (f *fanout) add(s *liveSub) {
 		f.wild[s.filter.String()] = w
 	}
 	w.subs = append(w.subs, s)
+	return true
 }
 
 // remove detaches s; it reports whether s was attached.
@@ -97,6 +103,14 @@ func (f *fanout) deliver(m *pubsub.Message, dead []*liveSub) []*liveSub {
 		}
 	}
 	return dead
+}
+
+// closeAll refuses further subscriptions and returns the attached ones.
+func (f *fanout) closeAll() []*liveSub {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	return f.all()
 }
 
 // all returns every attached subscription.

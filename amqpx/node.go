@@ -28,11 +28,15 @@ type node struct {
 	ready    chan struct{}   // closed while the queue is consumed
 	declared bool            // the queue was declared at least once
 	closing  bool            // the Broker is closing: the queue goes, skip unbinds
+
+	first     chan error // the first session's setup result, sent once
+	firstOnce sync.Once
+	done      chan struct{} // closed when run returns
 }
 
 func newNode(b *Broker, queue string) *node {
 	return &node{b: b, queue: queue, refs: make(map[string]int), unbind: make(map[string]bool),
-		ready: make(chan struct{})}
+		ready: make(chan struct{}), first: make(chan error, 1), done: make(chan struct{})}
 }
 
 // acquire adds a reference to key and returns once the binding exists
@@ -107,6 +111,7 @@ func (n *node) release(key string) {
 
 // run consumes the node queue until ctx is done, across reconnects.
 func (n *node) run(ctx context.Context) {
+	defer close(n.done)
 	for {
 		conn, _, err := n.b.subConn.get(ctx)
 		if err != nil {
@@ -170,8 +175,12 @@ func (n *node) setup(conn *amqp.Connection) (ctl, cons *amqp.Channel, d <-chan a
 func (n *node) session(ctx context.Context, conn *amqp.Connection) error {
 	ctl, cons, deliveries, lost, err := n.setup(conn)
 	if err != nil {
+		if !conn.IsClosed() {
+			n.firstOnce.Do(func() { n.first <- err })
+		}
 		return err
 	}
+	n.firstOnce.Do(func() { n.first <- nil })
 	defer func() { _ = cons.Close() }()
 	ctlClosed := ctl.NotifyClose(make(chan *amqp.Error, 1))
 
