@@ -95,3 +95,98 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// refParse is a direct transcription of WHATWG HTML §9.2.6 over a whole
+// string, the reference FuzzEventReaderMatchesReference checks against.
+func refParse(s string) []Event {
+	s = strings.TrimPrefix(s, "\uFEFF")
+	var lines []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\r' || s[i] == '\n' {
+			lines = append(lines, s[start:i])
+			if s[i] == '\r' && i+1 < len(s) && s[i+1] == '\n' {
+				i++
+			}
+			start = i + 1
+		}
+	}
+	var evs []Event
+	var data, typ, idBuf, lastID string
+	hasData := false
+	for _, l := range lines {
+		if l == "" {
+			lastID = idBuf
+			if hasData {
+				evs = append(evs, Event{ID: lastID, Type: typ, Data: strings.TrimSuffix(data, "\n")})
+			}
+			data, typ, hasData = "", "", false
+			continue
+		}
+		if l[0] == ':' {
+			continue
+		}
+		name, value, found := strings.Cut(l, ":")
+		if found {
+			value = strings.TrimPrefix(value, " ")
+		}
+		switch name {
+		case "event":
+			typ = value
+		case "data":
+			data += value + "\n"
+			hasData = true
+		case "id":
+			if !strings.Contains(value, "\x00") {
+				idBuf = value
+			}
+		}
+	}
+	return evs
+}
+
+// FuzzEventReaderMatchesReference: the streaming parser, fed in small
+// chunks, dispatches exactly the events of the reference parser.
+func FuzzEventReaderMatchesReference(f *testing.F) {
+	for _, s := range []string{"data: a\n\n", "id: 1\r\ndata: a\r\n\r\n", "\uFEFFevent: x\rdata\r\r", "data:a\r\rdata:b\n\r\n", ":c\nid\x00: 1\ndata: x\n\n"} {
+		f.Add(s, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, s string, chunk uint8) {
+		want := refParse(s)
+		er := newEventReader(&chunkReader{s: s, n: int(chunk%16) + 1}, len(s)+1)
+		var got []Event
+		for {
+			ev, err := er.next()
+			if err != nil {
+				break
+			}
+			got = append(got, ev)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("got %d events %+v, want %d %+v", len(got), got, len(want), want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("event %d: got %+v, want %+v", i, got[i], want[i])
+			}
+		}
+	})
+}
+
+// chunkReader returns s at most n bytes per Read, to exercise line ends
+// split across reads (a CR at the end of one read, LF at the start of the
+// next).
+type chunkReader struct {
+	s string
+	n int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if c.s == "" {
+		return 0, io.EOF
+	}
+	k := min(len(p), c.n, len(c.s))
+	copy(p, c.s[:k])
+	c.s = c.s[k:]
+	return k, nil
+}

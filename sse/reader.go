@@ -2,6 +2,7 @@ package sse
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -75,30 +76,40 @@ func (er *eventReader) next() (Event, error) {
 func (er *eventReader) readLine() ([]byte, error) {
 	er.line = er.line[:0]
 	for {
-		b, err := er.r.ReadByte()
-		if err != nil {
-			if err == io.EOF && len(er.line) > 0 {
-				err = io.ErrUnexpectedEOF
+		n := er.r.Buffered()
+		if n == 0 {
+			if _, err := er.r.Peek(1); err != nil {
+				if err == io.EOF && len(er.line) > 0 {
+					err = io.ErrUnexpectedEOF
+				}
+				return nil, err
 			}
-			return nil, err
+			n = er.r.Buffered()
 		}
+		buf, _ := er.r.Peek(n)
 		if er.skipLF {
 			er.skipLF = false
-			if b == '\n' {
+			if buf[0] == '\n' {
+				_, _ = er.r.Discard(1)
 				continue
 			}
 		}
-		switch b {
-		case '\r':
-			er.skipLF = true
-			return er.line, er.checkBOM()
-		case '\n':
-			return er.line, er.checkBOM()
+		i := bytes.IndexAny(buf, "\r\n")
+		end := i
+		if i < 0 {
+			end = len(buf)
 		}
-		if len(er.line) >= er.max {
+		if len(er.line)+end > er.max {
 			return nil, fmt.Errorf("%w: a line is longer than %d bytes", ErrEventTooLarge, er.max)
 		}
-		er.line = append(er.line, b)
+		er.line = append(er.line, buf[:end]...)
+		if i < 0 {
+			_, _ = er.r.Discard(n)
+			continue
+		}
+		er.skipLF = buf[i] == '\r'
+		_, _ = er.r.Discard(i + 1)
+		return er.line, er.checkBOM()
 	}
 }
 
