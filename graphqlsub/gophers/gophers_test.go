@@ -112,7 +112,9 @@ func TestBrokerSchemaHistoryAndPublish(t *testing.T) {
 	ctx := context.Background()
 	res := e.Execute(ctx, &graphqlsub.Request{Query: `mutation { publish(topic: "t/1", data: "é") { id topic data dataBase64 cursor time } }`})
 	require.Empty(t, res.Errors)
-	var pub struct{ Publish struct{ ID, Topic, Data, DataBase64, Cursor, Time string } }
+	var pub struct {
+		Publish struct{ ID, Topic, Data, DataBase64, Cursor, Time string }
+	}
 	require.NoError(t, json.Unmarshal(res.Data, &pub))
 	require.Equal(t, "é", pub.Publish.Data)
 	require.Equal(t, "w6k=", pub.Publish.DataBase64)

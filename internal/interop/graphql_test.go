@@ -1,0 +1,121 @@
+package interop
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-go/switchboard/graphqlsub"
+	"github.com/switchboard-go/switchboard/graphqlsub/gophers"
+	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
+)
+
+// graphqlServer serves graphqlsub (BrokerSchema) at /graphql and the REST
+// handler at /topics/ over one memory broker. Credentials: token "good"
+// (connection_init payload or Bearer header) is alice; anything else is
+// refused with 403 / close 4403. It returns the base URL and the cursor of
+// a marker message published before "interop/a" = "one" and
+// "interop/b" = "two".
+func graphqlServer(t *testing.T) (string, string) {
+	t.Helper()
+	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	schema, err := gophers.NewBrokerSchema(b, nil)
+	require.NoError(t, err)
+	auth := &transport.Auth{Authenticate: func(ctx context.Context, c transport.Credentials) (*transport.Identity, error) {
+		if c.Token != "good" {
+			return nil, transport.ErrForbidden
+		}
+		return &transport.Identity{Subject: "alice"}, nil
+	}}
+	h := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{Auth: auth, InitTimeout: 500 * time.Millisecond})
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", h)
+	mux.Handle("/topics/", transport.NewRESTHandler(b, nil))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		require.NoError(t, h.Close())
+		srv.Close()
+		require.NoError(t, b.Close())
+	})
+	ctx := context.Background()
+	marker, err := b.Publish(ctx, pubsub.Message{Topic: "marker", Data: []byte("x")})
+	require.NoError(t, err)
+	for _, m := range [][2]string{{"interop/a", "one"}, {"interop/b", "two"}} {
+		_, err := b.Publish(ctx, pubsub.Message{Topic: m[0], Data: []byte(m[1])})
+		require.NoError(t, err)
+	}
+	return srv.URL, marker.Cursor
+}
+
+type closeInfo struct {
+	Code   int    `json:"code"`
+	Reason string `json:"reason"`
+}
+
+func TestGraphQLWSClient(t *testing.T) {
+	base, since := graphqlServer(t)
+	out := runNode(context.Background(), t, "graphql-ws-client.mjs", base, since)
+	var res struct {
+		Events     [][2]string     `json:"events"`
+		Mutation   json.RawMessage `json:"mutation"`
+		Query      json.RawMessage `json:"query"`
+		Validation string          `json:"validation"`
+		BadMessage closeInfo       `json:"badMessage"`
+		Duplicate  closeInfo       `json:"duplicateID"`
+		Timeout    closeInfo       `json:"initTimeout"`
+		Forbidden  closeInfo       `json:"forbidden"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	require.Equal(t, [][2]string{{"interop/a", "one"}, {"interop/b", "two"}, {"interop/live", "from REST"}}, res.Events)
+	require.JSONEq(t, `{"data":{"publish":{"topic":"interop/m","data":"via graphql"}}}`, string(res.Mutation))
+	require.JSONEq(t, `{"data":{"messages":[{"data":"via graphql"}]}}`, string(res.Query))
+	require.Contains(t, res.Validation, "nope")
+	require.Equal(t, 4400, res.BadMessage.Code, out)
+	require.Equal(t, closeInfo{4409, "Subscriber for same already exists"}, res.Duplicate)
+	require.Equal(t, closeInfo{4408, "Connection initialisation timeout"}, res.Timeout)
+	require.Equal(t, closeInfo{4403, "Forbidden"}, res.Forbidden)
+}
+
+func TestGraphQLSSEClient(t *testing.T) {
+	base, since := graphqlServer(t)
+	out := runNode(context.Background(), t, "graphql-sse-client.mjs", base, since)
+	var res struct {
+		Events [][2]string `json:"events"`
+		Query  struct {
+			Got      []json.RawMessage `json:"got"`
+			Complete bool              `json:"complete"`
+		} `json:"query"`
+		Validation struct {
+			Got      []struct{ Errors []graphqlsub.Error } `json:"got"`
+			Complete bool                                  `json:"complete"`
+		} `json:"validation"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	require.Equal(t, [][2]string{{"interop/a", "one"}, {"interop/b", "two"}, {"interop/sse", "from REST to SSE"}}, res.Events)
+	require.True(t, res.Query.Complete, out)
+	require.Len(t, res.Query.Got, 1)
+	require.JSONEq(t, `{"data":{"messages":[{"data":"one"}]}}`, string(res.Query.Got[0]))
+	require.True(t, res.Validation.Complete, out)
+	require.Len(t, res.Validation.Got, 1)
+	require.Contains(t, res.Validation.Got[0].Errors[0].Message, "nope")
+}
+
+func TestGraphQLLegacyClient(t *testing.T) {
+	base, since := graphqlServer(t)
+	out := runNode(context.Background(), t, "graphql-legacy-client.mjs", base, since)
+	var res struct {
+		Connected bool            `json:"connected"`
+		Events    [][2]string     `json:"events"`
+		Query     json.RawMessage `json:"query"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	require.True(t, res.Connected)
+	require.Equal(t, [][2]string{{"interop/a", "one"}, {"interop/b", "two"}, {"interop/legacy", "from REST to legacy"}}, res.Events)
+	require.JSONEq(t, `{"data":{"messages":[{"data":"one"}]}}`, string(res.Query))
+}
