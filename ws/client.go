@@ -79,14 +79,14 @@ type Client struct {
 	done   chan struct{} // closed when the run goroutine exits
 	nextID atomic.Uint64
 
-	mu       sync.Mutex
-	conn     *websocket.Conn // nil while disconnected
-	up       chan struct{}   // closed when connected, replaced when the connection drops
-	pending  map[string]chan serverFrame
-	subs     map[string]*Subscription
-	err      error // why the client ended
-	closed   bool
-	closeErr error
+	mu      sync.Mutex
+	conn    *websocket.Conn // nil while disconnected
+	up      chan struct{}   // closed when connected, replaced when the connection drops
+	down    chan struct{}   // closed when the connection drops, replaced when connected
+	pending map[string]chan serverFrame
+	subs    map[string]*Subscription
+	err     error // why the client ended
+	closed  bool
 }
 
 // Dial connects to a switchboard.v1 server (ws://, wss://, http:// or
@@ -247,6 +247,7 @@ func (c *Client) serve(conn *websocket.Conn) error {
 		return ErrClosed
 	}
 	c.conn = conn
+	c.down = make(chan struct{})
 	resub := make([]*Subscription, 0, len(c.subs))
 	for _, s := range c.subs {
 		resub = append(resub, s)
@@ -352,6 +353,7 @@ func (c *Client) disconnected() {
 	c.mu.Lock()
 	if c.conn != nil {
 		_ = c.conn.CloseNow()
+		close(c.down)
 	}
 	c.conn = nil
 	c.up = make(chan struct{})
@@ -430,43 +432,54 @@ func (c *Client) newID(prefix string) string {
 	return prefix + strconv.FormatUint(c.nextID.Add(1), 10)
 }
 
-// roundTrip sends the frame built by f (given its id) and waits for the
-// answer with the same id.
+// roundTrip sends f with a fresh id and waits for the answer with that id.
+// A frame that could not be written never reached the server, so it is
+// sent again on the next connection; once written, a lost connection fails
+// the call with ErrDisconnected.
 func (c *Client) roundTrip(ctx context.Context, prefix string, f *clientFrame) (serverFrame, error) {
 	f.ID = c.newID(prefix)
 	b := appendClientFrame(nil, f)
-	conn, err := c.connected(ctx)
-	if err != nil {
-		return serverFrame{}, err
-	}
-	ch := make(chan serverFrame, 1)
-	c.mu.Lock()
-	if c.conn != conn {
-		c.mu.Unlock()
-		return serverFrame{}, ErrDisconnected
-	}
-	c.pending[f.ID] = ch
-	c.mu.Unlock()
-	if err := c.write(conn, b); err != nil {
-		c.mu.Lock()
-		delete(c.pending, f.ID)
-		c.mu.Unlock()
-		return serverFrame{}, fmt.Errorf("%w: %w", ErrDisconnected, err)
-	}
-	select {
-	case r := <-ch:
-		switch r.Type {
-		case "":
-			return r, ErrDisconnected
-		case typeError:
-			return r, &Error{Code: r.Code, Message: r.Message}
+	for {
+		ch := make(chan serverFrame, 1) // fresh: a failed attempt may hold a stale answer
+		conn, err := c.connected(ctx)
+		if err != nil {
+			return serverFrame{}, err
 		}
-		return r, nil
-	case <-ctx.Done():
 		c.mu.Lock()
-		delete(c.pending, f.ID)
+		if c.conn != conn {
+			c.mu.Unlock()
+			continue
+		}
+		down := c.down
+		c.pending[f.ID] = ch
 		c.mu.Unlock()
-		return serverFrame{}, ctx.Err()
+		if err := c.write(conn, b); err != nil {
+			c.mu.Lock()
+			delete(c.pending, f.ID)
+			c.mu.Unlock()
+			_ = conn.CloseNow() // make the reader notice now
+			select {
+			case <-down:
+				continue
+			case <-ctx.Done():
+				return serverFrame{}, ctx.Err()
+			}
+		}
+		select {
+		case r := <-ch:
+			switch r.Type {
+			case "":
+				return r, ErrDisconnected
+			case typeError:
+				return r, &Error{Code: r.Code, Message: r.Message}
+			}
+			return r, nil
+		case <-ctx.Done():
+			c.mu.Lock()
+			delete(c.pending, f.ID)
+			c.mu.Unlock()
+			return serverFrame{}, ctx.Err()
+		}
 	}
 }
 

@@ -72,8 +72,8 @@ func TestPayloadBytesRoundTrip(t *testing.T) {
 	c.expect("subscribed", "s")
 
 	payloads := [][]byte{
-		{0, 1, 2, 0xff, 0xfe},     // binary
-		[]byte(" {\"a\":1}"),      // JSON with leading space: not embeddable
+		{0, 1, 2, 0xff, 0xfe},      // binary
+		[]byte(" {\"a\":1}"),       // JSON with leading space: not embeddable
 		[]byte(`{"a": [1, 2.50]}`), // JSON kept verbatim, spacing and all
 		[]byte("plain text"),
 		[]byte("\xc3\x28"), // invalid UTF-8

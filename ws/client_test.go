@@ -1,0 +1,291 @@
+package ws
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
+)
+
+var fastBackoff = &ClientOptions{MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
+
+func dialClient(t *testing.T, url string, opts *ClientOptions) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, url, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func next(t *testing.T, s *Subscription) Event {
+	t.Helper()
+	select {
+	case ev, ok := <-s.C():
+		require.True(t, ok, "subscription ended: %v", s.Err())
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s")
+	}
+	return Event{}
+}
+
+func TestClientPublishSubscribeRequest(t *testing.T) {
+	ts := newTestServer(t, nil, nil)
+	c := dialClient(t, ts.url, nil)
+	ctx := context.Background()
+
+	sub, err := c.Subscribe(ctx, "chat/#", nil)
+	require.NoError(t, err)
+	rec, err := c.Publish(ctx, pubsub.Message{Topic: "chat/a", Data: []byte{0, 1, 2}, Header: map[string]string{"k": "v"}})
+	require.NoError(t, err)
+	require.NotEmpty(t, rec.Cursor)
+	require.NotEmpty(t, rec.ID)
+	require.False(t, rec.Time.IsZero())
+	ev := next(t, sub)
+	require.False(t, ev.Gap)
+	require.Equal(t, []byte{0, 1, 2}, ev.Message.Data)
+	require.Equal(t, rec.Cursor, ev.Message.Cursor)
+	require.Equal(t, rec.ID, ev.Message.ID)
+	require.Equal(t, "v", ev.Message.Header["k"])
+
+	// A Go responder over the same protocol.
+	svc, err := c.Subscribe(ctx, "svc/upper", nil)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ev := range svc.C() {
+			_, _ = c.Reply(ctx, ev.Message, pubsub.Message{Data: append([]byte("up:"), ev.Message.Data...)})
+		}
+	}()
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	reply, err := c.Request(rctx, pubsub.Message{Topic: "svc/upper", Data: []byte("x")})
+	require.NoError(t, err)
+	require.Equal(t, "up:x", string(reply.Data))
+	require.NoError(t, svc.Close())
+	wg.Wait()
+	require.ErrorIs(t, svc.Err(), ErrClosed)
+
+	_, err = c.Reply(ctx, ev.Message, pubsub.Message{})
+	require.ErrorIs(t, err, pubsub.ErrNoReplyTo)
+
+	// A request nobody answers.
+	tctx, tcancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer tcancel()
+	_, err = c.Request(tctx, pubsub.Message{Topic: "svc/none"})
+	require.Error(t, err)
+
+	// Server errors come back as *Error, matchable.
+	_, err = c.Publish(ctx, pubsub.Message{Topic: "bad/+"})
+	var se *Error
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, transport.CodeBadRequest, se.Code)
+	require.ErrorIs(t, err, transport.ErrBadRequest)
+	_, err = c.Subscribe(ctx, "a", &SubscribeOptions{Group: "g", Since: "x-1"})
+	require.ErrorIs(t, err, pubsub.ErrNotSupported)
+	_, err = c.Subscribe(ctx, "a/#/b", nil)
+	require.ErrorIs(t, err, pubsub.ErrInvalidFilter)
+
+	require.NoError(t, c.Close())
+	require.NoError(t, c.Close())
+	require.ErrorIs(t, c.Err(), ErrClosed)
+	_, ok := <-sub.C()
+	require.False(t, ok)
+	_, err = c.Publish(ctx, pubsub.Message{Topic: "a"})
+	require.ErrorIs(t, err, ErrClosed)
+}
+
+// restartableServer serves one Memory broker on a fixed address; restart
+// replaces the Handler and http.Server as a process restart would.
+type restartableServer struct {
+	t      *testing.T
+	addr   string
+	broker pubsub.Broker
+	h      *Handler
+	srv    *http.Server
+	served chan struct{}
+}
+
+func (r *restartableServer) start() {
+	r.t.Helper()
+	var ln net.Listener
+	var err error
+	if r.addr == "" {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(r.t, err)
+		r.addr = ln.Addr().String()
+	} else {
+		ln, err = net.Listen("tcp", r.addr)
+		require.NoError(r.t, err)
+	}
+	r.h = NewHandler(r.broker, nil)
+	r.srv = &http.Server{Handler: r.h}
+	r.served = make(chan struct{})
+	go func() { defer close(r.served); _ = r.srv.Serve(ln) }()
+}
+
+func (r *restartableServer) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(r.t, r.h.Shutdown(ctx))
+	require.NoError(r.t, r.srv.Shutdown(ctx))
+	<-r.served
+}
+
+func TestClientSurvivesServerRestart(t *testing.T) {
+	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	defer b.Close()
+	rs := &restartableServer{t: t, broker: b}
+	rs.start()
+	c := dialClient(t, "ws://"+rs.addr+"/", fastBackoff)
+	ctx := context.Background()
+	sub, err := c.Subscribe(ctx, "seq", nil)
+	require.NoError(t, err)
+
+	const total = 600
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // a publisher that never stops for the restarts
+		defer wg.Done()
+		for i := range total {
+			_, err := b.Publish(ctx, pubsub.Message{Topic: "seq", Data: []byte(strconv.Itoa(i))})
+			if err != nil {
+				t.Errorf("publish: %v", err)
+				return
+			}
+		}
+	}()
+	pubDone := make(chan error, 1)
+	restarted := make(chan struct{}, 2)
+	for i := range total {
+		ev := next(t, sub)
+		require.False(t, ev.Gap, "no gap expected at %d", i)
+		require.Equal(t, strconv.Itoa(i), string(ev.Message.Data), "in order, once")
+		switch i {
+		case 100, 300:
+			if i == 300 {
+				<-restarted // the first restart is over: we got messages since
+			}
+			// Restart from another goroutine: the close handshake needs
+			// this consumer to keep reading.
+			go func() {
+				defer func() { restarted <- struct{}{} }()
+				rs.stop()
+				if i == 300 {
+					// A publish while disconnected waits for the reconnect.
+					go func() {
+						_, err := c.Publish(ctx, pubsub.Message{Topic: "other", Data: []byte("1")})
+						pubDone <- err
+					}()
+				}
+				rs.start()
+			}()
+		}
+	}
+	<-restarted
+	wg.Wait()
+	require.NoError(t, <-pubDone)
+	require.NoError(t, c.Close())
+	rs.stop()
+}
+
+func TestClientGapAfterEpochChange(t *testing.T) {
+	b1 := pubsub.NewMemory(pubsub.MemoryOptions{})
+	rs := &restartableServer{t: t, broker: b1}
+	rs.start()
+	c := dialClient(t, "ws://"+rs.addr+"/", fastBackoff)
+	ctx := context.Background()
+	sub, err := c.Subscribe(ctx, "t", nil)
+	require.NoError(t, err)
+	publish(t, b1, "t", "1")
+	require.Equal(t, "1", string(next(t, sub).Message.Data))
+
+	rs.stop()
+	require.NoError(t, b1.Close())
+	b2 := pubsub.NewMemory(pubsub.MemoryOptions{}) // new epoch: history lost
+	defer b2.Close()
+	rs.broker = b2
+	rs.start()
+	ev := next(t, sub)
+	require.True(t, ev.Gap, "the client is told that it may have missed messages")
+	publish(t, b2, "t", "2")
+	require.Equal(t, "2", string(next(t, sub).Message.Data))
+	require.NoError(t, c.Close())
+	rs.stop()
+}
+
+func TestClientResumesWithoutAnyDelivery(t *testing.T) {
+	// A subscription that received nothing before the drop resumes from the
+	// head cursor of its "subscribed" frame: what was published meanwhile
+	// arrives.
+	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	defer b.Close()
+	publish(t, b, "other", "x")
+	rs := &restartableServer{t: t, broker: b}
+	rs.start()
+	c := dialClient(t, "ws://"+rs.addr+"/", fastBackoff)
+	sub, err := c.Subscribe(context.Background(), "t", nil)
+	require.NoError(t, err)
+	rs.stop()
+	publish(t, b, "t", "while-down")
+	rs.start()
+	ev := next(t, sub)
+	require.False(t, ev.Gap)
+	require.Equal(t, "while-down", string(ev.Message.Data))
+	require.NoError(t, c.Close())
+	rs.stop()
+}
+
+func TestClientFatalRefusal(t *testing.T) {
+	var allow atomic.Bool
+	allow.Store(true)
+	auth := &transport.Auth{Authenticate: func(ctx context.Context, c transport.Credentials) (*transport.Identity, error) {
+		if allow.Load() {
+			return nil, nil
+		}
+		return nil, transport.ErrForbidden
+	}}
+	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	defer b.Close()
+	h1 := NewHandler(b, &HandlerOptions{Auth: auth})
+	h2 := NewHandler(b, &HandlerOptions{Auth: auth})
+	var current atomic.Pointer[Handler]
+	current.Store(h1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		current.Load().ServeHTTP(w, r)
+	}))
+	defer func() {
+		_ = h1.Close()
+		_ = h2.Close()
+		srv.Close()
+	}()
+
+	c := dialClient(t, srv.URL, fastBackoff)
+	sub, err := c.Subscribe(context.Background(), "t", nil)
+	require.NoError(t, err)
+	allow.Store(false)
+	current.Store(h2)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, h1.Shutdown(ctx)) // 1001: the client reconnects, gets 4403: fatal
+	_, ok := <-sub.C()
+	require.False(t, ok)
+	require.ErrorIs(t, sub.Err(), ErrClosed)
+	require.ErrorIs(t, c.Err(), ErrClosed)
+	require.Equal(t, CloseForbidden, websocket.CloseStatus(c.Err()))
+}
