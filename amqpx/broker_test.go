@@ -3,6 +3,7 @@ package amqpx_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -187,4 +188,39 @@ func TestDialErrors(t *testing.T) {
 	_, err = amqpx.Dial(c, sp.options())
 	require.ErrorContains(t, err, "failed to declare exchange")
 	require.ErrorContains(t, err, "PRECONDITION_FAILED")
+}
+
+// TestBindingsRefCounted: however many subscriptions a node has, RabbitMQ
+// sees one queue and one binding per distinct filter.
+func TestBindingsRefCounted(t *testing.T) {
+	t.Parallel()
+	sp := newSpace(t)
+	b := sp.broker()
+	c := ctx(t)
+	var plus []pubsub.Subscription
+	for range 50 {
+		s, err := b.Subscribe(c, "a/+", nil)
+		require.NoError(t, err)
+		plus = append(plus, s)
+		_, err = b.Subscribe(c, "b/#", nil)
+		require.NoError(t, err)
+	}
+	_, err := b.Subscribe(c, "c", nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a.*", "b.#", "c"}, sp.bindings(b.NodeQueue()))
+
+	for _, s := range plus[:49] {
+		require.NoError(t, s.Close())
+	}
+	require.Equal(t, []string{"a.*", "b.#", "c"}, sp.bindings(b.NodeQueue()))
+	require.NoError(t, plus[49].Close())
+	require.Equal(t, []string{"b.#", "c"}, sp.bindings(b.NodeQueue()))
+
+	queues := 0
+	for l := range strings.Lines(rabbitmqctl(t, "list_queues", "-q", "--no-table-headers", "name")) {
+		if strings.HasPrefix(l, sp.prefix+".") {
+			queues++
+		}
+	}
+	require.Equal(t, 1, queues, "one queue for the node")
 }

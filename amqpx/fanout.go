@@ -14,7 +14,7 @@ import (
 // Only the node consumer goroutine calls deliver, so each subscription sees
 // messages in queue order.
 type fanout struct {
-	mu    sync.RWMutex
+	mu     sync.RWMutex
 	exact  map[string][]*liveSub
 	wild   map[string]*wildSubs
 	closed bool

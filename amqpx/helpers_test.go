@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -152,4 +153,19 @@ func (l logCounter) count(msg string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.n[msg]
+}
+
+// bindings lists the routing keys binding queue to the space's exchange.
+func (s *space) bindings(queue string) []string {
+	s.t.Helper()
+	var keys []string
+	out := rabbitmqctl(s.t, "list_bindings", "-q", "--no-table-headers", "source_name", "destination_name", "routing_key")
+	for l := range strings.Lines(out) {
+		f := strings.Split(strings.TrimRight(l, "\n"), "\t")
+		if len(f) == 3 && f[0] == s.exchange && f[1] == queue {
+			keys = append(keys, f[2])
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
