@@ -102,12 +102,20 @@ type Broker struct {
 	up         bool // connection is up
 	everUp     bool
 	serverCaps paho.ConnackProperties
+	firstUp    chan struct{}     // closed by the first onUp
 	entries    map[string]*entry // by MQTT filter ("$share/g/f" or "f")
-	byID       map[int]*entry    // by subscription identifier
-	nextID     int
+	byID       map[int]subRef    // by subscription identifier
+	seq        uint64            // counts SUBSCRIBEs; never wraps
 }
 
 var _ pubsub.Broker = (*Broker)(nil)
+
+// subRef is what a subscription identifier stands for: an entry, and the
+// SUBSCRIBE (numbered by seq) that set it.
+type subRef struct {
+	e   *entry
+	seq uint64
+}
 
 // entry is one MQTT subscription shared by local subscriptions.
 type entry struct {
@@ -155,7 +163,8 @@ func Dial(ctx context.Context, serverURL string, opts *BrokerOptions) (*Broker, 
 		subQoS:  qosOption(o.SubscribeQoS),
 		log:     log,
 		entries: make(map[string]*entry),
-		byID:    make(map[int]*entry),
+		byID:    make(map[int]subRef),
+		firstUp: make(chan struct{}),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	keepAlive := durOption(o.KeepAlive, 30*time.Second)
@@ -198,7 +207,15 @@ func Dial(ctx context.Context, serverURL string, opts *BrokerOptions) (*Broker, 
 		return nil, fmt.Errorf("mqttx: %w", err)
 	}
 	b.cm = cm
-	if err := cm.AwaitConnection(ctx); err != nil {
+	err = cm.AwaitConnection(ctx)
+	if err == nil {
+		select { // OnConnectionUp has recorded the server's capabilities
+		case <-b.firstUp:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("mqttx: failed to connect to %s: %w", u.Redacted(), err)
 	}
@@ -236,6 +253,9 @@ func (b *Broker) onUp(_ *autopaho.ConnectionManager, ack *paho.Connack) {
 		}
 	}
 	b.mu.Unlock()
+	if first {
+		close(b.firstUp)
+	}
 	b.log.Info("mqttx: connected", "client_id", b.opts.ClientID, "session_present", ack.SessionPresent)
 	for _, s := range lost {
 		s.end(ErrSessionLost)
@@ -260,19 +280,17 @@ func (b *Broker) Capabilities() pubsub.Capabilities {
 	return pubsub.Capabilities{Groups: b.serverCaps.SharedSubAvailable, Retain: b.serverCaps.RetainAvailable}
 }
 
-// awaitUp returns nil when the connection is up, waits for it with
-// WaitForConnection, and otherwise fails with ErrDisconnected.
+// awaitUp fails with pubsub.ErrClosed after Close, and with
+// WaitForConnection waits until the connection is up.
 func (b *Broker) awaitUp(ctx context.Context) error {
 	b.mu.Lock()
-	closed, up := b.closed, b.up
+	closed := b.closed
 	b.mu.Unlock()
 	switch {
 	case closed || b.ctx.Err() != nil:
 		return pubsub.ErrClosed
-	case up:
-		return nil
 	case !b.opts.WaitForConnection:
-		return ErrDisconnected
+		return nil // the call fails with ConnectionDownError if it is down
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -389,14 +407,13 @@ func (b *Broker) route(pr paho.PublishReceived) (bool, error) {
 
 	var targets []*subscription
 	b.mu.Lock()
-	if subID != 0 {
-		if e := b.byID[subID]; e != nil {
-			targets = e.pick(targets, m, subID)
-		}
-	} else {
-		// The server sent no subscription identifier: route by filter.
+	if ref, ok := b.byID[subID]; ok {
+		targets = ref.e.pick(targets, m, ref.seq)
+	} else if !m.Retain {
+		// No identifier (the server does not support them) or one too old
+		// to remember: route by filter to the plain subscriptions.
 		for _, e := range b.entries {
-			if e.filter.Match(m.Topic) {
+			if e.group == "" && e.filter.Match(m.Topic) {
 				targets = e.pick(targets, m, 0)
 			}
 		}
@@ -408,25 +425,31 @@ func (b *Broker) route(pr paho.PublishReceived) (bool, error) {
 	return true, nil
 }
 
-// pick appends the local subscriptions that get m: one member of a group
-// (round robin), and for retained messages only the subscriptions whose
-// SUBSCRIBE (identifier id) caused them.
-func (e *entry) pick(dst []*subscription, m *pubsub.Message, id int) []*subscription {
+// pick appends the local subscriptions that get m, which the server routed
+// under the SUBSCRIBE numbered seq (0: unknown). A subscription that joined
+// with a later SUBSCRIBE did not exist yet for the server; a retained
+// message goes only to the subscription whose SUBSCRIBE caused it; a group
+// message to one member (round robin).
+func (e *entry) pick(dst []*subscription, m *pubsub.Message, seq uint64) []*subscription {
 	if len(e.subs) == 0 {
 		return dst
 	}
 	if e.group != "" {
-		e.next = (e.next + 1) % len(e.subs)
-		return append(dst, e.subs[e.next])
+		for range len(e.subs) {
+			e.next = (e.next + 1) % len(e.subs)
+			if s := e.subs[e.next]; seq == 0 || s.joinSeq <= seq {
+				return append(dst, s)
+			}
+		}
+		return dst
 	}
 	for _, s := range e.subs {
-		if m.Retain && id != 0 && s.joinID != id {
-			continue
+		switch {
+		case seq != 0 && s.joinSeq > seq:
+		case m.Retain && (s.noRetained || seq != 0 && s.joinSeq != seq):
+		default:
+			dst = append(dst, s)
 		}
-		if m.Retain && s.noRetained {
-			continue
-		}
-		dst = append(dst, s)
 	}
 	return dst
 }

@@ -286,3 +286,29 @@ func TestDialErrors(t *testing.T) {
 	require.Error(t, err)
 	require.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
 }
+
+// TestBrokerChurnSameFilter: subscriptions to a filter another one keeps
+// come and go; routing state stays bounded and the long-lived subscription
+// still gets each message once.
+func TestBrokerChurnSameFilter(t *testing.T) {
+	ctx := context.Background()
+	b := dialMosquitto(t, nil)
+	topic := prefix(t) + "churn"
+	keep, err := b.Subscribe(ctx, topic, nil)
+	require.NoError(t, err)
+	defer keep.Close()
+	for i := range 150 {
+		s, err := b.Subscribe(ctx, topic, nil)
+		require.NoError(t, err)
+		_, err = b.Publish(ctx, pubsub.Message{Topic: topic, Data: fmt.Appendf(nil, "%d", i)})
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint(i), string(recv(t, s).Data))
+		require.NoError(t, s.Close())
+	}
+	for i := range 150 {
+		require.Equal(t, fmt.Sprint(i), string(recv(t, keep).Data))
+	}
+	_, err = b.Publish(ctx, pubsub.Message{Topic: topic, Data: []byte("end")})
+	require.NoError(t, err)
+	require.Equal(t, "end", string(recv(t, keep).Data), "no duplicates before it")
+}

@@ -30,8 +30,11 @@
 // (BrokerOptions.SessionExpiry) and reconnects with backoff. Local
 // subscriptions to the same filter share one MQTT subscription; each
 // SUBSCRIBE carries a fresh subscription identifier, so a message is routed
-// to the right local subscriptions (and retained messages only to the new
-// subscriber) without matching topics twice. Groups become shared
+// to the right local subscriptions without matching topics twice: retained
+// messages only to the new subscriber, live messages only to subscriptions
+// that existed when the server routed them. A message whose identifier the
+// Broker no longer remembers (servers without identifiers, or one more than
+// 64 re-subscriptions old) is routed by topic filter. Groups become shared
 // subscriptions "$share/<group>/<filter>". QoS comes from
 // BrokerOptions.PublishQoS / SubscribeQoS, or per message from the
 // "mqtt-qos" header (HeaderQoS).

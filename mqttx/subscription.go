@@ -17,6 +17,10 @@ import (
 // maxSubscriptionID is the largest MQTT 5 subscription identifier.
 const maxSubscriptionID = 268435455
 
+// keepIDs is how many recent subscription identifiers of one filter are
+// routed precisely; a message carrying an older one is routed by filter.
+const keepIDs = 64
+
 // Subscribe subscribes to filter (MQTT syntax; a Group becomes the shared
 // subscription "$share/<group>/<filter>") with BrokerOptions.SubscribeQoS
 // and returns once the server granted it (SUBACK). Retained messages come
@@ -71,11 +75,17 @@ func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.Subs
 		e = &entry{mqttFilter: mqttFilter, filter: f, group: o.Group}
 		b.entries[mqttFilter] = e
 	}
-	b.nextID = b.nextID%maxSubscriptionID + 1
-	id := b.nextID
+	b.seq++
+	id := int((b.seq-1)%maxSubscriptionID) + 1
 	e.ids = append(e.ids, id)
-	b.byID[id] = e
-	s.e, s.joinID = e, id
+	b.byID[id] = subRef{e: e, seq: b.seq}
+	if len(e.ids) > keepIDs { // bounded: only recent identifiers can still be in flight
+		if old := e.ids[0]; b.byID[old].e == e {
+			delete(b.byID, old)
+		}
+		e.ids = append(e.ids[:0], e.ids[1:]...)
+	}
+	s.e, s.joinSeq = e, b.seq
 	e.subs = append(e.subs, s)
 	b.mu.Unlock()
 
@@ -168,7 +178,9 @@ func (b *Broker) unsubscribe(e *entry) {
 	}
 	delete(b.entries, e.mqttFilter)
 	for _, id := range e.ids {
-		delete(b.byID, id)
+		if b.byID[id].e == e {
+			delete(b.byID, id)
+		}
 	}
 	up := b.up && !b.closed
 	b.mu.Unlock()
@@ -186,7 +198,7 @@ func (b *Broker) unsubscribe(e *entry) {
 type subscription struct {
 	b          *Broker
 	e          *entry
-	joinID     int
+	joinSeq    uint64 // the SUBSCRIBE that started it
 	noRetained bool
 	overflow   pubsub.OverflowPolicy
 	ch         chan *pubsub.Message
