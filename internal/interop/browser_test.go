@@ -22,60 +22,63 @@ import (
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
-// hubProcess is the real examples/hub binary running on random ports.
-type hubProcess struct {
-	URL      string // http://127.0.0.1:PORT
-	MQTTAddr string // host:port of its MQTT TCP listener, "" without one
+// process is a program of this module (an example) started on random
+// ports; its log lines tell where it listens.
+type process struct {
+	addrs map[string]string // what the patterns captured, by name
 
 	mu  sync.Mutex
 	log strings.Builder
 }
 
-func (h *hubProcess) logs() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.log.String()
+func (p *process) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
 }
 
 var (
-	hubListening  = regexp.MustCompile(`msg="switchboard hub listening" addr=(\S+)`)
-	mqttListening = regexp.MustCompile(`(?i)msg="mqtt[^"]*listening".*? addr=(\S+)`)
+	hubListening     = regexp.MustCompile(`msg="switchboard hub listening" addr=(\S+)`)
+	mqttListening    = regexp.MustCompile(`(?i)msg="mqtt[^"]*listening".*? addr=(\S+)`)
+	exampleListening = regexp.MustCompile(`msg="\w+ listening" addr=(\S+)`)
+	exampleMQTT      = regexp.MustCompile(`msg="\w+ listening" .*\bmqtt=(\S+)`)
 )
 
-// buildHub compiles examples/hub into a temporary directory (with the test
-// run's GOFLAGS, so under -race the hub is race-checked too).
-func buildHub(t *testing.T) string {
+// build compiles ./examples/<name> into a temporary directory (with the
+// test run's GOFLAGS, so under -race the program is race-checked too).
+func build(t *testing.T, name string) string {
 	t.Helper()
 	goBin := testenv.Command(t, "go")
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	bin := filepath.Join(t.TempDir(), "hub")
-	cmd := exec.Command(goBin, "build", "-o", bin, "./examples/hub")
+	bin := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command(goBin, "build", "-o", bin, "./examples/"+name)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/hub: %v\n%s", err, out)
+		t.Fatalf("go build ./examples/%s: %v\n%s", name, err, out)
 	}
 	return bin
 }
 
-// hubHasFlag reports whether the hub binary knows flag name.
-func hubHasFlag(bin, name string) bool {
+// hasFlag reports whether the program bin knows flag name.
+func hasFlag(bin, name string) bool {
 	out, _ := exec.Command(bin, "-h").CombinedOutput() // -h exits 2
 	return strings.Contains(string(out), "-"+name+" ")
 }
 
-// startHubProcess runs the hub binary until the test ends, then stops it
-// with SIGTERM and checks that it shut down cleanly.
-func startHubProcess(t *testing.T, bin string, args ...string) *hubProcess {
+// start runs bin with args until the test ends, then stops it with
+// SIGTERM and checks that it shut down cleanly (exit status 0). It returns
+// once every pattern has matched a log line; each pattern's first group is
+// kept in process.addrs under its name.
+func start(t *testing.T, bin string, args []string, patterns map[string]*regexp.Regexp) *process {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	cmd.Stdout = io.Discard
 	require.NoError(t, cmd.Start())
 
-	h := &hubProcess{}
-	wantMQTT := strings.Contains(strings.Join(args, " "), "-mqtt-addr")
+	p := &process{addrs: map[string]string{}}
 	ready := make(chan struct{})
 	scanned := make(chan struct{})
 	go func() {
@@ -84,16 +87,15 @@ func startHubProcess(t *testing.T, bin string, args ...string) *hubProcess {
 		signalled := false
 		for sc.Scan() {
 			line := sc.Text()
-			h.mu.Lock()
-			h.log.WriteString(line + "\n")
-			if m := hubListening.FindStringSubmatch(line); m != nil {
-				h.URL = "http://" + m[1]
+			p.mu.Lock()
+			p.log.WriteString(line + "\n")
+			for name, re := range patterns {
+				if m := re.FindStringSubmatch(line); m != nil && p.addrs[name] == "" {
+					p.addrs[name] = m[1]
+				}
 			}
-			if m := mqttListening.FindStringSubmatch(line); m != nil && h.MQTTAddr == "" {
-				h.MQTTAddr = m[1]
-			}
-			done := h.URL != "" && (!wantMQTT || h.MQTTAddr != "")
-			h.mu.Unlock()
+			done := len(p.addrs) == len(patterns)
+			p.mu.Unlock()
 			if done && !signalled {
 				signalled = true
 				close(ready)
@@ -115,26 +117,27 @@ func startHubProcess(t *testing.T, bin string, args ...string) *hubProcess {
 			return context.DeadlineExceeded
 		}
 	}
+	name := filepath.Base(bin)
 	select {
 	case <-ready:
 	case <-scanned:
 		err := stop()
-		t.Fatalf("hub exited before listening (%v):\n%s", err, h.logs())
+		t.Fatalf("%s exited before listening (%v):\n%s", name, err, p.logs())
 	case <-time.After(30 * time.Second):
 		err := stop()
-		t.Fatalf("hub did not report its addresses within 30s (%v):\n%s", err, h.logs())
+		t.Fatalf("%s did not report its addresses within 30s (%v):\n%s", name, err, p.logs())
 	}
 	t.Cleanup(func() {
 		if err := stop(); err != nil {
-			t.Errorf("hub did not shut down cleanly on SIGTERM: %v\n%s", err, h.logs())
+			t.Errorf("%s did not shut down cleanly on SIGTERM: %v\n%s", name, err, p.logs())
 		}
 		if t.Failed() {
-			t.Logf("hub log:\n%s", h.logs())
+			t.Logf("%s log:\n%s", name, p.logs())
 		}
 	})
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p
 }
 
 // artifactsDir is where screenshots go: $SWITCHBOARD_ARTIFACTS (set by
@@ -171,22 +174,24 @@ type paneSummary struct {
 func TestBrowserHubPage(t *testing.T) {
 	chromium := testenv.Chromium(t)
 	testenv.NodeDir(t)
-	bin := buildHub(t)
+	bin := build(t, "hub")
 
-	var args []string
-	mqtt := hubHasFlag(bin, "mqtt-addr")
+	args := []string{"-addr", "127.0.0.1:0"}
+	patterns := map[string]*regexp.Regexp{"http": hubListening}
+	mqtt := hasFlag(bin, "mqtt-addr")
 	if mqtt {
 		testenv.Command(t, "mosquitto_pub")
 		args = append(args, "-mqtt-addr", "127.0.0.1:0")
+		patterns["mqtt"] = mqttListening
 	} else {
 		t.Log("the hub has no -mqtt-addr flag (no MQTT listener mounted): skipping the mosquitto_pub step")
 	}
-	h := startHubProcess(t, bin, args...)
+	h := start(t, bin, args, patterns)
 
 	shot := filepath.Join(artifactsDir(t), "browser-hub.png")
-	nodeArgs := []string{h.URL, chromium, shot}
+	nodeArgs := []string{"http://" + h.addrs["http"], chromium, shot}
 	if mqtt {
-		nodeArgs = append(nodeArgs, h.MQTTAddr)
+		nodeArgs = append(nodeArgs, h.addrs["mqtt"])
 	}
 	out := runNode(context.Background(), t, "browser-hub.mjs", nodeArgs...)
 	t.Logf("screenshot: %s", shot)
@@ -236,4 +241,60 @@ func TestBrowserHubPage(t *testing.T) {
 	info, err := os.Stat(shot)
 	require.NoError(t, err)
 	require.Positive(t, info.Size())
+}
+
+// TestBrowserExamples opens the pages of the examples in headless Chromium
+// and uses them as a person would (see browser-examples.mjs).
+func TestBrowserExamples(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	testenv.NodeDir(t)
+	dir := artifactsDir(t)
+
+	run := func(t *testing.T, scenario string, args []string, patterns map[string]*regexp.Regexp, extra ...string) map[string]json.RawMessage {
+		p := start(t, build(t, scenario), append([]string{"-addr", "127.0.0.1:0"}, args...), patterns)
+		shot := filepath.Join(dir, "browser-"+scenario+".png")
+		out := runNode(context.Background(), t, "browser-examples.mjs",
+			append([]string{scenario, "http://" + p.addrs["http"], chromium, shot}, extra...)...)
+		t.Logf("screenshot: %s", shot)
+		var res struct {
+			Summary  map[string]json.RawMessage `json:"summary"`
+			Problems []string                   `json:"problems"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+		require.Empty(t, res.Problems, "console errors on the page")
+		return res.Summary
+	}
+	httpOnly := map[string]*regexp.Regexp{"http": exampleListening}
+
+	t.Run("chat", func(t *testing.T) {
+		s := run(t, "chat", nil, httpOnly)
+		var log []string
+		require.NoError(t, json.Unmarshal(s["ann"], &log))
+		require.Equal(t, []string{"bob joined", "bob: hi ann", "bob left"}, log, "ann's view of the room")
+	})
+	t.Run("sensors", func(t *testing.T) {
+		testenv.Command(t, "mosquitto_pub")
+		testenv.Command(t, "mosquitto_sub")
+		bin := build(t, "sensors")
+		p := start(t, bin, []string{"-addr", "127.0.0.1:0", "-mqtt-addr", "127.0.0.1:0"},
+			map[string]*regexp.Regexp{"http": exampleListening, "mqtt": exampleMQTT})
+		shot := filepath.Join(dir, "browser-sensors.png")
+		out := runNode(context.Background(), t, "browser-examples.mjs", "sensors", "http://"+p.addrs["http"], chromium, shot, p.addrs["mqtt"])
+		t.Logf("screenshot: %s", shot)
+		require.Contains(t, out, `"problems":[]`)
+		require.Contains(t, out, "offline")
+	})
+	t.Run("notifications", func(t *testing.T) {
+		s := run(t, "notifications", nil, httpOnly)
+		var items []string
+		require.NoError(t, json.Unmarshal(s["items"], &items))
+		require.Len(t, items, 1, "only what was sent while the page was closed: %q", items)
+		require.True(t, strings.HasPrefix(items[0], "while the page was closed "), items[0])
+	})
+	t.Run("ticker", func(t *testing.T) {
+		s := run(t, "ticker", []string{"-interval", "50ms", "-alert-pct", "0.5"}, httpOnly)
+		var symbols []string
+		require.NoError(t, json.Unmarshal(s["symbols"], &symbols))
+		require.Subset(t, []string{"ACME", "GLOBEX", "INITECH", "UMBRELLA"}, symbols)
+	})
 }
