@@ -60,6 +60,10 @@ func startGRPC(t *testing.T, opts *grpcx.Options) *grpcServer {
 	mux.Handle("/topics/", transport.NewRESTHandler(s.b, &transport.RESTOptions{Auth: auth}))
 	ev := sse.NewHandler(s.b, &sse.Options{Format: sse.FormatEnvelope, Auth: auth})
 	mux.Handle("/events", ev)
+	mux.HandleFunc("/blank", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "<!doctype html><title>blank</title>")
+	})
 	s.srv = httptest.NewUnstartedServer(mux)
 	p := new(http.Protocols)
 	p.SetHTTP1(true)
@@ -443,4 +447,27 @@ func TestGRPCConnectNode(t *testing.T) {
 			require.Equal(t, "hi", r["sessionData"], proto)
 		}
 	}
+}
+
+// TestGRPCWebChromium: headless Chromium speaks gRPC-Web with fetch, no
+// proxy in between.
+func TestGRPCWebChromium(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	s := startGRPC(t, nil)
+	out := runNode(grpcCtx(t), t, "grpc-chromium.mjs", s.srv.URL, chromium)
+	var r struct {
+		SubscribeStatus int
+		Opened          bool
+		PublishTrailer  bool
+		Data            string
+		CursorMatches   bool
+		ErrorStatus     string
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &r), "output: %s", out)
+	require.Equal(t, 200, r.SubscribeStatus)
+	require.True(t, r.Opened)
+	require.True(t, r.PublishTrailer)
+	require.Equal(t, "hi from chromium", r.Data)
+	require.True(t, r.CursorMatches)
+	require.Equal(t, "3", r.ErrorStatus, "INVALID_ARGUMENT")
 }
