@@ -159,12 +159,12 @@ func TestAMQPAmqplibConsumer(t *testing.T) {
 	queue := o.QueuePrefix + ".order_processing"
 	conn, err := amqp.Dial(url)
 	require.NoError(t, err)
-	defer conn.Close()
+	t.Cleanup(func() { _ = conn.Close() })
 	ch, err := conn.Channel()
 	require.NoError(t, err)
 	_, err = ch.QueueDeclare(queue, true, false, false, false, nil)
 	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = ch.QueueDelete(queue, false, false, false) })
+	t.Cleanup(func() { _, _ = ch.QueueDelete(queue, false, false, false) }) // runs before conn.Close
 	require.NoError(t, ch.QueueBind(queue, "order.*", o.Exchange, false, nil))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
