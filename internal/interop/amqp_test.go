@@ -188,6 +188,9 @@ func TestAMQPAmqplibConsumer(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
 	require.Len(t, res.Got, n)
 	require.Equal(t, 1, res.MaxUnacked, "prefetch 1: one unacknowledged message at a time")
+	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	require.NoError(t, err)
+	require.Zero(t, q.Messages, "every message was acknowledged")
 	for i, g := range res.Got {
 		require.Equal(t, "order.created", g.RoutingKey)
 		require.Equal(t, fmt.Sprintf(`{"orderId":"ORD-%d"}`, i+1), g.Content)

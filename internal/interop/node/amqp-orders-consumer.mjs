@@ -39,5 +39,6 @@ await new Promise((done) => {
   }, { noAck: false });
 });
 clearTimeout(timeout);
+await channel.close(); // waits for close-ok, so every ack was processed
 await connection.close();
 console.log(JSON.stringify({ got, maxUnacked }));
