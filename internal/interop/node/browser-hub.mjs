@@ -36,6 +36,11 @@ try {
   await restPublish("demo/old", "history before subscribing", false);
 
   await page.goto(`${base}/`);
+  // A malformed filter gets a clear message and opens no connection.
+  await page.fill("#filter", "demo/#/x");
+  await page.click("#subscribe");
+  await page.waitForFunction(() => document.querySelector("#subscribe-status").textContent.includes("'#' must be the last level"));
+  await allState("idle");
   await page.fill("#filter", "demo/#");
   await page.click("#subscribe");
   await allState("open");
