@@ -74,10 +74,13 @@
 //
 // One stream may carry several filters (at most Limits.MaxSubscriptions,
 // default 100). Messages are merged in cursor order and a message matching
-// two filters is sent once. A resume whose backlog is larger than the
-// subscription buffer may deliver a few messages of one filter after later
-// ones of another; such a message moves the id backwards, so a reconnect
-// at that moment repeats messages rather than losing any.
+// two filters is sent once. A resume with several filters first reads the
+// backlog from history, merged across the filters (up to 10,000 messages),
+// then subscribes from where that read ended, so the replay too arrives in
+// order. Should a filter's remaining replay still come late (more than the
+// subscription buffer published within that instant), its events carry
+// their own, smaller ids: a reconnect at that moment repeats messages
+// rather than losing any.
 //
 // # Status codes, and what EventSource does with them
 //

@@ -185,7 +185,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := newStream(h, w, subs)
 	h.writeHeaders(w)
 	st.preamble(pre)
-	if err := st.flush(); err != nil {
+	if err := st.writeBacklog(pre.backlog); err != nil {
 		h.log.Debug("sse: cannot start stream", "err", err)
 		return
 	}

@@ -357,3 +357,38 @@ func TestQueryEscaping(t *testing.T) {
 	r := publish(t, b, "$SYS/a b/c", "x", nil)
 	require.Equal(t, r.Cursor, s.next(t).ID)
 }
+
+// TestStreamMultiFilterResumeStaysInOrder resumes a stream of several
+// filters over a backlog far larger than the subscription buffer: the
+// backlog is merged from history, so events arrive in cursor order, each
+// once, then live ones follow.
+func TestStreamMultiFilterResumeStaysInOrder(t *testing.T) {
+	b, _, srv := setup(t, pubsub.MemoryOptions{}, &Options{Buffer: 4, Retry: -1})
+	start := publish(t, b, "x", "start", nil).Cursor
+	var want []string
+	for i := range 700 {
+		topic := []string{"a/1", "b", "a/2", "c"}[i%4]
+		r := publish(t, b, topic, fmt.Sprint(i), nil)
+		if topic != "c" {
+			want = append(want, r.Cursor)
+		}
+	}
+	s := open(t, srv.URL+"?topic=a/%2B&topic=b&topic=a/1", map[string]string{"Last-Event-ID": start})
+	for i, c := range want {
+		ev := s.next(t)
+		require.Equal(t, c, ev.ID, "event %d", i)
+	}
+	live := publish(t, b, "b", "live", nil).Cursor
+	require.Equal(t, live, s.next(t).ID)
+}
+
+func TestStreamResumeFlushesHeadersAtOnce(t *testing.T) {
+	b, _, srv := setup(t, pubsub.MemoryOptions{}, &Options{Retry: -1})
+	c := publish(t, b, "t", "x", nil).Cursor
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"?topic=t", nil)
+	req.Header.Set("Last-Event-ID", c)
+	resp, err := http.DefaultClient.Do(req) // returns once the headers arrive
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}

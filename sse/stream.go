@@ -38,14 +38,16 @@ func newStream(h *Handler, w http.ResponseWriter, subs []pubsub.Subscription) *s
 // maxBuf is the write buffer kept between batches; a bigger one is dropped.
 const maxBuf = 64 << 10
 
+// flush writes the buffered events and flushes the response (the headers,
+// when nothing is buffered yet).
 func (s *stream) flush() error {
-	if len(s.buf) == 0 {
-		return nil
-	}
 	if d := s.h.o.WriteTimeout; d > 0 {
 		_ = s.rc.SetWriteDeadline(time.Now().Add(d))
 	}
-	_, err := s.w.Write(s.buf)
+	var err error
+	if len(s.buf) > 0 {
+		_, err = s.w.Write(s.buf)
+	}
 	if err == nil {
 		err = s.rc.Flush()
 	}
@@ -82,6 +84,22 @@ func (s *stream) preamble(st start) {
 	b, _ := json.Marshal(body)
 	s.buf = appendData(s.buf, b)
 	s.buf = append(s.buf, '\n')
+}
+
+// writeBacklog sends the history a multi-filter resume read, a page at a
+// time, and flushes.
+func (s *stream) writeBacklog(backlog []*pubsub.Message) error {
+	for len(backlog) > 0 {
+		n := min(len(backlog), catchUpPage)
+		for _, m := range backlog[:n] {
+			s.writeMessage(m)
+		}
+		backlog = backlog[n:]
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
+	return s.flush()
 }
 
 // run pumps messages until the client leaves, a subscription ends or the

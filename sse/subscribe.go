@@ -20,6 +20,9 @@ type start struct {
 	fresh  bool   // no resume position: announce the head as sb-open
 	head   string // cursor of the newest message when the stream started
 	resume string // the cursor resumed from (no reset)
+	// backlog is the history a multi-filter resume read before
+	// subscribing, to be sent first.
+	backlog []*pubsub.Message
 }
 
 // subscribe opens one subscription per filter, resuming from req.lastID
@@ -37,6 +40,19 @@ func (h *Handler) subscribe(ctx context.Context, req request) ([]pubsub.Subscrip
 		st.reset = resetInvalid
 	default:
 		since = req.lastID
+	}
+	if since != "" && len(req.filters) > 1 {
+		backlog, next, gap, err := h.catchUp(ctx, req.filters, since)
+		switch {
+		case errors.Is(err, pubsub.ErrInvalidCursor), errors.Is(err, pubsub.ErrNotSupported):
+			st.reset, since = resetInvalid, ""
+		case err != nil:
+			return nil, st, err
+		case gap:
+			st.reset, since = resetGap, ""
+		default:
+			st.backlog, since = backlog, next
+		}
 	}
 	opts := &pubsub.SubscribeOptions{Since: since, Buffer: h.o.Buffer}
 	subs := make([]pubsub.Subscription, 0, len(req.filters))
@@ -65,9 +81,10 @@ func (h *Handler) subscribe(ctx context.Context, req request) ([]pubsub.Subscrip
 		subs = append(subs, s)
 	}
 	if st.reset == "" && !st.fresh {
-		st.resume = since
+		st.resume = req.lastID
 		return subs, st, nil
 	}
+	st.backlog = nil
 	// Read the head after subscribing, so that a client that reconnects
 	// before its first message resumes from a position no later than what
 	// its subscriptions delivered: messages published between the two
