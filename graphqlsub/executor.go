@@ -68,3 +68,42 @@ func requestError(code, msg string) *Result {
 
 // isRequestError reports whether r is a request error (no data entry).
 func (r *Result) isRequestError() bool { return r.Data == nil && len(r.Errors) > 0 }
+
+// appendResult appends r as JSON. Data is copied verbatim (an Executor
+// produces valid JSON; re-validating it per subscriber per event was the
+// largest avoidable cost under load); errors and extensions go through
+// encoding/json. A result that cannot be encoded becomes an internal error.
+func appendResult(dst []byte, r *Result) []byte {
+	start := len(dst)
+	dst = append(dst, '{')
+	sep := false
+	if r.Data != nil {
+		dst = append(dst, `"data":`...)
+		dst = append(dst, r.Data...)
+		sep = true
+	}
+	if len(r.Errors) > 0 {
+		b, err := json.Marshal(r.Errors)
+		if err != nil {
+			return append(dst[:start], errorsResult("internal", "internal error: result not encodable")...)
+		}
+		if sep {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"errors":`...)
+		dst = append(dst, b...)
+		sep = true
+	}
+	if len(r.Extensions) > 0 {
+		b, err := json.Marshal(r.Extensions)
+		if err != nil {
+			return append(dst[:start], errorsResult("internal", "internal error: result not encodable")...)
+		}
+		if sep {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"extensions":`...)
+		dst = append(dst, b...)
+	}
+	return append(dst, '}')
+}

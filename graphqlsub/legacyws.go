@@ -153,10 +153,13 @@ func (l *legacyConn) onInit(m message) bool {
 		return l.write(appendMessage(nil, msgConnectionError, "", legacyError("connection_init sent twice"))) == nil
 	}
 	close(l.initSeen)
+	// The reference server answers a refusal with this message.
+	msg := "Prohibited connection!"
 	payload, err := payloadObject(m.Payload)
-	if err == nil {
-		var id *transport.Identity
-		id, err = l.h.authenticate(l.ctx, l.r, payload)
+	if err != nil {
+		msg = err.Error()
+	} else {
+		id, err := l.h.authenticate(l.ctx, l.r, payload)
 		if err == nil {
 			l.mu.Lock()
 			l.opCtx = transport.WithIdentity(l.ctx, id)
@@ -164,9 +167,9 @@ func (l *legacyConn) onInit(m message) bool {
 			close(l.acked)
 			return l.write(appendMessage(nil, msgConnectionAck, "", nil)) == nil
 		}
-		err = fmt.Errorf("Prohibited connection!")
+		l.h.opts.Logger.Debug("graphqlsub: connection refused", "err", err, "remote", l.r.RemoteAddr)
 	}
-	_ = l.write(appendMessage(nil, msgConnectionError, "", legacyError(err.Error())))
+	_ = l.write(appendMessage(nil, msgConnectionError, "", legacyError(msg)))
 	_ = l.c.Close(websocket.StatusInternalError, "Prohibited connection")
 	return false
 }
@@ -242,11 +245,7 @@ func (l *legacyConn) runOp(ctx context.Context, id string, req *Request, op *wsO
 		if ctx.Err() != nil {
 			return
 		}
-		b, err := json.Marshal(res)
-		if err != nil {
-			b = errorsResult(transport.CodeInternal, "internal error: result not encodable")
-		}
-		if l.write(appendMessage(nil, msgData, id, b)) != nil {
+		if l.write(appendResultMessage(nil, msgData, id, res)) != nil {
 			return
 		}
 	}

@@ -154,20 +154,45 @@ func payloadObject(p json.RawMessage) (map[string]any, error) {
 	return m, nil
 }
 
-// appendMessage appends {"id":…,"type":…,"payload":…} to dst; id and
+// appendMessage appends {"type":…,"id":…,"payload":…} to dst; id and
 // payload are left out when empty.
 func appendMessage(dst []byte, typ, id string, payload []byte) []byte {
-	dst = append(dst, `{"type":"`...)
-	dst = append(dst, typ...)
-	dst = append(dst, '"')
-	if id != "" {
-		dst = append(dst, `,"id":`...)
-		b, _ := json.Marshal(id)
-		dst = append(dst, b...)
-	}
+	dst = appendMessageStart(dst, typ, id)
 	if len(payload) > 0 {
 		dst = append(dst, `,"payload":`...)
 		dst = append(dst, payload...)
 	}
 	return append(dst, '}')
+}
+
+// appendResultMessage appends a message whose payload is r.
+func appendResultMessage(dst []byte, typ, id string, r *Result) []byte {
+	dst = appendMessageStart(dst, typ, id)
+	dst = append(dst, `,"payload":`...)
+	dst = appendResult(dst, r)
+	return append(dst, '}')
+}
+
+func appendMessageStart(dst []byte, typ, id string) []byte {
+	dst = append(dst, `{"type":"`...)
+	dst = append(dst, typ...)
+	dst = append(dst, '"')
+	if id != "" {
+		dst = append(dst, `,"id":`...)
+		dst = appendJSONString(dst, id)
+	}
+	return dst
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }

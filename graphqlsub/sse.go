@@ -2,7 +2,6 @@ package graphqlsub
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -99,11 +98,7 @@ func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request) {
 				}
 				return
 			}
-			b, err := json.Marshal(res)
-			if err != nil {
-				b = errorsResult(transport.CodeInternal, "internal error: result not encodable")
-			}
-			buf = appendEvent(buf[:0], msgNext, b)
+			buf = appendEvent(buf[:0], msgNext, appendResult(nil, res))
 			if !write(buf) {
 				return
 			}

@@ -261,11 +261,7 @@ func (t *transportConn) runOp(ctx context.Context, id string, req *Request, op *
 			return
 		}
 		first = false
-		b, err := json.Marshal(res)
-		if err != nil {
-			b = errorsResult(transport.CodeInternal, "internal error: result not encodable")
-		}
-		if t.write(appendMessage(nil, msgNext, id, b)) != nil {
+		if t.write(appendResultMessage(nil, msgNext, id, res)) != nil {
 			return
 		}
 	}
