@@ -82,6 +82,8 @@ type Handler struct {
 	closing  chan struct{} // closed by Shutdown
 	shutdown bool
 	drained  chan struct{} // closed when active drops to 0 after Shutdown
+
+	cache encodeCache
 }
 
 var _ http.Handler = (*Handler)(nil)

@@ -292,24 +292,7 @@ func (s *stream) writeMessage(m *pubsub.Message) {
 			}
 		}
 	}
-	name := ""
-	if s.h.o.EventName != nil {
-		name = s.h.o.EventName(m)
-	} else {
-		name = m.Header["event"]
-	}
-	if name != "" && cleanField(name) {
-		s.buf = appendField(s.buf, "event", name)
-	}
-	if id != "" {
-		s.buf = appendField(s.buf, "id", id)
-	}
-	if s.h.o.Format == FormatEnvelope {
-		s.buf = appendEnvelope(s.buf, m)
-	} else {
-		s.buf = appendData(s.buf, m.Data)
-	}
-	s.buf = append(s.buf, '\n')
+	s.buf = s.h.appendEvent(s.buf, m, id)
 }
 
 func (s *stream) remember(seq uint64) {
