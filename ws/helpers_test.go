@@ -121,3 +121,5 @@ func publish(t *testing.T, b pubsub.Broker, topic string, data string) pubsub.Re
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func newBenchServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }

@@ -1,0 +1,94 @@
+package ws_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/coder/websocket"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/ws"
+)
+
+// Serve WebSockets on a mux, connect with the Go client, subscribe and
+// publish.
+func Example() {
+	broker := pubsub.NewMemory(pubsub.MemoryOptions{})
+	defer broker.Close()
+	h := ws.NewHandler(broker, nil)
+	mux := http.NewServeMux()
+	mux.Handle("/ws", h)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	defer h.Close()
+
+	ctx := context.Background()
+	c, err := ws.Dial(ctx, srv.URL+"/ws", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	sub, err := c.Subscribe(ctx, "chat/#", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// Anything published on the broker (by any transport) arrives.
+	_, _ = broker.Publish(ctx, pubsub.Message{Topic: "chat/room1", Data: []byte(`{"text":"hi"}`)})
+	_, _ = c.Publish(ctx, pubsub.Message{Topic: "chat/room2", Data: []byte("raw bytes")})
+	for range 2 {
+		ev := <-sub.C()
+		fmt.Printf("%s: %s\n", ev.Message.Topic, ev.Message.Data)
+	}
+	// Output:
+	// chat/room1: {"text":"hi"}
+	// chat/room2: raw bytes
+}
+
+// The wire protocol by hand, as a browser or any WebSocket library speaks
+// it.
+func Example_protocol() {
+	broker := pubsub.NewMemory(pubsub.MemoryOptions{Epoch: "doc"})
+	defer broker.Close()
+	h := ws.NewHandler(broker, nil)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer h.Close()
+
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"),
+		&websocket.DialOptions{Subprotocols: []string{ws.Subprotocol}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.CloseNow()
+	send := func(s string) { _ = c.Write(ctx, websocket.MessageText, []byte(s)) }
+	recv := func() {
+		_, b, _ := c.Read(ctx)
+		// Hide the time, which changes from run to run.
+		s := string(b)
+		if i := strings.Index(s, `,"time":"`); i >= 0 {
+			j := strings.Index(s[i+9:], `"`)
+			s = s[:i] + s[i+9+j+1:]
+		}
+		fmt.Println(s)
+	}
+	send(`{"type":"subscribe","id":"s1","filter":"chat/#"}`)
+	recv()
+	send(`{"type":"publish","id":"p1","topic":"news/today","data_b64":"AAE="}`)
+	recv()
+	_, _ = broker.Publish(ctx, pubsub.Message{Topic: "chat/room1", Data: []byte(`{"text":"hi"}`)})
+	recv()
+	send(`{"type":"publish","id":"p2","topic":"chat/+","data":1}`)
+	recv()
+	// Output:
+	// {"type":"subscribed","id":"s1","cursor":"doc-0"}
+	// {"type":"ack","id":"p1","message_id":"doc-1","cursor":"doc-1"}
+	// {"type":"message","sub":"s1","topic":"chat/room1","id":"doc-2","cursor":"doc-2","data":{"text":"hi"}}
+	// {"type":"error","id":"p2","code":"bad_request","message":"pubsub: invalid topic \"chat/+\": wildcard '+' at byte 5 is not allowed in a topic name"}
+}
