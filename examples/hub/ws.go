@@ -1,0 +1,32 @@
+package main
+
+import (
+	"flag"
+	"strings"
+
+	"github.com/switchboard-go/switchboard/ws"
+)
+
+var wsOrigins string
+
+// WebSocket: GET /ws upgrades to the switchboard.v1 protocol (subscribe with
+// since, publish, request/reply). Browsers from other origins are refused
+// unless -ws-origins lists them.
+func init() {
+	extraFlags = append(extraFlags, func(fs *flag.FlagSet) {
+		fs.StringVar(&wsOrigins, "ws-origins", "", "comma-separated extra origins allowed to open /ws (host patterns such as app.example.com or *.example.com)")
+	})
+	register("ws", func(h *hub) error {
+		o := &ws.HandlerOptions{Logger: h.log}
+		for _, p := range strings.Split(wsOrigins, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				o.OriginPatterns = append(o.OriginPatterns, p)
+			}
+		}
+		s := ws.NewHandler(h.broker, o)
+		h.mux.Handle("/ws", s)
+		h.onShutdown(s.Shutdown) // hijacked: http.Server.Shutdown does not wait for them
+		h.onClose(s.Close)
+		return nil
+	})
+}
