@@ -234,6 +234,7 @@ func (s *Server) serveConn(listener string, c net.Conn) {
 	// mochi sets no deadline before CONNECT arrives; after it, the
 	// keep-alive sets one.
 	_ = c.SetReadDeadline(time.Now().Add(connectTimeout))
+	c = &batchConn{Conn: c, timeout: s.opts.WriteTimeout}
 	panicked := true
 	defer func() {
 		if !panicked {

@@ -56,6 +56,13 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		Password:   string(pk.Connect.Password),
 		RemoteAddr: cl.Net.Remote,
 	}
+	if bc, ok := cl.Net.Conn.(*batchConn); ok {
+		if hc, ok := bc.Conn.(*wsConn); ok {
+			creds.Header = hc.header
+			creds.RemoteAddr = hc.remote
+			creds.Token = hc.token
+		}
+	}
 	if hc, ok := cl.Net.Conn.(*wsConn); ok {
 		creds.Header = hc.header
 		creds.RemoteAddr = hc.remote

@@ -190,8 +190,10 @@ func (ss *session) end() {
 // connection (MQTT 3.1.1 has no server DISCONNECT: the connection just
 // closes).
 func (ss *session) disconnect(code packets.Code) {
+	if bc, ok := ss.cl.Net.Conn.(*batchConn); ok {
+		bc.unbatch()
+	}
 	if ss.cl.Properties.ProtocolVersion >= 5 {
-		_ = ss.cl.Net.Conn.SetWriteDeadline(time.Now().Add(time.Second))
 		_ = ss.s.mochi.DisconnectClient(ss.cl, code)
 	}
 	ss.cl.Stop(code)
@@ -305,26 +307,28 @@ func (ss *session) forward(cs *clientSub) {
 	if rm := int(cl.Properties.Props.ReceiveMaximum); cl.Properties.ProtocolVersion == 5 && rm > 0 && rm < limit {
 		limit = rm
 	}
+	bc, _ := cl.Net.Conn.(*batchConn)
 	for m := range cs.bsub.C() {
-		if cs.sub.NoLocal && ss.isOwn(m.ID) {
-			continue
+		// Write what is queued (up to maxBatch) with one system call.
+		if bc != nil {
+			bc.hold()
 		}
-		qos := min(qosOf(m.Header, s.qos), cs.sub.Qos)
-		if qos > 0 {
-			if err := ss.awaitSlot(cs.ctx, limit); err != nil {
-				if errors.Is(err, errStalled) {
-					s.log.Info("mqttx: client stopped acknowledging, disconnecting", "client", cl.ID)
-					ss.disconnect(codeQuotaExceeded)
-				}
-				return
+		ok := ss.deliver(cs, m, bc, limit)
+		for n := min(len(cs.bsub.C()), maxBatch); ok && n > 0; n-- {
+			m, open := <-cs.bsub.C()
+			if !open {
+				break
 			}
+			ok = ss.deliver(cs, m, bc, limit)
 		}
-		if err := ss.write(m, qos, cs.sub); err != nil {
-			s.log.Debug("mqttx: delivery failed", "client", cl.ID, "topic", m.Topic, "err", err)
-			if !errors.Is(err, packets.ErrPacketTooLarge) {
+		if bc != nil {
+			if err := bc.release(); err != nil {
+				ok = false
 				cl.Stop(err)
-				return
 			}
+		}
+		if !ok {
+			return
 		}
 	}
 	err := cs.bsub.Err()
@@ -342,6 +346,40 @@ func (ss *session) forward(cs *clientSub) {
 			ss.disconnect(codeServerShuttingDown)
 		}
 	}
+}
+
+// maxBatch caps the deliveries one forwarder writes per system call.
+const maxBatch = 64
+
+// deliver writes m to the client unless it is the client's own message on
+// a NoLocal subscription, waiting for an in-flight slot at QoS 1 and 2.
+// False ends the forwarder (the client is gone or was disconnected).
+func (ss *session) deliver(cs *clientSub, m *pubsub.Message, bc *batchConn, limit int) bool {
+	s, cl := ss.s, ss.cl
+	if cs.sub.NoLocal && ss.isOwn(m.ID) {
+		return true
+	}
+	qos := min(qosOf(m.Header, s.qos), cs.sub.Qos)
+	if qos > 0 && cl.State.Inflight.Len() >= limit {
+		if bc != nil {
+			_ = bc.flush() // the client must see them to acknowledge
+		}
+		if err := ss.awaitSlot(cs.ctx, limit); err != nil {
+			if errors.Is(err, errStalled) {
+				s.log.Info("mqttx: client stopped acknowledging, disconnecting", "client", cl.ID)
+				ss.disconnect(codeQuotaExceeded)
+			}
+			return false
+		}
+	}
+	if err := ss.write(m, qos, cs.sub); err != nil {
+		s.log.Debug("mqttx: delivery failed", "client", cl.ID, "topic", m.Topic, "err", err)
+		if !errors.Is(err, packets.ErrPacketTooLarge) {
+			cl.Stop(err)
+			return false
+		}
+	}
+	return true
 }
 
 // write sends one PUBLISH; QoS 1 and 2 deliveries go into mochi's
@@ -384,9 +422,7 @@ func (ss *session) write(m *pubsub.Message, qos byte, sub packets.Subscription) 
 		cl.State.Inflight.Set(pk)
 		cl.State.Inflight.DecreaseSendQuota()
 	}
-	_ = cl.Net.Conn.SetWriteDeadline(time.Now().Add(ss.s.opts.WriteTimeout))
 	err := cl.WritePacket(pk)
-	_ = cl.Net.Conn.SetWriteDeadline(time.Time{})
 	if err != nil && qos > 0 {
 		if cl.State.Inflight.Delete(pk.PacketID) {
 			cl.State.Inflight.IncreaseSendQuota()

@@ -553,3 +553,27 @@ func TestServerMalformedSubscribe(t *testing.T) {
 	require.Zero(t, ok.connect("crasher", nil).ReasonCode, "same client id connects again")
 	require.Equal(t, []byte{0}, ok.subscribe(1, 0, "x").ReasonCodes)
 }
+
+// TestServerQoS1Stream: far more QoS 1 deliveries than MaxInflight reach an
+// acknowledging client, in order, none lost.
+func TestServerQoS1Stream(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	mem := newMemory(t)
+	_, addr := startServer(t, mem, &mqttx.ServerOptions{MaxInflight: 8, Buffer: 2000})
+	d := connectDevice(t, addr, "stream", nil)
+	d.subscribe(t, paho.SubscribeOptions{Topic: "s", QoS: 1})
+	const n = 1000
+	for i := range n {
+		_, err := mem.Publish(ctx, pubsub.Message{Topic: "s", Data: fmt.Appendf(nil, "%d", i)})
+		require.NoError(t, err)
+	}
+	for i := range n {
+		select {
+		case p := <-d.msgs:
+			require.Equal(t, fmt.Sprint(i), string(p.Payload))
+		case <-ctx.Done():
+			t.Fatalf("got %d of %d", i, n)
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package mqttx_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/switchboard-go/switchboard/mqttx"
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+// BenchmarkServerFanOut publishes b.N messages into the broker and waits
+// until each of 100 MQTT 3.1.1 subscribers (QoS 1, acknowledging) has them
+// all; deliveries/s counts MQTT PUBLISH packets written to the subscribers.
+func BenchmarkServerFanOut(b *testing.B) {
+	for _, qos := range []byte{0, 1} {
+		b.Run(map[byte]string{0: "qos0", 1: "qos1"}[qos], func(b *testing.B) { benchFanOut(b, 100, qos) })
+	}
+}
+
+func benchFanOut(b *testing.B, nSubs int, qos byte) {
+	mem := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: -1})
+	defer mem.Close()
+	srv, err := mqttx.NewServer(mem, &mqttx.ServerOptions{Buffer: 4096})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	var got atomic.Int64
+	var wg sync.WaitGroup
+	var conns []net.Conn
+	for i := range nSubs {
+		c := dialBench(b, ln.Addr().String(), "bsub-"+string(rune('a'+i%26))+string(rune('a'+i/26)))
+		conns = append(conns, c)
+		writeBench(b, c, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
+			Filters: packets.Subscriptions{{Filter: "bench/#", Qos: qos}}})
+		r := bufio.NewReader(c)
+		if typ, _ := readBench(r); typ != packets.Suback {
+			b.Fatalf("no SUBACK: %d", typ)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var acks []byte
+			for {
+				typ, body := readBench(r)
+				if typ == 0 {
+					return
+				}
+				if typ != packets.Publish {
+					continue
+				}
+				got.Add(1)
+				if qos > 0 {
+					id := body[2+int(binary.BigEndian.Uint16(body)):]
+					acks = append(acks[:0], 0x40, 2, id[0], id[1])
+					if _, err := c.Write(acks); err != nil {
+						return
+					}
+				}
+			}
+		}()
+	}
+	ctx := context.Background()
+	payload := make([]byte, 64)
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if _, err := mem.Publish(ctx, pubsub.Message{Topic: "bench/x", Data: payload}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	want := int64(b.N) * int64(nSubs)
+	deadline := time.Now().Add(60 * time.Second)
+	for got.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	if got.Load() < want {
+		b.Fatalf("delivered %d of %d", got.Load(), want)
+	}
+	b.ReportMetric(float64(want)/el.Seconds(), "deliveries/s")
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	wg.Wait()
+}
+
+func dialBench(b *testing.B, addr, id string) net.Conn {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	writeBench(b, c, connectPacket(id, false))
+	r := bufio.NewReader(io.LimitReader(c, 4))
+	if typ, _ := readBench(r); typ != packets.Connack {
+		b.Fatalf("no CONNACK: %d", typ)
+	}
+	return c
+}
+
+func writeBench(b *testing.B, c net.Conn, pk packets.Packet) {
+	if _, err := c.Write(encode(b, 4, pk)); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func readBench(r *bufio.Reader) (byte, []byte) {
+	h, err := r.ReadByte()
+	if err != nil {
+		return 0, nil
+	}
+	n, _, err := packets.DecodeLength(r)
+	if err != nil {
+		return 0, nil
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return 0, nil
+	}
+	return h >> 4, body
+}
