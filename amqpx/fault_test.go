@@ -1,11 +1,14 @@
 package amqpx_test
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -136,4 +139,94 @@ func TestQueueLost(t *testing.T) {
 	_, err = b.Publish(c, pubsub.Message{Topic: "x", Data: []byte("after")})
 	require.NoError(t, err)
 	require.Equal(t, "after", string(recv(t, again).Data))
+}
+
+// TestOutageLosesNothing cuts a node off RabbitMQ while another node
+// publishes: the node queue outlives the outage, so after the reconnect
+// the subscriber gets every message it missed, in order, once.
+func TestOutageLosesNothing(t *testing.T) {
+	t.Parallel()
+	sp := newSpace(t)
+	px, viaProxy := newProxy(t, sp.url)
+	logs := newLogCounter()
+	node := sp.broker(func(o *amqpx.Options) { o.URL = viaProxy; o.Logger = slog.New(logs) })
+	pub := sp.broker()
+	c := ctx(t)
+	sub, err := node.Subscribe(c, "feed/#", nil)
+	require.NoError(t, err)
+
+	px.cut()
+	for i := range 100 {
+		_, err := pub.Publish(c, pubsub.Message{Topic: "feed/x", Data: fmt.Appendf(nil, "%d", i)})
+		require.NoError(t, err)
+	}
+	px.restore()
+	for i := range 100 {
+		m := recv(t, sub)
+		require.Equal(t, fmt.Sprint(i), string(m.Data))
+	}
+	// The node publishes again too, and nothing more arrives before it.
+	_, err = node.Publish(c, pubsub.Message{Topic: "feed/y", Data: []byte("back")})
+	require.NoError(t, err)
+	require.Equal(t, "back", string(recv(t, sub).Data))
+	require.GreaterOrEqual(t, logs.count("amqpx: connection closed"), 2, "both connections were cut")
+	require.Zero(t, logs.count("amqpx: node queue was lost while disconnected"))
+}
+
+// TestOutageLongerThanExpiry: when the node queue expired during the
+// outage, the node's subscriptions end with ErrQueueLost — an explicit
+// gap, not a silent one.
+func TestOutageLongerThanExpiry(t *testing.T) {
+	t.Parallel()
+	sp := newSpace(t)
+	px, viaProxy := newProxy(t, sp.url)
+	node := sp.broker(func(o *amqpx.Options) {
+		o.URL = viaProxy
+		o.NodeQueueExpiry = time.Second
+	})
+	c := ctx(t)
+	sub, err := node.Subscribe(c, "feed/#", nil)
+	require.NoError(t, err)
+	queue := node.NodeQueue()
+
+	px.cut()
+	// Wait for RabbitMQ to expire the queue. A passive declare would keep
+	// it alive, so ask rabbitmqctl (RabbitMQ has no expiry notification).
+	deadline := time.Now().Add(30 * time.Second)
+	for slices.Contains(strings.Fields(rabbitmqctl(t, "list_queues", "-q", "--no-table-headers", "name")), queue) {
+		require.True(t, time.Now().Before(deadline), "queue did not expire")
+	}
+	px.restore()
+	for range sub.C() {
+	}
+	require.ErrorIs(t, sub.Err(), amqpx.ErrQueueLost)
+}
+
+// TestCloseDuringOutage: Close does not hang on a Publish waiting for a
+// connection that will not come back; the Publish fails with ErrClosed.
+func TestCloseDuringOutage(t *testing.T) {
+	t.Parallel()
+	sp := newSpace(t)
+	px, viaProxy := newProxy(t, sp.url)
+	node := sp.broker(func(o *amqpx.Options) {
+		o.URL = viaProxy
+		o.DrainTimeout = 200 * time.Millisecond
+	})
+	c := ctx(t)
+	sub, err := node.Subscribe(c, "x", nil)
+	require.NoError(t, err)
+	px.cut()
+	errc := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		close(started)
+		_, err := node.Publish(context.Background(), pubsub.Message{Topic: "x"})
+		errc <- err
+	}()
+	<-started
+	require.NoError(t, node.Close())
+	require.ErrorIs(t, <-errc, pubsub.ErrClosed)
+	_, ok := <-sub.C()
+	require.False(t, ok)
+	require.ErrorIs(t, sub.Err(), pubsub.ErrClosed)
 }
