@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -391,4 +392,24 @@ func TestStreamResumeFlushesHeadersAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// TestStreamWriteTimeoutEndsStalledClient: a client that stops reading
+// (its TCP window full) is disconnected after WriteTimeout, even when its
+// subscription buffer never overflows.
+func TestStreamWriteTimeoutEndsStalledClient(t *testing.T) {
+	b, h, srv := setup(t, pubsub.MemoryOptions{}, &Options{WriteTimeout: 50 * time.Millisecond, Buffer: 4096})
+	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("GET /?topic=t HTTP/1.1\r\nHost: x\r\n\r\n"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
+	payload := []byte(strings.Repeat("x", 64<<10)) // one slice, shared by every message
+	for i := 0; h.Active() == 1; i++ {
+		require.Less(t, i, 4000, "the stalled stream was never ended")
+		_, err := b.Publish(context.Background(), pubsub.Message{Topic: "t", Data: payload})
+		require.NoError(t, err)
+	}
+	require.Equal(t, 0, h.Active())
 }

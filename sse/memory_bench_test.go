@@ -30,11 +30,20 @@ type memStats struct {
 	Goroutines int    `json:"goroutines"`
 }
 
-// runMemServer serves /events and /stats on a loopback port, prints the
-// address, and exits when stdin closes.
+// runMemServer serves /events, /topics/ (REST publish), /stats, /heap and
+// /cpu?d=10s (a CPU profile) on a loopback port, prints the address, and
+// exits when stdin closes. Run it by hand to profile under loadgen:
+//
+//	go test -c -o /tmp/sse.test ./sse
+//	SB_SSE_MEMSERVER=1 SB_SSE_FORMAT=envelope /tmp/sse.test
+
 func runMemServer() {
 	b := pubsub.NewMemory(pubsub.MemoryOptions{})
-	h := NewHandler(b, &Options{Limits: limitsOff()})
+	o := &Options{Limits: limitsOff()}
+	if os.Getenv("SB_SSE_FORMAT") == "envelope" {
+		o.Format = FormatEnvelope
+	}
+	h := NewHandler(b, o)
 	mux := http.NewServeMux()
 	mux.Handle("/events", h)
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
@@ -42,6 +51,16 @@ func runMemServer() {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		_ = json.NewEncoder(w).Encode(memStats{Held: h.Active(), HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse, Goroutines: runtime.NumGoroutine()})
+	})
+	mux.Handle("/topics/", transport.NewRESTHandler(b, nil))
+	mux.HandleFunc("/cpu", func(w http.ResponseWriter, r *http.Request) {
+		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
+		if err := pprof.StartCPUProfile(w); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		time.Sleep(d) // the profile's duration, asked for by the caller
+		pprof.StopCPUProfile()
 	})
 	mux.HandleFunc("/heap", func(w http.ResponseWriter, r *http.Request) {
 		runtime.GC()
