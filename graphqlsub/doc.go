@@ -21,6 +21,9 @@
 //     library does not speak the graphql-ws subprotocol. An upgrade with
 //     neither is accepted and closed with 4406 (Subprotocol not
 //     acceptable); unlike gqlgen, no protocol is assumed.
+//   - A PUT, or a request carrying a stream token (header
+//     X-GraphQL-Event-Stream-Token or query parameter token), is GraphQL
+//     over SSE in single-connection mode.
 //   - A GET or POST whose Accept lists text/event-stream is GraphQL over SSE
 //     in distinct-connections mode (npm's graphql-sse client).
 //   - Any other GET or POST is GraphQL over HTTP.
@@ -78,7 +81,23 @@
 // refused credentials (401/403, from transport.Auth with the request's
 // headers and access_token) get a non-200 status. Comments (":") keep the
 // stream alive every KeepAlive. The client stops an operation by closing
-// the connection. The single-connection mode is not implemented.
+// the connection.
+//
+// # GraphQL over SSE (single connection)
+//
+// PUT reserves a stream (authenticated like any HTTP request; the identity
+// applies to every operation of the stream) and answers 201 with the token
+// as text/plain. The reservation counts against Limits.MaxConnections and
+// ends after 30 s if no stream opens. A GET or POST with Accept:
+// text/event-stream and the token opens the stream (409 if one is already
+// open); when it closes, the reservation and all its operations end. Each
+// operation is a POST (or GET, not for mutations) with the token and
+// extensions.operationId, answered 202 (400 without an id, 409 for an id
+// in use, 404 for an unknown token, 429 past Limits.MaxSubscriptions); its
+// results arrive on the stream as "event: next" with data {"id","payload"}
+// and "event: complete" with data {"id"}. DELETE ?operationId= stops one
+// (200). Events wait for the stream in a bounded queue; when it is full the
+// operations wait, pushing back into the Executor as on WebSockets.
 //
 // # GraphQL over HTTP
 //

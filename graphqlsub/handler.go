@@ -30,9 +30,10 @@ type Handler struct {
 	opts Options
 	gate *transport.Gate
 
-	mu       sync.Mutex
-	closing  bool
-	sessions map[session]struct{}
+	mu           sync.Mutex
+	closing      bool
+	sessions     map[session]struct{}
+	reservations map[string]*reservation // single-connection SSE, by token
 	wg       sync.WaitGroup // streaming ServeHTTP calls
 }
 
@@ -54,18 +55,38 @@ func NewHandler(exec Executor, opts *Options) *Handler {
 		exec:     exec,
 		opts:     o,
 		gate:     transport.NewGate(o.Limits.MaxConnections),
-		sessions: make(map[session]struct{}),
+		sessions:     make(map[session]struct{}),
+		reservations: make(map[string]*reservation),
 	}
 }
 
 // ServeHTTP dispatches on the request: a WebSocket upgrade goes to
-// graphql-transport-ws or legacy graphql-ws by Sec-WebSocket-Protocol, an
-// Accept of text/event-stream to GraphQL over SSE, any other GET or POST to
-// GraphQL over HTTP.
+// graphql-transport-ws or legacy graphql-ws by Sec-WebSocket-Protocol; PUT
+// and requests carrying a stream token to GraphQL over SSE's single
+// connection mode; an Accept of text/event-stream to GraphQL over SSE's
+// distinct connections mode; any other GET or POST to GraphQL over HTTP.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	token := streamToken(r)
 	switch {
 	case isWebSocketUpgrade(r):
 		h.serveWebSocket(w, r)
+	case r.Method == http.MethodPut:
+		h.serveReserve(w, r)
+	case token != "":
+		res := h.lookup(token)
+		switch {
+		case res == nil:
+			writeErrorBody(w, mediaJSON, http.StatusNotFound, transport.CodeNotFound, "Stream not found")
+		case acceptsEventStream(r):
+			h.serveReservedStream(w, r, res)
+		case r.Method == http.MethodDelete:
+			h.serveStopOperation(w, r, res)
+		case r.Method == http.MethodGet || r.Method == http.MethodPost:
+			h.serveReservedOperation(w, r, res)
+		default:
+			w.Header().Set("Allow", "GET, POST, PUT, DELETE")
+			writeErrorBody(w, mediaJSON, http.StatusMethodNotAllowed, transport.CodeBadRequest, "method not allowed")
+		}
 	case acceptsEventStream(r):
 		h.serveSSE(w, r)
 	default:

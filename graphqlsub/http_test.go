@@ -59,7 +59,7 @@ func TestHTTP(t *testing.T) {
 		{"too large", "POST", js, "", `{"query":"` + strings.Repeat("a", 2000) + `"}`, "", 413, js, "too_large"},
 		{"not acceptable", "POST", js, "text/html", pub, "", 406, js, "Accept"},
 		{"missing query", "GET", "", "", "", "", 400, js, "query parameter"},
-		{"bad method", "PUT", js, "", pub, "", 405, js, "method"},
+		{"bad method", "PATCH", js, "", pub, "", 405, js, "method"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := e.url

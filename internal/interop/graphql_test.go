@@ -95,6 +95,7 @@ func TestGraphQLSSEClient(t *testing.T) {
 			Got      []struct{ Errors []graphqlsub.Error } `json:"got"`
 			Complete bool                                  `json:"complete"`
 		} `json:"validation"`
+		Single [][]json.RawMessage `json:"single"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
 	require.Equal(t, [][2]string{{"interop/a", "one"}, {"interop/b", "two"}, {"interop/sse", "from REST to SSE"}}, res.Events)
@@ -104,6 +105,12 @@ func TestGraphQLSSEClient(t *testing.T) {
 	require.True(t, res.Validation.Complete, out)
 	require.Len(t, res.Validation.Got, 1)
 	require.Contains(t, res.Validation.Got[0].Errors[0].Message, "nope")
+	require.Len(t, res.Single, 2, out)
+	require.Len(t, res.Single[0], 2, out)
+	require.JSONEq(t, `{"data":{"messages":{"data":"one"}}}`, string(res.Single[0][0]))
+	require.JSONEq(t, `{"data":{"messages":{"data":"two"}}}`, string(res.Single[0][1]))
+	require.Len(t, res.Single[1], 1, out)
+	require.JSONEq(t, `{"data":{"messages":[{"data":"two"}]}}`, string(res.Single[1][0]))
 }
 
 func TestGraphQLLegacyClient(t *testing.T) {

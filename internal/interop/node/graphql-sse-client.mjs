@@ -59,5 +59,32 @@ const collect = (query) =>
 result.query = await collect('{ messages(topic: "interop/a", limit: 1) { data } }');
 result.validation = await collect("subscription { nope }");
 client.dispose();
+
+// Single connection mode: one reserved stream carries both operations.
+const single = createClient({ url: base + "/graphql", singleConnection: true, retryAttempts: 0,
+  headers: { Authorization: "Bearer good" } });
+const take = (query, variables, n) =>
+  Promise.race([
+    new Promise((resolve, reject) => {
+      const got = [];
+      const stop = single.subscribe({ query, variables }, {
+        next: (v) => {
+          got.push(v);
+          if (got.length === n) {
+            stop();
+            resolve(got.slice(0, n));
+          }
+        },
+        error: (e) => reject(e instanceof Error ? e : new Error(JSON.stringify(e))),
+        complete: () => resolve(got),
+      });
+    }),
+    deadline(5000, "single " + query),
+  ]);
+result.single = await Promise.all([
+  take("subscription S($s: String) { messages(filter: \"interop/+\", since: $s) { data } }", { s: since }, 2),
+  take('{ messages(topic: "interop/b") { data } }', undefined, 1),
+]);
+single.dispose();
 console.log(JSON.stringify(result));
 process.exit(0);

@@ -1,0 +1,306 @@
+package graphqlsub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/switchboard-go/switchboard/transport"
+)
+
+// Single connection mode of GraphQL over SSE: PUT reserves a stream and
+// answers 201 with a token; a GET or POST with Accept: text/event-stream and
+// the token (header X-GraphQL-Event-Stream-Token or query parameter token)
+// opens it; each operation is a POST (or GET) carrying the token and
+// extensions.operationId, answered 202, whose results arrive on the stream
+// as next {"id","payload"} and complete {"id"}; DELETE ?operationId= stops
+// one.
+
+const (
+	tokenHeader = "X-GraphQL-Event-Stream-Token"
+	tokenQuery  = "token"
+	// reservationTimeout ends a reservation whose stream was not opened.
+	reservationTimeout = 30 * time.Second
+	// reservationQueue bounds the events waiting for a reservation's
+	// stream; a full queue blocks the operations (back-pressure).
+	reservationQueue = 256
+)
+
+// reservation is one single-connection stream, from PUT until its stream
+// closes (or it expires). It counts as a session of the Handler; its
+// operations' goroutines are waited for before it ends.
+type reservation struct {
+	h      *Handler
+	token  string
+	ctx    context.Context // carries the identity; cancelled when the reservation ends
+	cancel context.CancelFunc
+	events chan []byte
+	expiry *time.Timer
+
+	mu     sync.Mutex
+	open   bool
+	closed bool
+	ops    map[string]context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (r *reservation) goAway() { r.close() }
+func (r *reservation) kill()   { r.close() }
+
+// close ends the reservation: its operations are cancelled, and the
+// Handler is told once they have all returned.
+func (r *reservation) close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	expiry := r.expiry
+	r.mu.Unlock()
+	if expiry != nil {
+		expiry.Stop()
+	}
+	r.cancel()
+	r.h.mu.Lock()
+	delete(r.h.reservations, r.token)
+	r.h.mu.Unlock()
+	go func() {
+		r.wg.Wait()
+		r.h.end(r)
+	}()
+}
+
+func streamToken(req *http.Request) string {
+	if t := req.Header.Get(tokenHeader); t != "" {
+		return t
+	}
+	return req.URL.Query().Get(tokenQuery)
+}
+
+// lookup returns the reservation for token, or nil.
+func (h *Handler) lookup(token string) *reservation {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.reservations[token]
+}
+
+// serveReserve answers PUT: a new reservation and its token.
+func (h *Handler) serveReserve(w http.ResponseWriter, req *http.Request) {
+	ctx, _, err := h.opts.Auth.AuthenticateRequest(req, "graphql")
+	if err != nil {
+		writeAuthError(w, err)
+		return
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	ctx, cancel := context.WithCancel(transport.WithIdentity(context.Background(), transport.IdentityFrom(ctx)))
+	r := &reservation{h: h, token: hex.EncodeToString(b[:]), ctx: ctx, cancel: cancel,
+		events: make(chan []byte, reservationQueue), ops: make(map[string]context.CancelFunc)}
+	if err := h.begin(r); err != nil {
+		cancel()
+		writeErrorBody(w, mediaJSON, transport.HTTPStatus(err), transport.Code(err), err.Error())
+		return
+	}
+	h.mu.Lock()
+	h.reservations[r.token] = r
+	h.mu.Unlock()
+	r.mu.Lock()
+	if !r.closed {
+		r.expiry = time.AfterFunc(reservationTimeout, func() {
+			r.mu.Lock()
+			open := r.open
+			r.mu.Unlock()
+			if !open {
+				r.close()
+			}
+		})
+	}
+	r.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write([]byte(r.token))
+}
+
+// serveStopOperation answers DELETE ?operationId=.
+func (h *Handler) serveStopOperation(w http.ResponseWriter, req *http.Request, r *reservation) {
+	id := req.URL.Query().Get("operationId")
+	if id == "" {
+		writeErrorBody(w, mediaJSON, http.StatusBadRequest, transport.CodeBadRequest, "Operation ID is missing")
+		return
+	}
+	r.mu.Lock()
+	if cancel := r.ops[id]; cancel != nil {
+		cancel()
+		delete(r.ops, id)
+	}
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// serveReservedOperation answers an operation request: 202, and results
+// on the reservation's stream.
+func (h *Handler) serveReservedOperation(w http.ResponseWriter, req *http.Request, r *reservation) {
+	params, err := h.readRequest(w, req)
+	if err != nil {
+		writeRequestError(w, mediaJSON, err)
+		return
+	}
+	id, _ := params.Extensions["operationId"].(string)
+	if id == "" {
+		writeErrorBody(w, mediaJSON, http.StatusBadRequest, transport.CodeBadRequest, "Operation ID is missing")
+		return
+	}
+	if typ, err := operationType(params.Query, params.OperationName); err == nil && typ == opMutation && req.Method == http.MethodGet {
+		w.Header().Set("Allow", "POST")
+		writeErrorBody(w, mediaJSON, http.StatusMethodNotAllowed, transport.CodeBadRequest, "mutations need POST")
+		return
+	}
+	r.mu.Lock()
+	switch {
+	case r.closed:
+		r.mu.Unlock()
+		writeErrorBody(w, mediaJSON, http.StatusNotFound, transport.CodeNotFound, "Stream not found")
+		return
+	case r.ops[id] != nil:
+		r.mu.Unlock()
+		writeErrorBody(w, mediaJSON, http.StatusConflict, transport.CodeBadRequest, "Operation with ID already exists")
+		return
+	case h.opts.Limits.MaxSubscriptions > 0 && len(r.ops) >= h.opts.Limits.MaxSubscriptions:
+		r.mu.Unlock()
+		writeErrorBody(w, mediaJSON, http.StatusTooManyRequests, transport.CodeRateLimited,
+			fmt.Sprintf("too many operations on this stream (limit %d)", h.opts.Limits.MaxSubscriptions))
+		return
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	r.ops[id] = cancel
+	r.wg.Add(1)
+	r.mu.Unlock()
+	go r.runOp(ctx, cancel, id, params)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// runOp queues an operation's results for the stream.
+func (r *reservation) runOp(ctx context.Context, cancel context.CancelFunc, id string, params *Request) {
+	defer r.wg.Done()
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			r.h.opts.Logger.Warn("graphqlsub: executor panicked", "panic", v)
+			r.close()
+		}
+	}()
+	put := func(b []byte) bool {
+		select {
+		case r.events <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	idJSON := appendJSONString(nil, id)
+	next := func(res *Result) []byte {
+		b := append([]byte(`{"id":`), idJSON...)
+		b = append(b, `,"payload":`...)
+		b = appendResult(b, res)
+		return appendEvent(nil, msgNext, append(b, '}'))
+	}
+	results, err := r.h.start(ctx, params)
+	if err != nil {
+		r.h.opts.Logger.Warn("graphqlsub: executor failed", "err", err)
+		results = closedResult(requestError(transport.CodeInternal, "internal error"))
+	}
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			return
+		case res, ok := <-results:
+			if !ok {
+				done = true
+				break
+			}
+			if !put(next(res)) {
+				return
+			}
+		}
+	}
+	r.mu.Lock()
+	delete(r.ops, id)
+	r.mu.Unlock()
+	put(appendEvent(nil, msgComplete, append(append([]byte(`{"id":`), idJSON...), '}')))
+}
+
+func closedResult(res *Result) <-chan *Result {
+	ch := make(chan *Result, 1)
+	ch <- res
+	close(ch)
+	return ch
+}
+
+// serveReservedStream opens a reservation's stream and writes its events
+// until the client leaves or the reservation ends; then the reservation
+// ends too.
+func (h *Handler) serveReservedStream(w http.ResponseWriter, req *http.Request, r *reservation) {
+	r.mu.Lock()
+	if r.open || r.closed {
+		r.mu.Unlock()
+		writeErrorBody(w, mediaJSON, http.StatusConflict, transport.CodeBadRequest, "Stream already open")
+		return
+	}
+	r.open = true
+	r.mu.Unlock()
+	defer r.close()
+
+	rc := http.NewResponseController(w)
+	hd := w.Header()
+	hd.Set("Content-Type", mediaEventStream+"; charset=utf-8")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if rc.Flush() != nil {
+		return
+	}
+	write := func(b []byte) bool {
+		if d := h.opts.WriteTimeout; d > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(d))
+		}
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	var tick <-chan time.Time
+	if d := h.opts.KeepAlive; d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-req.Context().Done():
+			return
+		case <-r.ctx.Done():
+			return
+		case <-tick:
+			if !write([]byte(":\n\n")) {
+				return
+			}
+		case b := <-r.events:
+			if !write(b) {
+				return
+			}
+		}
+	}
+}
+
+// writeAuthError answers a refused authentication with 401 or 403.
+func writeAuthError(w http.ResponseWriter, err error) {
+	if transport.Code(err) == transport.CodeUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
+	}
+	writeErrorBody(w, mediaJSON, transport.HTTPStatus(err), transport.Code(err), err.Error())
+}
