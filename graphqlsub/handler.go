@@ -34,7 +34,7 @@ type Handler struct {
 	closing      bool
 	sessions     map[session]struct{}
 	reservations map[string]*reservation // single-connection SSE, by token
-	wg       sync.WaitGroup // streaming ServeHTTP calls
+	wg           sync.WaitGroup          // streaming ServeHTTP calls
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -52,9 +52,9 @@ type session interface {
 func NewHandler(exec Executor, opts *Options) *Handler {
 	o := opts.withDefaults()
 	return &Handler{
-		exec:     exec,
-		opts:     o,
-		gate:     transport.NewGate(o.Limits.MaxConnections),
+		exec:         exec,
+		opts:         o,
+		gate:         transport.NewGate(o.Limits.MaxConnections),
 		sessions:     make(map[session]struct{}),
 		reservations: make(map[string]*reservation),
 	}
