@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -133,4 +135,48 @@ func readBench(r *bufio.Reader) (byte, []byte) {
 		return 0, nil
 	}
 	return h >> 4, body
+}
+
+// BenchmarkServerIdleConn opens b.N idle MQTT 3.1.1 connections, each with
+// one subscription, and reports the heap and goroutine stack they hold
+// (the client ends are in the same process; they add about 1 KiB each).
+// Run it with -benchtime=1000x.
+func BenchmarkServerIdleConn(b *testing.B) {
+	mem := pubsub.NewMemory(pubsub.MemoryOptions{})
+	defer mem.Close()
+	srv, err := mqttx.NewServer(mem, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	g0 := runtime.NumGoroutine()
+	conns := make([]net.Conn, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		c := dialBench(b, ln.Addr().String(), "idle-"+strconv.Itoa(i))
+		writeBench(b, c, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
+			Filters: packets.Subscriptions{{Filter: "idle/" + strconv.Itoa(i) + "/#", Qos: 1}}})
+		if typ, _ := readBench(bufio.NewReader(c)); typ != packets.Suback {
+			b.Fatalf("no SUBACK: %d", typ)
+		}
+		conns = append(conns, c)
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	n := float64(b.N)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1024/n, "heap-KiB/conn")
+	b.ReportMetric(float64(after.StackInuse-before.StackInuse)/1024/n, "stack-KiB/conn")
+	b.ReportMetric(float64(runtime.NumGoroutine()-g0)/n, "goroutines/conn")
+	for _, c := range conns {
+		_ = c.Close()
+	}
 }

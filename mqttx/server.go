@@ -144,8 +144,8 @@ func NewServer(b pubsub.Broker, opts *ServerOptions) (*Server, error) {
 		Capabilities:             caps,
 		Logger:                   mochiLogger(log),
 		SysTopicResendInterval:   1 << 30, // seconds: effectively never; $SYS is not exposed
-		ClientNetWriteBufferSize: 4096,
-		ClientNetReadBufferSize:  4096,
+		ClientNetWriteBufferSize: 2048,
+		ClientNetReadBufferSize:  2048,
 	})
 	s.hook = &hook{s: s}
 	if err := s.mochi.AddHook(s.hook, nil); err != nil {
