@@ -266,7 +266,7 @@ func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	refused := false
 	filters := make(packets.Subscriptions, len(pk.Filters))
 	for i, sub := range pk.Filters {
-		if pk.Properties.SubscriptionIdentifier != nil && len(pk.Properties.SubscriptionIdentifier) > 0 {
+		if len(pk.Properties.SubscriptionIdentifier) > 0 {
 			sub.Identifier = pk.Properties.SubscriptionIdentifier[0]
 		}
 		code := byte(packets.ErrUnspecifiedError.Code)

@@ -283,3 +283,39 @@ func TestMQTTNodeClient(t *testing.T) {
 		})
 	}
 }
+
+// TestMQTTBrokerMosquittoClients: mqttx.Broker on the real Mosquitto
+// exchanges messages with mosquitto_pub and mosquitto_sub (MQTT 5): user
+// properties become headers and back, bytes stay identical.
+func TestMQTTBrokerMosquittoClients(t *testing.T) {
+	mosq := testenv.Mosquitto(t)
+	host, port, err := net.SplitHostPort(mosq)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	b, err := mqttx.Dial(ctx, "mqtt://"+mosq, nil)
+	require.NoError(t, err)
+	defer b.Close()
+	prefix := "interop/" + pubsub.NewEpoch()
+	sub, err := b.Subscribe(ctx, prefix+"/in/+", nil)
+	require.NoError(t, err)
+	defer sub.Close()
+
+	pub := testenv.Command(t, "mosquitto_pub")
+	out, err := exec.CommandContext(ctx, pub, "-h", host, "-p", port, "-V", "mqttv5", "-q", "1",
+		"-t", prefix+"/in/dev", "-m", "from mosquitto_pub", "-D", "publish", "user-property", "k", "v").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	select {
+	case m := <-sub.C():
+		require.Equal(t, "from mosquitto_pub", string(m.Data))
+		require.Equal(t, "v", m.Header["k"])
+	case <-ctx.Done():
+		t.Fatal("mqttx.Broker got nothing from mosquitto_pub")
+	}
+
+	e := &mqttEnv{host: host, port: port}
+	lines, _ := e.mosquittoSub(t, ctx, "mqttv5", "-q", "1", "-t", prefix+"/out/#")
+	_, err = b.Publish(ctx, pubsub.Message{Topic: prefix + "/out/x", Data: []byte{0, 0xff, 'A'}, Header: map[string]string{mqttx.HeaderQoS: "1"}})
+	require.NoError(t, err)
+	require.Equal(t, prefix+"/out/x|1|0|00ff41", nextLine(t, ctx, lines))
+}
