@@ -24,6 +24,9 @@ type RESTOptions struct {
 	Auth *Auth
 	// Limits: MaxMessageBytes bounds the request body (413 beyond).
 	Limits Limits
+	// CORS lets pages on other origins publish and read; nil sends no CORS
+	// headers.
+	CORS *CORS
 	// Logger receives internal errors; nil means silent.
 	Logger *slog.Logger
 }
@@ -103,6 +106,9 @@ func (h *restHandler) topic(r *http.Request) (string, error) {
 }
 
 func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.opts.CORS.Handle(w, r, "GET, HEAD, POST") {
+		return
+	}
 	switch r.Method {
 	case http.MethodPost:
 		h.publish(w, r)
