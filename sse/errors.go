@@ -26,6 +26,7 @@ type StatusError struct {
 	Body string
 }
 
+// Error reports the status and the start of the body.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("sse: server answered %d: %s", e.StatusCode, e.Body)
 }
