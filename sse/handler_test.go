@@ -416,3 +416,41 @@ func TestStreamWriteTimeoutEndsStalledClient(t *testing.T) {
 	require.Eventually(t, func() bool { return h.Active() == 0 }, 5*time.Second, time.Millisecond, "the stalled stream was never ended")
 	require.Equal(t, 0, h.Active())
 }
+
+// TestStreamOverHTTP2 runs a stream over HTTP/2 (the hub serves h2c and
+// TLS deployments negotiate h2): flushing and resuming work the same.
+func TestStreamOverHTTP2(t *testing.T) {
+	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	defer b.Close()
+	h := NewHandler(b, &Options{WriteTimeout: time.Second})
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	defer h.Shutdown(context.Background())
+
+	var got []Event
+	c := &Client{URL: srv.URL + "?topic=t", HTTPClient: srv.Client()}
+	first := ""
+	err := c.Run(context.Background(), func(ev Event) error {
+		if ev.Type == "sb-open" {
+			first = publish(t, b, "t", "one", nil).Cursor
+			publish(t, b, "t", "two", nil)
+			return nil
+		}
+		got = append(got, ev)
+		if len(got) == 2 {
+			return errDone
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, errDone)
+	require.Equal(t, "one", got[0].Data)
+	require.Equal(t, first, got[0].ID)
+	require.Equal(t, "two", got[1].Data)
+
+	resp, err := srv.Client().Get(srv.URL + "?topic=t")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, 2, resp.ProtoMajor)
+}
