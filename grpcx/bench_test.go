@@ -56,16 +56,17 @@ func BenchmarkPublish(b *testing.B) {
 }
 
 // BenchmarkFanout measures delivery to 1,000 Subscribe streams over h2c
-// (10 connections of 100 streams): each op publishes one 256-byte message
-// and waits until every stream received it.
+// (10 connections of 100 streams): each op publishes a burst of 1 or 10
+// 256-byte messages and waits until every stream received them.
 func BenchmarkFanout(b *testing.B) {
-	for _, n := range []int{1000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
+	for _, burst := range []int{1, 10} {
+		n := 1000
+		b.Run(fmt.Sprintf("streams=%d/burst=%d", n, burst), func(b *testing.B) {
 			e := newEnv(b, nil, pubsub.MemoryOptions{HistorySize: 1000})
 			cs := e.h2cClients(b, n/100)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			got := make(chan int, n)
+			got := make(chan int, n*10)
 			var wg sync.WaitGroup
 			defer wg.Wait()
 			defer cancel()
@@ -89,14 +90,16 @@ func BenchmarkFanout(b *testing.B) {
 			data := make([]byte, 256)
 			b.ResetTimer()
 			for range b.N {
-				if _, err := e.b.Publish(ctx, pubsub.Message{Topic: "fan", Data: data}); err != nil {
-					b.Fatal(err)
+				for range burst {
+					if _, err := e.b.Publish(ctx, pubsub.Message{Topic: "fan", Data: data}); err != nil {
+						b.Fatal(err)
+					}
 				}
-				for range n {
+				for range n * burst {
 					<-got
 				}
 			}
-			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "deliveries/s")
+			b.ReportMetric(float64(b.N*n*burst)/b.Elapsed().Seconds(), "deliveries/s")
 		})
 	}
 }

@@ -58,8 +58,16 @@ type Options struct {
 	// Handler.Register; NoHealth leaves out the health handler.
 	NoReflection, NoHealth bool
 
+	// CompressMinBytes is the smallest response message connect compresses
+	// (gzip, when the client accepts it); 0 means 4 KiB, a negative value
+	// compresses every message (connect's default). Compressing small
+	// messages once per stream costs more CPU than it saves: with 1,000
+	// streams of 256-byte messages, gzip took 70 % of the server's time.
+	CompressMinBytes int
+
 	// HandlerOptions are passed to connect (interceptors, compression, …)
-	// after the handler's own WithReadMaxBytes.
+	// after the handler's own WithReadMaxBytes and WithCompressMinBytes,
+	// so they take precedence.
 	HandlerOptions []connect.HandlerOption
 
 	// Logger receives internal errors; nil means silent.
@@ -69,6 +77,9 @@ type Options struct {
 // DefaultReadMaxBytes is the request message limit used when
 // Options.ReadMaxBytes is 0.
 const DefaultReadMaxBytes = 4 << 20
+
+// DefaultCompressMinBytes is used when Options.CompressMinBytes is 0.
+const DefaultCompressMinBytes = 4 << 10
 
 // DefaultMaxBatch is used when Options.MaxBatch is 0.
 const DefaultMaxBatch = 10000
@@ -148,10 +159,17 @@ func NewHandler(b pubsub.Broker, opts *Options) (string, *Handler) {
 	case o.RequestTimeout < 0:
 		h.o.RequestTimeout = 0
 	}
-	hopts := make([]connect.HandlerOption, 0, len(o.HandlerOptions)+1)
+	switch {
+	case o.CompressMinBytes == 0:
+		h.o.CompressMinBytes = DefaultCompressMinBytes
+	case o.CompressMinBytes < 0:
+		h.o.CompressMinBytes = 0
+	}
+	hopts := make([]connect.HandlerOption, 0, len(o.HandlerOptions)+2)
 	if h.o.ReadMaxBytes > 0 {
 		hopts = append(hopts, connect.WithReadMaxBytes(h.o.ReadMaxBytes))
 	}
+	hopts = append(hopts, connect.WithCompressMinBytes(h.o.CompressMinBytes))
 	hopts = append(hopts, o.HandlerOptions...)
 	path, inner := pubsubv1connect.NewPubSubServiceHandler(&service{h: h}, hopts...)
 	h.inner = inner
@@ -160,7 +178,8 @@ func NewHandler(b pubsub.Broker, opts *Options) (string, *Handler) {
 
 // ServeHTTP serves one call.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.inner.ServeHTTP(w, r)
+	bw := &batchWriter{ResponseWriter: w}
+	h.inner.ServeHTTP(bw, r.WithContext(context.WithValue(r.Context(), batchWriterKey{}, bw)))
 }
 
 // Register mounts the service on mux, together with gRPC server reflection

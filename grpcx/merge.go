@@ -108,6 +108,16 @@ func (g *merger) next(ctx context.Context, closing <-chan struct{}) (batch []*pu
 	return out, ended, nil
 }
 
+// pending reports whether a message already waits on a subscription.
+func (g *merger) pending() bool {
+	for _, s := range g.subs {
+		if len(s.C()) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // sort orders the batch by cursor sequence when every message has a cursor
 // of one epoch; otherwise it keeps the arrival order.
 func (g *merger) sort() {

@@ -64,9 +64,19 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 		last = opened.GetHead()
 	}
 	mg := newMerger(subs)
+	held := 0                   // messages sent since the last flush
+	defer holdFlush(ctx, false) // connect flushes the end of the stream
 	for {
 		batch, ended, err := mg.next(ctx, h.closing)
-		for _, m := range batch {
+		for i, m := range batch {
+			// One flush per burst: hold it back while more messages wait,
+			// for at most maxHeld messages.
+			held++
+			hold := held < maxHeld && (i < len(batch)-1 || mg.pending())
+			if !hold {
+				held = 0
+			}
+			holdFlush(ctx, hold)
 			if err := st.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Message{Message: toProto(m)}}); err != nil {
 				return err
 			}

@@ -49,6 +49,10 @@ type result struct {
 	Dups          int64   `json:"dups_or_reordered"`
 	FanoutSeconds float64 `json:"fanout_s"`
 	DeliveriesSec float64 `json:"deliveries_per_s"`
+	// Server CPU (user+system) per operation, from /proc/PID/stat: less
+	// sensitive than rates to other load on the machine.
+	ServerUsPerPublish  float64 `json:"server_cpu_us_per_publish"`
+	ServerUsPerDelivery float64 `json:"server_cpu_us_per_delivery"`
 }
 
 func main() {
@@ -134,6 +138,7 @@ func run(args []string, out io.Writer) error {
 
 	// Unary throughput (no subscriber on this topic).
 	data := make([]byte, *size)
+	cpu0 := cpuSeconds(*pid)
 	start := time.Now()
 	var pwg sync.WaitGroup
 	var perr atomic.Value
@@ -157,6 +162,8 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	r.PubPerSec = float64(*pubs) / time.Since(start).Seconds()
+	cpu1 := cpuSeconds(*pid)
+	r.ServerUsPerPublish = (cpu1 - cpu0) * 1e6 / float64(*pubs)
 
 	// Fan-out: -msgs messages to every stream.
 	start = time.Now()
@@ -180,6 +187,9 @@ func run(args []string, out io.Writer) error {
 	r.Missing = r.Expected - r.Delivered
 	r.Dups = bad.Load()
 	r.DeliveriesSec = float64(r.Delivered) / r.FanoutSeconds
+	if r.Delivered > 0 {
+		r.ServerUsPerDelivery = (cpuSeconds(*pid) - cpu1) * 1e6 / float64(r.Delivered)
+	}
 	return json.NewEncoder(out).Encode(r)
 }
 
@@ -219,4 +229,24 @@ func rss(pid int) int {
 		}
 	}
 	return 0
+}
+
+// cpuSeconds reads the user+system CPU time of pid; 0 without a pid.
+func cpuSeconds(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) in parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ is 100 on Linux
 }
