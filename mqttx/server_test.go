@@ -577,3 +577,53 @@ func TestServerQoS1Stream(t *testing.T) {
 		}
 	}
 }
+
+// TestServerSessions: sessions end with the connection, and clients are
+// told so; MaxConnections is enforced at CONNECT.
+func TestServerSessions(t *testing.T) {
+	mem := newMemory(t)
+	_, addr := startServer(t, mem, &mqttx.ServerOptions{Limits: transport.Limits{MaxConnections: 2}})
+	persistent := func(pk *packets.Packet) {
+		pk.Connect.Clean = false
+		pk.Properties.SessionExpiryInterval, pk.Properties.SessionExpiryIntervalFlag = 3600, true
+	}
+	rc := dialRaw(t, addr, 5)
+	ack := rc.connect("keeper", persistent)
+	require.Zero(t, ack.ReasonCode)
+	require.True(t, ack.Properties.SessionExpiryIntervalFlag)
+	require.Zero(t, ack.Properties.SessionExpiryInterval, "the server keeps no session after the connection")
+	rc.subscribe(1, 1, "keep/#")
+	rc.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+	rc.closed()
+
+	rc = dialRaw(t, addr, 5)
+	ack = rc.connect("keeper", persistent)
+	require.False(t, ack.SessionPresent, "a reconnecting client learns it must subscribe again")
+
+	// MaxConnections: a third client is refused with "server busy".
+	a := dialRaw(t, addr, 4)
+	require.Zero(t, a.connect("twin", func(pk *packets.Packet) { pk.Connect.Clean = false }).ReasonCode)
+	a.subscribe(1, 1, "twin/#")
+	busy := dialRaw(t, addr, 5)
+	require.Equal(t, byte(0x89), busy.connect("third", nil).ReasonCode)
+	busy.closed()
+
+	// Taking over a live session (MQTT 3.1.1, clean session 0) keeps its
+	// subscriptions working on the new connection.
+	rc.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+	rc.closed()
+	b := dialRaw(t, addr, 4)
+	var ack2 packets.Packet
+	require.Eventually(t, func() bool { // the freed slot is counted asynchronously
+		b = dialRaw(t, addr, 4)
+		ack2 = b.connect("twin", func(pk *packets.Packet) { pk.Connect.Clean = false })
+		return ack2.ReasonCode == 0
+	}, 5*time.Second, 10*time.Millisecond)
+	require.True(t, ack2.SessionPresent)
+	a.closed()
+	_, err := mem.Publish(context.Background(), pubsub.Message{Topic: "twin/1", Data: []byte("still subscribed")})
+	require.NoError(t, err)
+	pk := b.read()
+	require.Equal(t, packets.Publish, pk.FixedHeader.Type)
+	require.Equal(t, "still subscribed", string(pk.Payload))
+}
