@@ -86,10 +86,10 @@ func Dial(ctx context.Context, opts *Options) (*Broker, error) {
 // NodeQueue returns the name of this node's consumer queue.
 func (b *Broker) NodeQueue() string { return b.node.queue }
 
-// Capabilities reports Groups and Acks. History and Retain are not
-// supported: messages carry no cursor.
+// Capabilities reports Groups and Acks, and History when Options.History
+// is on. Retain is not supported.
 func (b *Broker) Capabilities() pubsub.Capabilities {
-	return pubsub.Capabilities{Groups: true, Acks: true}
+	return pubsub.Capabilities{Groups: true, Acks: true, History: b.opts.History}
 }
 
 // begin registers a call that Close drains.
@@ -134,10 +134,24 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 		return pubsub.Receipt{}, err
 	}
 	defer b.inflight.Done()
+	var seen <-chan uint64
+	if b.opts.History {
+		var forget func()
+		seen, forget = b.node.waitOffset(msg.ID)
+		defer forget()
+	}
 	if err := b.publish(ctx, key, p); err != nil {
 		return pubsub.Receipt{}, err
 	}
-	return pubsub.Receipt{ID: msg.ID, Time: now}, nil
+	r := pubsub.Receipt{ID: msg.ID, Time: now}
+	if seen != nil {
+		off, err := b.awaitOffset(ctx, seen)
+		if err != nil {
+			return pubsub.Receipt{}, fmt.Errorf("amqpx: published, but its cursor is unknown: %w", err)
+		}
+		r.Cursor = b.cursor(off)
+	}
+	return r, nil
 }
 
 // publish sends p to the exchange, aborting when the Broker closes.
@@ -193,11 +207,17 @@ func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.Subs
 		return nil, err
 	}
 	o := withDefaults(opts)
+	var since pubsub.Cursor
 	if o.Since != "" {
-		if _, err := pubsub.ParseCursor(o.Since); err != nil {
+		if since, err = pubsub.ParseCursor(o.Since); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: amqpx keeps no history, cannot resume from a cursor", pubsub.ErrNotSupported)
+		if !b.opts.History {
+			return nil, fmt.Errorf("%w: history is off (Options.History), cannot resume from a cursor", pubsub.ErrNotSupported)
+		}
+		if o.Group != "" || o.ManualAck {
+			return nil, fmt.Errorf("%w: Since cannot be combined with Group or ManualAck", pubsub.ErrNotSupported)
+		}
 	}
 	if o.DeadLetterTopic != "" {
 		if _, err := TopicToKey(o.DeadLetterTopic); err != nil {
@@ -214,7 +234,10 @@ func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.Subs
 	if o.Group != "" || o.ManualAck {
 		return b.subscribeQueue(ctx, f, key, o)
 	}
-	s := &liveSub{b: b, filter: f, key: key, opts: o, ch: make(chan *pubsub.Message, o.Buffer)}
+	if o.Since != "" {
+		return b.subscribeSince(ctx, f, key, o, since)
+	}
+	s := newLiveSub(b, f, key, o)
 	if err := b.node.acquire(ctx, key); err != nil {
 		return nil, err
 	}

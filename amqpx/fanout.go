@@ -127,25 +127,37 @@ func (f *fanout) all() []*liveSub {
 	return out
 }
 
-// liveSub is a plain subscription served from the node queue: no goroutine
-// of its own, a bounded channel filled by the node consumer.
+// liveSub is a plain subscription served from the node queue (or the
+// history stream): no goroutine of its own, a bounded channel filled by the
+// node consumer. Resuming from a cursor adds a replay goroutine that owns
+// the channel until it has caught up; live messages wait in pending
+// meanwhile.
 type liveSub struct {
 	b      *Broker
 	filter pubsub.Filter
 	key    string // AMQP binding key
 	opts   pubsub.SubscribeOptions
 	ch     chan *pubsub.Message
+	done   chan struct{} // closed when the subscription ends
+	gap    bool
 
-	mu     sync.Mutex
-	closed bool
-	err    error
-	stop   func() bool // stops the context.AfterFunc
+	mu        sync.Mutex
+	closed    bool
+	err       error
+	last      string // cursor of the last message put on ch
+	replaying bool   // a replay goroutine owns sends to ch and closing it
+	pending   []*pubsub.Message
+	stop      func() bool // stops the context.AfterFunc
 }
 
 var _ pubsub.Subscription = (*liveSub)(nil)
 
+func newLiveSub(b *Broker, f pubsub.Filter, key string, o pubsub.SubscribeOptions) *liveSub {
+	return &liveSub{b: b, filter: f, key: key, opts: o, ch: make(chan *pubsub.Message, o.Buffer), done: make(chan struct{})}
+}
+
 func (s *liveSub) C() <-chan *pubsub.Message { return s.ch }
-func (s *liveSub) Gap() bool                 { return false }
+func (s *liveSub) Gap() bool                 { return s.gap }
 
 // Ack does nothing: plain subscriptions are acknowledged by the node.
 func (s *liveSub) Ack(*pubsub.Message) error { return nil }
@@ -178,25 +190,38 @@ func (s *liveSub) watch(ctx context.Context) {
 
 // end closes s with err and releases its binding.
 func (s *liveSub) end(err error) {
-	if s.closeWith(err) {
+	s.mu.Lock()
+	closed := s.closeLocked(err)
+	s.mu.Unlock()
+	if closed {
 		s.b.detach(s)
 	}
 }
 
-// closeWith closes the channel; it reports whether this call closed it.
-func (s *liveSub) closeWith(err error) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// closeLocked ends s; it reports whether this call ended it. s.mu held.
+func (s *liveSub) closeLocked(err error) bool {
 	if s.closed {
 		return false
 	}
 	s.closed = true
 	s.err = err
-	close(s.ch)
+	close(s.done)
+	if !s.replaying {
+		close(s.ch)
+	}
 	if s.stop != nil {
 		s.stop()
 	}
 	return true
+}
+
+// sent records that m was put on ch; s.mu held. If s already overflowed,
+// its error learns the new last cursor.
+func (s *liveSub) sent(m *pubsub.Message) {
+	s.last = m.Cursor
+	if sc, ok := s.err.(*pubsub.SlowConsumerError); ok {
+		sc.LastCursor = m.Cursor
+	}
 }
 
 // offer puts m on the channel without blocking. On a full buffer it drops
@@ -208,8 +233,19 @@ func (s *liveSub) offer(m *pubsub.Message) (overflowed bool) {
 	if s.closed {
 		return false
 	}
+	if s.replaying {
+		if len(s.pending) >= s.opts.Buffer {
+			if s.opts.Overflow != pubsub.OverflowDropOldest {
+				return s.closeLocked(&pubsub.SlowConsumerError{LastCursor: s.last})
+			}
+			s.pending = slices.Delete(s.pending, 0, 1)
+		}
+		s.pending = append(s.pending, m)
+		return false
+	}
 	select {
 	case s.ch <- m:
+		s.last = m.Cursor
 		return false
 	default:
 	}
@@ -220,15 +256,10 @@ func (s *liveSub) offer(m *pubsub.Message) (overflowed bool) {
 		}
 		select {
 		case s.ch <- m:
+			s.last = m.Cursor
 		default:
 		}
 		return false
 	}
-	s.closed = true
-	s.err = &pubsub.SlowConsumerError{}
-	close(s.ch)
-	if s.stop != nil {
-		s.stop()
-	}
-	return true
+	return s.closeLocked(&pubsub.SlowConsumerError{LastCursor: s.last})
 }

@@ -95,6 +95,7 @@ func (s *space) cleanup() {
 		return
 	}
 	_ = ch.ExchangeDelete(s.exchange, false, false)
+	_, _ = ch.QueueDelete(s.exchange+".history", false, false, false)
 }
 
 // rabbitmqctl runs rabbitmqctl with args, bounded in time.

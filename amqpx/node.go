@@ -29,14 +29,27 @@ type node struct {
 	declared bool            // the queue was declared at least once
 	closing  bool            // the Broker is closing: the queue goes, skip unbinds
 
+	// History mode: the node consumes the shared stream instead.
+	history bool
+	head    int64                  // offset of the newest stream message delivered; -1 before any
+	waiters map[string]chan uint64 // message id → its stream offset, for Publish
+
+	wmu sync.Mutex // guards waiters
+
 	first     chan error // the first session's setup result, sent once
 	firstOnce sync.Once
 	done      chan struct{} // closed when run returns
 }
 
 func newNode(b *Broker, queue string) *node {
-	return &node{b: b, queue: queue, refs: make(map[string]int), unbind: make(map[string]bool),
-		ready: make(chan struct{}), first: make(chan error, 1), done: make(chan struct{})}
+	n := &node{b: b, queue: queue, refs: make(map[string]int), unbind: make(map[string]bool),
+		ready: make(chan struct{}), first: make(chan error, 1), done: make(chan struct{}),
+		head: -1, waiters: make(map[string]chan uint64)}
+	if b.opts.History {
+		n.history = true
+		n.queue = b.opts.HistoryStream
+	}
+	return n
 }
 
 // acquire adds a reference to key and returns once the binding exists
@@ -45,7 +58,7 @@ func (n *node) acquire(ctx context.Context, key string) error {
 	n.mu.Lock()
 	n.refs[key]++
 	delete(n.unbind, key)
-	if n.refs[key] > 1 {
+	if n.refs[key] > 1 || n.history { // the stream is bound to "#"
 		ready := n.ready
 		n.mu.Unlock()
 		return n.wait(ctx, ready, key)
@@ -98,7 +111,7 @@ func (n *node) release(key string) {
 		return
 	}
 	delete(n.refs, key)
-	if n.closing {
+	if n.closing || n.history {
 		return
 	}
 	if n.ctl != nil {
@@ -145,6 +158,27 @@ func (n *node) setup(conn *amqp.Connection) (ctl, cons *amqp.Channel, d <-chan a
 	if ctl, err = conn.Channel(); err != nil {
 		return fail(err)
 	}
+	if n.history {
+		if err := declareStream(ctl, &n.b.opts); err != nil {
+			return fail(err)
+		}
+		if cons, err = conn.Channel(); err != nil {
+			return fail(err)
+		}
+		if err := cons.Qos(n.b.opts.NodePrefetch, 0, false); err != nil {
+			return fail(err)
+		}
+		var from any = "next"
+		n.mu.Lock()
+		if n.head >= 0 {
+			from = n.head + 1 // resume where the last session stopped
+		}
+		n.mu.Unlock()
+		if d, err = cons.Consume(n.queue, "", false, false, false, false, amqp.Table{"x-stream-offset": from}); err != nil {
+			return fail(fmt.Errorf("amqpx: failed to consume the history stream: %w", err))
+		}
+		return ctl, cons, d, false, nil
+	}
 	if n.declared {
 		if _, err := ctl.QueueDeclarePassive(n.queue, false, false, false, false, nil); err != nil {
 			lost = true // 404: the channel is closed now
@@ -185,6 +219,9 @@ func (n *node) session(ctx context.Context, conn *amqp.Connection) error {
 	ctlClosed := ctl.NotifyClose(make(chan *amqp.Error, 1))
 
 	n.mu.Lock()
+	if n.history {
+		clear(n.unbind)
+	}
 	for key := range n.unbind {
 		if err := ctl.QueueUnbind(n.queue, key, n.b.opts.Exchange, nil); err != nil {
 			n.mu.Unlock()
@@ -194,6 +231,9 @@ func (n *node) session(ctx context.Context, conn *amqp.Connection) error {
 		delete(n.unbind, key)
 	}
 	for key := range n.refs {
+		if n.history {
+			break
+		}
 		if err := ctl.QueueBind(n.queue, key, n.b.opts.Exchange, false, nil); err != nil {
 			n.mu.Unlock()
 			_ = ctl.Close()
@@ -248,6 +288,13 @@ func (n *node) session(ctx context.Context, conn *amqp.Connection) error {
 			return fmt.Errorf("amqpx: node queue deliveries ended")
 		}
 		m, err := fromDelivery(&d)
+		if n.history {
+			if skip := n.streamOffset(&d, m); skip {
+				last = d
+				unacked++
+				continue
+			}
+		}
 		if err != nil {
 			n.b.log.Warn("amqpx: dropped a message with an unusable routing key", "key", clip(d.RoutingKey), "err", err)
 		} else {
@@ -264,4 +311,86 @@ func (n *node) session(ctx context.Context, conn *amqp.Connection) error {
 			unacked = 0
 		}
 	}
+}
+
+// streamOffset handles the stream offset of a delivery in history mode: it
+// sets m's cursor, advances the head, answers a Publish waiting for the
+// message, and reports deliveries to skip (already seen before a
+// reconnect). (A stream declared afresh restarts its offsets; see
+// Options.HistoryEpoch.) A jump past the head means the stream lost messages while the
+// node was away (retention, or the stream was declared afresh): the node's
+// live subscriptions end with ErrQueueLost.
+func (n *node) streamOffset(d *amqp.Delivery, m *pubsub.Message) (skip bool) {
+	off, ok := intValue(d.Headers["x-stream-offset"])
+	if !ok || off < 0 {
+		return true
+	}
+	n.mu.Lock()
+	head := n.head
+	switch {
+	case head >= 0 && off <= head:
+		n.mu.Unlock()
+		return true // a chunk replayed from before the resume point
+	case head >= 0 && off > head+1:
+		n.head = off
+		n.mu.Unlock()
+		n.lostStream(off)
+	default:
+		n.head = off
+		n.mu.Unlock()
+	}
+	if m != nil {
+		m.Cursor = pubsub.Cursor{Epoch: n.b.opts.HistoryEpoch, Seq: uint64(off)}.String()
+		n.wmu.Lock()
+		if w, ok := n.waiters[m.ID]; ok {
+			w <- uint64(off)
+			delete(n.waiters, m.ID)
+		}
+		n.wmu.Unlock()
+	}
+	return false
+}
+
+func (n *node) lostStream(off int64) {
+	n.b.log.Warn("amqpx: history stream skipped ahead while disconnected", "stream", n.queue, "offset", off)
+	n.mu.Lock()
+	n.head = off
+	n.mu.Unlock()
+	for _, s := range n.b.fan.all() {
+		s.end(ErrQueueLost)
+	}
+}
+
+// wait registers interest in the stream offset of message id.
+func (n *node) waitOffset(id string) (<-chan uint64, func()) {
+	c := make(chan uint64, 1)
+	n.wmu.Lock()
+	n.waiters[id] = c
+	n.wmu.Unlock()
+	return c, func() {
+		n.wmu.Lock()
+		if n.waiters[id] == c {
+			delete(n.waiters, id)
+		}
+		n.wmu.Unlock()
+	}
+}
+
+// declareStream declares the history stream and binds it to every topic.
+func declareStream(ch *amqp.Channel, o *Options) error {
+	if err := ch.ExchangeDeclare(o.Exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("amqpx: failed to declare exchange %q: %w", o.Exchange, err)
+	}
+	args := amqp.Table{
+		"x-queue-type":       "stream",
+		"x-max-age":          fmt.Sprintf("%ds", max(int64(o.HistoryMaxAge.Seconds()), 1)),
+		"x-max-length-bytes": o.HistoryMaxBytes,
+	}
+	if _, err := ch.QueueDeclare(o.HistoryStream, true, false, false, false, args); err != nil {
+		return fmt.Errorf("amqpx: failed to declare the history stream %q: %w", o.HistoryStream, err)
+	}
+	if err := ch.QueueBind(o.HistoryStream, "#", o.Exchange, false, nil); err != nil {
+		return fmt.Errorf("amqpx: failed to bind the history stream: %w", err)
+	}
+	return nil
 }

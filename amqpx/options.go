@@ -1,8 +1,11 @@
 package amqpx
 
 import (
+	"crypto/sha256"
 	"log/slog"
 	"time"
+
+	"github.com/switchboard-go/switchboard/pubsub"
 )
 
 // Options configures Dial. A nil *Options, and every zero field, means the
@@ -62,6 +65,28 @@ type Options struct {
 	// confirmed; 0 means 5 s.
 	DrainTimeout time.Duration
 
+	// History keeps every message in a RabbitMQ stream queue (x-queue-type
+	// stream) shared by all nodes, so messages carry cursors,
+	// SubscribeOptions.Since resumes and Broker implements
+	// pubsub.HistoryReader. The node then consumes the stream instead of a
+	// node queue. Off by default.
+	History bool
+
+	// HistoryStream names the stream; "" means "<Exchange>.history".
+	HistoryStream string
+
+	// HistoryMaxAge and HistoryMaxBytes bound the stream (x-max-age,
+	// x-max-length-bytes); 0 means 24 h and 1 GiB. RabbitMQ refuses to
+	// redeclare an existing stream with other bounds.
+	HistoryMaxAge   time.Duration
+	HistoryMaxBytes int64
+
+	// HistoryEpoch is the cursor epoch (1 to 32 of [0-9a-z]); "" derives
+	// one from the stream name, so every node agrees. Change it when the
+	// stream is deleted and declared afresh: its offsets restart, and old
+	// cursors must then be reported as gaps.
+	HistoryEpoch string
+
 	// Logger receives connection events at Info and dropped deliveries at
 	// Warn; nil means silent.
 	Logger *slog.Logger
@@ -113,6 +138,24 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 5 * time.Second
+	}
+	if c.HistoryStream == "" {
+		c.HistoryStream = c.Exchange + ".history"
+	}
+	if c.HistoryMaxAge <= 0 {
+		c.HistoryMaxAge = 24 * time.Hour
+	}
+	if c.HistoryMaxBytes <= 0 {
+		c.HistoryMaxBytes = 1 << 30
+	}
+	if _, err := pubsub.ParseCursor(c.HistoryEpoch + "-0"); c.HistoryEpoch == "" || err != nil {
+		sum := sha256.Sum256([]byte(c.HistoryStream))
+		const alphabet = "0123456789abcdefghijklmnopqrstuv"
+		e := make([]byte, 12)
+		for i := range e {
+			e[i] = alphabet[sum[i]&31]
+		}
+		c.HistoryEpoch = string(e)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
