@@ -25,7 +25,7 @@ type env struct {
 	url    string // http://…/graphql
 }
 
-func newEnv(t *testing.T, opts *graphqlsub.Options) *env {
+func newEnv(t testing.TB, opts *graphqlsub.Options) *env {
 	t.Helper()
 	b := pubsub.NewMemory(pubsub.MemoryOptions{})
 	var auth *transport.Auth
@@ -46,7 +46,7 @@ func newEnv(t *testing.T, opts *graphqlsub.Options) *env {
 	return &env{broker: b, h: h, srv: srv, url: srv.URL + "/graphql"}
 }
 
-func (e *env) publish(t *testing.T, topic, data string) pubsub.Receipt {
+func (e *env) publish(t testing.TB, topic, data string) pubsub.Receipt {
 	t.Helper()
 	r, err := e.broker.Publish(context.Background(), pubsub.Message{Topic: topic, Data: []byte(data)})
 	require.NoError(t, err)
