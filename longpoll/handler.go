@@ -57,6 +57,8 @@ type Handler struct {
 	shutdown bool
 	closing  chan struct{}
 	drained  chan struct{}
+
+	hint headHint
 }
 
 var _ http.Handler = (*Handler)(nil)

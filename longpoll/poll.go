@@ -98,8 +98,7 @@ func (h *Handler) poll(ctx context.Context, req request) (result, error) {
 
 // head returns the cursor of the newest message in the broker.
 func (h *Handler) head(ctx context.Context, filter string) (string, error) {
-	p, err := h.hr.History(ctx, filter, pubsub.HistoryOptions{Limit: 1})
-	return p.Head, err
+	return h.hint.head(ctx, h.hr, filter)
 }
 
 type wakeReason int

@@ -84,6 +84,7 @@ type Handler struct {
 	drained  chan struct{} // closed when active drops to 0 after Shutdown
 
 	cache encodeCache
+	hint  headHint
 }
 
 var _ http.Handler = (*Handler)(nil)

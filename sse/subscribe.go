@@ -90,8 +90,8 @@ func (h *Handler) subscribe(ctx context.Context, req request) ([]pubsub.Subscrip
 	// its subscriptions delivered: messages published between the two
 	// calls arrive live with their own (smaller) ids, in order.
 	if h.hr != nil {
-		if p, err := h.hr.History(ctx, req.filters[0], pubsub.HistoryOptions{Limit: 1}); err == nil {
-			st.head = p.Head
+		if head, err := h.hint.head(ctx, h.hr, req.filters[0]); err == nil {
+			st.head = head
 		} else {
 			h.log.Debug("sse: cannot read the history head", "err", err)
 		}
