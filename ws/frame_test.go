@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -107,6 +108,25 @@ func TestAppendMessageFrameAllocatesNothing(t *testing.T) {
 	require.Zero(t, allocs)
 	require.JSONEq(t, `{"type":"message","sub":"s1","topic":"chat/room1","id":"abc-12","cursor":"abc-12","time":`+
 		string(must(json.Marshal(m.Time.UTC().Format(time.RFC3339Nano))))+`,"data":{"text":"hello"}}`, string(buf))
+}
+
+func TestEnvCache(t *testing.T) {
+	var c envCache
+	small := &pubsub.Message{Topic: "a", ID: "x-1", Cursor: "x-1", Time: time.Now(), Data: []byte(`{"v":1}`)}
+	big := &pubsub.Message{Topic: "b", Data: bytes.Repeat([]byte{0xff}, envCacheMax+1)}
+	for _, m := range []*pubsub.Message{small, big} {
+		want := appendEnvelopeFields(nil, m)
+		require.Equal(t, want, c.appendFields(nil, m))
+		require.Equal(t, want, c.appendFields(nil, m), "second (cached) encoding is the same")
+	}
+	// A different message with the same content in another slot or the
+	// same slot never returns stale bytes.
+	for i := range 1000 {
+		m := &pubsub.Message{Topic: "t", Data: []byte(strconv.Itoa(i))}
+		require.Equal(t, appendEnvelopeFields(nil, m), c.appendFields(nil, m))
+	}
+	buf := make([]byte, 0, 256)
+	require.Zero(t, testing.AllocsPerRun(100, func() { buf = c.appendFields(buf[:0], small) }))
 }
 
 func must[T any](v T, err error) T {

@@ -142,6 +142,7 @@ type Handler struct {
 	opts   HandlerOptions
 	gate   *transport.Gate
 	accept websocket.AcceptOptions
+	cache  envCache
 
 	mu       sync.Mutex
 	closing  bool

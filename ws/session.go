@@ -17,7 +17,7 @@ import (
 // ctrlQueue is the capacity of a session's control queue (replies to client
 // frames). A client that sends faster than it reads is slowed down by TCP
 // once it is full: the reader waits.
-const ctrlQueue = 32
+const ctrlQueue = 8
 
 // session is one WebSocket connection. Two goroutines serve it: the
 // ServeHTTP goroutine reads client frames (readLoop) and one writer
@@ -69,6 +69,7 @@ type serverSub struct {
 	id           string
 	idJSON       string // id as a JSON string, for the message frames
 	sub          pubsub.Subscription
+	ch           <-chan *pubsub.Message // sub.C()
 	unsubscribed atomic.Bool
 }
 
@@ -212,7 +213,7 @@ func (s *session) subscribe(f *clientFrame) {
 		s.sendErr(f.ID, err)
 		return
 	}
-	ss := &serverSub{id: f.ID, idJSON: string(appendString(nil, f.ID)), sub: sub}
+	ss := &serverSub{id: f.ID, idJSON: string(appendString(nil, f.ID)), sub: sub, ch: sub.C()}
 	s.mu.Lock()
 	s.subs[f.ID] = ss
 	s.mu.Unlock()

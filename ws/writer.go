@@ -113,19 +113,49 @@ func (w *writer) loop() {
 		}
 		ss := w.subs[idx]
 		if !ok {
-			if !w.subscriptionEnded(idx) {
+			if !w.subscriptionEnded(ss) {
 				return
 			}
 			continue
 		}
-		if ss.unsubscribed.Load() {
-			continue
-		}
-		w.buf = appendMessageFrame(w.buf[:0], ss.idJSON, m)
-		if !w.write(w.buf) {
+		if !w.writeMessage(ss, m) {
 			return
 		}
+		// Drain what else this subscription has ready without going
+		// through the big select again: cheaper per message under load.
+	drain:
+		for range drainBatch {
+			select {
+			case m, ok := <-ss.ch:
+				if !ok {
+					if !w.subscriptionEnded(ss) {
+						return
+					}
+					break drain
+				}
+				if !w.writeMessage(ss, m) {
+					return
+				}
+			default:
+				break drain
+			}
+		}
 	}
+}
+
+// drainBatch caps the messages written from one subscription per wakeup,
+// so control frames and other subscriptions are not starved.
+const drainBatch = 64
+
+func (w *writer) writeMessage(ss *serverSub, m *pubsub.Message) bool {
+	if ss.unsubscribed.Load() {
+		return true
+	}
+	w.buf = append(w.buf[:0], `{"type":"message","sub":`...)
+	w.buf = append(w.buf, ss.idJSON...)
+	w.buf = w.s.h.cache.appendFields(w.buf, m)
+	w.buf = append(w.buf, '}')
+	return w.write(w.buf)
 }
 
 func (w *writer) rebuild(pingC <-chan time.Time) {
@@ -133,7 +163,7 @@ func (w *writer) rebuild(pingC <-chan time.Time) {
 	w.chans = [fixedSubs]<-chan *pubsub.Message{}
 	if len(w.subs) <= fixedSubs {
 		for i, ss := range w.subs {
-			w.chans[i] = ss.sub.C()
+			w.chans[i] = ss.ch
 		}
 		w.cases = nil
 		return
@@ -144,7 +174,7 @@ func (w *writer) rebuild(pingC <-chan time.Time) {
 		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.s.ctrl)},
 		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(pingC)})
 	for _, ss := range w.subs {
-		w.cases = append(w.cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ss.sub.C())})
+		w.cases = append(w.cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ss.ch)})
 	}
 }
 
@@ -182,13 +212,17 @@ func (w *writer) remove(i int) {
 	w.dirty = true
 }
 
-// subscriptionEnded handles the close of subscription idx's channel (every
+// subscriptionEnded handles the close of subscription ss's channel (every
 // message it buffered has been written by now); false when the session
 // ends.
-func (w *writer) subscriptionEnded(idx int) bool {
+func (w *writer) subscriptionEnded(ss *serverSub) bool {
 	s := w.s
-	ss := w.subs[idx]
-	w.remove(idx)
+	for i, x := range w.subs {
+		if x == ss {
+			w.remove(i)
+			break
+		}
+	}
 	if ss.unsubscribed.Load() {
 		return true // the ctrlRemove item writes "unsubscribed"
 	}
