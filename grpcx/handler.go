@@ -183,19 +183,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Register mounts the service on mux, together with gRPC server reflection
-// (grpc.reflection.v1 and v1alpha, listing PubSubService) and the gRPC
+// (grpc.reflection.v1 and v1alpha, listing PubSubService, the reflection
+// service and the health service) and the gRPC
 // health service (grpc.health.v1, reporting PubSubService and the server
 // as SERVING until Shutdown), unless Options.NoReflection or
 // Options.NoHealth. Tools such as grpcurl then work without a .proto file.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("/"+ServiceName+"/", h)
-	if !h.o.NoReflection {
-		r := grpcreflect.NewStaticReflector(ServiceName)
-		mux.Handle(grpcreflect.NewHandlerV1(r))
-		mux.Handle(grpcreflect.NewHandlerV1Alpha(r))
-	}
 	if !h.o.NoHealth {
 		mux.Handle(grpchealth.NewHandler(h.health))
+	}
+	if !h.o.NoReflection {
+		names := []string{ServiceName, grpcreflect.ReflectV1ServiceName}
+		if !h.o.NoHealth {
+			names = append(names, grpchealth.HealthV1ServiceName)
+		}
+		r := grpcreflect.NewStaticReflector(names...)
+		mux.Handle(grpcreflect.NewHandlerV1(r))
+		mux.Handle(grpcreflect.NewHandlerV1Alpha(r))
 	}
 }
 

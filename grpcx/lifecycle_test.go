@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/switchboard-go/switchboard/grpcx"
 	pb "github.com/switchboard-go/switchboard/grpcx/pubsubv1"
@@ -141,8 +142,8 @@ func TestReflectionAndHealth(t *testing.T) {
 	rs := rc.NewStream(ctx)
 	names, err := rs.ListServices()
 	require.NoError(t, err)
-	require.Contains(t, names, protoreflectName(grpcx.ServiceName))
-	files, err := rs.FileContainingSymbol(protoreflectName(grpcx.ServiceName))
+	require.ElementsMatch(t, names, []protoreflect.FullName{grpcx.ServiceName, grpcreflect.ReflectV1ServiceName, grpchealth.HealthV1ServiceName})
+	files, err := rs.FileContainingSymbol(protoreflect.FullName(grpcx.ServiceName))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	require.Equal(t, "switchboard/pubsub/v1/pubsub.proto", files[0].GetName())

@@ -10,7 +10,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/switchboard-go/switchboard/grpcx"
 	pb "github.com/switchboard-go/switchboard/grpcx/pubsubv1"
@@ -134,5 +133,3 @@ func pubsubv1connectClient(hc connect.HTTPClient, url string, opts ...connect.Cl
 func limits(subs int, msgBytes int64) transport.Limits {
 	return transport.Limits{MaxSubscriptions: subs, MaxMessageBytes: msgBytes}
 }
-
-func protoreflectName(s string) protoreflect.FullName { return protoreflect.FullName(s) }

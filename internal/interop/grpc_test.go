@@ -263,7 +263,7 @@ func TestGRPCReflection(t *testing.T) {
 	for _, sv := range res.GetListServicesResponse().GetService() {
 		names = append(names, sv.GetName())
 	}
-	require.Contains(t, names, "switchboard.pubsub.v1.PubSubService")
+	require.ElementsMatch(t, []string{"switchboard.pubsub.v1.PubSubService", "grpc.reflection.v1.ServerReflection", "grpc.health.v1.Health"}, names)
 
 	require.NoError(t, rc.Send(&reflectpb.ServerReflectionRequest{MessageRequest: &reflectpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: "switchboard.pubsub.v1.PubSubService"}}))
 	res, err = rc.Recv()
