@@ -80,6 +80,14 @@ func Dial(ctx context.Context, opts *Options) (*Broker, error) {
 		_ = b.Close()
 		return nil, ctx.Err()
 	}
+	if o.History {
+		// Learn the stream's head, so a reconnect resumes from it even
+		// when nothing else was published since the node started.
+		if _, err := b.mark(ctx); err != nil {
+			_ = b.Close()
+			return nil, err
+		}
+	}
 	return b, nil
 }
 
