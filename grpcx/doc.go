@@ -78,11 +78,22 @@
 // Limits.MaxMessageBytes, a request over ReadMaxBytes (4 MiB), too many
 // filters or subscriptions, or a batch over MaxBatch; UNAVAILABLE when the
 // handler shuts down, the broker is closed or MaxConnections streams are
-// open; UNIMPLEMENTED for an option the broker lacks (such as manual_ack);
+// open; UNIMPLEMENTED for an option the broker lacks (such as manual_ack, or
+// since together with group on the memory broker);
 // DEADLINE_EXCEEDED for a Request without reply. A Subscribe stream the
 // server ends (slow consumer: RESOURCE_EXHAUSTED; shutdown or broker close:
 // UNAVAILABLE) names the cursor to resume after in its message and in the
 // trailer (error metadata) sb-resume-cursor ([ResumeCursorKey]).
+//
+// # Keepalive, compression and flushing
+//
+// Idle streams are kept alive by HTTP/2 pings: set
+// http.Server.HTTP2.SendPingTimeout (the hub uses 30 s) so dead peers are
+// dropped. Responses are gzip-compressed, when the client accepts it, only
+// from Options.CompressMinBytes (4 KiB): compressing every small message of
+// every stream separately cost four times the CPU of delivering it. A
+// Subscribe stream with a backlog hands up to 64 messages to HTTP/2 before
+// flushing, instead of flushing each.
 //
 // # Authentication
 //
