@@ -43,6 +43,7 @@ func runMemServer() {
 	if os.Getenv("SB_SSE_FORMAT") == "envelope" {
 		o.Format = FormatEnvelope
 	}
+	o.Buffer, _ = strconv.Atoi(os.Getenv("SB_SSE_BUFFER"))
 	h := NewHandler(b, o)
 	mux := http.NewServeMux()
 	mux.Handle("/events", h)
