@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +155,14 @@ func TestExpressOrdersJumpTheQueue(t *testing.T) {
 	for range 5 {
 		got = append(got, strings.TrimPrefix(next(t, processed).Topic, "orders/processed/"))
 	}
-	require.Equal(t, []string{ids[0], express, ids[1], ids[2], ids[3]}, got,
-		"the first order was already being worked on; the express one comes next")
+	// Typically [a, express, b, c, d]: a was already being worked on. On a
+	// very slow machine the worker may finish a or b before the express
+	// order is even published, so require only that it overtook orders
+	// queued before it; without priority it would come last.
+	t.Logf("processing order: %v (express %s)", got, express)
+	require.Equal(t, ids[0], got[0], "orders of one priority are served in order")
+	pos := slices.Index(got, express)
+	require.Less(t, pos, slices.Index(got, ids[3]), "the express order overtakes normal orders queued before it")
+	normal := slices.DeleteFunc(slices.Clone(got), func(id string) bool { return id == express })
+	require.Equal(t, ids, normal, "normal orders keep their order")
 }
