@@ -134,5 +134,8 @@
 // client falls that far behind, ends the operation with an error whose
 // extensions.code is "slow_consumer" (the client resumes from the last
 // cursor it received); a Stream's bounded broker subscription behaves the
-// same way for resolvers that are slower than the broker.
+// same way for resolvers that are slower than the broker. An event the
+// engine fails to resolve (graph-gophers skips one that exceeds its
+// SubscribeResolverTimeout) ends the operation with extensions.code
+// "event_lost" rather than leave a silent gap.
 package graphqlsub

@@ -20,6 +20,11 @@ const (
 	// CodeUnavailable: the broker closed or failed and the stream ended;
 	// resubscribe with since = extensions.cursor when it is back.
 	CodeUnavailable = "unavailable"
+	// CodeEventLost: the engine failed to resolve an event (for
+	// graph-gophers: it exceeded SubscribeResolverTimeout, or panicked), so
+	// the stream ended rather than skip it; resubscribe from the last
+	// cursor received.
+	CodeEventLost = "event_lost"
 )
 
 // StreamError is what a Stream reports in band: a history gap, or the end

@@ -16,6 +16,11 @@
 // events. Field resolvers slower than the timeout need a larger
 // SubscribeResolverTimeout.
 //
+// graph-gophers also goes on with the next event when one fails to resolve
+// within the timeout (or panics); the adapter ends the operation there with
+// an error whose extensions.code is "event_lost", so that no gap goes
+// unnoticed.
+//
 // Errors returned by field resolvers that implement Extensions() (such as
 // *graphqlsub.StreamError) carry their extensions to the client; when
 // several fields of one event fail with the same StreamError, the adapter
@@ -96,7 +101,20 @@ func (e *Executor) Subscribe(ctx context.Context, req *graphqlsub.Request) (<-ch
 				continue
 			}
 			res := convertEvent(resp, first)
+			lost := !first && len(resp.Data) == 0 && pathless(res.Errors)
 			first = false
+			if lost {
+				// graph-gophers could not resolve this event in time (or it
+				// panicked) and goes on with the next one: a silent gap. End
+				// the operation instead, so the client resumes from its last
+				// cursor.
+				cancel()
+				for _, e := range res.Errors {
+					e.Extensions = map[string]any{"code": graphqlsub.CodeEventLost}
+				}
+				out <- res
+				return
+			}
 			// Only this goroutine sends and out has one slot more than the
 			// buffer, so neither send below blocks. Never make graph-gophers
 			// wait: it drops events not received within its
@@ -140,6 +158,16 @@ func convertEvent(r *graphql.Response, first bool) *graphqlsub.Result {
 		}
 	}
 	return res
+}
+
+// pathless reports whether errs is non-empty and no error has a path.
+func pathless(errs []*graphqlsub.Error) bool {
+	for _, e := range errs {
+		if len(e.Path) > 0 {
+			return false
+		}
+	}
+	return len(errs) > 0
 }
 
 func convertErrors(errs []*gqlerrors.QueryError) []*graphqlsub.Error {

@@ -133,3 +133,54 @@ func TestBrokerSchemaHistoryAndPublish(t *testing.T) {
 	require.Len(t, res.Errors, 1)
 	require.Equal(t, "bad_request", res.Errors[0].Extensions["code"])
 }
+
+type slowField struct{}
+
+func (*slowField) Ping() string { return "pong" }
+
+func (*slowField) Count(ctx context.Context) <-chan *slowEvent {
+	ch := make(chan *slowEvent)
+	go func() {
+		defer close(ch)
+		for i := int32(0); i < 3; i++ {
+			select {
+			case ch <- &slowEvent{i}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+type slowEvent struct{ n int32 }
+
+// N blocks event 1 until graph-gophers' per-event timeout cancels it.
+func (e *slowEvent) N(ctx context.Context) int32 {
+	if e.n == 1 {
+		<-ctx.Done()
+	}
+	return e.n
+}
+
+const slowSDL = `schema { query: Query subscription: Subscription }
+type Query { ping: String! }
+type Subscription { count: Event! }
+type Event { n: Int! }`
+
+// An event graph-gophers fails to resolve ends the stream with event_lost
+// instead of leaving a silent gap before event 2.
+func TestEventLostEndsStream(t *testing.T) {
+	schema := graphql.MustParseSchema(slowSDL, &slowField{}, graphql.SubscribeResolverTimeout(50*time.Millisecond))
+	e := gophers.New(schema, nil)
+	ch, err := e.Subscribe(context.Background(), &graphqlsub.Request{Query: "subscription { count { n } }"})
+	require.NoError(t, err)
+	var got []*graphqlsub.Result
+	for r := range ch {
+		got = append(got, r)
+	}
+	require.Len(t, got, 2)
+	require.JSONEq(t, `{"count":{"n":0}}`, string(got[0].Data))
+	require.Equal(t, json.RawMessage("null"), got[1].Data)
+	require.Equal(t, graphqlsub.CodeEventLost, got[1].Errors[0].Extensions["code"])
+}
