@@ -70,11 +70,37 @@
 // '/', '*', '+' or '#') is acknowledged and dropped, with a warning to
 // Options.Logger.
 //
+// # History
+//
+// With Options.History, every message is also kept in a RabbitMQ stream
+// queue ("<exchange>.history", x-queue-type stream, bound to "#", bounded by
+// Options.HistoryMaxAge and HistoryMaxBytes) shared by all nodes, so SSE
+// Last-Event-ID and long-poll cursors work behind a load balancer without
+// sticky sessions. A cursor is the message's stream offset,
+// pubsub.Cursor{Epoch: Options.HistoryEpoch, Seq: offset}: the same on every
+// node. The node then consumes the stream (from the offset where it
+// stopped, after a reconnect) instead of a node queue; still one consumer
+// per node, but it receives every message and filters locally.
+//
+// Publish returns the cursor once the node has read the message back from
+// the stream. SubscribeOptions.Since joins the fan-out first (live messages
+// wait, bounded by Buffer), publishes a marker to "$sb/sync" to fix the
+// head, replays the stream from the cursor up to the marker, then delivers
+// the waiting live messages after it: no gap, no duplicate. A cursor from
+// another epoch, from beyond the head, or older than the stream's retention
+// is a gap (Subscription.Gap), and delivery starts live. History (the
+// pubsub.HistoryReader) reads the stream the same way, up to a marker. Each
+// resume and each History call therefore writes one small marker message.
+// Since cannot be combined with Group or ManualAck.
+//
+// Without Options.History, Capabilities reports History false, messages
+// carry no cursor, Since is refused with pubsub.ErrNotSupported and History
+// fails with it.
+//
 // # Not supported
 //
-// History (cursors, SubscribeOptions.Since, HistoryReader) and retained
-// messages: Capabilities reports History and Retain false, Since is refused
-// with pubsub.ErrNotSupported and Message.Retain is ignored.
+// Retained messages: Capabilities reports Retain false and Message.Retain
+// is ignored.
 //
 // # Connections
 //

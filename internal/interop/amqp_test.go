@@ -33,6 +33,7 @@ func amqpSpace(t *testing.T) (url string, opts func() *amqpx.Options) {
 		defer conn.Close()
 		if ch, err := conn.Channel(); err == nil {
 			_ = ch.ExchangeDelete(id, false, false)
+			_, _ = ch.QueueDelete(id+".history", false, false, false)
 		}
 	})
 	return url, func() *amqpx.Options {
@@ -70,26 +71,28 @@ func hubNode(t *testing.T, b pubsub.Broker) *httptest.Server {
 	return srv
 }
 
-// TestAMQPTwoNodes is the scale-out recipe: two nodes share RabbitMQ; a
-// REST publish on node A reaches an npm eventsource and an npm ws
-// subscriber on node B.
+// TestAMQPTwoNodes is the scale-out recipe: two nodes share RabbitMQ
+// (with history in a stream); a REST publish on node A reaches an npm
+// eventsource and an npm ws subscriber on node B, with the same cursor on
+// both nodes.
 func TestAMQPTwoNodes(t *testing.T) {
 	_, opts := amqpSpace(t)
-	a := hubNode(t, dialAMQP(t, opts()))
-	b := hubNode(t, dialAMQP(t, opts()))
+	history := func() *amqpx.Options { o := opts(); o.History = true; return o }
+	brokerA := dialAMQP(t, history())
+	a := hubNode(t, brokerA)
+	b := hubNode(t, dialAMQP(t, history()))
 
 	out := runNode(context.Background(), t, "amqp-twonode.mjs", a.URL, b.URL)
 	var res struct {
 		Status  int
 		Receipt struct{ ID string }
 		SSE     struct {
-			Topic string
-			ID    string
-			Data  json.RawMessage
+			Topic, ID, Cursor string
+			Data              json.RawMessage
 		}
 		WS struct {
-			Type, Sub, Topic, ID string
-			Data                 json.RawMessage
+			Type, Sub, Topic, ID, Cursor string
+			Data                         json.RawMessage
 		}
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
@@ -104,6 +107,15 @@ func TestAMQPTwoNodes(t *testing.T) {
 		require.JSONEq(t, `{"text":"hello from node A"}`, string(got.data))
 	}
 	require.Equal(t, "s1", res.WS.Sub)
+
+	// With history on, cursors are the same on every node: node A's
+	// history holds the message under the cursor node B delivered.
+	require.NotEmpty(t, res.SSE.Cursor)
+	require.Equal(t, res.SSE.Cursor, res.WS.Cursor)
+	page, err := brokerA.History(context.Background(), "chat/#", pubsub.HistoryOptions{})
+	require.NoError(t, err)
+	require.Len(t, page.Messages, 1)
+	require.Equal(t, res.SSE.Cursor, page.Messages[0].Cursor)
 }
 
 // TestAMQPAmqplibProducer: the guide's amqplib producer publishes
