@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 // ports; its log lines tell where it listens.
 type process struct {
 	addrs map[string]string // what the patterns captured, by name
+	stop  func() error      // SIGTERM, then wait; idempotent
 
 	mu  sync.Mutex
 	log strings.Builder
@@ -104,19 +106,26 @@ func start(t *testing.T, bin string, args []string, patterns map[string]*regexp.
 		_, _ = io.Copy(io.Discard, stderr)
 	}()
 
+	var (
+		stopOnce sync.Once
+		stopErr  error
+	)
 	stop := func() error {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		waited := make(chan error, 1)
-		go func() { <-scanned; waited <- cmd.Wait() }()
-		select {
-		case err := <-waited:
-			return err
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-waited
-			return context.DeadlineExceeded
-		}
+		stopOnce.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			waited := make(chan error, 1)
+			go func() { <-scanned; waited <- cmd.Wait() }()
+			select {
+			case stopErr = <-waited:
+			case <-time.After(20 * time.Second):
+				_ = cmd.Process.Kill()
+				<-waited
+				stopErr = context.DeadlineExceeded
+			}
+		})
+		return stopErr
 	}
+	p.stop = stop
 	name := filepath.Base(bin)
 	select {
 	case <-ready:
@@ -297,4 +306,72 @@ func TestBrowserExamples(t *testing.T) {
 		require.NoError(t, json.Unmarshal(s["symbols"], &symbols))
 		require.Subset(t, []string{"ACME", "GLOBEX", "INITECH", "UMBRELLA"}, symbols)
 	})
+}
+
+// TestBrowserHubRestart keeps the hub's page open in headless Chromium while
+// the hub restarts on the same address. The new process has a new broker
+// epoch, so the panes' cursors point into a history that no longer exists:
+// each pane must reconnect by itself, report the gap explicitly, and go on
+// receiving.
+func TestBrowserHubRestart(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	dir := testenv.NodeDir(t)
+	bin := build(t, "hub")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	args := []string{"-addr", addr}
+	if hasFlag(bin, "mqtt-addr") {
+		args = append(args, "-mqtt-addr", "off")
+	}
+	patterns := map[string]*regexp.Regexp{"http": hubListening}
+	hub := start(t, bin, args, patterns)
+
+	shot := filepath.Join(artifactsDir(t), "browser-hub-restart.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "browser-hub-restart.mjs"), "http://"+addr, chromium, shot)
+	cmd.Dir = dir
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() }) // if the test stops early
+
+	var last string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		if line != "RESTART" {
+			last = line
+			continue
+		}
+		require.NoError(t, hub.stop(), "the hub shuts down cleanly with a page connected")
+		hub = start(t, bin, args, patterns)
+		_, err := io.WriteString(stdin, "RESTARTED\n")
+		require.NoError(t, err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("node browser-hub-restart.mjs: %v\nstderr:\n%s", err, stderr.String())
+	}
+	t.Logf("screenshot: %s", shot)
+
+	var panes map[string]paneSummary
+	require.NoError(t, json.Unmarshal([]byte(last), &panes), last)
+	for _, name := range []string{"sse", "ws", "poll"} {
+		p := panes[name]
+		var data []string
+		for _, m := range p.Messages {
+			data = append(data, m.Data)
+		}
+		require.Equal(t, []string{"before restart", "after restart"}, data, "pane %s", name)
+		require.Len(t, p.Notes, 1, "pane %s reports the gap once: %q", name, p.Notes)
+		require.Contains(t, p.Notes[0], "gap", "pane %s", name)
+		require.Positive(t, p.Reconnects, "pane %s", name)
+	}
 }
