@@ -41,6 +41,8 @@ type StreamError struct {
 	Err error
 }
 
+// Error describes the gap or the end of the stream and the cursor to
+// resume from.
 func (e *StreamError) Error() string {
 	switch e.Code {
 	case CodeGap:
@@ -51,6 +53,8 @@ func (e *StreamError) Error() string {
 	return fmt.Sprintf("graphqlsub: stream ended (%v): resume after cursor %q", e.Err, e.Cursor)
 }
 
+// Unwrap returns the underlying broker error (pubsub.ErrGap, a
+// *pubsub.SlowConsumerError, pubsub.ErrClosed, …).
 func (e *StreamError) Unwrap() error { return e.Err }
 
 // Extensions returns {"code": Code, "cursor": Cursor}.
