@@ -103,12 +103,20 @@ type sseRun struct {
 	Cursors []string `json:"cursors"`
 	Opens   int      `json:"opens"`
 	Resets  int      `json:"resets"`
+	Reset   struct {
+		ID   string `json:"id"`
+		Data struct {
+			Reason string `json:"reason"`
+			Cursor string `json:"cursor"`
+		} `json:"data"`
+	} `json:"reset"`
 }
 
 // checkSSERun asserts that a client got the 15 messages the script
 // published (5 before a server-side drop, 5 while disconnected, 5 after the
-// reconnect) exactly once, in order, with their cursors as ids, and that
-// the reconnect carried the Last-Event-ID of the fifth.
+// reconnect) exactly once, in order, with their cursors as ids, that the
+// reconnect carried the Last-Event-ID of the fifth, and that a resume from
+// a malformed cursor got the sb-reset event.
 func checkSSERun(t *testing.T, ps *pushServer, out string) {
 	t.Helper()
 	var run sseRun
@@ -127,9 +135,14 @@ func checkSSERun(t *testing.T, ps *pushServer, out string) {
 	require.Equal(t, 2, run.Opens)
 	require.Zero(t, run.Resets)
 	ids := ps.lastEventIDs()
-	require.Len(t, ids, 2)
+	require.Len(t, ids, 3)
 	require.Equal(t, "", ids[0])
 	require.Equal(t, run.Cursors[4], ids[1], "the reconnect resumes after the last event received")
+	// The last stream resumed from a bogus ?lastEventId=: sb-reset, with
+	// the head as its id.
+	require.Equal(t, "invalid-cursor", run.Reset.Data.Reason)
+	require.Equal(t, run.Cursors[14], run.Reset.Data.Cursor)
+	require.Equal(t, run.Cursors[14], run.Reset.ID)
 }
 
 // TestSSENodeEventSource drives npm's eventsource package: it receives

@@ -43,5 +43,18 @@ export async function scenario(base, newEventSource, fetchFn) {
   } finally {
     es.close();
   }
-  return { got, cursors, opens, resets };
+  // A resume from a cursor the broker never issued: the stream answers 200
+  // and starts with sb-reset, naming the head it continues from.
+  const es2 = newEventSource(`${base}/events?topic=${encodeURIComponent(topic)}&lastEventId=not-a-cursor`);
+  let reset;
+  try {
+    reset = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("timed out waiting for sb-reset")), 15000);
+      es2.addEventListener("sb-reset", (e) => { clearTimeout(timer); resolve({ id: e.lastEventId, data: JSON.parse(e.data) }); });
+      es2.onerror = () => { clearTimeout(timer); reject(new Error(`sb-reset stream failed, readyState ${es2.readyState}`)); };
+    });
+  } finally {
+    es2.close();
+  }
+  return { got, cursors, opens, resets, reset };
 }
