@@ -91,7 +91,8 @@ func Dial(ctx context.Context, opts *Options) (*Broker, error) {
 	return b, nil
 }
 
-// NodeQueue returns the name of this node's consumer queue.
+// NodeQueue returns the name of this node's consumer queue (with
+// Options.History, the shared stream it consumes).
 func (b *Broker) NodeQueue() string { return b.node.queue }
 
 // Capabilities reports Groups and Acks, and History when Options.History
@@ -372,7 +373,9 @@ func (b *Broker) close() {
 	}
 	b.nodeCancel()
 	<-b.node.done
-	b.deleteQueue(b.node.queue)
+	if !b.node.history { // the stream is shared by every node: it stays
+		b.deleteQueue(b.node.queue)
+	}
 	b.pub.close()
 	b.cancel()
 	<-drained

@@ -85,8 +85,8 @@ func toPublishing(msg *pubsub.Message, now time.Time) (amqp.Publishing, error) {
 			}
 			p.ContentType = v
 			continue
-		case hdrAttempt, hdrTopic:
-			continue // only amqpx sets them
+		case hdrAttempt, hdrTopic, "x-stream-offset":
+			continue // set by amqpx or RabbitMQ only
 		}
 		if len(k) > maxKeyLength || k == "" {
 			return p, fmt.Errorf("%w %q: a key must be 1 to 255 bytes", ErrInvalidHeader, clip(k))
@@ -128,7 +128,7 @@ func fromDelivery(d *amqp.Delivery) (*pubsub.Message, error) {
 				m.Attempt = int(a)
 			}
 			continue
-		case hdrTopic:
+		case hdrTopic, "x-stream-offset": // the offset is the cursor
 			continue
 		}
 		m.Header[k] = HeaderValue(v)

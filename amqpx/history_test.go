@@ -100,3 +100,25 @@ func TestHistoryOff(t *testing.T) {
 	_, err = h.Subscribe(c, "x", &pubsub.SubscribeOptions{Since: "abc-1", Group: "g"})
 	require.ErrorIs(t, err, pubsub.ErrNotSupported)
 }
+
+// TestHistorySurvivesNodes: the stream is shared; closing a node must not
+// delete it, and a node started later reads what earlier ones published.
+func TestHistorySurvivesNodes(t *testing.T) {
+	t.Parallel()
+	sp := newSpace(t)
+	c := ctx(t)
+	first := sp.broker(withHistory)
+	r, err := first.Publish(c, pubsub.Message{Topic: "log/a", Data: []byte("kept")})
+	require.NoError(t, err)
+	require.NoError(t, first.Close())
+
+	later := sp.broker(withHistory)
+	page, err := later.History(c, "log/#", pubsub.HistoryOptions{})
+	require.NoError(t, err)
+	require.Len(t, page.Messages, 1)
+	m := page.Messages[0]
+	require.Equal(t, "kept", string(m.Data))
+	require.Equal(t, r.Cursor, m.Cursor)
+	require.Equal(t, r.ID, m.ID)
+	require.NotContains(t, m.Header, "x-stream-offset", "the offset travels as the cursor")
+}
