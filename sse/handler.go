@@ -2,6 +2,7 @@ package sse
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -150,15 +151,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !h.enter() {
-		// Shutting down: a 200 with no events makes the browser reconnect
-		// after retry (to another instance behind a balancer); a 503 would
-		// stop EventSource for good.
-		h.writeHeaders(w)
-		buf := []byte(": shutting down\n")
-		if h.o.Retry > 0 {
-			buf = appendRetry(buf, h.o.Retry.Milliseconds())
-		}
-		_, _ = w.Write(append(buf, '\n'))
+		h.goAway(w)
 		return
 	}
 	defer h.leave()
@@ -176,6 +169,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	subs, pre, err := h.subscribe(ctx, req)
+	if errors.Is(err, pubsub.ErrClosed) {
+		h.goAway(w) // the broker is closing with the server
+		return
+	}
 	if err != nil {
 		transport.WriteError(w, err)
 		return
@@ -202,6 +199,19 @@ func (h *Handler) writeHeaders(w http.ResponseWriter) {
 	hd.Set("X-Accel-Buffering", "no")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
+}
+
+// goAway answers a stream the server cannot serve because it is going
+// away: a 200 with only retry: makes the browser reconnect later (to
+// another instance behind a balancer), where a 503 would stop EventSource
+// for good.
+func (h *Handler) goAway(w http.ResponseWriter) {
+	h.writeHeaders(w)
+	buf := []byte(": shutting down\n")
+	if h.o.Retry > 0 {
+		buf = appendRetry(buf, h.o.Retry.Milliseconds())
+	}
+	_, _ = w.Write(append(buf, '\n'))
 }
 
 func writeStatus(w http.ResponseWriter, status int, code, msg string) {

@@ -348,6 +348,16 @@ func TestStreamEndsWhenBrokerCloses(t *testing.T) {
 	require.NoError(t, b.Close())
 	_, err := s.er.next()
 	require.ErrorIs(t, err, errEOF())
+	// The reconnect finds the broker closed: 200 with retry:, not a 503
+	// that would stop EventSource for good.
+	resp, err := http.Get(srv.URL + "?topic=t")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	er := newEventReader(resp.Body, 0)
+	_, err = er.next()
+	require.ErrorIs(t, err, errEOF())
+	require.Equal(t, DefaultRetry, er.retry)
 	require.NoError(t, h.Shutdown(context.Background()))
 }
 
