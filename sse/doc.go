@@ -98,8 +98,9 @@
 //	503  over Limits.MaxConnections (default 10,000), with Retry-After: 5
 //
 // Pages should handle onerror with readyState CLOSED by reconnecting with
-// backoff. During Shutdown the handler answers 200 with only retry:, so
-// browsers come back on their own (to another instance behind a balancer).
+// backoff. During Shutdown (or once the broker is closed) the handler
+// answers 200 with only retry:, so browsers come back on their own (to
+// another instance behind a balancer).
 // The Go [Client] reconnects after 408, 429 and 5xx as well, with backoff.
 //
 // # Slow clients and shutdown
