@@ -3,8 +3,11 @@ package interop
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +15,8 @@ import (
 
 	"github.com/switchboard-go/switchboard/graphqlsub"
 	"github.com/switchboard-go/switchboard/graphqlsub/gophers"
+	"github.com/switchboard-go/switchboard/internal/testenv"
+	"github.com/switchboard-go/switchboard/mqttx"
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
 )
@@ -125,4 +130,51 @@ func TestGraphQLLegacyClient(t *testing.T) {
 	require.True(t, res.Connected)
 	require.Equal(t, [][2]string{{"interop/a", "one"}, {"interop/b", "two"}, {"interop/legacy", "from REST to legacy"}}, res.Events)
 	require.JSONEq(t, `{"data":{"messages":[{"data":"one"}]}}`, string(res.Query))
+}
+
+// TestGraphQLFromMQTT: mosquitto_pub publishes into mqttx.Server, and the
+// npm graphql-ws client receives the message byte-exact (dataBase64) on a
+// subscription over the same broker.
+func TestGraphQLFromMQTT(t *testing.T) {
+	pub := testenv.Command(t, "mosquitto_pub")
+	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	schema, err := gophers.NewBrokerSchema(b, nil)
+	require.NoError(t, err)
+	h := graphqlsub.NewHandler(gophers.New(schema, nil), nil)
+	srv := httptest.NewServer(h)
+	ms, err := mqttx.NewServer(b, nil)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- ms.Serve(ln) }()
+	t.Cleanup(func() {
+		require.NoError(t, ms.Close())
+		<-served
+		require.NoError(t, h.Close())
+		srv.Close()
+		require.NoError(t, b.Close())
+	})
+	marker, err := b.Publish(context.Background(), pubsub.Message{Topic: "marker", Data: []byte("x")})
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	for _, args := range [][]string{
+		{"-V", "mqttv311", "-q", "1", "-t", "sensors/1/temp", "-m", "21.5"},
+		{"-V", "mqttv5", "-q", "1", "-t", "sensors/2/temp", "-m", "héllo"},
+	} {
+		out, err := exec.CommandContext(ctx, pub, append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
+		require.NoError(t, err, "mosquitto_pub: %s", out)
+	}
+	out := runNode(ctx, t, "graphql-ws-take.mjs", strings.Replace(srv.URL, "http", "ws", 1), "sensors/+/temp", marker.Cursor, "2")
+	var got []struct{ Topic, Data, DataBase64 string }
+	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+	require.Len(t, got, 2)
+	require.Equal(t, "sensors/1/temp", got[0].Topic)
+	require.Equal(t, "21.5", got[0].Data)
+	require.Equal(t, "sensors/2/temp", got[1].Topic)
+	require.Equal(t, "héllo", got[1].Data)
+	require.Equal(t, "aMOpbGxv", got[1].DataBase64)
 }
