@@ -178,3 +178,41 @@ func TestGraphQLFromMQTT(t *testing.T) {
 	require.Equal(t, "héllo", got[1].Data)
 	require.Equal(t, "aMOpbGxv", got[1].DataBase64)
 }
+
+// TestGraphQLChromiumEventSource: a browser's native EventSource consumes
+// GraphQL over SSE, including the complete event that gqlgen's format
+// (no data field) never dispatches.
+func TestGraphQLChromiumEventSource(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	schema, err := gophers.NewBrokerSchema(b, nil)
+	require.NoError(t, err)
+	h := graphqlsub.NewHandler(gophers.New(schema, nil), nil)
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", h)
+	mux.HandleFunc("/blank", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<!doctype html><title>blank</title>"))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		require.NoError(t, h.Close())
+		srv.Close()
+		require.NoError(t, b.Close())
+	})
+	ctx := context.Background()
+	marker, err := b.Publish(ctx, pubsub.Message{Topic: "marker", Data: []byte("x")})
+	require.NoError(t, err)
+	for _, m := range [][2]string{{"web/a", "one"}, {"web/b", "two"}} {
+		_, err := b.Publish(ctx, pubsub.Message{Topic: m[0], Data: []byte(m[1])})
+		require.NoError(t, err)
+	}
+	out := runNode(ctx, t, "graphql-chromium.mjs", srv.URL, chromium, marker.Cursor)
+	var res struct {
+		Events [][2]string `json:"events"`
+		Query  []string    `json:"query"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	require.Equal(t, [][2]string{{"web/a", "one"}, {"web/b", "two"}, {"web/live", "from the browser"}}, res.Events)
+	require.Equal(t, []string{`next {"data":{"messages":[{"data":"one"}]}}`, `complete ""`}, res.Query)
+}
