@@ -54,6 +54,11 @@ type Options struct {
 	// only the client's deadline applies.
 	RequestTimeout time.Duration
 
+	// CORS lets browser pages on other origins call the service (gRPC-Web
+	// and Connect); nil sends no CORS headers, so only same-origin pages
+	// can.
+	CORS *CORS
+
 	// NoReflection leaves out the gRPC server reflection handlers in
 	// Handler.Register; NoHealth leaves out the health handler.
 	NoReflection, NoHealth bool
@@ -178,6 +183,9 @@ func NewHandler(b pubsub.Broker, opts *Options) (string, *Handler) {
 
 // ServeHTTP serves one call.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.o.CORS != nil && h.o.CORS.handle(w, r) {
+		return
+	}
 	bw := &batchWriter{ResponseWriter: w}
 	h.inner.ServeHTTP(bw, r.WithContext(context.WithValue(r.Context(), batchWriterKey{}, bw)))
 }

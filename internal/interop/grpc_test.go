@@ -339,6 +339,7 @@ func TestGRPCConnectCurl(t *testing.T) {
 	m = <-sub.C()
 	require.Equal(t, "w", string(m.Data))
 	require.Equal(t, pr.GetCursor(), m.Cursor)
+	http.DefaultClient.CloseIdleConnections()
 }
 
 // TestGRPCCrossTransport: a message published over gRPC reaches SSE and
@@ -450,24 +451,34 @@ func TestGRPCConnectNode(t *testing.T) {
 }
 
 // TestGRPCWebChromium: headless Chromium speaks gRPC-Web with fetch, no
-// proxy in between.
+// proxy in between, from a same-origin page and, through CORS, from a page
+// on another origin.
 func TestGRPCWebChromium(t *testing.T) {
 	chromium := testenv.Chromium(t)
-	s := startGRPC(t, nil)
-	out := runNode(grpcCtx(t), t, "grpc-chromium.mjs", s.srv.URL, chromium)
-	var r struct {
-		SubscribeStatus int
-		Opened          bool
-		PublishTrailer  bool
-		Data            string
-		CursorMatches   bool
-		ErrorStatus     string
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "<!doctype html><title>other origin</title>")
+	}))
+	defer page.Close()
+	s := startGRPC(t, &grpcx.Options{CORS: &grpcx.CORS{AllowedOrigins: []string{page.URL}}})
+	for name, pageURL := range map[string]string{"same-origin": s.srv.URL + "/blank", "cross-origin": page.URL + "/"} {
+		t.Run(name, func(t *testing.T) {
+			out := runNode(grpcCtx(t), t, "grpc-chromium.mjs", pageURL, s.srv.URL, chromium)
+			var r struct {
+				SubscribeStatus int
+				Opened          bool
+				PublishTrailer  bool
+				Data            string
+				CursorMatches   bool
+				ErrorStatus     string
+			}
+			require.NoError(t, json.Unmarshal([]byte(out), &r), "output: %s", out)
+			require.Equal(t, 200, r.SubscribeStatus)
+			require.True(t, r.Opened)
+			require.True(t, r.PublishTrailer)
+			require.Equal(t, "hi from chromium", r.Data)
+			require.True(t, r.CursorMatches)
+			require.Equal(t, "3", r.ErrorStatus, "INVALID_ARGUMENT, readable cross-origin")
+		})
 	}
-	require.NoError(t, json.Unmarshal([]byte(out), &r), "output: %s", out)
-	require.Equal(t, 200, r.SubscribeStatus)
-	require.True(t, r.Opened)
-	require.True(t, r.PublishTrailer)
-	require.Equal(t, "hi from chromium", r.Data)
-	require.True(t, r.CursorMatches)
-	require.Equal(t, "3", r.ErrorStatus, "INVALID_ARGUMENT")
 }

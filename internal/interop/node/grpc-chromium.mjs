@@ -4,7 +4,7 @@
 //   node grpc-chromium.mjs BASE_URL CHROMIUM_PATH
 import { chromium } from "playwright-core";
 
-const [base, executablePath] = process.argv.slice(2);
+const [pageURL, base, executablePath] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath,
   headless: true,
@@ -13,7 +13,7 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage();
-  await page.goto(`${base}/blank`);
+  await page.goto(pageURL);
   const result = await page.evaluate(async (base) => {
     const svc = `${base}/switchboard.pubsub.v1.PubSubService`;
     const headers = { "Content-Type": "application/grpc-web+json", "X-Grpc-Web": "1" };
