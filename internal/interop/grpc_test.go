@@ -461,24 +461,25 @@ func TestGRPCWebChromium(t *testing.T) {
 	}))
 	defer page.Close()
 	s := startGRPC(t, &grpcx.Options{CORS: &grpcx.CORS{AllowedOrigins: []string{page.URL}}})
-	for name, pageURL := range map[string]string{"same-origin": s.srv.URL + "/blank", "cross-origin": page.URL + "/"} {
-		t.Run(name, func(t *testing.T) {
-			out := runNode(grpcCtx(t), t, "grpc-chromium.mjs", pageURL, s.srv.URL, chromium)
-			var r struct {
-				SubscribeStatus int
-				Opened          bool
-				PublishTrailer  bool
-				Data            string
-				CursorMatches   bool
-				ErrorStatus     string
-			}
-			require.NoError(t, json.Unmarshal([]byte(out), &r), "output: %s", out)
-			require.Equal(t, 200, r.SubscribeStatus)
-			require.True(t, r.Opened)
-			require.True(t, r.PublishTrailer)
-			require.Equal(t, "hi from chromium", r.Data)
-			require.True(t, r.CursorMatches)
-			require.Equal(t, "3", r.ErrorStatus, "INVALID_ARGUMENT, readable cross-origin")
-		})
+	pages := []string{s.srv.URL + "/blank", page.URL + "/"} // same origin, other origin
+	out := runNode(grpcCtx(t), t, "grpc-chromium.mjs", append([]string{s.srv.URL, chromium}, pages...)...)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, len(pages), "output: %s", out)
+	for i, line := range lines {
+		var r struct {
+			SubscribeStatus int
+			Opened          bool
+			PublishTrailer  bool
+			Data            string
+			CursorMatches   bool
+			ErrorStatus     string
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &r), "output: %s", line)
+		require.Equal(t, 200, r.SubscribeStatus, pages[i])
+		require.True(t, r.Opened, pages[i])
+		require.True(t, r.PublishTrailer, pages[i])
+		require.Equal(t, "hi from chromium", r.Data, pages[i])
+		require.True(t, r.CursorMatches, pages[i])
+		require.Equal(t, "3", r.ErrorStatus, "INVALID_ARGUMENT, readable cross-origin: %s", pages[i])
 	}
 }
