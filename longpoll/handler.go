@@ -38,7 +38,7 @@ type Options struct {
 	MaxBatch int
 	// CORS allows polls from pages on other origins; nil sends no CORS
 	// headers.
-	CORS *CORS
+	CORS *transport.CORS
 	// Logger receives debug events; nil is silent.
 	Logger *slog.Logger
 }
@@ -96,7 +96,7 @@ func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 // ServeHTTP answers GET polls; see the package doc for the parameters, the
 // response and the status codes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.o.CORS != nil && h.o.CORS.handle(w, r) {
+	if h.o.CORS.Handle(w, r, "GET") {
 		return
 	}
 	if r.Method != http.MethodGet {

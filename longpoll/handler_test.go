@@ -295,3 +295,24 @@ func TestPollWithoutHistory(t *testing.T) {
 		}
 	}
 }
+
+func TestPollCORS(t *testing.T) {
+	b, _, srv := setup(t, pubsub.MemoryOptions{}, &Options{CORS: &transport.CORS{AllowedOrigins: []string{"*"}}})
+	req, _ := http.NewRequest(http.MethodOptions, srv.URL+"?topic=t", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	require.Equal(t, "GET", resp.Header.Get("Access-Control-Allow-Methods"))
+
+	publish(t, b, "t", "1")
+	req, _ = http.NewRequest(http.MethodGet, srv.URL+"?topic=t&timeout=0", nil)
+	req.Header.Set("Origin", "https://app.example")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "*", resp.Header.Get("Access-Control-Allow-Origin"))
+}

@@ -64,7 +64,7 @@ type Options struct {
 	// When it overflows the stream ends after the last delivered event.
 	Buffer int
 	// CORS allows cross-origin EventSource; nil sends no CORS headers.
-	CORS *CORS
+	CORS *transport.CORS
 	// Logger receives debug and warning events; nil is silent.
 	Logger *slog.Logger
 }
@@ -126,7 +126,7 @@ func pick(v, def time.Duration) time.Duration {
 // ServeHTTP serves GET (and HEAD) requests; see the package doc for the
 // query parameters, the events and the status codes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.o.CORS != nil && h.o.CORS.handle(w, r) {
+	if h.o.CORS.Handle(w, r, "GET, HEAD") {
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -292,7 +292,7 @@ func TestStreamHeartbeat(t *testing.T) {
 }
 
 func TestStreamCORS(t *testing.T) {
-	_, _, srv := setup(t, pubsub.MemoryOptions{}, &Options{CORS: &CORS{AllowedOrigins: []string{"https://app.example"}, AllowCredentials: true}})
+	_, _, srv := setup(t, pubsub.MemoryOptions{}, &Options{CORS: &transport.CORS{AllowedOrigins: []string{"https://app.example"}, AllowCredentials: true}})
 	req, _ := http.NewRequest(http.MethodOptions, srv.URL+"?topic=t", nil)
 	req.Header.Set("Origin", "https://app.example")
 	req.Header.Set("Access-Control-Request-Method", "GET")
