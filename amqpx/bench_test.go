@@ -22,21 +22,22 @@ func benchBroker(b *testing.B) *amqpx.Broker {
 
 // BenchmarkPublish measures confirmed publishes (persistent, waiting for
 // the publisher confirm), one publisher and 16 concurrent publishers, routed
-// to a subscriber on the node queue (which drains them), or to a group's
-// durable queue (written to disk) as well.
+// to a subscriber on the node queue (which drains them), to a group's
+// durable queue as well (written to disk), or with history (written to the
+// stream; Publish also waits to read its cursor back).
 func BenchmarkPublish(b *testing.B) {
-	for _, group := range []bool{false, true} {
+	for _, mode := range []string{"node", "group", "history"} {
 		for _, par := range []int{1, 16} {
-			b.Run(fmt.Sprintf("durable=%v/publishers=%d", group, par), func(b *testing.B) {
-				benchPublish(b, par, group)
+			b.Run(fmt.Sprintf("%s/publishers=%d", mode, par), func(b *testing.B) {
+				benchPublish(b, par, mode == "group", mode == "history")
 			})
 		}
 	}
 }
 
-func benchPublish(b *testing.B, par int, group bool) {
+func benchPublish(b *testing.B, par int, group, history bool) {
 	sp := newSpace(b)
-	br := sp.broker()
+	br := sp.broker(func(o *amqpx.Options) { o.History = history })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sub, err := br.Subscribe(ctx, "bench/#", &pubsub.SubscribeOptions{Overflow: pubsub.OverflowDropOldest})
@@ -87,8 +88,15 @@ func benchPublish(b *testing.B, par int, group bool) {
 // BenchmarkLatency publishes at 1,000 msg/s on one node and measures the
 // time until a subscriber on another node receives each message.
 func BenchmarkLatency(b *testing.B) {
+	for _, history := range []bool{false, true} {
+		b.Run(fmt.Sprintf("history=%v", history), func(b *testing.B) { benchLatency(b, history) })
+	}
+}
+
+func benchLatency(b *testing.B, history bool) {
 	sp := newSpace(b)
-	pubNode, subNode := sp.broker(), sp.broker()
+	h := func(o *amqpx.Options) { o.History = history }
+	pubNode, subNode := sp.broker(h), sp.broker(h)
 	ctx := context.Background()
 	sub, err := subNode.Subscribe(ctx, "lat/#", &pubsub.SubscribeOptions{Buffer: 4096})
 	if err != nil {
