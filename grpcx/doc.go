@@ -7,7 +7,7 @@
 // your mux; use [Handler.Register] to mount it together with gRPC server
 // reflection and health (so grpcurl works without the .proto file); use
 // [Handler.Shutdown] before http.Server.Shutdown to end streams with a
-// resume cursor. The service definition is proto/switchboard/pubsub/v1/
+// resume cursor; set [Options].CORS for browser pages on other origins. The service definition is proto/switchboard/pubsub/v1/
 // pubsub.proto; the generated Go types are in grpcx/pubsubv1 and the Connect
 // client and handler interfaces in grpcx/pubsubv1/pubsubv1connect.
 //
