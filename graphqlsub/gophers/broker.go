@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	graphql "github.com/graph-gophers/graphql-go"
+	gqllog "github.com/graph-gophers/graphql-go/log"
 
 	"github.com/switchboard-go/switchboard/graphqlsub"
 	"github.com/switchboard-go/switchboard/pubsub"
@@ -100,9 +101,12 @@ func (b *BrokerResolver) Mutation() *MutationResolver { return b.m }
 func (b *BrokerResolver) Subscription() *SubscriptionResolver { return b.s }
 
 // NewBrokerSchema parses BrokerSchema over b, with a SubscribeResolverTimeout
-// of 10 s and the given extra options.
+// of 10 s, resolver panics not logged (graph-gophers' default logs them
+// through the standard log package) and then the given extra options, which
+// may override both (graphql.Logger).
 func NewBrokerSchema(b pubsub.Broker, auth *transport.Auth, opts ...graphql.SchemaOpt) (*graphql.Schema, error) {
-	opts = append([]graphql.SchemaOpt{graphql.SubscribeResolverTimeout(10 * time.Second)}, opts...)
+	silent := gqllog.LoggerFunc(func(context.Context, any) {})
+	opts = append([]graphql.SchemaOpt{graphql.SubscribeResolverTimeout(10 * time.Second), graphql.Logger(silent)}, opts...)
 	return graphql.ParseSchema(BrokerSchema, NewBrokerResolver(b, auth), opts...)
 }
 
