@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -316,31 +315,18 @@ func (s *stream) seen(seq uint64) bool {
 	return false
 }
 
-// appendEnvelope appends the envelope as data lines. JSON payloads travel
-// verbatim in the envelope and may hold CR as whitespace, which SSE would
-// turn into LF; such a payload is sent as data_b64 instead, so the bytes
-// survive exactly.
+// appendEnvelope appends the envelope as data lines. A JSON payload
+// travels verbatim in the envelope and may hold LF as whitespace: one data
+// line per line joins back to the same bytes. (The envelope never holds a
+// raw CR, which SSE would turn into LF: transport sends such payloads as
+// data_b64.)
 func appendEnvelope(dst []byte, m *pubsub.Message) []byte {
 	start := len(dst)
 	dst = append(dst, "data: "...)
 	dst = transport.AppendEnvelope(dst, m)
-	if bytes.IndexByte(dst[start:], '\r') < 0 && bytes.IndexByte(dst[start:], '\n') < 0 {
+	if bytes.IndexByte(dst[start:], '\n') < 0 && bytes.IndexByte(dst[start:], '\r') < 0 {
 		return append(dst, '\n')
 	}
-	if bytes.IndexByte(m.Data, '\r') < 0 {
-		// Only LF: one data line per line joins back to the same bytes.
-		env := append([]byte(nil), dst[start+len("data: "):]...)
-		return appendData(dst[:start], env)
-	}
-	c := *m
-	c.Data, c.Retain = nil, false
-	dst = transport.AppendEnvelope(dst[:start+len("data: ")], &c)
-	dst = dst[:len(dst)-1] // the closing brace
-	dst = append(dst, `,"data_b64":"`...)
-	dst = base64.StdEncoding.AppendEncode(dst, m.Data)
-	dst = append(dst, '"')
-	if m.Retain {
-		dst = append(dst, `,"retain":true`...)
-	}
-	return append(dst, "}\n"...)
+	env := append([]byte(nil), dst[start+len("data: "):]...)
+	return appendData(dst[:start], env)
 }
