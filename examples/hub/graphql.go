@@ -1,16 +1,25 @@
 package main
 
 import (
+	"context"
+
+	graphql "github.com/graph-gophers/graphql-go"
+	gqllog "github.com/graph-gophers/graphql-go/log"
+
 	"github.com/switchboard-go/switchboard/graphqlsub"
 	"github.com/switchboard-go/switchboard/graphqlsub/gophers"
 )
 
 // GraphQL: /graphql serves gophers.BrokerSchema (Query.messages,
 // Mutation.publish, Subscription.messages) over GraphQL over HTTP,
-// graphql-transport-ws, legacy graphql-ws and GraphQL over SSE.
+// graphql-transport-ws, legacy graphql-ws and GraphQL over SSE (distinct and
+// single connection modes).
 func init() {
 	register("graphql", func(h *hub) error {
-		schema, err := gophers.NewBrokerSchema(h.broker, nil)
+		logPanic := gqllog.LoggerFunc(func(ctx context.Context, v any) {
+			h.log.Error("graphql resolver panicked", "panic", v)
+		})
+		schema, err := gophers.NewBrokerSchema(h.broker, nil, graphql.Logger(logPanic))
 		if err != nil {
 			return err
 		}
