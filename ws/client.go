@@ -35,6 +35,11 @@ type ClientOptions struct {
 	ReadLimit int64
 	// Buffer is the capacity of each subscription's channel; 0 means 256.
 	Buffer int
+	// IdleTimeout drops (and re-establishes) a connection on which nothing
+	// arrived, not even the server's keepalive ping, for this long: a
+	// server that vanished without closing is noticed. 0 means 60 s (the
+	// server pings every 25 s by default), negative turns it off.
+	IdleTimeout time.Duration
 	// Logger receives reconnects at info level; nil means silent.
 	Logger *slog.Logger
 }
@@ -55,6 +60,7 @@ func (o *ClientOptions) withDefaults() ClientOptions {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
 	c.ReadLimit = pick(c.ReadLimit, 4<<20)
+	c.IdleTimeout = pick(c.IdleTimeout, 60*time.Second)
 	if c.Buffer <= 0 {
 		c.Buffer = pubsub.DefaultBuffer
 	}
@@ -78,6 +84,7 @@ type Client struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the run goroutine exits
 	nextID atomic.Uint64
+	idle   *time.Timer // drops the current connection when it falls silent; dialing and reading goroutine only
 
 	mu      sync.Mutex
 	conn    *websocket.Conn // nil while disconnected
@@ -111,6 +118,10 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 		HTTPClient:   c.opts.HTTPClient,
 		HTTPHeader:   c.opts.Header,
 		Subprotocols: []string{Subprotocol},
+		OnPingReceived: func(context.Context, []byte) bool {
+			c.kickIdle()
+			return true
+		},
 	})
 	if err != nil {
 		if resp != nil {
@@ -126,13 +137,31 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 	if c.opts.ReadLimit == 0 {
 		conn.SetReadLimit(-1)
 	}
+	c.stopIdle()
+	if c.opts.IdleTimeout > 0 {
+		c.idle = time.AfterFunc(c.opts.IdleTimeout, func() { _ = conn.CloseNow() })
+	}
 	// A ping round trip proves the server accepted us: a refusal after
 	// the upgrade (4401, 4403) arrives as a close instead of the pong.
 	if err := handshakePing(ctx, conn, c.opts.WriteTimeout); err != nil {
+		c.stopIdle()
 		_ = conn.CloseNow()
 		return nil, err
 	}
 	return conn, nil
+}
+
+func (c *Client) kickIdle() {
+	if c.idle != nil {
+		c.idle.Reset(c.opts.IdleTimeout)
+	}
+}
+
+func (c *Client) stopIdle() {
+	if c.idle != nil {
+		c.idle.Stop()
+		c.idle = nil
+	}
 }
 
 func handshakePing(ctx context.Context, conn *websocket.Conn, timeout time.Duration) error {
@@ -181,6 +210,7 @@ func fatal(err error) bool {
 
 func (c *Client) run(conn *websocket.Conn) {
 	defer close(c.done)
+	defer c.stopIdle()
 	attempt := 0
 	for {
 		err := c.serve(conn)
@@ -272,6 +302,7 @@ func (c *Client) serve(conn *websocket.Conn) error {
 		if err != nil {
 			return err
 		}
+		c.kickIdle()
 		if typ != websocket.MessageText {
 			continue
 		}

@@ -289,3 +289,31 @@ func TestClientFatalRefusal(t *testing.T) {
 	require.ErrorIs(t, c.Err(), ErrClosed)
 	require.Equal(t, CloseForbidden, websocket.CloseStatus(c.Err()))
 }
+
+func TestClientIdleTimeoutReconnects(t *testing.T) {
+	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	defer b.Close()
+	h := NewHandler(b, &HandlerOptions{PingInterval: -1}) // a server that falls silent
+	conns := make(chan struct{}, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conns <- struct{}{}
+		h.ServeHTTP(w, r)
+	}))
+	defer func() { _ = h.Close(); srv.Close() }()
+
+	c := dialClient(t, srv.URL, &ClientOptions{IdleTimeout: 100 * time.Millisecond,
+		MinBackoff: fastBackoff.MinBackoff, MaxBackoff: fastBackoff.MaxBackoff})
+	sub, err := c.Subscribe(context.Background(), "t", nil)
+	require.NoError(t, err)
+	<-conns
+	select {
+	case <-conns: // the silent connection was dropped and replaced
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reconnect after the idle timeout")
+	}
+	publish(t, b, "t", "after")
+	ev := next(t, sub)
+	require.False(t, ev.Gap)
+	require.Equal(t, "after", string(ev.Message.Data))
+	require.NoError(t, c.Close())
+}

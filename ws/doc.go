@@ -90,18 +90,24 @@
 //
 // # Design
 //
-// Each connection has two goroutines: the ServeHTTP goroutine reads and
-// executes client frames; one writer writes every frame, taking messages
-// straight from the broker subscriptions' channels (the broker's bounded
-// buffer is the outgoing queue, so memory stays bounded and a slow client
-// never slows another) and control frames from a small queue. Encoding a
-// message reuses one buffer: no allocation per delivered message. A request
+// Each connection has two goroutines: a reader, started by ServeHTTP (which
+// returns right away, so net/http's request and serving stack are freed),
+// reads and executes client frames; one writer writes every frame, taking
+// messages straight from the broker subscriptions' channels (the broker's
+// bounded buffer is the outgoing queue, so memory stays bounded and a slow
+// client never slows another) and control frames from a small queue. A
+// message fanned out to many connections is encoded once per Handler (a
+// small cache keyed by the shared *pubsub.Message), and each connection
+// writes it through one reused buffer: no allocation per delivered message. A request
 // waiting for its reply runs in a short-lived goroutine (at most
 // HandlerOptions.MaxPendingRequests per connection). WebSocket pings every 25
 // s detect dead peers; a write timeout drops stuck ones.
 //
 // The Go client has one goroutine that reads and delivers; Publish, Request
-// and Subscribe write from the caller's goroutine. It backs off
+// and Subscribe write from the caller's goroutine. Each connection starts
+// with a {"type":"ping"} round trip, so a refusal after the upgrade (4401,
+// 4403) is reported by Dial, and a connection on which nothing arrives for
+// ClientOptions.IdleTimeout (not even the server's pings) is replaced. It backs off
 // exponentially with jitter between attempts and stops for good only on
 // refusals that retrying cannot fix (4401, 4403, 1002, 1003, 1008, 1009, or an
 // HTTP 4xx handshake), reported by [Client.Err].

@@ -147,7 +147,7 @@ type Handler struct {
 	mu       sync.Mutex
 	closing  bool
 	sessions map[*session]struct{}
-	wg       sync.WaitGroup // one per ServeHTTP past the gate
+	wg       sync.WaitGroup // one per ServeHTTP call or session goroutine
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -185,16 +185,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.wg.Add(1)
 	h.mu.Unlock()
-	defer h.wg.Done()
+	served := false // true once a session goroutine owns wg and the gate
+	defer func() {
+		if !served {
+			h.wg.Done()
+		}
+	}()
 
 	if err := h.gate.Enter(); err != nil {
 		w.Header().Set("Retry-After", "1")
 		transport.WriteError(w, err)
 		return
 	}
-	defer h.gate.Leave()
+	defer func() {
+		if !served {
+			h.gate.Leave()
+		}
+	}()
 
-	ctx, id, authErr := h.opts.Auth.AuthenticateRequest(r, "ws")
+	_, id, authErr := h.opts.Auth.AuthenticateRequest(r, "ws")
 	c, err := websocket.Accept(w, r, &h.accept)
 	if err != nil {
 		h.opts.Logger.Debug("ws: upgrade refused", "remote", r.RemoteAddr, "err", err)
@@ -219,9 +228,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.SetReadLimit(-1)
 	}
 
-	// The request context is unreliable after a hijack; the session gets
-	// its own, carrying the identity.
-	s := newSession(h, c, context.WithoutCancel(ctx), id, r.RemoteAddr)
+	// The request context is unreliable after a hijack: the session gets
+	// its own, carrying only the identity, so nothing of the request stays
+	// reachable.
+	s := newSession(h, c, transport.WithIdentity(context.Background(), id), id, r.RemoteAddr)
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
@@ -230,14 +240,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.sessions[s] = struct{}{}
 	h.mu.Unlock()
-	h.opts.Logger.Debug("ws: connected", "remote", r.RemoteAddr)
+	h.opts.Logger.Debug("ws: connected", "remote", s.remote)
 
-	s.run()
-
-	h.mu.Lock()
-	delete(h.sessions, s)
-	h.mu.Unlock()
-	h.opts.Logger.Debug("ws: disconnected", "remote", r.RemoteAddr, "code", int(s.closeCode), "reason", s.closeReason)
+	// The connection is hijacked, so ServeHTTP may return: a fresh
+	// goroutine with a small stack reads from now on, and net/http's
+	// request, response and deep serving stack become garbage. It is still
+	// two goroutines per connection, both awaited through h.wg.
+	served = true
+	go func() {
+		defer h.wg.Done()
+		defer h.gate.Leave()
+		s.run()
+		h.mu.Lock()
+		delete(h.sessions, s)
+		h.mu.Unlock()
+		h.opts.Logger.Debug("ws: disconnected", "remote", s.remote, "code", int(s.closeCode), "reason", s.closeReason)
+	}()
 }
 
 // Connections returns the number of open connections.
