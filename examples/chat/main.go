@@ -12,6 +12,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -127,11 +128,10 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// http.Server.Shutdown does not wait for WebSockets: close them first
-	// (1001 going away); their leave notices go out as they end.
+	// (1001 going away); their leave notices go out as they close.
 	if e := wsh.Shutdown(sctx); e != nil {
 		log.Warn("ws shutdown", "err", e)
 	}
-	c.conns.Wait() // their leave notices are out
 	if e := srv.Shutdown(sctx); e != nil {
 		_ = srv.Close()
 	}
@@ -151,8 +151,6 @@ type chat struct {
 
 	mu      sync.Mutex
 	members map[string]map[string]int // room → user → open connections
-
-	conns sync.WaitGroup // connections inside presence, for shutdown
 }
 
 type userKey struct{}
@@ -171,12 +169,50 @@ func (c *chat) presence(next http.Handler) http.Handler {
 			transport.WriteError(w, fmt.Errorf("%w: room and name must be 1 to 32 letters, digits, '_' or '-'", transport.ErrBadRequest))
 			return
 		}
-		c.conns.Add(1)
-		defer c.conns.Done()
-		c.change(r.Context(), u, +1)
-		defer c.change(context.WithoutCancel(r.Context()), u, -1)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+		// Announce the join once the upgrade succeeded (a refused origin or
+		// handshake must not make anyone "join"), and the leave when the
+		// connection closes, however it closes. ws.Handler.ServeHTTP may
+		// return while the connection lives on, so its return is no signal.
+		hw := &upgradeWatcher{ResponseWriter: w, upgraded: func() (closed func()) {
+			c.change(r.Context(), u, +1)
+			return func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				c.change(ctx, u, -1)
+			}
+		}}
+		next.ServeHTTP(hw, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
 	})
+}
+
+// upgradeWatcher tells when the WebSocket library takes the connection
+// over (http.Hijacker) and when that connection is closed.
+type upgradeWatcher struct {
+	http.ResponseWriter
+	upgraded func() (closed func())
+}
+
+func (w *upgradeWatcher) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &watchedConn{Conn: conn, closed: w.upgraded()}, rw, nil
+}
+
+func (w *upgradeWatcher) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// watchedConn calls closed once, on the first Close.
+type watchedConn struct {
+	net.Conn
+	once   sync.Once
+	closed func()
+}
+
+func (c *watchedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.closed)
+	return err
 }
 
 func (c *chat) change(ctx context.Context, u user, delta int) {

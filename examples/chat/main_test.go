@@ -79,7 +79,14 @@ func TestChatRoom(t *testing.T) {
 	_, err = carol.Publish(ctx, pubsub.Message{Topic: "chat/kitchen/msg/carol", Data: []byte(`{"text":"elsewhere"}`)})
 	require.NoError(t, err)
 
-	// Bob joins: ann sees the notice.
+	// A page on another origin is refused before the upgrade: nobody joins.
+	_, err = ws.Dial(ctx, "ws://"+addr+"/ws?room=lobby&name=mallory",
+		&ws.ClientOptions{Header: http.Header{"Origin": {"http://evil.example"}}})
+	var de *ws.DialError
+	require.True(t, errors.As(err, &de), "%v", err)
+	require.Equal(t, http.StatusForbidden, de.StatusCode)
+
+	// Bob joins: ann sees the notice (and none for mallory).
 	bob := dial(t, addr, "lobby", "bob")
 	m := next(t, sub)
 	require.Equal(t, "chat/lobby/presence", m.Topic)
@@ -89,7 +96,7 @@ func TestChatRoom(t *testing.T) {
 	_, err = bob.Publish(ctx, pubsub.Message{Topic: "chat/lobby/msg/bob", Data: []byte(`{"text":"hi ann"}`)})
 	require.NoError(t, err)
 	m = next(t, sub)
-	require.Equal(t, "chat/lobby/msg/bob", m.Topic)
+	require.Equal(t, "chat/lobby/msg/bob", m.Topic, "%s", m.Data)
 	require.JSONEq(t, `{"text":"hi ann"}`, string(m.Data))
 	_, err = bob.Publish(ctx, pubsub.Message{Topic: "chat/lobby/msg/ann", Data: []byte(`{"text":"I am ann"}`)})
 	require.ErrorIs(t, err, transport.ErrForbidden)
