@@ -120,8 +120,16 @@ func TestResumeSince(t *testing.T) {
 	c.expect("subscribed", "s1")
 	require.Equal(t, float64(3), c.expect("message", "")["data"])
 	require.Equal(t, float64(4), c.expect("message", "")["data"])
-	publish(t, ts.broker, "a", `5`)
+	r5 := publish(t, ts.broker, "a", `5`)
 	require.Equal(t, float64(5), c.expect("message", "")["data"], "live after the replay, no gap")
+
+	// A live subscription is told the head cursor (read from a hint, then
+	// refreshed), the position a client resumes from if nothing arrives.
+	c.send(`{"type":"subscribe","id":"h1","filter":"none"}`)
+	require.Equal(t, r5.Cursor, c.expect("subscribed", "h1")["cursor"])
+	r6 := publish(t, ts.broker, "b", `6`)
+	c.send(`{"type":"subscribe","id":"h2","filter":"none"}`)
+	require.Equal(t, r6.Cursor, c.expect("subscribed", "h2")["cursor"])
 
 	for _, since := range []string{"other-1", "garbage", "e1-999999"} {
 		id := "g-" + since
