@@ -164,8 +164,10 @@ func (l *legacyConn) onInit(m message) bool {
 			l.mu.Lock()
 			l.opCtx = transport.WithIdentity(l.ctx, id)
 			l.mu.Unlock()
+			// The ack goes out before control may send the first "ka".
+			err := l.write(appendMessage(nil, msgConnectionAck, "", nil))
 			close(l.acked)
-			return l.write(appendMessage(nil, msgConnectionAck, "", nil)) == nil
+			return err == nil
 		}
 		l.h.opts.Logger.Debug("graphqlsub: connection refused", "err", err, "remote", l.r.RemoteAddr)
 	}
