@@ -172,8 +172,11 @@ func NewHandler(broker pubsub.Broker, opts *HandlerOptions) *Handler {
 	return h
 }
 
-// ServeHTTP upgrades the request to a WebSocket speaking switchboard.v1 and
-// serves it until either side closes.
+// ServeHTTP upgrades the request to a WebSocket speaking switchboard.v1.
+// Once the connection is upgraded ServeHTTP returns, and the connection is
+// served in the background until either side closes it; Shutdown and Close
+// wait for it. (Wrappers that need to know when a connection ends cannot
+// rely on ServeHTTP returning.)
 //
 // Refusals: a refused origin gets HTTP 403; over MaxConnections, or while
 // shutting down, HTTP 503; a failed authentication is upgraded and then
