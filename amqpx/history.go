@@ -114,10 +114,32 @@ func (b *Broker) readSession(ctx context.Context, stop <-chan struct{}, conn *am
 	}
 }
 
+// resumePoint returns the first offset after cursor sequence seq. A cursor
+// beyond this node's head is usually another node's, a little ahead: a
+// marker settles it (its offset is beyond every message published before
+// it), and a cursor at or beyond the marker is from the future: a gap,
+// resuming from the head.
+func (b *Broker) resumePoint(ctx context.Context, seq uint64) (from uint64, gap bool, err error) {
+	if int64(seq) <= b.node.headOffset() {
+		return seq + 1, false, nil
+	}
+	m, err := b.mark(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	if seq >= m {
+		return m + 1, true, nil
+	}
+	return seq + 1, false, nil
+}
+
 // History reads the stream: the messages matching filter after
-// opts.Since, oldest first, up to the head at the time of the call (a
-// marker this call publishes). It needs Options.History; otherwise it fails
-// with pubsub.ErrNotSupported.
+// opts.Since, oldest first, up to the head — the newest message this node
+// has read from the stream (every message this node published is
+// included; one another node published a moment ago may come on the next
+// page). A read with nothing newer than Since opens no stream consumer; a
+// read without Since scans from the stream's start. It needs
+// Options.History; otherwise it fails with pubsub.ErrNotSupported.
 func (b *Broker) History(ctx context.Context, filter string, opts pubsub.HistoryOptions) (pubsub.HistoryPage, error) {
 	f, err := pubsub.ParseFilter(filter)
 	if err != nil {
@@ -140,42 +162,47 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 		return pubsub.HistoryPage{}, err
 	}
 	defer b.inflight.Done()
-	head, err := b.mark(ctx)
-	if err != nil {
-		return pubsub.HistoryPage{}, err
-	}
 	var p pubsub.HistoryPage
-	p.Head = b.cursor(head)
-	p.Next = p.Head
 	from := uint64(0)
 	if opts.Since != "" {
-		if since.Epoch == b.opts.HistoryEpoch && since.Seq < head {
-			from = since.Seq + 1
-		} else {
+		if since.Epoch != b.opts.HistoryEpoch {
 			p.Gap = true
+		} else if from, p.Gap, err = b.resumePoint(ctx, since.Seq); err != nil {
+			return pubsub.HistoryPage{}, err
 		}
+		if p.Gap {
+			from = 0 // like a cursor from another epoch: from the oldest kept
+		}
+	}
+	h := b.node.headOffset()
+	if h < 0 {
+		return p, nil // the node has read nothing yet
+	}
+	head := uint64(h)
+	p.Head = b.cursor(head)
+	p.Next = p.Head
+	if from > head {
+		return p, nil // nothing newer: no stream read at all
 	}
 	first := true
 	err = b.readStream(ctx, nil, from, func(off uint64, d *amqp.Delivery) bool {
-		if first && from > 0 && off > from {
+		if first && opts.Since != "" && !p.Gap && off > from {
 			p.Gap = true // retention removed what followed Since
 		}
 		first = false
-		if off >= head {
+		if off > head {
 			return false
 		}
-		m, err := fromDelivery(d)
-		if err != nil || !f.Match(m.Topic) {
-			return true
+		if m, err := fromDelivery(d); err == nil && f.Match(m.Topic) {
+			m.Cursor = b.cursor(off)
+			if len(p.Messages) == limit {
+				p.More = true
+				p.Next = p.Messages[limit-1].Cursor
+				return false
+			}
+			p.Messages = append(p.Messages, m)
 		}
-		m.Cursor = b.cursor(off)
-		if len(p.Messages) == limit {
-			p.More = true
-			p.Next = p.Messages[limit-1].Cursor
-			return false
-		}
-		p.Messages = append(p.Messages, m)
-		return true
+		return off < head
 	})
 	if err != nil {
 		if b.ctx.Err() != nil {
@@ -188,9 +215,9 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 
 // subscribeSince starts a plain subscription that replays the stream after
 // since, then continues live with no gap and no duplicate: the
-// subscription joins the fan-out first (live messages wait in pending), a
-// marker fixes the head, the replay reads up to the marker, and pending
-// messages after it follow.
+// subscription joins the fan-out first (live messages wait in pending),
+// then reads the node's head; the replay reads the stream up to the head,
+// and the pending messages after it follow.
 func (b *Broker) subscribeSince(ctx context.Context, f pubsub.Filter, key string, o pubsub.SubscribeOptions, since pubsub.Cursor) (pubsub.Subscription, error) {
 	s := newLiveSub(b, f, key, o)
 	if err := b.node.acquire(ctx, key); err != nil {
@@ -210,7 +237,9 @@ func (b *Broker) subscribeSince(ctx context.Context, f pubsub.Filter, key string
 		b.node.release(key)
 		return nil, pubsub.ErrClosed
 	}
-	head, err := b.mark(ctx)
+	// Read the head after joining the fan-out: every message past it
+	// reaches pending, every message up to it is in the stream.
+	from, gap, err := b.resumePoint(ctx, since.Seq)
 	if err != nil {
 		s.mu.Lock()
 		s.replaying = false
@@ -218,19 +247,20 @@ func (b *Broker) subscribeSince(ctx context.Context, f pubsub.Filter, key string
 		s.end(err)
 		return nil, err
 	}
-	from := since.Seq + 1
-	if from > head {
-		s.gap = true // a cursor from the future: live from now
+	h := b.node.headOffset()
+	head := uint64(max(h, 0))
+	if gap || h < 0 || from > head {
+		s.gap = gap // a cursor from the future: live from now
 		b.wg.Add(1)
-		go b.replay(s, from, head, nil)
+		go b.replay(s, from, head, nil, gap)
 		s.watch(ctx)
 		return s, nil
 	}
-	gap := make(chan error, 1)
+	first := make(chan error, 1)
 	b.wg.Add(1)
-	go b.replay(s, from, head, gap)
+	go b.replay(s, from, head, first, false)
 	select {
-	case err = <-gap:
+	case err = <-first:
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
@@ -245,14 +275,13 @@ func (b *Broker) subscribeSince(ctx context.Context, f pubsub.Filter, key string
 
 var errGap = errors.New("gap")
 
-// replay sends the stream's matching messages in [from, head) to s, then
+// replay sends the stream's matching messages in [from, head] to s, then
 // the pending live messages after head, then hands s back to the node
 // consumer. first (if not nil) learns whether the replay starts with a gap
-// (errGap), nil, or why it could not start; gap or not, it is told before
-// anything is sent. With a gap nothing is replayed.
-func (b *Broker) replay(s *liveSub, from, head uint64, first chan<- error) {
+// (errGap), nil, or why it could not start, before anything is sent. With a
+// gap nothing is replayed. Without first there is nothing to replay.
+func (b *Broker) replay(s *liveSub, from, head uint64, first chan<- error, gap bool) {
 	defer b.wg.Done()
-	gap := first == nil
 	if first != nil {
 		reported := false
 		err := b.readStream(b.ctx, s.done, from, func(off uint64, d *amqp.Delivery) bool {
@@ -265,12 +294,12 @@ func (b *Broker) replay(s *liveSub, from, head uint64, first chan<- error) {
 				}
 				first <- nil
 			}
-			if off >= head {
+			if off > head {
 				return false
 			}
 			m, err := fromDelivery(d)
 			if err != nil || !s.filter.Match(m.Topic) {
-				return true
+				return off < head
 			}
 			m.Cursor = b.cursor(off)
 			select {
@@ -278,7 +307,7 @@ func (b *Broker) replay(s *liveSub, from, head uint64, first chan<- error) {
 				s.mu.Lock()
 				s.sent(m)
 				s.mu.Unlock()
-				return true
+				return off < head
 			case <-s.done:
 				return false
 			}

@@ -122,3 +122,47 @@ func TestHistorySurvivesNodes(t *testing.T) {
 	require.Equal(t, r.ID, m.ID)
 	require.NotContains(t, m.Header, "x-stream-offset", "the offset travels as the cursor")
 }
+
+// TestHistoryCursorAheadOfNode: a client brings a cursor from node A that
+// node B has not read yet (B was cut off): B must not call it a gap from
+// the future; it catches up and replays what follows.
+func TestHistoryCursorAheadOfNode(t *testing.T) {
+	t.Parallel()
+	sp := newSpace(t)
+	px, viaProxy := newProxy(t, sp.url)
+	a := sp.broker(withHistory)
+	b := sp.broker(withHistory, func(o *amqpx.Options) { o.URL = viaProxy })
+	c := ctx(t)
+	px.cut()
+	var cursors []string
+	for i := range 6 {
+		r, err := a.Publish(c, pubsub.Message{Topic: "t/x", Data: fmt.Appendf(nil, "%d", i)})
+		require.NoError(t, err)
+		cursors = append(cursors, r.Cursor)
+	}
+	px.restore()
+	sub, err := b.Subscribe(c, "t/#", &pubsub.SubscribeOptions{Since: cursors[3]})
+	require.NoError(t, err)
+	require.False(t, sub.Gap())
+	for i := 4; i < 6; i++ {
+		m := recv(t, sub)
+		require.Equal(t, fmt.Sprint(i), string(m.Data))
+		require.Equal(t, cursors[i], m.Cursor)
+	}
+	page, err := b.History(c, "t/#", pubsub.HistoryOptions{Since: cursors[4]})
+	require.NoError(t, err)
+	require.False(t, page.Gap)
+	require.Len(t, page.Messages, 1)
+	require.Equal(t, cursors[5], page.Messages[0].Cursor)
+
+	// A cursor truly from the future is a gap, and delivery goes live.
+	future := pubsub.Cursor{Epoch: "x", Seq: 1 << 40}
+	fc, _ := pubsub.ParseCursor(cursors[0])
+	future.Epoch = fc.Epoch
+	sub2, err := b.Subscribe(c, "t/#", &pubsub.SubscribeOptions{Since: future.String()})
+	require.NoError(t, err)
+	require.True(t, sub2.Gap())
+	_, err = a.Publish(c, pubsub.Message{Topic: "t/x", Data: []byte("live")})
+	require.NoError(t, err)
+	require.Equal(t, "live", string(recv(t, sub2).Data))
+}

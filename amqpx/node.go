@@ -394,3 +394,11 @@ func declareStream(ch *amqp.Channel, o *Options) error {
 	}
 	return nil
 }
+
+// headOffset returns the offset of the newest stream message the node has
+// read (-1 before any).
+func (n *node) headOffset() int64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.head
+}
