@@ -98,7 +98,9 @@ type HistoryReader interface {
 type HistoryOptions struct {
 	// Since is an exclusive cursor; "" starts at the oldest message kept.
 	Since string
-	// Limit caps the number of messages; 0 means 100.
+	// Limit caps the number of messages; 0 means 100. A negative Limit
+	// reads no messages, only Head (and Gap for Since): a cheap way to learn
+	// where "now" is.
 	Limit int
 }
 

@@ -229,7 +229,7 @@ func (b *Memory) History(ctx context.Context, filter string, opts HistoryOptions
 		return HistoryPage{}, err
 	}
 	limit := opts.Limit
-	if limit <= 0 {
+	if limit == 0 {
 		limit = 100
 	}
 	b.mu.Lock()
@@ -247,6 +247,9 @@ func (b *Memory) History(ctx context.Context, filter string, opts HistoryOptions
 		p.Gap = !ok
 	}
 	p.Next = p.Head
+	if limit < 0 {
+		return p, nil
+	}
 	for seq := start; seq <= b.seq; seq++ {
 		m := b.at(seq)
 		if !f.Match(m.Topic) {
