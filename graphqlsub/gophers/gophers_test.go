@@ -3,6 +3,7 @@ package gophers_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -76,13 +77,17 @@ func TestSlowConsumerIsExplicit(t *testing.T) {
 }
 
 func TestAllEventsWhenRead(t *testing.T) {
+	// The queue holds every event, so the adapter never has to end the
+	// stream however slowly this reader runs; graph-gophers' default 1 s
+	// per-event timeout must not drop any either.
 	schema := graphql.MustParseSchema(counterSDL, &counter{n: 1000})
-	e := gophers.New(schema, nil)
+	e := gophers.New(schema, &gophers.Options{Buffer: 1000})
 	ch, err := e.Subscribe(context.Background(), &graphqlsub.Request{Query: "subscription { count }"})
 	require.NoError(t, err)
 	n := 0
 	for r := range ch {
-		require.Empty(t, r.Errors)
+		require.Empty(t, r.Errors, "event %d: %+v", n, r.Errors)
+		require.JSONEq(t, fmt.Sprintf(`{"count":%d}`, n), string(r.Data))
 		n++
 	}
 	require.Equal(t, 1000, n)
