@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,8 +50,9 @@ var (
 func build(t *testing.T, name string) string {
 	t.Helper()
 	goBin := testenv.Command(t, "go")
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
+	wd, err := os.Getwd() // go test runs in the package directory
+	require.NoError(t, err)
+	root := filepath.Join(wd, "..", "..")
 	bin := filepath.Join(t.TempDir(), name)
 	cmd := exec.Command(goBin, "build", "-o", bin, "./examples/"+name)
 	cmd.Dir = root
