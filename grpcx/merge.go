@@ -1,46 +1,72 @@
 package grpcx
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"reflect"
 	"slices"
 
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
-// merger reads the subscriptions of one Subscribe call as one stream.
+// merger reads the subscriptions of one Subscribe call as one stream in
+// cursor order, so that a client resuming from the last cursor it received
+// loses nothing.
+//
+// With one subscription that is the broker's order. With several, a
+// message must not go out before an earlier message of another filter
+// that has not been read yet. The rule used: a broker hands each message
+// to all its subscriptions before the next one, so once a message with
+// sequence M has been read from any channel, every earlier message is
+// already in its channel. Each round therefore drains every channel, notes
+// the highest sequence M, drains them all again, and sends what it holds up
+// to M; later messages wait for the next round. Messages without a cursor
+// (a broker without history) go out in arrival order.
 type merger struct {
 	subs  []pubsub.Subscription
 	cases []reflect.SelectCase // subscriptions, then ctx.Done and closing
-	batch []*pubsub.Message
-	keys  []uint64
 
-	// Recently sent cursors (ids without history), to drop the copies
+	held  []heldMsg // read, not yet sent; sorted by seq before sending
+	out   []*pubsub.Message
+	epoch string
+	plain bool // a message without a cursor was seen: arrival order
+
+	// skip drops messages up to this cursor: a replay delivered them.
+	skip pubsub.Cursor
+
+	// Recently sent keys (cursor, or id without one), to drop the copies
 	// overlapping filters deliver.
 	recent [64]string
 	nrec   int
+}
+
+type heldMsg struct {
+	m   *pubsub.Message
+	seq uint64
 }
 
 func newMerger(subs []pubsub.Subscription) *merger {
 	return &merger{subs: subs}
 }
 
-// maxCollect bounds one batch of a multi-filter stream.
+// maxCollect bounds what one drain takes from one subscription.
 const maxCollect = 256
 
-// next waits for messages. It returns them in cursor order with duplicates
-// removed, ended >= 0 when that subscription's channel closed (after the
-// messages it still held), or err when ctx is done or closing is closed.
+// next waits for messages and returns those safe to send, in order and
+// without duplicates. ended >= 0 names a subscription whose channel closed
+// (its error says why); everything that can be sent before the stream ends
+// is then in the batch. err is set when ctx is done or closing is closed.
 func (g *merger) next(ctx context.Context, closing <-chan struct{}) (batch []*pubsub.Message, ended int, err error) {
-	g.batch = g.batch[:0]
+	g.out = g.out[:0]
 	if len(g.subs) == 1 {
 		select {
 		case m, ok := <-g.subs[0].C():
 			if !ok {
 				return nil, 0, nil
 			}
-			g.batch = append(g.batch, m)
-			return g.batch, -1, nil
+			g.out = append(g.out, m)
+			return g.out, -1, nil
 		case <-ctx.Done():
 			return nil, -1, ctx.Err()
 		case <-closing:
@@ -56,112 +82,132 @@ func (g *merger) next(ctx context.Context, closing <-chan struct{}) (batch []*pu
 		g.cases[n] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}
 		g.cases[n+1] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(closing)}
 	}
-	i, v, ok := reflect.Select(g.cases)
-	switch {
-	case i == n:
-		return nil, -1, ctx.Err()
-	case i == n+1:
-		return nil, -1, errShuttingDown
-	}
 	ended = -1
-	if ok {
-		g.batch = append(g.batch, v.Interface().(*pubsub.Message))
-	} else {
-		ended = i
+	if len(g.held) == 0 {
+		i, v, ok := reflect.Select(g.cases)
+		switch {
+		case i == n:
+			return nil, -1, ctx.Err()
+		case i == n+1:
+			return nil, -1, errShuttingDown
+		case ok:
+			g.hold(v.Interface().(*pubsub.Message))
+		default:
+			ended = i
+		}
 	}
-	// Take what already waits on every subscription: the broker hands a
-	// message to all its subscriptions before the next one, so sorting
-	// what was taken restores the publish order across filters.
+	ended = g.drain(ended)
+	var limit uint64
+	for _, h := range g.held {
+		limit = max(limit, h.seq)
+	}
+	ended2 := g.drain(ended)
+	if ended < 0 && ended2 >= 0 {
+		ended = ended2
+		g.drain(ended) // everything before the closed channel's last message
+	}
+	if ended >= 0 {
+		var sc *pubsub.SlowConsumerError
+		if errors.As(g.subs[ended].Err(), &sc) {
+			// The overflowed subscription missed what came after its
+			// last cursor: nothing later may go out before the client
+			// resumes from there.
+			if c, err := pubsub.ParseCursor(sc.LastCursor); err == nil && c.Epoch == g.epoch {
+				limit = min(limit, c.Seq)
+			}
+		}
+	}
+	slices.SortStableFunc(g.held, func(a, b heldMsg) int { return cmp.Compare(a.seq, b.seq) })
+	cut := len(g.held)
+	if !g.plain {
+		cut, _ = slices.BinarySearchFunc(g.held, limit+1, func(h heldMsg, s uint64) int { return cmp.Compare(h.seq, s) })
+	}
+	for _, h := range g.held[:cut] {
+		if g.keep(h.m) {
+			g.out = append(g.out, h.m)
+		}
+	}
+	rest := copy(g.held, g.held[cut:])
+	clear(g.held[rest:])
+	g.held = g.held[:rest]
+	if ended >= 0 {
+		g.held = nil // not sent: the client resumes before them
+	}
+	return g.out, ended, nil
+}
+
+// hold records a message read from a channel.
+func (g *merger) hold(m *pubsub.Message) {
+	c, err := pubsub.ParseCursor(m.Cursor)
+	if err != nil || (g.epoch != "" && c.Epoch != g.epoch) {
+		g.plain = true
+	}
+	if g.epoch == "" && err == nil {
+		g.epoch = c.Epoch
+	}
+	g.held = append(g.held, heldMsg{m: m, seq: c.Seq})
+}
+
+// drain takes what waits on every channel without blocking and returns the
+// first subscription found closed (or ended, if already set).
+func (g *merger) drain(ended int) int {
 	for j, s := range g.subs {
 		if j == ended {
 			continue
 		}
-	drain:
-		for len(g.batch) < maxCollect {
+	loop:
+		for k := 0; k < maxCollect; k++ {
 			select {
 			case m, ok := <-s.C():
 				if !ok {
 					if ended < 0 {
 						ended = j
 					}
-					break drain
+					break loop
 				}
-				g.batch = append(g.batch, m)
+				g.hold(m)
 			default:
-				break drain
+				break loop
 			}
 		}
 	}
-	g.sort()
-	out := g.batch[:0]
-	for _, m := range g.batch {
-		key := m.Cursor
-		if key == "" {
-			key = m.ID
-		}
-		if key != "" && g.seen(key) {
-			continue
-		}
-		out = append(out, m)
-	}
-	g.batch = out
-	return out, ended, nil
+	return ended
 }
 
-// pending reports whether a message already waits on a subscription.
+// keep reports whether m goes out: not a copy of a message just sent, and
+// not one a replay already delivered.
+func (g *merger) keep(m *pubsub.Message) bool {
+	if g.skip.Epoch != "" {
+		if c, err := pubsub.ParseCursor(m.Cursor); err == nil && c.Epoch == g.skip.Epoch && c.Seq <= g.skip.Seq {
+			return false
+		}
+	}
+	key := m.Cursor
+	if key == "" {
+		key = m.ID
+	}
+	if key == "" {
+		return true
+	}
+	for i := 0; i < min(g.nrec, len(g.recent)); i++ {
+		if g.recent[i] == key {
+			return false
+		}
+	}
+	g.recent[g.nrec%len(g.recent)] = key
+	g.nrec++
+	return true
+}
+
+// pending reports whether a message waits to be sent or read.
 func (g *merger) pending() bool {
+	if len(g.held) > 0 {
+		return true
+	}
 	for _, s := range g.subs {
 		if len(s.C()) > 0 {
 			return true
 		}
 	}
-	return false
-}
-
-// sort orders the batch by cursor sequence when every message has a cursor
-// of one epoch; otherwise it keeps the arrival order.
-func (g *merger) sort() {
-	if len(g.batch) < 2 {
-		return
-	}
-	g.keys = g.keys[:0]
-	var epoch string
-	for _, m := range g.batch {
-		c, err := pubsub.ParseCursor(m.Cursor)
-		if err != nil || (epoch != "" && c.Epoch != epoch) {
-			return
-		}
-		epoch = c.Epoch
-		g.keys = append(g.keys, c.Seq)
-	}
-	idx := make([]int, len(g.batch))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		switch {
-		case g.keys[a] < g.keys[b]:
-			return -1
-		case g.keys[a] > g.keys[b]:
-			return 1
-		}
-		return 0
-	})
-	sorted := make([]*pubsub.Message, len(idx))
-	for i, j := range idx {
-		sorted[i] = g.batch[j]
-	}
-	copy(g.batch, sorted)
-}
-
-// seen reports whether key was among the recently sent keys, and records it.
-func (g *merger) seen(key string) bool {
-	for i := 0; i < min(g.nrec, len(g.recent)); i++ {
-		if g.recent[i] == key {
-			return true
-		}
-	}
-	g.recent[g.nrec%len(g.recent)] = key
-	g.nrec++
 	return false
 }

@@ -185,7 +185,7 @@ func (ss *session) subscribe(ctx context.Context, id string, c *pb.SessionSubscr
 	}
 	opts := pubsub.SubscribeOptions{Group: c.GetGroup(), ManualAck: c.GetManualAck(),
 		Prefetch: int(c.GetPrefetch()), NoRetained: c.GetNoRetained(), Buffer: h.o.Buffer}
-	subs, opened, err := h.open(ctx, []string{c.GetFilter()}, c.GetSince(), opts)
+	subs, opened, _, err := h.open(ctx, []string{c.GetFilter()}, c.GetSince(), opts)
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := pubsub.SubscribeOptions{Group: r.GetGroup(), NoRetained: r.GetNoRetained(), Buffer: h.o.Buffer}
-	subs, opened, err := h.open(ctx, filters, r.GetSince(), opts)
+	subs, opened, rp, err := h.open(ctx, filters, r.GetSince(), opts)
 	if err != nil {
 		return h.toError(err)
 	}
@@ -64,6 +64,22 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 		last = opened.GetHead()
 	}
 	mg := newMerger(subs)
+	if rp != nil {
+		err := rp.run(ctx, func(m *pubsub.Message) error {
+			if err := st.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Message{Message: toProto(m)}}); err != nil {
+				return err
+			}
+			last = m.Cursor
+			return nil
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return h.endError(err, last)
+		}
+		mg.skip = rp.head
+	}
 	held := 0                   // messages sent since the last flush
 	defer holdFlush(ctx, false) // connect flushes the end of the stream
 	for {
@@ -127,7 +143,7 @@ func (h *Handler) endError(err error, last string) error {
 // since that cannot be used (malformed, from another broker, or a broker
 // without history) becomes a Gap, never an error: the client learns it
 // must reload, and delivery starts live.
-func (h *Handler) open(ctx context.Context, filters []string, since string, opts pubsub.SubscribeOptions) ([]pubsub.Subscription, *pb.Opened, error) {
+func (h *Handler) open(ctx context.Context, filters []string, since string, opts pubsub.SubscribeOptions) ([]pubsub.Subscription, *pb.Opened, *replay, error) {
 	opened := &pb.Opened{}
 	if since != "" {
 		reason := pb.GapReason_GAP_REASON_UNSPECIFIED
@@ -144,6 +160,9 @@ func (h *Handler) open(ctx context.Context, filters []string, since string, opts
 	// The head is read before subscribing: a client that resumes from it
 	// before its first message gets everything delivered live meanwhile.
 	head := h.head(ctx, filters[0])
+	if since != "" && len(filters) > 1 && opts.Group == "" {
+		return h.openMerged(ctx, filters, since, head, opts)
+	}
 	opts.Since = since
 	subs := make([]pubsub.Subscription, 0, len(filters))
 	closeAll := func() {
@@ -162,7 +181,7 @@ func (h *Handler) open(ctx context.Context, filters []string, since string, opts
 				i = -1
 				continue
 			}
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if sub.Gap() && opened.Gap == nil {
 			opened.Gap = &pb.Gap{Reason: pb.GapReason_GAP_REASON_HISTORY, Since: opts.Since}
@@ -172,7 +191,42 @@ func (h *Handler) open(ctx context.Context, filters []string, since string, opts
 	if opts.Since == "" || opened.Gap != nil {
 		opened.Head = head
 	}
-	return subs, opened, nil
+	return subs, opened, nil, nil
+}
+
+// openMerged resumes several filters: it subscribes to them live, then
+// prepares a replay of their merged history up to the head read after
+// that (see replay). A gap, or a since the history refuses, starts live.
+func (h *Handler) openMerged(ctx context.Context, filters []string, since, head string, opts pubsub.SubscribeOptions) ([]pubsub.Subscription, *pb.Opened, *replay, error) {
+	opened := &pb.Opened{}
+	opts.Since, opts.NoRetained = "", true // a resuming client has the retained state
+	subs := make([]pubsub.Subscription, 0, len(filters))
+	fail := func(err error) ([]pubsub.Subscription, *pb.Opened, *replay, error) {
+		for _, s := range subs {
+			_ = s.Close()
+		}
+		return nil, nil, nil, err
+	}
+	for _, f := range filters {
+		sub, err := h.b.Subscribe(ctx, f, &opts)
+		if err != nil {
+			return fail(err)
+		}
+		subs = append(subs, sub)
+	}
+	rp, gap, err := newReplay(ctx, h.hr, filters, since)
+	switch {
+	case errors.Is(err, pubsub.ErrInvalidCursor):
+		opened.Gap = &pb.Gap{Reason: pb.GapReason_GAP_REASON_INVALID_CURSOR, Since: since}
+	case err != nil:
+		return fail(err)
+	case gap:
+		opened.Gap = &pb.Gap{Reason: pb.GapReason_GAP_REASON_HISTORY, Since: since}
+	default:
+		return subs, opened, rp, nil
+	}
+	opened.Head = head
+	return subs, opened, nil, nil
 }
 
 // head returns the cursor of the newest message in the broker, "" without

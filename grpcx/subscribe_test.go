@@ -3,6 +3,7 @@ package grpcx_test
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -193,4 +194,124 @@ func TestSubscribeErrors(t *testing.T) {
 			})
 		}
 	}
+}
+
+// Resuming several filters from a backlog larger than a subscription's
+// buffer, while messages keep coming, delivers each message after since
+// once and in cursor order, across the resumes the overflows ask for.
+func TestSubscribeManyFiltersResume(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, &grpcx.Options{Buffer: 64}, pubsub.MemoryOptions{})
+	c := e.client("grpc")
+	topics := []string{"a/x", "a/y", "b", "c"}
+	var all []*pb.PublishResponse // every message, in publish order
+	var allTopics []string
+	pub := func(i int) {
+		topic := topics[i%len(topics)]
+		res, err := e.b.Publish(ctx, pubsub.Message{Topic: topic, Data: []byte(fmt.Sprint(i))})
+		require.NoError(t, err)
+		all = append(all, &pb.PublishResponse{Id: res.ID, Cursor: res.Cursor})
+		allTopics = append(allTopics, topic)
+	}
+	for i := range 400 {
+		pub(i)
+	}
+	since := all[49].GetCursor()
+	st, op := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a/#", "b", "a/x"}, Since: since})
+	require.Nil(t, op.GetGap())
+	for i := 400; i < 1000; i++ { // live, while the replay runs
+		pub(i)
+	}
+	var want []string
+	for i := 50; i < len(all); i++ {
+		if allTopics[i] != "c" {
+			want = append(want, all[i].GetCursor())
+		}
+	}
+	// Like a real client: when the server ends the stream (the live
+	// subscriptions overflow while the replay is sent), resume from the
+	// cursor it names.
+	var got []string
+	resumes := 0
+	for len(got) < len(want) {
+		if st.Receive() {
+			m := st.Msg().GetMessage()
+			require.NotNil(t, m)
+			got = append(got, m.GetCursor())
+			continue
+		}
+		var ce *connect.Error
+		require.ErrorAs(t, st.Err(), &ce)
+		require.Equal(t, connect.CodeResourceExhausted, ce.Code())
+		resume := ce.Meta().Get(grpcx.ResumeCursorKey)
+		if len(got) > 0 {
+			require.Equal(t, got[len(got)-1], resume)
+		} else {
+			require.Equal(t, since, resume)
+		}
+		resumes++
+		var op *pb.Opened
+		st, op = subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a/#", "b", "a/x"}, Since: resume})
+		require.Nil(t, op.GetGap())
+	}
+	require.Equal(t, want, got, "every message once, in cursor order")
+	t.Logf("%d resumes", resumes)
+	publish(t, ctx, c, "b", "end")
+	require.Equal(t, "end", string(recv(t, st).GetData()))
+}
+
+func TestSubscribeManyFiltersGap(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, nil, pubsub.MemoryOptions{HistorySize: 5})
+	c := e.client("connect")
+	first := publish(t, ctx, c, "a", "0").GetCursor()
+	for i := 1; i < 10; i++ {
+		publish(t, ctx, c, "b", fmt.Sprint(i))
+	}
+	st, op := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a", "b"}, Since: first})
+	require.Equal(t, pb.GapReason_GAP_REASON_HISTORY, op.GetGap().GetReason())
+	require.NotEmpty(t, op.GetHead())
+	publish(t, ctx, c, "a", "live")
+	require.Equal(t, "live", string(recv(t, st).GetData()))
+
+	_, op = subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a", "b"}, Since: "nope"})
+	require.Equal(t, pb.GapReason_GAP_REASON_INVALID_CURSOR, op.GetGap().GetReason())
+	_, op = subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a", "b"}, Since: "otherepoch-1"})
+	require.Equal(t, pb.GapReason_GAP_REASON_HISTORY, op.GetGap().GetReason())
+}
+
+// Concurrent publishers on several topics: a stream over several filters
+// still delivers in cursor order, each message once.
+func TestSubscribeManyFiltersConcurrent(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, &grpcx.Options{Buffer: 4096}, pubsub.MemoryOptions{})
+	c := e.client("grpc")
+	st, _ := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a/#", "b", "a/2"}})
+	const per = 300
+	topics := []string{"a/1", "a/2", "b", "c"}
+	var wg sync.WaitGroup
+	for _, topic := range topics {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				if _, err := e.b.Publish(ctx, pubsub.Message{Topic: topic, Data: []byte(fmt.Sprint(i))}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var prev uint64
+	seen := map[string]int{}
+	for range 3 * per {
+		m := recv(t, st)
+		cur, err := pubsub.ParseCursor(m.GetCursor())
+		require.NoError(t, err)
+		require.Greater(t, cur.Seq, prev, "out of order")
+		prev = cur.Seq
+		seen[m.GetTopic()]++
+	}
+	require.Equal(t, map[string]int{"a/1": per, "a/2": per, "b": per}, seen)
 }
