@@ -38,7 +38,7 @@ func graphqlServer(t *testing.T) (string, string) {
 		}
 		return &transport.Identity{Subject: "alice"}, nil
 	}}
-	h := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{Auth: auth, InitTimeout: 500 * time.Millisecond})
+	h := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{Auth: auth, InitTimeout: time.Second})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", h)
 	mux.Handle("/topics/", transport.NewRESTHandler(b, nil))

@@ -107,7 +107,7 @@ result.duplicateID = await closedWith({ connectionParams: good, generateID: () =
   c.subscribe(q, sink);
 });
 result.initTimeout = await closedWith({
-  connectionParams: () => new Promise((resolve) => setTimeout(() => resolve(good), 1500)),
+  connectionParams: () => new Promise((resolve) => setTimeout(() => resolve(good), 3000)),
 });
 result.forbidden = await closedWith({ connectionParams: { token: "bad" } });
 
