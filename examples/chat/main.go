@@ -159,8 +159,7 @@ type user struct{ room, name string }
 
 // presence wraps the WebSocket handler: it checks room and name, hands them
 // to the Auth hooks through the request context, and announces the user's
-// first connection and last disconnection in the room. ws.Handler.ServeHTTP
-// returns when the connection ends.
+// first connection and last disconnection in the room.
 func (c *chat) presence(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
