@@ -34,7 +34,11 @@
 //     messages. Opened comes first and says the subscription is active; it
 //     carries a Gap when messages may have been missed, and the head cursor
 //     when the stream starts live. A message matching several filters
-//     arrives once; messages arrive in cursor order.
+//     arrives once; messages arrive in cursor order. Across several filters
+//     that order relies on the broker handing each message to all its
+//     subscriptions before the next (pubsub.Memory does); a resume with
+//     several filters replays their merged history (pubsub.HistoryReader),
+//     then goes live.
 //   - PublishStream (client stream): many PublishRequests → a summary (ids,
 //     success and failure counts, the first 100 failures with their codes,
 //     the last cursor). One refused message does not end the call.
