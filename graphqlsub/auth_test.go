@@ -70,7 +70,7 @@ func TestHTTPAndSSEAuth(t *testing.T) {
 }
 
 func TestLegacyWSInitRules(t *testing.T) {
-	e := newEnv(t, &graphqlsub.Options{InitTimeout: 100 * time.Millisecond})
+	e := newEnv(t, &graphqlsub.Options{InitTimeout: 500 * time.Millisecond})
 	c := dial(t, e.url, graphqlsub.SubprotocolLegacyWS)
 	c.send(map[string]any{"type": "start", "id": "a", "payload": map[string]any{"query": "{ messages(topic: \"a\") { id } }"}})
 	m := c.read()

@@ -92,7 +92,7 @@ func TestTransportWSMutationAndRequestError(t *testing.T) {
 
 func TestTransportWSCloseCodes(t *testing.T) {
 	e := newEnv(t, &graphqlsub.Options{
-		InitTimeout: 200 * time.Millisecond,
+		InitTimeout: time.Second,
 		Auth: &transport.Auth{Authenticate: func(ctx context.Context, c transport.Credentials) (*transport.Identity, error) {
 			if c.Token != "good" {
 				return nil, transport.ErrForbidden
