@@ -86,11 +86,15 @@ func (b *Broker) readSession(ctx context.Context, stop <-chan struct{}, conn *am
 	if err := ch.Qos(256, 0, false); err != nil {
 		return false, err
 	}
-	deliveries, err := ch.Consume(b.opts.HistoryStream, "", false, false, false, false,
+	tag := "sb-read-" + pubsub.NewEpoch()
+	deliveries, err := ch.Consume(b.opts.HistoryStream, tag, false, false, false, false,
 		amqp.Table{"x-stream-offset": int64(*next)})
 	if err != nil {
 		return false, fmt.Errorf("amqpx: failed to read the history stream: %w", err)
 	}
+	// Cancel explicitly: RabbitMQ 3.10 keeps counting a stream consumer
+	// whose channel merely closed.
+	defer func() { _ = ch.Cancel(tag, false) }()
 	for {
 		select {
 		case d, ok := <-deliveries:

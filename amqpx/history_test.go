@@ -166,3 +166,21 @@ func TestHistoryCursorAheadOfNode(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "live", string(recv(t, sub2).Data))
 }
+
+// TestHistoryReadsReleaseConsumers: each History read consumes the stream
+// briefly; afterwards only the node's own consumer remains (RabbitMQ 3.10
+// keeps counting a stream consumer whose channel closed without a cancel).
+func TestHistoryReadsReleaseConsumers(t *testing.T) {
+	t.Parallel()
+	sp := newSpace(t)
+	b := sp.broker(withHistory)
+	c := ctx(t)
+	_, err := b.Publish(c, pubsub.Message{Topic: "a", Data: []byte("1")})
+	require.NoError(t, err)
+	for range 20 {
+		_, err := b.History(c, "a", pubsub.HistoryOptions{})
+		require.NoError(t, err)
+	}
+	out := rabbitmqctl(t, "list_queues", "-q", "--no-table-headers", "name", "consumers")
+	require.Contains(t, out, b.NodeQueue()+"\t1\n")
+}

@@ -174,7 +174,7 @@ func (n *node) setup(conn *amqp.Connection) (ctl, cons *amqp.Channel, d <-chan a
 			from = n.head + 1 // resume where the last session stopped
 		}
 		n.mu.Unlock()
-		if d, err = cons.Consume(n.queue, "", false, false, false, false, amqp.Table{"x-stream-offset": from}); err != nil {
+		if d, err = cons.Consume(n.queue, n.tag(), false, false, false, false, amqp.Table{"x-stream-offset": from}); err != nil {
 			return fail(fmt.Errorf("amqpx: failed to consume the history stream: %w", err))
 		}
 		return ctl, cons, d, false, nil
@@ -200,7 +200,7 @@ func (n *node) setup(conn *amqp.Connection) (ctl, cons *amqp.Channel, d <-chan a
 	if err := cons.Qos(n.b.opts.NodePrefetch, 0, false); err != nil {
 		return fail(err)
 	}
-	if d, err = cons.Consume(n.queue, "", false, false, false, false, nil); err != nil {
+	if d, err = cons.Consume(n.queue, n.tag(), false, false, false, false, nil); err != nil {
 		return fail(fmt.Errorf("amqpx: failed to consume the node queue: %w", err))
 	}
 	return ctl, cons, d, lost, nil
@@ -215,7 +215,10 @@ func (n *node) session(ctx context.Context, conn *amqp.Connection) error {
 		return err
 	}
 	n.firstOnce.Do(func() { n.first <- nil })
-	defer func() { _ = cons.Close() }()
+	defer func() {
+		_ = cons.Cancel(n.tag(), false) // RabbitMQ 3.10 leaks stream consumers on a bare channel close
+		_ = cons.Close()
+	}()
 	ctlClosed := ctl.NotifyClose(make(chan *amqp.Error, 1))
 
 	n.mu.Lock()
@@ -402,3 +405,6 @@ func (n *node) headOffset() int64 {
 	defer n.mu.Unlock()
 	return n.head
 }
+
+// tag is the node's consumer tag.
+func (n *node) tag() string { return "sb-node-" + n.b.id }
