@@ -88,7 +88,8 @@ type Client struct {
 
 	mu      sync.Mutex
 	conn    *websocket.Conn // nil while disconnected
-	up      chan struct{}   // closed when connected, replaced when the connection drops
+	live    bool            // conn is set and the resubscriptions are written
+	up      chan struct{}   // closed when live, replaced when the connection drops
 	down    chan struct{}   // closed when the connection drops, replaced when connected
 	pending map[string]chan serverFrame
 	subs    map[string]*Subscription
@@ -282,12 +283,16 @@ func (c *Client) serve(conn *websocket.Conn) error {
 	for _, s := range c.subs {
 		resub = append(resub, s)
 	}
-	close(c.up)
 	c.mu.Unlock()
 
 	for _, s := range resub {
 		since := s.last
-		if since == "" && s.confirmed {
+		if s.group != "" {
+			// A group has no single position to resume from: its
+			// messages went to the other members (or wait in the group's
+			// backlog, where the broker keeps one).
+			since = ""
+		} else if since == "" && s.confirmed {
 			// Confirmed but without any position (a broker without
 			// history): what was published while we were away is lost.
 			s.deliver(c, Event{Gap: true})
@@ -297,6 +302,12 @@ func (c *Client) serve(conn *websocket.Conn) error {
 			return err
 		}
 	}
+	// Publish and Request wait for this: their frames follow the
+	// resubscriptions, so the server has the subscriptions back first.
+	c.mu.Lock()
+	c.live = true
+	close(c.up)
+	c.mu.Unlock()
 	for {
 		typ, b, err := conn.Read(context.Background())
 		if err != nil {
@@ -387,6 +398,7 @@ func (c *Client) disconnected() {
 		close(c.down)
 	}
 	c.conn = nil
+	c.live = false
 	c.up = make(chan struct{})
 	for id, ch := range c.pending {
 		ch <- serverFrame{} // Type "" means disconnected
@@ -437,12 +449,12 @@ func (c *Client) Close() error {
 func (c *Client) connected(ctx context.Context) (*websocket.Conn, error) {
 	for {
 		c.mu.Lock()
-		conn, up, closed, err := c.conn, c.up, c.closed, c.err
+		conn, live, up, closed, err := c.conn, c.live, c.up, c.closed, c.err
 		c.mu.Unlock()
 		if closed {
 			return nil, err
 		}
-		if conn != nil {
+		if live {
 			return conn, nil
 		}
 		select {

@@ -317,3 +317,28 @@ func TestClientIdleTimeoutReconnects(t *testing.T) {
 	require.Equal(t, "after", string(ev.Message.Data))
 	require.NoError(t, c.Close())
 }
+
+func TestClientGroupSubscriptionSurvivesRestart(t *testing.T) {
+	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	defer b.Close()
+	rs := &restartableServer{t: t, broker: b}
+	rs.start()
+	c := dialClient(t, "ws://"+rs.addr+"/", fastBackoff)
+	ctx := context.Background()
+	sub, err := c.Subscribe(ctx, "jobs", &SubscribeOptions{Group: "workers"})
+	require.NoError(t, err)
+	_, err = c.Publish(ctx, pubsub.Message{Topic: "jobs", Data: []byte("1")})
+	require.NoError(t, err)
+	require.Equal(t, "1", string(next(t, sub).Message.Data))
+	rs.stop()
+	rs.start()
+	// The publish waits for the reconnect and follows the resubscription
+	// (without since: a group has no position), so the member gets it.
+	_, err = c.Publish(ctx, pubsub.Message{Topic: "jobs", Data: []byte("2")})
+	require.NoError(t, err)
+	ev := next(t, sub)
+	require.False(t, ev.Gap)
+	require.Equal(t, "2", string(ev.Message.Data))
+	require.NoError(t, c.Close())
+	rs.stop()
+}
