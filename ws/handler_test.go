@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -390,4 +392,46 @@ func TestBrokerCloseEndsSubscription(t *testing.T) {
 	require.NoError(t, ts.broker.Close())
 	m := c.expect("error", "s")
 	require.Equal(t, "unavailable", m["code"])
+}
+
+// disconnects is a slog.Handler that reports each "ws: disconnected".
+type disconnects chan string
+
+func (d disconnects) Enabled(context.Context, slog.Level) bool { return true }
+func (d disconnects) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "ws: disconnected" {
+		reason := ""
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "reason" {
+				reason = a.Value.String()
+			}
+			return true
+		})
+		d <- reason
+	}
+	return nil
+}
+func (d disconnects) WithAttrs([]slog.Attr) slog.Handler { return d }
+func (d disconnects) WithGroup(string) slog.Handler      { return d }
+
+func TestPingDropsUnresponsivePeer(t *testing.T) {
+	gone := make(disconnects, 4)
+	ts := newTestServer(t, &HandlerOptions{PingInterval: 20 * time.Millisecond, WriteTimeout: 100 * time.Millisecond,
+		Logger: slog.New(gone)}, nil)
+	_ = ts.dialRaw(t, nil) // never reads, so never answers a ping
+	select {
+	case reason := <-gone:
+		require.Equal(t, "no pong", reason)
+	case <-time.After(5 * time.Second):
+		t.Fatal("an unresponsive peer was not dropped")
+	}
+	require.Equal(t, 0, ts.h.Connections())
+
+	// A peer that reads answers the pings and stays.
+	c := ts.dialRaw(t, nil)
+	for i := range 10 {
+		c.send(fmt.Sprintf(`{"type":"ping","id":"%d"}`, i))
+		c.expect("pong", strconv.Itoa(i))
+	}
+	require.Equal(t, 1, ts.h.Connections())
 }

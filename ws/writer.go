@@ -26,7 +26,7 @@ type writer struct {
 	timeout  time.Duration
 	watchdog *time.Timer
 	ping     *time.Timer
-	broken   bool // a write failed: the connection is unusable
+	broken   bool // a write or ping failed: the connection is unusable
 }
 
 func (s *session) writeLoop() {
@@ -275,6 +275,9 @@ func (w *writer) doPing() bool {
 	err := s.conn.Ping(ctx)
 	cancel()
 	if err != nil {
+		// The peer is gone or stuck: a close handshake would only wait
+		// for it in vain.
+		w.broken = true
 		s.end(websocket.StatusPolicyViolation, "no pong")
 		return false
 	}
@@ -305,6 +308,10 @@ func (w *writer) finish() {
 	}
 	if w.watchdog != nil {
 		w.watchdog.Stop()
+	}
+	if w.broken {
+		_ = s.conn.CloseNow()
+		return
 	}
 	_ = s.conn.Close(s.closeCode, s.closeReason)
 }
