@@ -46,6 +46,15 @@ type BrokerOptions struct {
 	// MaxReconnectDelay caps the exponential reconnect backoff (which starts
 	// at 50 ms); 0 means 10 s.
 	MaxReconnectDelay time.Duration
+	// ResumeSession connects the first time without Clean Start, so a
+	// session an earlier process with the same ClientID left on the server
+	// resumes: the QoS 1 and 2 messages queued for it are delivered (routed
+	// by topic filter to this process's subscriptions). By default the
+	// first connection starts a clean session. Mosquitto 2.0 saves a
+	// session across its own restart only when it was not started clean,
+	// so set it (with a stable ClientID) for consumers that must survive a
+	// Mosquitto restart.
+	ResumeSession bool
 	// WaitForConnection makes Publish and Subscribe wait (until their ctx
 	// is done) while the connection is down. By default they fail at once
 	// with ErrDisconnected.
@@ -174,7 +183,7 @@ func Dial(ctx context.Context, serverURL string, opts *BrokerOptions) (*Broker, 
 		ServerUrls:                    []*url.URL{u},
 		TlsCfg:                        o.TLS,
 		KeepAlive:                     uint16(min(keepAlive/time.Second, 65535)),
-		CleanStartOnInitialConnection: true,
+		CleanStartOnInitialConnection: !o.ResumeSession,
 		SessionExpiryInterval:         uint32(expiry / time.Second),
 		ConnectTimeout:                durOption(o.ConnectTimeout, 10*time.Second),
 		ReconnectBackoff:              backoff(maxDelay),
