@@ -435,3 +435,31 @@ func TestPingDropsUnresponsivePeer(t *testing.T) {
 	}
 	require.Equal(t, 1, ts.h.Connections())
 }
+
+// TestManySubscriptions crosses the writer's switch between its fixed
+// select (up to 4 subscriptions) and reflect.Select, both ways.
+func TestManySubscriptions(t *testing.T) {
+	ts := newTestServer(t, nil, nil)
+	c := ts.dialRaw(t, nil)
+	const n = 7
+	for i := range n {
+		c.send(fmt.Sprintf(`{"type":"subscribe","id":"s%d","filter":"t/%d"}`, i, i))
+		c.expect("subscribed", fmt.Sprintf("s%d", i))
+	}
+	check := func(live []int) {
+		t.Helper()
+		for _, i := range live {
+			publish(t, ts.broker, fmt.Sprintf("t/%d", i), strconv.Itoa(i))
+			m := c.expect("message", "")
+			require.Equal(t, fmt.Sprintf("s%d", i), m["sub"])
+			require.Equal(t, float64(i), m["data"])
+		}
+	}
+	check([]int{6, 0, 3, 5, 1, 2, 4})
+	for _, i := range []int{0, 2, 4, 6} {
+		c.send(fmt.Sprintf(`{"type":"unsubscribe","id":"s%d"}`, i))
+		c.expect("unsubscribed", fmt.Sprintf("s%d", i))
+	}
+	publish(t, ts.broker, "t/0", "0") // unsubscribed: not delivered
+	check([]int{5, 1, 3})
+}
