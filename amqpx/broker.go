@@ -30,6 +30,7 @@ type Broker struct {
 	wg     sync.WaitGroup // connectors, node consumer, queue consumers
 
 	nodeCancel context.CancelFunc // stops the node consumer before Close deletes its queue
+	readers    chan struct{}      // semaphore of concurrent history stream readers
 
 	mu       sync.Mutex
 	closed   bool
@@ -40,6 +41,10 @@ type Broker struct {
 
 var _ pubsub.Broker = (*Broker)(nil)
 
+// maxStreamReaders bounds the history stream consumers (resumes and
+// History reads) a Broker runs at once; more wait their turn.
+const maxStreamReaders = 32
+
 // Dial connects to RabbitMQ, declares the exchange and this node's queue,
 // and returns a running Broker. opts may be nil. The first connection must
 // succeed (a wrong URL or refused connection fails fast); after that the
@@ -47,7 +52,8 @@ var _ pubsub.Broker = (*Broker)(nil)
 // resumes its consumers. ctx bounds the wait for the node queue.
 func Dial(ctx context.Context, opts *Options) (*Broker, error) {
 	o := opts.withDefaults()
-	b := &Broker{opts: o, log: o.Logger, id: pubsub.NewEpoch(), fan: newFanout(), qsubs: make(map[*queueSub]struct{})}
+	b := &Broker{opts: o, log: o.Logger, id: pubsub.NewEpoch(), fan: newFanout(), qsubs: make(map[*queueSub]struct{}),
+		readers: make(chan struct{}, maxStreamReaders)}
 	b.pubConn = newConnector(&b.opts, "publish")
 	b.subConn = newConnector(&b.opts, "consume")
 	b.pub = newPublisher(b.pubConn, o.Exchange)

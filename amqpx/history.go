@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -59,6 +60,16 @@ func (b *Broker) mark(ctx context.Context) (uint64, error) {
 // each delivery in offset order until fn returns false, stop is closed or
 // ctx is done. It survives reconnects, resuming after the last offset read.
 func (b *Broker) readStream(ctx context.Context, stop <-chan struct{}, from uint64, fn func(off uint64, d *amqp.Delivery) bool) error {
+	// Bound concurrent stream readers: a burst of resumes or history reads
+	// must not exhaust the connection's channels or swamp RabbitMQ.
+	select {
+	case b.readers <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-stop:
+		return nil
+	}
+	defer func() { <-b.readers }()
 	next := from
 	for {
 		conn, _, err := b.subConn.get(ctx)
@@ -306,15 +317,7 @@ func (b *Broker) replay(s *liveSub, from, head uint64, first chan<- error, gap b
 				return off < head
 			}
 			m.Cursor = b.cursor(off)
-			select {
-			case s.ch <- m:
-				s.mu.Lock()
-				s.sent(m)
-				s.mu.Unlock()
-				return off < head
-			case <-s.done:
-				return false
-			}
+			return replaySend(s, m) && off < head
 		})
 		if !reported {
 			if err == nil {
@@ -354,4 +357,38 @@ func (b *Broker) replay(s *liveSub, from, head uint64, first chan<- error, gap b
 			}
 		}
 	}
+}
+
+// replayStall is how long a replay waits for a subscriber with a full
+// buffer before ending it as a slow consumer: a replay holds a stream
+// reader (see maxStreamReaders), which a stalled client must not keep.
+const replayStall = 5 * time.Second
+
+// replaySend puts m on s's channel for the replay goroutine. It reports
+// false when s ended, or stalled and was ended with a
+// *pubsub.SlowConsumerError carrying the last cursor it received.
+func replaySend(s *liveSub, m *pubsub.Message) bool {
+	select {
+	case s.ch <- m:
+	default:
+		t := time.NewTimer(replayStall)
+		defer t.Stop()
+		select {
+		case s.ch <- m:
+		case <-s.done:
+			return false
+		case <-t.C:
+			s.mu.Lock()
+			closed := s.closeLocked(&pubsub.SlowConsumerError{LastCursor: s.last})
+			s.mu.Unlock()
+			if closed {
+				s.b.detach(s)
+			}
+			return false
+		}
+	}
+	s.mu.Lock()
+	s.sent(m)
+	s.mu.Unlock()
+	return true
 }
