@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -179,4 +180,72 @@ func BenchmarkServerIdleConn(b *testing.B) {
 	for _, c := range conns {
 		_ = c.Close()
 	}
+}
+
+// BenchmarkBrokerRoundTrip publishes through Mosquitto with mqttx.Broker
+// and waits for every message on a subscription of a second Broker:
+// msgs/s is end-to-end throughput (concurrent publishers, QoS 0 and 1).
+func BenchmarkBrokerRoundTrip(b *testing.B) {
+	for _, qos := range []string{"0", "1"} {
+		b.Run("qos"+qos, func(b *testing.B) {
+			addr := mosquittoAddrB(b)
+			ctx := context.Background()
+			pub, err := mqttx.Dial(ctx, "mqtt://"+addr, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pub.Close()
+			sub, err := mqttx.Dial(ctx, "mqtt://"+addr, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sub.Close()
+			topic := "sbbench/" + pubsub.NewEpoch()
+			s, err := sub.Subscribe(ctx, topic, &pubsub.SubscribeOptions{Buffer: 100000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			hdr := map[string]string{mqttx.HeaderQoS: qos}
+			payload := make([]byte, 64)
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			var next atomic.Int64
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for next.Add(1) <= int64(b.N) {
+						if _, err := pub.Publish(ctx, pubsub.Message{Topic: topic, Data: payload, Header: hdr}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			for i := 0; i < b.N; i++ {
+				select {
+				case <-s.C():
+				case <-time.After(10 * time.Second):
+					b.Fatalf("got %d of %d", i, b.N)
+				}
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		})
+	}
+}
+
+func mosquittoAddrB(b *testing.B) string {
+	addr := os.Getenv("SWITCHBOARD_MQTT_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:1883"
+	}
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		b.Skipf("no Mosquitto at %s: %v", addr, err)
+	}
+	_ = c.Close()
+	return addr
 }
