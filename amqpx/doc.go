@@ -84,14 +84,19 @@
 //
 // Publish returns the cursor once the node has read the message back from
 // the stream. SubscribeOptions.Since joins the fan-out first (live messages
-// wait, bounded by Buffer), publishes a marker to "$sb/sync" to fix the
-// head, replays the stream from the cursor up to the marker, then delivers
-// the waiting live messages after it: no gap, no duplicate. A cursor from
-// another epoch, from beyond the head, or older than the stream's retention
-// is a gap (Subscription.Gap), and delivery starts live. History (the
-// pubsub.HistoryReader) reads the stream the same way, up to a marker. Each
-// resume and each History call therefore writes one small marker message.
-// Since cannot be combined with Group or ManualAck.
+// wait, bounded by Buffer), then reads the node's head (the newest offset
+// it has read), replays the stream from the cursor up to the head, then
+// delivers the waiting live messages after it: no gap, no duplicate. A
+// cursor beyond the node's head (another node's, a little ahead) is settled
+// by publishing a marker to "$sb/sync" and waiting for it. A cursor from
+// another epoch, from beyond the marker, or older than the stream's
+// retention is a gap (Subscription.Gap), and delivery starts live. History
+// (the pubsub.HistoryReader) reads the stream the same way up to the head;
+// a read with nothing newer than Since touches no stream. At most 32
+// stream readers (resumes and History reads) run at once per Broker; a
+// replay whose subscriber leaves its buffer full for 5 s ends with a
+// *pubsub.SlowConsumerError. Since cannot be combined with Group or
+// ManualAck. Streams are never deleted by a Broker: they are shared.
 //
 // Without Options.History, Capabilities reports History false, messages
 // carry no cursor, Since is refused with pubsub.ErrNotSupported and History
