@@ -45,21 +45,27 @@ var (
 	exampleMQTT      = regexp.MustCompile(`msg="\w+ listening" .*\bmqtt=(\S+)`)
 )
 
-// build compiles ./examples/<name> into a temporary directory (with the
-// test run's GOFLAGS, so under -race the program is race-checked too).
-func build(t *testing.T, name string) string {
+// build compiles ./examples/<name> for each name, in one go command, into
+// a temporary directory (with the test run's GOFLAGS, so under -race the
+// programs are race-checked too), and returns the binaries' paths.
+func build(t *testing.T, names ...string) map[string]string {
 	t.Helper()
 	goBin := testenv.Command(t, "go")
 	wd, err := os.Getwd() // go test runs in the package directory
 	require.NoError(t, err)
-	root := filepath.Join(wd, "..", "..")
-	bin := filepath.Join(t.TempDir(), name)
-	cmd := exec.Command(goBin, "build", "-o", bin, "./examples/"+name)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/%s: %v\n%s", name, err, out)
+	dir := t.TempDir()
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	bins := make(map[string]string, len(names))
+	for _, n := range names {
+		args = append(args, "./examples/"+n)
+		bins[n] = filepath.Join(dir, n)
 	}
-	return bin
+	cmd := exec.Command(goBin, args...)
+	cmd.Dir = filepath.Join(wd, "..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %v: %v\n%s", names, err, out)
+	}
+	return bins
 }
 
 // hasFlag reports whether the program bin knows flag name.
@@ -183,7 +189,7 @@ type paneSummary struct {
 func TestBrowserHubPage(t *testing.T) {
 	chromium := testenv.Chromium(t)
 	testenv.NodeDir(t)
-	bin := build(t, "hub")
+	bin := build(t, "hub")["hub"]
 
 	args := []string{"-addr", "127.0.0.1:0"}
 	patterns := map[string]*regexp.Regexp{"http": hubListening}
@@ -258,9 +264,10 @@ func TestBrowserExamples(t *testing.T) {
 	chromium := testenv.Chromium(t)
 	testenv.NodeDir(t)
 	dir := artifactsDir(t)
+	bins := build(t, "chat", "sensors", "notifications", "ticker")
 
 	run := func(t *testing.T, scenario string, args []string, patterns map[string]*regexp.Regexp, extra ...string) map[string]json.RawMessage {
-		p := start(t, build(t, scenario), append([]string{"-addr", "127.0.0.1:0"}, args...), patterns)
+		p := start(t, bins[scenario], append([]string{"-addr", "127.0.0.1:0"}, args...), patterns)
 		shot := filepath.Join(dir, "browser-"+scenario+".png")
 		out := runNode(context.Background(), t, "browser-examples.mjs",
 			append([]string{scenario, "http://" + p.addrs["http"], chromium, shot}, extra...)...)
@@ -284,8 +291,7 @@ func TestBrowserExamples(t *testing.T) {
 	t.Run("sensors", func(t *testing.T) {
 		testenv.Command(t, "mosquitto_pub")
 		testenv.Command(t, "mosquitto_sub")
-		bin := build(t, "sensors")
-		p := start(t, bin, []string{"-addr", "127.0.0.1:0", "-mqtt-addr", "127.0.0.1:0"},
+		p := start(t, bins["sensors"], []string{"-addr", "127.0.0.1:0", "-mqtt-addr", "127.0.0.1:0"},
 			map[string]*regexp.Regexp{"http": exampleListening, "mqtt": exampleMQTT})
 		shot := filepath.Join(dir, "browser-sensors.png")
 		out := runNode(context.Background(), t, "browser-examples.mjs", "sensors", "http://"+p.addrs["http"], chromium, shot, p.addrs["mqtt"])
@@ -316,7 +322,7 @@ func TestBrowserExamples(t *testing.T) {
 func TestBrowserHubRestart(t *testing.T) {
 	chromium := testenv.Chromium(t)
 	dir := testenv.NodeDir(t)
-	bin := build(t, "hub")
+	bin := build(t, "hub")["hub"]
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
