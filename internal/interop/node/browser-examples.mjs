@@ -8,7 +8,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { chromium } from "playwright-core";
 
 const [scenario, base, executablePath, screenshot, mqttAddr] = process.argv.slice(2);
-const timeout = 10_000;
+const timeout = 15_000;
 
 const browser = await chromium.launch({
   executablePath,

@@ -10,7 +10,7 @@ import { chromium } from "playwright-core";
 
 const [base, executablePath, screenshot, mqttAddr] = process.argv.slice(2);
 const panes = ["sse", "ws", "poll"];
-const timeout = 10_000;
+const timeout = 15_000;
 // What each pane must show, in order, as the scenario goes on.
 const want = { sse: [], ws: [], poll: [] };
 
