@@ -81,6 +81,9 @@
 // while they were away are not queued. Delivery to one client never blocks
 // publishers or other clients: each subscription has a bounded buffer
 // (ServerOptions.Buffer) and each client a bounded number of
-// unacknowledged deliveries (MaxInflight). mochi's $SYS topics are not
-// exposed, and clients cannot publish to $SYS.
+// unacknowledged deliveries (MaxInflight); bursts are written with one
+// system call. mochi's $SYS topics are not exposed, and clients cannot
+// publish to $SYS. Retain As Published is not supported: the retain flag is
+// set only on retained messages sent to a new subscription, as in MQTT
+// 3.1.1.
 package mqttx

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -626,4 +627,19 @@ func TestServerSessions(t *testing.T) {
 	pk := b.read()
 	require.Equal(t, packets.Publish, pk.FixedHeader.Type)
 	require.Equal(t, "still subscribed", string(pk.Payload))
+}
+
+func TestServerWebSocketNeedsSubprotocol(t *testing.T) {
+	srv, err := mqttx.NewServer(newMemory(t), nil)
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, hs.URL, nil) // no "mqtt" subprotocol
+	require.NoError(t, err)
+	defer c.CloseNow()
+	_, _, err = c.Read(ctx)
+	require.Equal(t, websocket.StatusProtocolError, websocket.CloseStatus(err))
 }
