@@ -3,6 +3,7 @@ package amqpx
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -32,7 +33,7 @@ type node struct {
 	// History mode: the node consumes the shared stream instead.
 	history bool
 	head    int64                  // offset of the newest stream message delivered; -1 before any
-	waiters map[string]chan uint64 // message id → its stream offset, for Publish
+	waiters map[string][]chan uint64 // message id → Publish calls waiting for its stream offset
 
 	wmu sync.Mutex // guards waiters
 
@@ -44,7 +45,7 @@ type node struct {
 func newNode(b *Broker, queue string) *node {
 	n := &node{b: b, queue: queue, refs: make(map[string]int), unbind: make(map[string]bool),
 		ready: make(chan struct{}), first: make(chan error, 1), done: make(chan struct{}),
-		head: -1, waiters: make(map[string]chan uint64)}
+		head: -1, waiters: make(map[string][]chan uint64)}
 	if b.opts.History {
 		n.history = true
 		n.queue = b.opts.HistoryStream
@@ -345,10 +346,10 @@ func (n *node) streamOffset(d *amqp.Delivery, m *pubsub.Message) (skip bool) {
 	if m != nil {
 		m.Cursor = pubsub.Cursor{Epoch: n.b.opts.HistoryEpoch, Seq: uint64(off)}.String()
 		n.wmu.Lock()
-		if w, ok := n.waiters[m.ID]; ok {
-			w <- uint64(off)
-			delete(n.waiters, m.ID)
+		for _, w := range n.waiters[m.ID] {
+			w <- uint64(off) // buffered, and only sent to once
 		}
+		delete(n.waiters, m.ID)
 		n.wmu.Unlock()
 	}
 	return false
@@ -368,14 +369,17 @@ func (n *node) lostStream(off int64) {
 func (n *node) waitOffset(id string) (<-chan uint64, func()) {
 	c := make(chan uint64, 1)
 	n.wmu.Lock()
-	n.waiters[id] = c
+	n.waiters[id] = append(n.waiters[id], c)
 	n.wmu.Unlock()
 	return c, func() {
 		n.wmu.Lock()
-		if n.waiters[id] == c {
+		defer n.wmu.Unlock()
+		ws := slices.DeleteFunc(n.waiters[id], func(x chan uint64) bool { return x == c })
+		if len(ws) == 0 {
 			delete(n.waiters, id)
+		} else {
+			n.waiters[id] = ws
 		}
-		n.wmu.Unlock()
 	}
 }
 
