@@ -38,7 +38,10 @@ func newConnector(opts *Options, role string) *connector {
 func (c *connector) dial() (*amqp.Connection, error) {
 	props := amqp.NewConnectionProperties()
 	props.SetClientConnectionName(c.name)
-	return amqp.DialConfig(c.url, amqp.Config{Heartbeat: c.opts.Heartbeat, Properties: props})
+	// A 10 s bound on TCP connect and handshake keeps Close prompt when
+	// the server does not answer.
+	return amqp.DialConfig(c.url, amqp.Config{Heartbeat: c.opts.Heartbeat, Properties: props,
+		Dial: amqp.DefaultDial(10 * time.Second)})
 }
 
 // run keeps the connection open until ctx is done, then closes it. first,
