@@ -65,13 +65,22 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 	}
 	mg := newMerger(subs)
 	if rp != nil {
+		n := 0
 		err := rp.run(ctx, func(m *pubsub.Message) error {
+			select {
+			case <-h.closing:
+				return errShuttingDown
+			default:
+			}
+			n++
+			holdFlush(ctx, n%maxHeld != 0)
 			if err := st.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Message{Message: toProto(m)}}); err != nil {
 				return err
 			}
 			last = m.Cursor
 			return nil
 		})
+		flushNow(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

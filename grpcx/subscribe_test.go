@@ -315,3 +315,18 @@ func TestSubscribeManyFiltersConcurrent(t *testing.T) {
 	}
 	require.Equal(t, map[string]int{"a/1": per, "a/2": per, "b": per}, seen)
 }
+
+// A short multi-filter replay reaches the client without a live message
+// behind it to push it out.
+func TestSubscribeManyFiltersShortReplay(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, nil, pubsub.MemoryOptions{})
+	c := e.client("grpc")
+	since := publish(t, ctx, c, "a", "0").GetCursor()
+	publish(t, ctx, c, "b", "1")
+	publish(t, ctx, c, "a", "2")
+	st, op := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a", "b"}, Since: since})
+	require.Nil(t, op.GetGap())
+	require.Equal(t, "1", string(recv(t, st).GetData()))
+	require.Equal(t, "2", string(recv(t, st).GetData()))
+}
