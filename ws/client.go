@@ -181,8 +181,11 @@ func handshakePing(ctx context.Context, conn *websocket.Conn, timeout time.Durat
 	return nil
 }
 
-// DialError is a handshake the server refused with an HTTP status.
+// DialError is a handshake the server refused with an HTTP status (403 for
+// a refused origin, 503 over the connection limit, …). A 4xx status other
+// than 408 and 429 ends the Client for good; others are retried.
 type DialError struct {
+	// StatusCode is the HTTP status of the refusal.
 	StatusCode int
 	err        error
 }

@@ -73,20 +73,24 @@ type HandlerOptions struct {
 	// connection is closed with CloseSlowConsumer.
 	SubscriptionBuffer int
 
-	// Logger receives connection events at debug level and failures at
-	// warn level; nil means silent.
+	// Logger receives connection events (connected, refused, disconnected
+	// with the close code and reason) at debug level; nil means silent.
 	Logger *slog.Logger
 }
 
 // Defaults of HandlerOptions.
 const (
-	DefaultReadLimit             = 64 << 10
-	DefaultPingInterval          = 25 * time.Second
-	DefaultWriteTimeout          = 10 * time.Second
-	DefaultMaxProtocolErrors     = 10
-	DefaultMaxPendingRequests    = 16
-	DefaultRequestTimeout        = 10 * time.Second
-	DefaultMaxRequestTimeout     = 60 * time.Second
+	DefaultReadLimit          = 64 << 10
+	DefaultPingInterval       = 25 * time.Second
+	DefaultWriteTimeout       = 10 * time.Second
+	DefaultMaxProtocolErrors  = 10
+	DefaultMaxPendingRequests = 16
+	DefaultRequestTimeout     = 10 * time.Second
+	DefaultMaxRequestTimeout  = 60 * time.Second
+)
+
+// Close reasons (at most 123 bytes).
+const (
 	shutdownReason               = "server shutting down"
 	slowConsumerReason           = "slow consumer"
 	protocolErrorsReason         = "too many malformed frames"
