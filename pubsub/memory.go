@@ -144,6 +144,7 @@ func (b *memory) publishLocked(msg Message) *Message {
 		} else {
 			r := *m
 			r.Retain = true
+			r.Cursor = "" // state, not a position: resuming from it would replay
 			b.retained[m.Topic] = &r
 		}
 	}

@@ -21,6 +21,9 @@ type Message struct {
 	ID string
 	// Cursor is the message's position in the broker's history, "" when the
 	// broker keeps none. Pass it as SubscribeOptions.Since to resume after it.
+	// Messages delivered from the retained store carry no cursor: they are
+	// state, not a position in the stream, so a client's resume point stays
+	// where its live messages (or the transport's head cursor) put it.
 	Cursor string
 	// Time is when the broker accepted the message.
 	Time time.Time

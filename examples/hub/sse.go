@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/sse"
 )
 
@@ -21,6 +22,9 @@ func init() {
 		switch sseFormat {
 		case "envelope", "":
 			o.Format = sse.FormatEnvelope
+			// The envelope carries the headers; named events would be
+			// invisible to a generic page listening for "message".
+			o.EventName = func(*pubsub.Message) string { return "" }
 		case "data":
 			o.Format = sse.FormatData
 		default:
