@@ -3,9 +3,11 @@ package interop
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -116,6 +118,33 @@ func TestAMQPTwoNodes(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, page.Messages, 1)
 	require.Equal(t, res.SSE.Cursor, page.Messages[0].Cursor)
+
+	// Behind a load balancer: a client that read the message on node B
+	// reconnects to node A with Last-Event-ID and gets exactly what it
+	// missed.
+	for i := range 2 {
+		_, err := brokerA.Publish(context.Background(), pubsub.Message{Topic: "chat/room1", Data: fmt.Appendf(nil, `{"n":%d}`, i)})
+		require.NoError(t, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var got []string
+	done := errors.New("done")
+	client := &sse.Client{URL: a.URL + "/events?topic=" + url.QueryEscape("chat/#"), LastEventID: res.SSE.Cursor}
+	err = client.Run(ctx, func(e sse.Event) error {
+		if e.Type != "" {
+			return nil // sb-* control events
+		}
+		var env struct{ Data json.RawMessage }
+		require.NoError(t, json.Unmarshal([]byte(e.Data), &env))
+		got = append(got, string(env.Data))
+		if len(got) == 2 {
+			return done
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, done)
+	require.Equal(t, []string{`{"n":0}`, `{"n":1}`}, got)
 }
 
 // TestAMQPAmqplibProducer: the guide's amqplib producer publishes
