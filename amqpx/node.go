@@ -320,10 +320,10 @@ func (n *node) session(ctx context.Context, conn *amqp.Connection) error {
 // streamOffset handles the stream offset of a delivery in history mode: it
 // sets m's cursor, advances the head, answers a Publish waiting for the
 // message, and reports deliveries to skip (already seen before a
-// reconnect). (A stream declared afresh restarts its offsets; see
-// Options.HistoryEpoch.) A jump past the head means the stream lost messages while the
-// node was away (retention, or the stream was declared afresh): the node's
-// live subscriptions end with ErrQueueLost.
+// reconnect). A jump past the head means retention removed messages while
+// the node was away: the node's live subscriptions end with ErrQueueLost.
+// (A stream declared afresh restarts its offsets, which the node cannot
+// tell from a replayed chunk; see Options.HistoryEpoch.)
 func (n *node) streamOffset(d *amqp.Delivery, m *pubsub.Message) (skip bool) {
 	off, ok := intValue(d.Headers["x-stream-offset"])
 	if !ok || off < 0 {
