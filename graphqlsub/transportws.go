@@ -220,12 +220,20 @@ func (t *transportConn) onSubscribe(m message) bool {
 // sent once the client completed the operation.
 func (t *transportConn) runOp(ctx context.Context, id string, req *Request, op *wsOp) {
 	defer t.wg.Done()
-	defer func() {
+	// release frees the id before the final message goes out, so a client
+	// may reuse it as soon as it sees complete or error; false means the
+	// client already completed the operation and nothing more is sent.
+	release := func() bool {
 		t.mu.Lock()
-		if t.ops[id] == op {
-			delete(t.ops, id)
+		defer t.mu.Unlock()
+		if t.ops[id] != op {
+			return false
 		}
-		t.mu.Unlock()
+		delete(t.ops, id)
+		return true
+	}
+	defer func() {
+		release()
 		op.cancel()
 	}()
 	defer func() {
@@ -237,7 +245,9 @@ func (t *transportConn) runOp(ctx context.Context, id string, req *Request, op *
 	results, err := t.h.start(ctx, req)
 	if err != nil {
 		t.h.opts.Logger.Warn("graphqlsub: executor failed", "err", err)
-		_ = t.write(appendMessage(nil, msgError, id, errorsJSON(transport.CodeInternal, "internal error")))
+		if release() {
+			_ = t.write(appendMessage(nil, msgError, id, errorsJSON(transport.CodeInternal, "internal error")))
+		}
 		return
 	}
 	first := true
@@ -257,7 +267,9 @@ func (t *transportConn) runOp(ctx context.Context, id string, req *Request, op *
 		}
 		if first && res.isRequestError() {
 			b, _ := json.Marshal(res.Errors)
-			_ = t.write(appendMessage(nil, msgError, id, b))
+			if release() {
+				_ = t.write(appendMessage(nil, msgError, id, b))
+			}
 			return
 		}
 		first = false
@@ -265,7 +277,7 @@ func (t *transportConn) runOp(ctx context.Context, id string, req *Request, op *
 			return
 		}
 	}
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && release() {
 		_ = t.write(appendMessage(nil, msgComplete, id, nil))
 	}
 }

@@ -304,3 +304,18 @@ func TestStreamSlowConsumer(t *testing.T) {
 	}
 	require.Equal(t, []string{"1", "2", "3", "4", "5", "6"}, all)
 }
+
+// An id is free again as soon as its complete (or error) arrives: a client
+// reusing it at once must not get 4409.
+func TestTransportWSImmediateIDReuse(t *testing.T) {
+	e := newEnv(t, nil)
+	c := dial(t, e.url, graphqlsub.SubprotocolTransportWS)
+	c.init(nil)
+	for i := 0; i < 50; i++ {
+		c.send(subscribeMsg("same", `{ messages(topic: "none") { id } }`, nil))
+		require.Equal(t, "next", c.read().Type)
+		require.Equal(t, "complete", c.read().Type)
+		c.send(subscribeMsg("same", `{ nope }`, nil))
+		require.Equal(t, "error", c.read().Type)
+	}
+}
