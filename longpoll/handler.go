@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/drain"
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
 )
@@ -52,11 +52,7 @@ type Handler struct {
 	gate *transport.Gate
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	active   int
-	shutdown bool
-	closing  chan struct{}
-	drained  chan struct{}
+	drain *drain.Tracker
 
 	hint headHint
 }
@@ -83,7 +79,7 @@ func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
 	}
-	h := &Handler{b: b, o: o, gate: transport.NewGate(o.Limits.MaxConnections), log: o.Logger, closing: make(chan struct{})}
+	h := &Handler{b: b, o: o, gate: transport.NewGate(o.Limits.MaxConnections), log: o.Logger, drain: drain.New()}
 	if hr, ok := b.(pubsub.HistoryReader); ok && b.Capabilities().History {
 		h.hr = hr
 	}
@@ -122,12 +118,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !h.enter() {
+	if !h.drain.Enter() {
 		w.Header().Set("Retry-After", "1")
 		transport.WriteError(w, transport.ErrUnavailable)
 		return
 	}
-	defer h.leave()
+	defer h.drain.Leave()
 	if err := h.gate.Enter(); err != nil {
 		w.Header().Set("Retry-After", "1")
 		transport.WriteError(w, err)
@@ -150,56 +146,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
-func (h *Handler) enter() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.shutdown {
-		return false
-	}
-	h.active++
-	return true
-}
-
-func (h *Handler) leave() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.active--
-	if h.shutdown && h.active == 0 && h.drained != nil {
-		close(h.drained)
-		h.drained = nil
-	}
-}
-
 // Shutdown answers every held poll at once (an empty batch with the
 // client's cursor, so it loses nothing), refuses new polls with 503 and
 // Retry-After, and waits until the polls in progress have returned or ctx
 // is done. It is idempotent.
 func (h *Handler) Shutdown(ctx context.Context) error {
-	h.mu.Lock()
-	if !h.shutdown {
-		h.shutdown = true
-		close(h.closing)
-		if h.active > 0 {
-			h.drained = make(chan struct{})
-		}
-	}
-	if h.active == 0 {
-		h.mu.Unlock()
-		return nil
-	}
-	drained := h.drained
-	h.mu.Unlock()
-	select {
-	case <-drained:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return h.drain.Shutdown(ctx)
 }
 
 // Held returns the number of polls in progress.
 func (h *Handler) Held() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.active
+	return h.drain.Active()
 }

@@ -122,7 +122,7 @@ func (h *Handler) wait(ctx context.Context, subs []pubsub.Subscription, deadline
 			return drainWake(subs)
 		case <-t.C:
 			return timedOut, false
-		case <-h.closing:
+		case <-h.drain.Closing():
 			return shutdown, false
 		case <-ctx.Done():
 			return gone, false
@@ -134,7 +134,7 @@ func (h *Handler) wait(ctx context.Context, subs []pubsub.Subscription, deadline
 	}
 	cases = append(cases,
 		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.C)},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(h.closing)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(h.drain.Closing())},
 		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
 	i, _, _ := reflect.Select(cases)
 	switch i - len(subs) {
@@ -262,7 +262,7 @@ func (h *Handler) pollLive(ctx context.Context, req request) (result, error) {
 	}
 	cases = append(cases,
 		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.C)},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(h.closing)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(h.drain.Closing())},
 		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
 	i, v, ok := reflect.Select(cases)
 	switch {

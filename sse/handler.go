@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/drain"
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
 )
@@ -78,11 +78,7 @@ type Handler struct {
 	gate *transport.Gate
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	active   int
-	closing  chan struct{} // closed by Shutdown
-	shutdown bool
-	drained  chan struct{} // closed when active drops to 0 after Shutdown
+	drain *drain.Tracker
 
 	cache encodeCache
 	hint  headHint
@@ -103,7 +99,7 @@ func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 	if o.Buffer < 0 {
 		o.Buffer = 0
 	}
-	h := &Handler{b: b, o: o, gate: transport.NewGate(o.Limits.MaxConnections), log: o.Logger, closing: make(chan struct{})}
+	h := &Handler{b: b, o: o, gate: transport.NewGate(o.Limits.MaxConnections), log: o.Logger, drain: drain.New()}
 	if hr, ok := b.(pubsub.HistoryReader); ok && b.Capabilities().History {
 		h.hr = hr
 	}
@@ -150,11 +146,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !h.enter() {
+	if !h.drain.Enter() {
 		h.goAway(w)
 		return
 	}
-	defer h.leave()
+	defer h.drain.Leave()
 	if err := h.gate.Enter(); err != nil {
 		w.Header().Set("Retry-After", "5")
 		transport.WriteError(w, err)
@@ -220,27 +216,6 @@ func writeStatus(w http.ResponseWriter, status int, code, msg string) {
 	_, _ = w.Write([]byte(`{"error":{"code":` + strconv.Quote(code) + `,"message":` + strconv.Quote(msg) + "}}\n"))
 }
 
-// enter counts a stream; false after Shutdown.
-func (h *Handler) enter() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.shutdown {
-		return false
-	}
-	h.active++
-	return true
-}
-
-func (h *Handler) leave() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.active--
-	if h.shutdown && h.active == 0 && h.drained != nil {
-		close(h.drained)
-		h.drained = nil
-	}
-}
-
 // Shutdown ends every stream after writing the events already delivered to
 // it (clients reconnect with Last-Event-ID, to this server or another) and
 // waits until all streams have returned or ctx is done. Streams that arrive
@@ -248,31 +223,10 @@ func (h *Handler) leave() {
 // later. Call it before http.Server.Shutdown, which does not end streaming
 // responses. It is idempotent.
 func (h *Handler) Shutdown(ctx context.Context) error {
-	h.mu.Lock()
-	if !h.shutdown {
-		h.shutdown = true
-		close(h.closing)
-		if h.active > 0 {
-			h.drained = make(chan struct{})
-		}
-	}
-	if h.active == 0 {
-		h.mu.Unlock()
-		return nil
-	}
-	drained := h.drained
-	h.mu.Unlock()
-	select {
-	case <-drained:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return h.drain.Shutdown(ctx)
 }
 
 // Active returns the number of open streams.
 func (h *Handler) Active() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.active
+	return h.drain.Active()
 }

@@ -145,7 +145,7 @@ func (s *stream) runOne(ctx context.Context, hb <-chan time.Time) {
 			s.buf = append(s.buf, ": ping\n\n"...)
 		case <-ctx.Done():
 			return
-		case <-s.h.closing:
+		case <-s.h.drain.Closing():
 			s.drain()
 			return
 		}
@@ -164,7 +164,7 @@ func (s *stream) runMany(ctx context.Context, hb <-chan time.Time) {
 	}
 	cases = append(cases,
 		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.h.closing)})
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.h.drain.Closing())})
 	if hb != nil {
 		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(hb)})
 	}
