@@ -32,7 +32,7 @@ type node struct {
 
 	// History mode: the node consumes the shared stream instead.
 	history bool
-	head    int64                  // offset of the newest stream message delivered; -1 before any
+	head    int64                    // offset of the newest stream message delivered; -1 before any
 	waiters map[string][]chan uint64 // message id → Publish calls waiting for its stream offset
 
 	wmu sync.Mutex // guards waiters
