@@ -44,7 +44,7 @@ type reservation struct {
 	mu     sync.Mutex
 	open   bool
 	closed bool
-	ops    map[string]context.CancelFunc
+	ops    map[string]*wsOp
 	wg     sync.WaitGroup
 }
 
@@ -100,7 +100,7 @@ func (h *Handler) serveReserve(w http.ResponseWriter, req *http.Request) {
 	_, _ = rand.Read(b[:])
 	ctx, cancel := context.WithCancel(transport.WithIdentity(context.Background(), transport.IdentityFrom(ctx)))
 	r := &reservation{h: h, token: hex.EncodeToString(b[:]), ctx: ctx, cancel: cancel,
-		events: make(chan []byte, reservationQueue), ops: make(map[string]context.CancelFunc)}
+		events: make(chan []byte, reservationQueue), ops: make(map[string]*wsOp)}
 	if err := h.begin(r); err != nil {
 		cancel()
 		writeErrorBody(w, mediaJSON, transport.HTTPStatus(err), transport.Code(err), err.Error())
@@ -134,8 +134,8 @@ func (h *Handler) serveStopOperation(w http.ResponseWriter, req *http.Request, r
 		return
 	}
 	r.mu.Lock()
-	if cancel := r.ops[id]; cancel != nil {
-		cancel()
+	if op := r.ops[id]; op != nil {
+		op.cancel()
 		delete(r.ops, id)
 	}
 	r.mu.Unlock()
@@ -177,17 +177,18 @@ func (h *Handler) serveReservedOperation(w http.ResponseWriter, req *http.Reques
 		return
 	}
 	ctx, cancel := context.WithCancel(r.ctx)
-	r.ops[id] = cancel
+	op := &wsOp{cancel: cancel}
+	r.ops[id] = op
 	r.wg.Add(1)
 	r.mu.Unlock()
-	go r.runOp(ctx, cancel, id, params)
+	go r.runOp(ctx, op, id, params)
 	w.WriteHeader(http.StatusAccepted)
 }
 
 // runOp queues an operation's results for the stream.
-func (r *reservation) runOp(ctx context.Context, cancel context.CancelFunc, id string, params *Request) {
+func (r *reservation) runOp(ctx context.Context, op *wsOp, id string, params *Request) {
 	defer r.wg.Done()
-	defer cancel()
+	defer op.cancel()
 	defer func() {
 		if v := recover(); v != nil {
 			r.h.opts.Logger.Warn("graphqlsub: executor panicked", "panic", v)
@@ -229,8 +230,14 @@ func (r *reservation) runOp(ctx context.Context, cancel context.CancelFunc, id s
 		}
 	}
 	r.mu.Lock()
-	delete(r.ops, id)
+	mine := r.ops[id] == op
+	if mine {
+		delete(r.ops, id)
+	}
 	r.mu.Unlock()
+	if !mine {
+		return // stopped with DELETE: no further activity
+	}
 	put(appendEvent(nil, msgComplete, append(append([]byte(`{"id":`), idJSON...), '}')))
 }
 
