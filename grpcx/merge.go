@@ -96,16 +96,19 @@ func (g *merger) next(ctx context.Context, closing <-chan struct{}) (batch []*pu
 			ended = i
 		}
 	}
-	ended = g.drain(ended)
+	ended, _ = g.drain(ended)
 	var limit uint64
 	for _, h := range g.held {
 		limit = max(limit, h.seq)
 	}
-	ended2 := g.drain(ended)
+	ended2, capped := g.drain(ended)
 	if ended < 0 && ended2 >= 0 {
 		ended = ended2
-		g.drain(ended) // everything before the closed channel's last message
+		_, capped = g.drain(ended) // everything before the closed channel's last message
 	}
+	// A channel left non-empty (maxCollect) still holds messages after the
+	// last one read from it, possibly before limit.
+	limit = min(limit, capped)
 	if ended >= 0 {
 		var sc *pubsub.SlowConsumerError
 		if errors.As(g.subs[ended].Err(), &sc) {
@@ -149,14 +152,18 @@ func (g *merger) hold(m *pubsub.Message) {
 }
 
 // drain takes what waits on every channel without blocking and returns the
-// first subscription found closed (or ended, if already set).
-func (g *merger) drain(ended int) int {
+// first subscription found closed (or ended, if already set) and the lowest
+// sequence after which a channel it left non-empty (at maxCollect) may hold
+// more (the maximum uint64 when it emptied them all).
+func (g *merger) drain(ended int) (int, uint64) {
+	capped := ^uint64(0)
 	for j, s := range g.subs {
 		if j == ended {
 			continue
 		}
+		k := 0
 	loop:
-		for k := 0; k < maxCollect; k++ {
+		for ; k < maxCollect; k++ {
 			select {
 			case m, ok := <-s.C():
 				if !ok {
@@ -170,8 +177,11 @@ func (g *merger) drain(ended int) int {
 				break loop
 			}
 		}
+		if k == maxCollect {
+			capped = min(capped, g.held[len(g.held)-1].seq)
+		}
 	}
-	return ended
+	return ended, capped
 }
 
 // keep reports whether m goes out: not a copy of a message just sent, and
