@@ -1,5 +1,6 @@
 // npm's ws client speaking switchboard.v1 to ws.Handler: subscribe,
-// publish (JSON and data_b64), a REST publish arriving byte-identical,
+// publish (JSON and data_b64, read back byte-identical over REST), a REST
+// publish arriving byte-identical,
 // request/reply in both roles (node answers a node request; Go answers a
 // node request), resume with since, gap, and an error frame.
 // Usage: node ws-client.mjs BASE_URL   (prints one JSON line; exits 1 on failure)
@@ -69,6 +70,11 @@ a.send({ type: "publish", id: "p2", topic: "interop/b", data_b64: bin.toString("
 await a.next(is("ack", "id", "p2"), "ack p2");
 const m2 = await a.next(is("message", "sub", "s1"), "message p2");
 assert.ok(Buffer.from(m2.data_b64, "base64").equals(bin));
+// …and REST reads the same bytes back from history
+const hist = await (await fetch(base + "/topics/interop/b")).json();
+assert.equal(hist.messages.length, 1);
+assert.ok(Buffer.from(hist.messages[0].data_b64, "base64").equals(bin), JSON.stringify(hist));
+assert.equal(hist.messages[0].cursor, m2.cursor);
 steps.push("publish-binary");
 
 // REST publish → WebSocket, byte-identical
