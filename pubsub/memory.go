@@ -39,8 +39,11 @@ type Memory struct {
 	memory
 }
 
-var _ Broker = (*Memory)(nil)
-var _ HistoryReader = (*Memory)(nil)
+var (
+	_ Broker          = (*Memory)(nil)
+	_ HistoryReader   = (*Memory)(nil)
+	_ MultiSubscriber = (*Memory)(nil)
+)
 
 // NewMemory returns a running in-memory broker.
 func NewMemory(opts MemoryOptions) *Memory {
@@ -157,6 +160,10 @@ func (b *memory) fanoutLocked(m *Message) {
 	b.scratch = nil // a nested publish (dead-lettering) must not reuse nodes
 	for _, n := range nodes {
 		for _, s := range n.subs {
+			if s.lastOffered == m {
+				continue // matched an earlier filter of the same subscription
+			}
+			s.lastOffered = m
 			if s.opts.ManualAck {
 				s.pushLocked(m)
 			} else if s.offer(m) {
@@ -269,11 +276,29 @@ func (b *Memory) History(ctx context.Context, filter string, opts HistoryOptions
 // Subscribe starts a subscription; see Broker.Subscribe. Since and Group
 // cannot be combined (ErrNotSupported): a group has no single position.
 func (b *Memory) Subscribe(ctx context.Context, filter string, opts *SubscribeOptions) (Subscription, error) {
-	f, err := ParseFilter(filter)
-	if err != nil {
-		return nil, err
+	return b.SubscribeMany(ctx, []string{filter}, opts)
+}
+
+// SubscribeMany subscribes to several filters on one subscription; see
+// MultiSubscriber. A message matching more than one filter is delivered
+// once, and messages arrive in cursor order whatever filter they match.
+// A group takes exactly one filter.
+func (b *Memory) SubscribeMany(ctx context.Context, filters []string, opts *SubscribeOptions) (Subscription, error) {
+	if len(filters) == 0 {
+		return nil, fmt.Errorf("%w: no filter", ErrInvalidFilter)
+	}
+	fs := make([]Filter, len(filters))
+	for i, filter := range filters {
+		f, err := ParseFilter(filter)
+		if err != nil {
+			return nil, err
+		}
+		fs[i] = f
 	}
 	o := opts.withDefaults()
+	if o.Group != "" && len(fs) > 1 {
+		return nil, fmt.Errorf("%w: a group takes one filter", ErrNotSupported)
+	}
 	var since Cursor
 	if o.Since != "" {
 		if b.ring == nil {
@@ -282,6 +307,7 @@ func (b *Memory) Subscribe(ctx context.Context, filter string, opts *SubscribeOp
 		if o.Group != "" {
 			return nil, fmt.Errorf("%w: Since cannot be combined with Group", ErrNotSupported)
 		}
+		var err error
 		if since, err = ParseCursor(o.Since); err != nil {
 			return nil, err
 		}
@@ -289,7 +315,7 @@ func (b *Memory) Subscribe(ctx context.Context, filter string, opts *SubscribeOp
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s := &memSub{b: &b.memory, filter: f, opts: o, ch: make(chan *Message, o.Buffer), done: make(chan struct{})}
+	s := &memSub{b: &b.memory, filters: fs, opts: o, ch: make(chan *Message, o.Buffer), done: make(chan struct{})}
 
 	b.mu.Lock()
 	if b.closed {
@@ -298,7 +324,8 @@ func (b *Memory) Subscribe(ctx context.Context, filter string, opts *SubscribeOp
 	}
 	b.subs[s] = struct{}{}
 	if o.Group != "" {
-		key := o.Group + "\x00" + filter
+		f := fs[0]
+		key := o.Group + "\x00" + f.raw
 		g := b.groups[key]
 		if g == nil {
 			g = &group{b: &b.memory, name: o.Group, filter: f}
@@ -316,21 +343,23 @@ func (b *Memory) Subscribe(ctx context.Context, filter string, opts *SubscribeOp
 			s.gap = !ok
 			if ok {
 				for seq := start; seq <= b.seq; seq++ {
-					if m := b.at(seq); f.Match(m.Topic) {
+					if m := b.at(seq); s.match(m.Topic) {
 						initial = append(initial, m)
 					}
 				}
 			}
 		} else if !o.NoRetained {
 			for topic, m := range b.retained {
-				if f.Match(topic) {
+				if s.match(topic) {
 					initial = append(initial, m)
 				}
 			}
 			sort.Slice(initial, func(i, j int) bool { return initial[i].Time.Before(initial[j].Time) })
 		}
-		n := b.root.path(f.levels, true)
-		n.subs = append(n.subs, s)
+		for _, f := range fs {
+			n := b.root.path(f.levels, true)
+			n.subs = append(n.subs, s)
+		}
 		s.start(initial)
 	}
 	b.reapLocked()
@@ -362,9 +391,11 @@ func (b *memory) removeLocked(s *memSub) {
 		g.pump()
 		return
 	}
-	if n := b.root.path(s.filter.levels, false); n != nil {
-		n.subs = slices.DeleteFunc(n.subs, func(x *memSub) bool { return x == s })
-		b.root.prune(s.filter.levels)
+	for _, f := range s.filters {
+		if n := b.root.path(f.levels, false); n != nil {
+			n.subs = slices.DeleteFunc(n.subs, func(x *memSub) bool { return x == s })
+			b.root.prune(f.levels)
+		}
 	}
 }
 

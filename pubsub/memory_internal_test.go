@@ -3,6 +3,7 @@ package pubsub_test
 import (
 	"context"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,4 +179,58 @@ func TestMemoryNonMatchingSubscriptionsAreNotVisited(t *testing.T) {
 		<-hit.C()
 	})
 	require.LessOrEqual(t, allocs, 2.0, "publish allocates the message and its id, nothing per subscription")
+}
+
+// onlySubscribe hides Memory's MultiSubscriber, to test SubscribeAll's
+// merging fallback.
+type onlySubscribe struct{ pubsub.Broker }
+
+func TestSubscribeAll(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ordered bool
+		wrap    func(*pubsub.Memory) pubsub.Broker
+	}{
+		{"memory", true, func(m *pubsub.Memory) pubsub.Broker { return m }},
+		{"fallback", false, func(m *pubsub.Memory) pubsub.Broker { return onlySubscribe{m} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := pubsub.NewMemory(pubsub.MemoryOptions{})
+			defer mem.Close()
+			b := tc.wrap(mem)
+			ctx := context.Background()
+			sub, err := pubsub.SubscribeAll(ctx, b, []string{"a/#", "b", "a/x"}, &pubsub.SubscribeOptions{Buffer: 1000})
+			require.NoError(t, err)
+			var wg sync.WaitGroup
+			for _, topic := range []string{"a/x", "b", "c"} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 100 {
+						_, _ = b.Publish(ctx, pubsub.Message{Topic: topic, Data: []byte(strconv.Itoa(i))})
+					}
+				}()
+			}
+			wg.Wait()
+			want := 200
+			if !tc.ordered {
+				want = 300 // "a/x" matches two filters: delivered twice without a MultiSubscriber
+			}
+			var last uint64
+			for range want {
+				m := recv(t, sub)
+				require.NotEqual(t, "c", m.Topic)
+				if tc.ordered {
+					c, err := pubsub.ParseCursor(m.Cursor)
+					require.NoError(t, err)
+					require.Greater(t, c.Seq, last, "cursor order across filters, each message once")
+					last = c.Seq
+				}
+			}
+			require.NoError(t, sub.Close())
+			for range sub.C() {
+			}
+			require.ErrorIs(t, sub.Err(), pubsub.ErrClosed)
+		})
+	}
 }

@@ -10,12 +10,12 @@ import (
 // publisher puts the message on the buffered channel. A goroutine runs only
 // while a replay (history or retained messages) is larger than the buffer.
 type memSub struct {
-	b      *memory
-	filter Filter
-	opts   SubscribeOptions
-	group  *group
-	ch     chan *Message
-	gap    bool
+	b       *memory
+	filters []Filter
+	opts    SubscribeOptions
+	group   *group
+	ch      chan *Message
+	gap     bool
 
 	mu        sync.Mutex
 	closed    bool
@@ -26,13 +26,24 @@ type memSub struct {
 	done      chan struct{} // closed when the subscription ends
 	stop      func() bool   // stops the context.AfterFunc
 
+	lastOffered *Message // guarded by b.mu: dedupes a message matching two filters
+
 	// ManualAck state, guarded by b.mu.
 	inflight []*Message // delivered, not yet acknowledged, in order
 	backlog  []*Message // waiting for a free prefetch slot
 }
 
 func (s *memSub) C() <-chan *Message { return s.ch }
-func (s *memSub) Gap() bool          { return s.gap }
+
+func (s *memSub) match(topic string) bool {
+	for _, f := range s.filters {
+		if f.Match(topic) {
+			return true
+		}
+	}
+	return false
+}
+func (s *memSub) Gap() bool { return s.gap }
 
 func (s *memSub) Err() error {
 	s.mu.Lock()
