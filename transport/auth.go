@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -103,14 +104,22 @@ func (a *Auth) Check(ctx context.Context, id *Identity, act Action, topic string
 
 // RequestCredentials collects the credentials of an HTTP request.
 func RequestCredentials(r *http.Request, transport string) Credentials {
-	c := Credentials{Transport: transport, Header: r.Header, RemoteAddr: r.RemoteAddr}
-	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		c.Token = strings.TrimSpace(h[7:])
-	} else if u, p, ok := r.BasicAuth(); ok {
+	return HeaderCredentials(transport, r.Header, r.URL.Query(), r.RemoteAddr)
+}
+
+// HeaderCredentials collects credentials from request headers (a bearer
+// token or HTTP Basic auth) and query parameters (access_token), for
+// transports that see headers but not an *http.Request, such as gRPC
+// handlers. query may be nil.
+func HeaderCredentials(transport string, h http.Header, query url.Values, remoteAddr string) Credentials {
+	c := Credentials{Transport: transport, Header: h, RemoteAddr: remoteAddr}
+	if a := h.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		c.Token = strings.TrimSpace(a[7:])
+	} else if u, p, ok := (&http.Request{Header: h}).BasicAuth(); ok {
 		c.Username, c.Password = u, p
 	}
-	if c.Token == "" {
-		c.Token = r.URL.Query().Get("access_token")
+	if c.Token == "" && query != nil {
+		c.Token = query.Get("access_token")
 	}
 	return c
 }
