@@ -324,6 +324,9 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 	if err := pubsub.ValidateTopic(msg.Topic); err != nil {
 		return pubsub.Receipt{}, err
 	}
+	if err := ctx.Err(); err != nil {
+		return pubsub.Receipt{}, err
+	}
 	if msg.ID == "" {
 		msg.ID = pubsub.NewEpoch() + pubsub.NewEpoch()
 	}

@@ -81,7 +81,7 @@ type Server struct {
 	closed    bool
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
-	sessions  map[*mqtt.Client]*session
+	sessions  sync.Map // *mqtt.Client → *session; read by every hook call
 	byConn    map[net.Conn]*session
 	wg        sync.WaitGroup // connections, accept loops and forwarders
 	closeOnce sync.Once
@@ -107,7 +107,6 @@ func NewServer(b pubsub.Broker, opts *ServerOptions) (*Server, error) {
 		log:         log,
 		listeners:   make(map[net.Listener]struct{}),
 		conns:       make(map[net.Conn]struct{}),
-		sessions:    make(map[*mqtt.Client]*session),
 		byConn:      make(map[net.Conn]*session),
 	}
 	if s.maxInflight <= 0 {
@@ -275,8 +274,8 @@ func (s *Server) endConn(c net.Conn) {
 	s.mu.Lock()
 	ss := s.byConn[c]
 	delete(s.byConn, c)
-	if ss != nil && s.sessions[ss.cl] == ss {
-		delete(s.sessions, ss.cl)
+	if ss != nil {
+		s.sessions.CompareAndDelete(ss.cl, ss)
 	}
 	s.mu.Unlock()
 	if ss != nil {
@@ -332,9 +331,10 @@ func (s *Server) beginClose() {
 		_ = ln.Close()
 	}
 	var sessions []*session
-	for _, ss := range s.sessions {
-		sessions = append(sessions, ss)
-	}
+	s.sessions.Range(func(_, v any) bool {
+		sessions = append(sessions, v.(*session))
+		return true
+	})
 	s.mu.Unlock()
 	for _, ss := range sessions {
 		ss.disconnect(codeServerShuttingDown)

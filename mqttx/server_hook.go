@@ -38,7 +38,7 @@ func (h *hook) ID() string { return "switchboard" }
 
 func (h *hook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
-		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablished,
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
 		mqtt.OnDisconnect, mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnSubscribe,
 		mqtt.OnUnsubscribe, mqtt.OnPublish, mqtt.OnQosComplete, mqtt.OnQosDropped, mqtt.OnWill,
 	}, []byte{b})
@@ -82,6 +82,15 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 			return code
 		}
 	}
+	// A client that reconnects right after its connection closed may beat
+	// mochi's cleanup of the old one: drop it, so the new connection does
+	// not inherit (Session Present 1) what already ended. A live old
+	// connection is taken over by mochi as usual.
+	if old, ok := s.mochi.Clients.Get(cl.ID); ok && old != cl && old.Closed() {
+		old.ClearInflights()
+		s.mochi.UnsubscribeClient(old)
+		s.mochi.Clients.Delete(old.ID)
+	}
 	ss := newSession(s, cl, id)
 	s.mu.Lock()
 	if s.closed {
@@ -89,7 +98,7 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		s.refuseConnect(cl, packets.ErrServerUnavailable)
 		return packets.ErrServerUnavailable
 	}
-	s.sessions[cl] = ss
+	s.sessions.Store(cl, ss)
 	s.byConn[cl.Net.Conn] = ss
 	s.mu.Unlock()
 	return nil
@@ -133,8 +142,27 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	return true
 }
 
+// OnSessionEstablish runs before mochi hands a live session with the same
+// client id (and no clean start) to the new connection: the new session
+// starts the old one's broker subscriptions now, before its CONNACK says
+// Session Present 1, so nothing published during the takeover is missed
+// (it may come twice).
+func (h *hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	ss := h.s.session(cl)
+	old, ok := h.s.mochi.Clients.Get(cl.ID)
+	if ss == nil || !ok || old == cl || pk.Connect.Clean || (old.Properties.Clean && old.Properties.ProtocolVersion < 5) {
+		return
+	}
+	for filter, sub := range old.State.Subscriptions.GetAll() {
+		if orig, ok := strings.CutPrefix(filter, voidPrefix); ok {
+			sub.Filter = orig
+			_ = ss.subscribe(sub, true)
+		}
+	}
+}
+
 // OnSessionEstablished starts the broker subscriptions a client inherited
-// by taking over a live session with the same client id.
+// by taking over a session that OnSessionEstablish did not start.
 func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	ss := h.s.session(cl)
 	if ss == nil {
@@ -142,7 +170,7 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	}
 	for filter, sub := range cl.State.Subscriptions.GetAll() {
 		orig, ok := strings.CutPrefix(filter, voidPrefix)
-		if !ok {
+		if !ok || ss.has(orig) {
 			continue
 		}
 		sub.Filter = orig
@@ -159,10 +187,10 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 // Session Present 0 and subscribes again.
 func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
 	s := h.s
-	s.mu.Lock()
-	ss := s.sessions[cl]
-	delete(s.sessions, cl)
-	s.mu.Unlock()
+	var ss *session
+	if v, ok := s.sessions.LoadAndDelete(cl); ok {
+		ss = v.(*session)
+	}
 	if ss != nil {
 		ss.end()
 	}

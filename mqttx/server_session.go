@@ -57,9 +57,10 @@ func newSession(s *Server, cl *mqtt.Client, id *transport.Identity) *session {
 }
 
 func (s *Server) session(cl *mqtt.Client) *session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sessions[cl]
+	if v, ok := s.sessions.Load(cl); ok {
+		return v.(*session)
+	}
+	return nil
 }
 
 func (ss *session) now() time.Time { return time.Now() }
@@ -152,6 +153,13 @@ func (ss *session) subscribe(sub packets.Subscription, inherited bool) byte {
 func (cs *clientSub) stop() {
 	cs.cancel()
 	_ = cs.bsub.Close()
+}
+
+// has reports whether the session has a subscription to filter.
+func (ss *session) has(filter string) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.subs[filter] != nil
 }
 
 // unsubscribe stops the broker subscription of filter, if any.

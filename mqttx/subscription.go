@@ -51,6 +51,9 @@ func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.Subs
 	if o.Buffer <= 0 {
 		o.Buffer = pubsub.DefaultBuffer
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := b.awaitUp(ctx); err != nil {
 		return nil, err
 	}
