@@ -152,8 +152,9 @@ func (b *Broker) resumePoint(ctx context.Context, seq uint64) (from uint64, gap 
 // opts.Since, oldest first, up to the head — the newest message this node
 // has read from the stream (every message this node published is
 // included; one another node published a moment ago may come on the next
-// page). A read with nothing newer than Since opens no stream consumer; a
-// read without Since scans from the stream's start. It needs
+// page). A read with nothing newer than Since, or with a negative Limit
+// (the head only), opens no stream consumer; a read without Since scans
+// from the stream's start. It needs
 // Options.History; otherwise it fails with pubsub.ErrNotSupported.
 func (b *Broker) History(ctx context.Context, filter string, opts pubsub.HistoryOptions) (pubsub.HistoryPage, error) {
 	f, err := pubsub.ParseFilter(filter)
@@ -170,7 +171,7 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 		return pubsub.HistoryPage{}, fmt.Errorf("%w: history is off (Options.History)", pubsub.ErrNotSupported)
 	}
 	limit := opts.Limit
-	if limit <= 0 {
+	if limit == 0 {
 		limit = 100
 	}
 	if err := b.begin(); err != nil {
@@ -196,8 +197,8 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 	head := uint64(h)
 	p.Head = b.cursor(head)
 	p.Next = p.Head
-	if from > head {
-		return p, nil // nothing newer: no stream read at all
+	if from > head || limit < 0 {
+		return p, nil // nothing newer, or only the head asked for: no stream read
 	}
 	first := true
 	err = b.readStream(ctx, nil, from, func(off uint64, d *amqp.Delivery) bool {
