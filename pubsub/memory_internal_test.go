@@ -234,3 +234,22 @@ func TestSubscribeAll(t *testing.T) {
 		})
 	}
 }
+
+func TestHead(t *testing.T) {
+	ctx := context.Background()
+	b := pubsub.NewMemory(pubsub.MemoryOptions{Epoch: "h"})
+	defer b.Close()
+	h, err := pubsub.Head(ctx, b)
+	require.NoError(t, err)
+	require.Equal(t, "h-0", h)
+	r, _ := b.Publish(ctx, pubsub.Message{Topic: "$sys/x"})
+	h, err = pubsub.Head(ctx, b)
+	require.NoError(t, err)
+	require.Equal(t, r.Cursor, h, "the head covers every topic, $ ones too")
+
+	nh := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: -1})
+	defer nh.Close()
+	h, err = pubsub.Head(ctx, nh)
+	require.NoError(t, err)
+	require.Empty(t, h)
+}
