@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -148,9 +147,6 @@ type Handler struct {
 	gate   *transport.Gate
 	accept websocket.AcceptOptions
 	cache  envCache
-	// headHint is the broker head cursor read last (a string), so the
-	// next read scans only what was published since.
-	headHint atomic.Value
 
 	mu       sync.Mutex
 	closing  bool

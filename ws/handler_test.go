@@ -125,8 +125,8 @@ func TestResumeSince(t *testing.T) {
 	r5 := publish(t, ts.broker, "a", `5`)
 	require.Equal(t, float64(5), c.expect("message", "")["data"], "live after the replay, no gap")
 
-	// A live subscription is told the head cursor (read from a hint, then
-	// refreshed), the position a client resumes from if nothing arrives.
+	// A live subscription is told the head cursor, the position a client
+	// resumes from if nothing arrives.
 	c.send(`{"type":"subscribe","id":"h1","filter":"none"}`)
 	require.Equal(t, r5.Cursor, c.expect("subscribed", "h1")["cursor"])
 	r6 := publish(t, ts.broker, "b", `6`)

@@ -313,17 +313,10 @@ func (s *session) head() string {
 	if !ok || !s.h.broker.Capabilities().History {
 		return ""
 	}
-	// A literal filter no publisher uses keeps the page empty, and starting
-	// after the head seen last time keeps the scan short (a stale or
-	// foreign hint only means a longer scan: Gap is ignored here).
-	hint, _ := s.h.headHint.Load().(string)
-	p, err := hr.History(s.ctx, "$switchboard/ws/head", pubsub.HistoryOptions{Since: hint, Limit: 1})
-	if err != nil && hint != "" {
-		p, err = hr.History(s.ctx, "$switchboard/ws/head", pubsub.HistoryOptions{Limit: 1})
-	}
+	// A negative Limit reads only the head, without a scan.
+	p, err := hr.History(s.ctx, "#", pubsub.HistoryOptions{Limit: -1})
 	if err != nil {
 		return ""
 	}
-	s.h.headHint.Store(p.Head)
 	return p.Head
 }
