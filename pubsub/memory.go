@@ -295,7 +295,7 @@ func (b *Memory) SubscribeMany(ctx context.Context, filters []string, opts *Subs
 		}
 		fs[i] = f
 	}
-	o := opts.withDefaults()
+	o := opts.WithDefaults()
 	if o.Group != "" && len(fs) > 1 {
 		return nil, fmt.Errorf("%w: a group takes one filter", ErrNotSupported)
 	}

@@ -61,7 +61,10 @@ const DefaultBuffer = 256
 // DefaultMaxDeliveries is used when SubscribeOptions.MaxDeliveries is 0.
 const DefaultMaxDeliveries = 10
 
-func (o *SubscribeOptions) withDefaults() SubscribeOptions {
+// WithDefaults returns a copy of o (nil allowed) with zero fields set to
+// their defaults and Prefetch capped at Buffer, for brokers implementing
+// the options.
+func (o *SubscribeOptions) WithDefaults() SubscribeOptions {
 	var c SubscribeOptions
 	if o != nil {
 		c = *o

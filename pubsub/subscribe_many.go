@@ -31,7 +31,7 @@ func SubscribeAll(ctx context.Context, b Broker, filters []string, opts *Subscri
 	case 1:
 		return b.Subscribe(ctx, filters[0], opts)
 	}
-	o := opts.withDefaults()
+	o := opts.WithDefaults()
 	m := &mergedSub{ch: make(chan *Message, o.Buffer), done: make(chan struct{}), manual: o.ManualAck}
 	if m.manual {
 		m.origin = make(map[*Message]Subscription)
