@@ -124,6 +124,7 @@ func NewServer(b pubsub.Broker, opts *ServerOptions) (*Server, error) {
 	caps.MaximumClientWritesPending = 64  // mochi's own queue; deliveries bypass it
 	caps.MaximumMessageExpiryInterval = 0
 	caps.ReceiveMaximum = 256
+	caps.TopicAliasMaximum = 64 // each alias holds a topic of up to 64 KiB
 	caps.SharedSubAvailable = 0
 	if b.Capabilities().Groups {
 		caps.SharedSubAvailable = 1
