@@ -92,7 +92,9 @@
 //
 // Each connection has two goroutines: a reader, started by ServeHTTP (which
 // returns right away, so net/http's request and serving stack are freed),
-// reads and executes client frames; one writer writes every frame, taking
+// reads client frames and executes each on a short-lived goroutine it waits
+// for (decoding and subscribing need a deep stack, which an idle connection
+// then does not keep); one writer writes every frame, taking
 // messages straight from the broker subscriptions' channels (the broker's
 // bounded buffer is the outgoing queue, so memory stays bounded and a slow
 // client never slows another) and control frames from a small queue. A

@@ -139,13 +139,26 @@ func (s *session) readLoop() {
 			s.protocolError(badFrame("", "binary frames are not part of %s", Subprotocol))
 			continue
 		}
+		s.runFrame(b)
+	}
+}
+
+// runFrame decodes and executes one client frame on a short-lived
+// goroutine and waits for it. Decoding and subscribing need a deep stack;
+// an idle connection then keeps only the reader's small one (a goroutine's
+// stack never shrinks below four times what it uses when it blocks).
+func (s *session) runFrame(b []byte) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
 		f, err := decodeClientFrame(b)
 		if err != nil {
 			s.protocolError(err)
-			continue
+			return
 		}
 		s.handle(&f)
-	}
+	}()
+	<-done
 }
 
 func (s *session) protocolError(err error) {
