@@ -342,3 +342,25 @@ func TestClientGroupSubscriptionSurvivesRestart(t *testing.T) {
 	require.NoError(t, c.Close())
 	rs.stop()
 }
+
+func TestClientGapWithoutHistory(t *testing.T) {
+	b := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: -1}) // no cursors: nothing to resume from
+	defer b.Close()
+	rs := &restartableServer{t: t, broker: b}
+	rs.start()
+	c := dialClient(t, "ws://"+rs.addr+"/", fastBackoff)
+	sub, err := c.Subscribe(context.Background(), "t", nil)
+	require.NoError(t, err)
+	publish(t, b, "t", "1")
+	ev := next(t, sub)
+	require.Equal(t, "1", string(ev.Message.Data))
+	require.Empty(t, ev.Message.Cursor)
+	rs.stop()
+	rs.start()
+	require.True(t, next(t, sub).Gap, "a reconnect without a cursor is reported, never silent")
+	_, err = c.Publish(context.Background(), pubsub.Message{Topic: "t", Data: []byte("2")})
+	require.NoError(t, err)
+	require.Equal(t, "2", string(next(t, sub).Message.Data))
+	require.NoError(t, c.Close())
+	rs.stop()
+}
