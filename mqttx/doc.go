@@ -75,6 +75,11 @@
 // it left deliveries unacknowledged for WriteTimeout) and 0x8B on shutdown.
 // Malformed packets close the connection (mochi's decoder).
 //
+// Each client's packets are handled on that client's own goroutine (mochi
+// runs hooks synchronously), so a broker that is slow to accept a PUBLISH or
+// a SUBSCRIBE (mqttx.Broker waits for the MQTT server's acknowledgement)
+// slows only that client, which is the backpressure MQTT expects.
+//
 // Decisions: sessions end with the connection. The CONNACK tells MQTT 5
 // clients the session expiry is 0 and reconnecting clients always see
 // Session Present 0, so they know to subscribe again; messages published
