@@ -25,7 +25,7 @@ func startHub(t *testing.T, args ...string) string {
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, func(a string) { addrc <- a })
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-mqtt-addr", "127.0.0.1:0"}, args...), io.Discard, func(a string) { addrc <- a })
 	}()
 	var addr string
 	select {
