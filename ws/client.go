@@ -206,7 +206,10 @@ func fatal(err error) bool {
 	}
 	switch websocket.CloseStatus(err) {
 	case CloseUnauthorized, CloseForbidden, websocket.StatusProtocolError,
-		websocket.StatusUnsupportedData, websocket.StatusPolicyViolation, websocket.StatusMessageTooBig:
+		websocket.StatusUnsupportedData, websocket.StatusPolicyViolation:
+		// 1009 (a frame of ours over the server's read limit) is not
+		// here: the publish that caused it fails with ErrDisconnected and
+		// the client reconnects.
 		return true
 	}
 	return false

@@ -364,3 +364,22 @@ func TestClientGapWithoutHistory(t *testing.T) {
 	require.NoError(t, c.Close())
 	rs.stop()
 }
+
+func TestClientSurvivesOversizedPublish(t *testing.T) {
+	ts := newTestServer(t, &HandlerOptions{ReadLimit: 1024}, nil)
+	c := dialClient(t, ts.url, fastBackoff)
+	ctx := context.Background()
+	sub, err := c.Subscribe(ctx, "t", nil)
+	require.NoError(t, err)
+	_, err = c.Publish(ctx, pubsub.Message{Topic: "t", Data: make([]byte, 4096)})
+	require.ErrorIs(t, err, ErrDisconnected, "the server closed with 1009")
+	// A frame so large that the server closes while it is being written:
+	// bounded retries, then ErrDisconnected.
+	_, err = c.Publish(ctx, pubsub.Message{Topic: "t", Data: make([]byte, 8<<20)})
+	require.ErrorIs(t, err, ErrDisconnected)
+	// The client reconnected, resubscribed, and works.
+	_, err = c.Publish(ctx, pubsub.Message{Topic: "t", Data: []byte("small")})
+	require.NoError(t, err)
+	require.Equal(t, "small", string(next(t, sub).Message.Data))
+	require.NoError(t, c.Err())
+}

@@ -111,6 +111,6 @@
 // 4403) is reported by Dial, and a connection on which nothing arrives for
 // ClientOptions.IdleTimeout (not even the server's pings) is replaced. It backs off
 // exponentially with jitter between attempts and stops for good only on
-// refusals that retrying cannot fix (4401, 4403, 1002, 1003, 1008, 1009, or an
-// HTTP 4xx handshake), reported by [Client.Err].
+// refusals that retrying cannot fix (4401, 4403, 1002, 1003, 1008, or an HTTP
+// 4xx handshake), reported by [Client.Err].
 package ws

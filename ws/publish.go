@@ -2,19 +2,23 @@ package ws
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
+// maxWriteAttempts caps how often roundTrip writes one frame.
+const maxWriteAttempts = 3
+
 // roundTrip sends f with a fresh id and waits for the answer with that id.
 // A frame that could not be written never reached the server, so it is
-// sent again on the next connection; once written, a lost connection fails
-// the call with ErrDisconnected.
+// sent again on the next connection (up to maxWriteAttempts times); once
+// written, a lost connection fails the call with ErrDisconnected.
 func (c *Client) roundTrip(ctx context.Context, prefix string, f *clientFrame) (serverFrame, error) {
 	f.ID = c.newID(prefix)
 	b := appendClientFrame(nil, f)
-	for {
+	for attempt := 1; ; attempt++ {
 		ch := make(chan serverFrame, 1) // fresh: a failed attempt may hold a stale answer
 		conn, err := c.connected(ctx)
 		if err != nil {
@@ -33,6 +37,11 @@ func (c *Client) roundTrip(ctx context.Context, prefix string, f *clientFrame) (
 			delete(c.pending, f.ID)
 			c.mu.Unlock()
 			_ = conn.CloseNow() // make the reader notice now
+			if attempt == maxWriteAttempts {
+				// The frame itself may be the cause (the server closes
+				// with 1009 while a frame over its read limit is written).
+				return serverFrame{}, fmt.Errorf("%w: %w", ErrDisconnected, err)
+			}
 			select {
 			case <-down:
 				continue
