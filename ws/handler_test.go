@@ -463,3 +463,21 @@ func TestManySubscriptions(t *testing.T) {
 	publish(t, ts.broker, "t/0", "0") // unsubscribed: not delivered
 	check([]int{5, 1, 3})
 }
+
+func TestRetainedMessage(t *testing.T) {
+	ts := newTestServer(t, nil, nil)
+	c := ts.dialRaw(t, nil)
+	c.send(`{"type":"publish","id":"p","topic":"state/door","data":"open","retain":true}`)
+	c.expect("ack", "p")
+	c.send(`{"type":"subscribe","id":"s","filter":"state/#"}`)
+	head := c.expect("subscribed", "s")["cursor"].(string)
+	m := c.expect("message", "")
+	require.Equal(t, "open", m["data"])
+	require.Equal(t, true, m["retain"])
+	require.Nil(t, m["cursor"], "retained state is not a stream position")
+	// A resuming subscription skips the retained state: it already has it.
+	c.send(fmt.Sprintf(`{"type":"subscribe","id":"r","filter":"state/#","since":%q}`, head))
+	c.expect("subscribed", "r")
+	c.send(`{"type":"ping","id":"x"}`)
+	c.expect("pong", "x")
+}
