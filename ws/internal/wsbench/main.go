@@ -16,6 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -33,13 +34,16 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:18777", "listen address")
 	buf := flag.Int("buffer", 0, "ws.HandlerOptions.SubscriptionBuffer (0 = broker default)")
 	flag.Parse()
-	if err := run(*addr, *buf); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *addr, *buf, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "wsbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, buf int) error {
+// run serves until ctx is done; ready, if set, gets the listening address.
+func run(ctx context.Context, addr string, buf int, ready func(string)) error {
 	b := pubsub.NewMemory(pubsub.MemoryOptions{})
 	defer b.Close()
 	h := ws.NewHandler(b, &ws.HandlerOptions{Limits: transport.Limits{MaxConnections: 50000}, SubscriptionBuffer: buf})
@@ -54,11 +58,16 @@ func run(addr string, buf int) error {
 		fmt.Fprintf(w, "conns=%d goroutines=%d heapInuse=%d stackInuse=%d\n",
 			h.Connections(), runtime.NumGoroutine(), ms.HeapInuse, ms.StackInuse)
 	})
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
