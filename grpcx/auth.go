@@ -2,10 +2,8 @@ package grpcx
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"net/http"
-	"strings"
 
 	"connectrpc.com/connect"
 
@@ -13,24 +11,11 @@ import (
 )
 
 // credentials collects what a call presented: the request headers (gRPC
-// metadata arrives as headers), a bearer token from Authorization, or HTTP
-// Basic credentials, and the access_token query parameter of Connect GET
-// requests.
+// metadata arrives as headers) with a bearer token or HTTP Basic
+// credentials from Authorization, and the access_token query parameter of
+// Connect GET requests (transport.HeaderCredentials).
 func credentials(header http.Header, peer connect.Peer) transport.Credentials {
-	c := transport.Credentials{Transport: "grpc", Header: header, RemoteAddr: peer.Addr}
-	auth := header.Get("Authorization")
-	switch {
-	case len(auth) > 7 && strings.EqualFold(auth[:7], "bearer "):
-		c.Token = strings.TrimSpace(auth[7:])
-	case len(auth) > 6 && strings.EqualFold(auth[:6], "basic "):
-		if b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(auth[6:])); err == nil {
-			c.Username, c.Password, _ = strings.Cut(string(b), ":")
-		}
-	}
-	if c.Token == "" && peer.Query != nil {
-		c.Token = peer.Query.Get("access_token")
-	}
-	return c
+	return transport.HeaderCredentials("grpc", header, peer.Query, peer.Addr)
 }
 
 // authenticate runs the Authenticate hook once per call and returns a

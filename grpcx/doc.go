@@ -33,12 +33,13 @@
 //   - Subscribe (server stream): filters, since, group → Opened, then
 //     messages. Opened comes first and says the subscription is active; it
 //     carries a Gap when messages may have been missed, and the head cursor
-//     when the stream starts live. A message matching several filters
-//     arrives once; messages arrive in cursor order. Across several filters
-//     that order relies on the broker handing each message to all its
-//     subscriptions before the next (pubsub.Memory does); a resume with
-//     several filters replays their merged history (pubsub.HistoryReader),
-//     then goes live.
+//     when the stream starts live. The filters share one broker
+//     subscription (pubsub.SubscribeAll). With a broker that implements
+//     pubsub.MultiSubscriber (pubsub.Memory does) a message matching
+//     several filters arrives once, messages arrive in cursor order across
+//     the filters, and a resume replays the union of the filters in order,
+//     then goes live. Other brokers keep the order of each filter only, and
+//     overlapping filters may repeat a message.
 //   - PublishStream (client stream): many PublishRequests → a summary (ids,
 //     success and failure counts, the first 100 failures with their codes,
 //     the last cursor). One refused message does not end the call.

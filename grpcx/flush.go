@@ -39,11 +39,3 @@ func holdFlush(ctx context.Context, hold bool) {
 
 // maxHeld bounds the messages sent without a flush.
 const maxHeld = 64
-
-// flushNow ends a hold and flushes what it held back.
-func flushNow(ctx context.Context) {
-	if w, ok := ctx.Value(batchWriterKey{}).(*batchWriter); ok {
-		w.hold = false
-		w.Flush()
-	}
-}

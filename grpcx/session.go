@@ -185,11 +185,11 @@ func (ss *session) subscribe(ctx context.Context, id string, c *pb.SessionSubscr
 	}
 	opts := pubsub.SubscribeOptions{Group: c.GetGroup(), ManualAck: c.GetManualAck(),
 		Prefetch: int(c.GetPrefetch()), NoRetained: c.GetNoRetained(), Buffer: h.o.Buffer}
-	subs, opened, _, err := h.open(ctx, []string{c.GetFilter()}, c.GetSince(), opts)
+	sub, opened, err := h.open(ctx, []string{c.GetFilter()}, c.GetSince(), opts)
 	if err != nil {
 		return nil, err
 	}
-	s := &sessionSub{id: id, sub: subs[0], manual: opts.ManualAck, last: c.GetSince()}
+	s := &sessionSub{id: id, sub: sub, manual: opts.ManualAck, last: c.GetSince()}
 	if opened.GetGap() != nil || s.last == "" {
 		s.last = opened.GetHead()
 	}

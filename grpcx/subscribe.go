@@ -47,15 +47,11 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := pubsub.SubscribeOptions{Group: r.GetGroup(), NoRetained: r.GetNoRetained(), Buffer: h.o.Buffer}
-	subs, opened, rp, err := h.open(ctx, filters, r.GetSince(), opts)
+	sub, opened, err := h.open(ctx, filters, r.GetSince(), opts)
 	if err != nil {
 		return h.toError(err)
 	}
-	defer func() {
-		for _, sub := range subs {
-			_ = sub.Close()
-		}
-	}()
+	defer func() { _ = sub.Close() }()
 	if err := st.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Opened{Opened: opened}}); err != nil {
 		return err
 	}
@@ -63,41 +59,25 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 	if opened.GetGap() != nil || last == "" {
 		last = opened.GetHead()
 	}
-	mg := newMerger(subs)
-	if rp != nil {
-		n := 0
-		err := rp.run(ctx, func(m *pubsub.Message) error {
-			select {
-			case <-h.closing:
-				return errShuttingDown
-			default:
-			}
-			n++
-			holdFlush(ctx, n%maxHeld != 0)
-			if err := st.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Message{Message: toProto(m)}}); err != nil {
-				return err
-			}
-			last = m.Cursor
-			return nil
-		})
-		flushNow(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return h.endError(err, last)
-		}
-		mg.skip = rp.head
-	}
+	c := sub.C()
 	held := 0                   // messages sent since the last flush
 	defer holdFlush(ctx, false) // connect flushes the end of the stream
 	for {
-		batch, ended, err := mg.next(ctx, h.closing)
-		for i, m := range batch {
+		select {
+		case m, ok := <-c:
+			if !ok {
+				// Ended by the broker after everything it delivered was
+				// sent: a slow consumer, or the broker closed.
+				err := sub.Err()
+				if err == nil || ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return h.endError(err, last)
+			}
 			// One flush per burst: hold it back while more messages wait,
 			// for at most maxHeld messages.
 			held++
-			hold := held < maxHeld && (i < len(batch)-1 || mg.pending())
+			hold := held < maxHeld && len(c) > 0
 			if !hold {
 				held = 0
 			}
@@ -108,19 +88,10 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 			if m.Cursor != "" {
 				last = m.Cursor
 			}
-		}
-		switch {
-		case err != nil: // the client left or the handler shuts down
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return h.endError(err, last)
-		case ended >= 0:
-			err := subs[ended].Err()
-			if err == nil || ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return h.endError(err, last)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-h.closing:
+			return h.endError(errShuttingDown, last)
 		}
 	}
 }
@@ -148,11 +119,13 @@ func (h *Handler) endError(err error, last string) error {
 	return ce
 }
 
-// open subscribes to every filter, resuming after since when it can. A
-// since that cannot be used (malformed, from another broker, or a broker
-// without history) becomes a Gap, never an error: the client learns it
-// must reload, and delivery starts live.
-func (h *Handler) open(ctx context.Context, filters []string, since string, opts pubsub.SubscribeOptions) ([]pubsub.Subscription, *pb.Opened, *replay, error) {
+// open subscribes to the filters on one subscription (pubsub.SubscribeAll:
+// on a pubsub.MultiSubscriber broker each message once, in cursor order
+// across the filters, and a resume replays their union in order), resuming
+// after since when it can. A since that cannot be used (malformed, from
+// another broker, or a broker without history) becomes a Gap, never an
+// error: the client learns it must reload, and delivery starts live.
+func (h *Handler) open(ctx context.Context, filters []string, since string, opts pubsub.SubscribeOptions) (pubsub.Subscription, *pb.Opened, error) {
 	opened := &pb.Opened{}
 	if since != "" {
 		reason := pb.GapReason_GAP_REASON_UNSPECIFIED
@@ -169,74 +142,40 @@ func (h *Handler) open(ctx context.Context, filters []string, since string, opts
 	// The head is read before subscribing: a client that resumes from it
 	// before its first message gets everything delivered live meanwhile.
 	head := h.head(ctx, filters[0])
-	if since != "" && len(filters) > 1 && opts.Group == "" {
-		return h.openMerged(ctx, filters, since, head, opts)
-	}
 	opts.Since = since
-	subs := make([]pubsub.Subscription, 0, len(filters))
-	closeAll := func() {
-		for _, s := range subs {
-			_ = s.Close()
-		}
-		subs = subs[:0]
+	sub, err := h.subscribeAll(ctx, filters, &opts)
+	if err != nil && opts.Since != "" && errors.Is(err, pubsub.ErrInvalidCursor) {
+		opened.Gap = &pb.Gap{Reason: pb.GapReason_GAP_REASON_INVALID_CURSOR, Since: opts.Since}
+		opts.Since = ""
+		sub, err = h.subscribeAll(ctx, filters, &opts)
 	}
-	for i := 0; i < len(filters); i++ {
-		sub, err := h.b.Subscribe(ctx, filters[i], &opts)
-		if err != nil {
-			closeAll()
-			if opts.Since != "" && errors.Is(err, pubsub.ErrInvalidCursor) {
-				opened.Gap = &pb.Gap{Reason: pb.GapReason_GAP_REASON_INVALID_CURSOR, Since: opts.Since}
-				opts.Since = ""
-				i = -1
-				continue
-			}
-			return nil, nil, nil, err
-		}
-		if sub.Gap() && opened.Gap == nil {
-			opened.Gap = &pb.Gap{Reason: pb.GapReason_GAP_REASON_HISTORY, Since: opts.Since}
-		}
-		subs = append(subs, sub)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sub.Gap() && opened.Gap == nil {
+		opened.Gap = &pb.Gap{Reason: pb.GapReason_GAP_REASON_HISTORY, Since: opts.Since}
 	}
 	if opts.Since == "" || opened.Gap != nil {
 		opened.Head = head
 	}
-	return subs, opened, nil, nil
+	return sub, opened, nil
 }
 
-// openMerged resumes several filters: it subscribes to them live, then
-// prepares a replay of their merged history up to the head read after
-// that (see replay). A gap, or a since the history refuses, starts live.
-func (h *Handler) openMerged(ctx context.Context, filters []string, since, head string, opts pubsub.SubscribeOptions) ([]pubsub.Subscription, *pb.Opened, *replay, error) {
-	opened := &pb.Opened{}
-	opts.Since, opts.NoRetained = "", true // a resuming client has the retained state
-	subs := make([]pubsub.Subscription, 0, len(filters))
-	fail := func(err error) ([]pubsub.Subscription, *pb.Opened, *replay, error) {
-		for _, s := range subs {
-			_ = s.Close()
-		}
-		return nil, nil, nil, err
+// subscribeAll subscribes to the filters on one subscription. Group
+// members of several filters join one group per filter, as they did before
+// brokers learned several filters (pubsub.Memory takes one filter per
+// group); a group has no order to keep.
+func (h *Handler) subscribeAll(ctx context.Context, filters []string, opts *pubsub.SubscribeOptions) (pubsub.Subscription, error) {
+	b := h.b
+	if opts.Group != "" && len(filters) > 1 {
+		b = perFilter{b}
 	}
-	for _, f := range filters {
-		sub, err := h.b.Subscribe(ctx, f, &opts)
-		if err != nil {
-			return fail(err)
-		}
-		subs = append(subs, sub)
-	}
-	rp, gap, err := newReplay(ctx, h.hr, filters, since)
-	switch {
-	case errors.Is(err, pubsub.ErrInvalidCursor):
-		opened.Gap = &pb.Gap{Reason: pb.GapReason_GAP_REASON_INVALID_CURSOR, Since: since}
-	case err != nil:
-		return fail(err)
-	case gap:
-		opened.Gap = &pb.Gap{Reason: pb.GapReason_GAP_REASON_HISTORY, Since: since}
-	default:
-		return subs, opened, rp, nil
-	}
-	opened.Head = head
-	return subs, opened, nil, nil
+	return pubsub.SubscribeAll(ctx, b, filters, opts)
 }
+
+// perFilter hides a broker's pubsub.MultiSubscriber, so that SubscribeAll
+// subscribes to each filter on its own.
+type perFilter struct{ pubsub.Broker }
 
 // head returns the cursor of the newest message in the broker, "" without
 // history. It remembers the last head it saw, so the read scans only what

@@ -330,3 +330,17 @@ func TestSubscribeManyFiltersShortReplay(t *testing.T) {
 	require.Equal(t, "1", string(recv(t, st).GetData()))
 	require.Equal(t, "2", string(recv(t, st).GetData()))
 }
+
+// A group member may take several filters (one group per filter, as the
+// memory broker takes one filter per group): it gets the messages of each.
+func TestSubscribeGroupManyFilters(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, nil, pubsub.MemoryOptions{})
+	c := e.client("grpc")
+	st, op := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a", "b"}, Group: "g"})
+	require.Nil(t, op.GetGap())
+	publish(t, ctx, c, "a", "1")
+	require.Equal(t, "1", string(recv(t, st).GetData()))
+	publish(t, ctx, c, "b", "2")
+	require.Equal(t, "2", string(recv(t, st).GetData()))
+}

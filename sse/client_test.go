@@ -1,12 +1,14 @@
 package sse
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -133,4 +135,146 @@ func TestClientStopsOnContext(t *testing.T) {
 		return nil
 	})
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// cutWriter drops a stream from the server side: it writes the first
+// events of a connection (everything up to a blank line counts), then fails
+// mid-batch as a broken connection does.
+type cutWriter struct {
+	http.ResponseWriter
+	left int // events still to write
+}
+
+var errCut = errors.New("connection cut")
+
+func (w *cutWriter) Write(p []byte) (int, error) {
+	end := len(p)
+	for i := 0; ; {
+		j := bytes.Index(p[i:], []byte("\n\n"))
+		if j < 0 {
+			break
+		}
+		i += j + 2
+		if w.left--; w.left == 0 {
+			end = i
+			break
+		}
+	}
+	if w.left < 0 {
+		return 0, errCut
+	}
+	n, err := w.ResponseWriter.Write(p[:end])
+	if err == nil && end < len(p) {
+		err = errCut
+	}
+	return n, err
+}
+
+func (w *cutWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// TestClientManyFiltersConcurrentPublishers: several overlapping filters
+// on one stream while publishers run concurrently. The client sees
+// strictly increasing cursors, each matching message once, across the
+// reconnects that server-side drops and overflows (a small buffer) cause:
+// a resume from its sticky Last-Event-ID loses nothing. Merging one
+// subscription per filter could send a later cursor before an earlier one
+// of another filter, which the resume then skipped.
+func TestClientManyFiltersConcurrentPublishers(t *testing.T) {
+	b, h, _ := setup(t, pubsub.MemoryOptions{}, &Options{Buffer: 8, Retry: time.Millisecond})
+	const maxPerConn = 40 // events a connection carries at most
+	var reqs atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := reqs.Add(1)
+		h.ServeHTTP(&cutWriter{ResponseWriter: w, left: maxPerConn - int(n%7)*5}, r)
+	}))
+	defer proxy.Close()
+
+	const per = 400
+	topics := []string{"a/1", "a/2", "b", "c"} // a/2 matches a/# and a/2; c matches nothing
+	want := make(map[string]bool)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	var startOnce sync.Once
+	begin := func() { startOnce.Do(func() { close(start) }) }
+	defer begin() // publishers never wait forever
+	for _, topic := range topics {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for i := range per {
+				r, err := b.Publish(context.Background(), pubsub.Message{Topic: topic, Data: []byte(fmt.Sprint(i))})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if topic != "c" {
+					mu.Lock()
+					want[r.Cursor] = true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	defer wg.Wait()
+
+	c := &Client{URL: proxy.URL + "?topic=a/%23&topic=a/2&topic=b", Retry: time.Millisecond, MaxRetry: 10 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var got []string
+	var prev pubsub.Cursor
+	prevID := ""
+	opened := false
+	err := c.Run(ctx, func(ev Event) error {
+		switch ev.Type {
+		case "sb-open":
+			if opened {
+				return fmt.Errorf("a second sb-open: a resume became a fresh stream")
+			}
+			opened = true
+			prev, prevID = mustCursor(t, ev.ID), ev.ID
+			begin()
+			return nil
+		case "":
+		default:
+			return fmt.Errorf("unexpected event %+v", ev)
+		}
+		cur := mustCursor(t, ev.ID)
+		if cur.Seq <= prev.Seq {
+			return fmt.Errorf("cursor %s after %s: out of order or repeated", ev.ID, prevID)
+		}
+		// Every matching message between the previous event and this one
+		// is already in history: none may have been skipped.
+		for _, f := range []string{"a/#", "b"} {
+			p, err := b.History(ctx, f, pubsub.HistoryOptions{Since: prevID, Limit: 1})
+			if err != nil {
+				return err
+			}
+			if len(p.Messages) > 0 && p.Messages[0].Cursor != ev.ID && mustCursor(t, p.Messages[0].Cursor).Seq < cur.Seq {
+				return fmt.Errorf("%s lost: the client got %s after %s", p.Messages[0].Cursor, ev.ID, prevID)
+			}
+		}
+		prev, prevID = cur, ev.ID
+		got = append(got, ev.ID)
+		if len(got) == 3*per {
+			return errDone
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, errDone)
+	wg.Wait()
+	require.Len(t, want, 3*per)
+	for _, id := range got {
+		require.True(t, want[id], "%s was not published on a matching topic", id)
+	}
+	require.GreaterOrEqual(t, reqs.Load(), int32(3*per/maxPerConn), "the stream was dropped and resumed")
+	require.Eventually(t, func() bool { return h.Active() == 0 }, 5*time.Second, 5*time.Millisecond)
+}
+
+func mustCursor(t *testing.T, s string) pubsub.Cursor {
+	t.Helper()
+	c, err := pubsub.ParseCursor(s)
+	require.NoError(t, err)
+	return c
 }

@@ -73,14 +73,13 @@
 // # Several filters
 //
 // One stream may carry several filters (at most Limits.MaxSubscriptions,
-// default 100). Messages are merged in cursor order and a message matching
-// two filters is sent once. A resume with several filters first reads the
-// backlog from history, merged across the filters (up to 10,000 messages),
-// then subscribes from where that read ended, so the replay too arrives in
-// order. Should a filter's remaining replay still come late (more than the
-// subscription buffer published within that instant), its events carry
-// their own, smaller ids: a reconnect at that moment repeats messages
-// rather than losing any.
+// default 100), on one broker subscription (pubsub.SubscribeAll). With a
+// broker that implements pubsub.MultiSubscriber (pubsub.Memory does) a
+// message matching two filters is sent once, events arrive in cursor order
+// across the filters, and a resume replays the union of the filters in
+// order, then goes live, with no gap and no duplicate. Other brokers keep
+// the order of each filter only, and overlapping filters may repeat a
+// message.
 //
 // # Status codes, and what EventSource does with them
 //
@@ -105,8 +104,8 @@
 //
 // # Slow clients and shutdown
 //
-// Each subscription has a bounded buffer (Options.Buffer); a write blocked
-// longer than Options.WriteTimeout (10 s) ends the stream. When a client
+// Each stream's subscription has a bounded buffer (Options.Buffer); a
+// write blocked longer than Options.WriteTimeout (10 s) ends the stream. When a client
 // falls behind and its buffer overflows, the stream sends what was already
 // delivered and ends; the browser reconnects with the Last-Event-ID of the
 // last event it received and loses nothing while history reaches back.

@@ -59,8 +59,8 @@ type Options struct {
 	// read for this long is disconnected. 0 means DefaultWriteTimeout,
 	// negative means none.
 	WriteTimeout time.Duration
-	// Buffer is each subscription's delivery buffer in messages; 0 means
-	// the broker's default (pubsub.DefaultBuffer for the memory broker).
+	// Buffer is the stream's subscription buffer in messages; 0 means the
+	// broker's default (pubsub.DefaultBuffer for the memory broker).
 	// When it overflows the stream ends after the last delivered event.
 	Buffer int
 	// CORS allows cross-origin EventSource; nil sends no CORS headers.
@@ -164,7 +164,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	subs, pre, err := h.subscribe(ctx, req)
+	sub, pre, err := h.subscribe(ctx, req)
 	if errors.Is(err, pubsub.ErrClosed) {
 		h.goAway(w) // the broker is closing with the server
 		return
@@ -173,15 +173,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		transport.WriteError(w, err)
 		return
 	}
-	defer func() {
-		for _, s := range subs {
-			_ = s.Close()
-		}
-	}()
-	st := newStream(h, w, subs)
+	defer func() { _ = sub.Close() }()
+	st := newStream(h, w, sub)
 	h.writeHeaders(w)
 	st.preamble(pre)
-	if err := st.writeBacklog(pre.backlog); err != nil {
+	if err := st.flush(); err != nil {
 		h.log.Debug("sse: cannot start stream", "err", err)
 		return
 	}

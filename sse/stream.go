@@ -2,13 +2,10 @@ package sse
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"reflect"
-	"slices"
 	"time"
 
 	"github.com/switchboard-go/switchboard/pubsub"
@@ -20,20 +17,15 @@ type stream struct {
 	h     *Handler
 	w     http.ResponseWriter
 	rc    *http.ResponseController
-	subs  []pubsub.Subscription
+	sub   pubsub.Subscription
 	buf   []byte
 	batch []*pubsub.Message
 
 	deadline time.Time // the write deadline set last
-
-	// Recently sent sequence numbers, to drop the copies that overlapping
-	// filters deliver (multi-filter streams only).
-	recent [32]uint64
-	nrec   int
 }
 
-func newStream(h *Handler, w http.ResponseWriter, subs []pubsub.Subscription) *stream {
-	return &stream{h: h, w: w, rc: http.NewResponseController(w), subs: subs}
+func newStream(h *Handler, w http.ResponseWriter, sub pubsub.Subscription) *stream {
+	return &stream{h: h, w: w, rc: http.NewResponseController(w), sub: sub}
 }
 
 // maxBuf is the write buffer kept between batches; a bigger one is dropped.
@@ -92,24 +84,10 @@ func (s *stream) preamble(st start) {
 	s.buf = append(s.buf, '\n')
 }
 
-// writeBacklog sends the history a multi-filter resume read, a page at a
-// time, and flushes.
-func (s *stream) writeBacklog(backlog []*pubsub.Message) error {
-	for len(backlog) > 0 {
-		n := min(len(backlog), catchUpPage)
-		for _, m := range backlog[:n] {
-			s.writeMessage(m)
-		}
-		backlog = backlog[n:]
-		if err := s.flush(); err != nil {
-			return err
-		}
-	}
-	return s.flush()
-}
-
-// run pumps messages until the client leaves, a subscription ends or the
-// handler shuts down.
+// run pumps messages until the client leaves, the subscription ends or
+// the handler shuts down. The subscription delivers each message once, in
+// cursor order, whatever filter it matched (pubsub.SubscribeAll), so the
+// id of every event covers everything sent before it.
 func (s *stream) run(ctx context.Context) {
 	var hb <-chan time.Time
 	if d := s.h.o.Heartbeat; d > 0 {
@@ -117,26 +95,20 @@ func (s *stream) run(ctx context.Context) {
 		defer t.Stop()
 		hb = t.C
 	}
-	if len(s.subs) == 1 {
-		s.runOne(ctx, hb)
-		return
-	}
-	s.runMany(ctx, hb)
-}
-
-func (s *stream) runOne(ctx context.Context, hb <-chan time.Time) {
-	c := s.subs[0].C()
+	c := s.sub.C()
 	for {
 		select {
 		case m, ok := <-c:
 			if !ok {
-				s.end(0)
+				s.end()
 				return
 			}
 			s.batch = append(s.batch[:0], m)
-			if closed := s.collect(); closed >= 0 {
+			if closed := s.collect(); closed {
+				// Slow consumer or broker closed: send what was delivered,
+				// then end; the client resumes from the last id.
 				s.writeBatch()
-				s.end(closed)
+				s.end()
 				_ = s.flush()
 				return
 			}
@@ -156,91 +128,22 @@ func (s *stream) runOne(ctx context.Context, hb <-chan time.Time) {
 	}
 }
 
-func (s *stream) runMany(ctx context.Context, hb <-chan time.Time) {
-	n := len(s.subs)
-	cases := make([]reflect.SelectCase, n, n+3)
-	for i, sub := range s.subs {
-		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(sub.C())}
-	}
-	cases = append(cases,
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.h.drain.Closing())})
-	if hb != nil {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(hb)})
-	}
+// collect appends the messages already waiting on the subscription to
+// s.batch without blocking (bounded by its buffer) and reports whether its
+// channel turned out closed.
+func (s *stream) collect() (closed bool) {
+	c := s.sub.C()
 	for {
-		i, v, ok := reflect.Select(cases)
-		switch {
-		case i < n:
+		select {
+		case m, ok := <-c:
 			if !ok {
-				s.batch = s.batch[:0]
-				s.collect()
-				s.writeBatch()
-				s.end(i)
-				_ = s.flush()
-				return
+				return true
 			}
-			s.batch = append(s.batch[:0], v.Interface().(*pubsub.Message))
-			closed := s.collect()
-			s.writeBatch()
-			if closed >= 0 {
-				s.end(closed)
-				_ = s.flush()
-				return
-			}
-		case i == n: // client gone
-			return
-		case i == n+1:
-			s.drain()
-			return
+			s.batch = append(s.batch, m)
 		default:
-			s.buf = append(s.buf, ": ping\n\n"...)
-		}
-		if err := s.flush(); err != nil {
-			s.h.log.Debug("sse: write failed", "err", err)
-			return
+			return false
 		}
 	}
-}
-
-// collect appends every message already waiting on any subscription to
-// s.batch without blocking (bounded by the subscriptions' buffers) and
-// returns the index of a subscription whose channel turned out closed, or
-// -1. Taking everything that waits, then sorting by cursor, keeps ids in
-// order across filters: the broker hands out a message to all its
-// subscriptions before the next one.
-func (s *stream) collect() int {
-	closed := -1
-	for i, sub := range s.subs {
-		c := sub.C()
-	loop:
-		for {
-			select {
-			case m, ok := <-c:
-				if !ok {
-					closed = i
-					break loop
-				}
-				s.batch = append(s.batch, m)
-			default:
-				break loop
-			}
-		}
-	}
-	if closed >= 0 {
-		// After an overflow, send nothing past the overflowed
-		// subscription's last cursor: the client resumes from there.
-		var sc *pubsub.SlowConsumerError
-		if errors.As(s.subs[closed].Err(), &sc) && sc.LastCursor != "" {
-			if lc, err := pubsub.ParseCursor(sc.LastCursor); err == nil {
-				s.batch = slices.DeleteFunc(s.batch, func(m *pubsub.Message) bool {
-					c, err := pubsub.ParseCursor(m.Cursor)
-					return err == nil && c.Epoch == lc.Epoch && c.Seq > lc.Seq
-				})
-			}
-		}
-	}
-	return closed
 }
 
 // drain writes what is already delivered, for a graceful shutdown.
@@ -251,10 +154,10 @@ func (s *stream) drain() {
 	_ = s.flush()
 }
 
-// end logs why subscription i ended; the stream then closes and the client
-// reconnects with the Last-Event-ID of the last event it got.
-func (s *stream) end(i int) {
-	err := s.subs[i].Err()
+// end logs why the subscription ended; the stream then closes and the
+// client reconnects with the Last-Event-ID of the last event it got.
+func (s *stream) end() {
+	err := s.sub.Err()
 	switch {
 	case errors.Is(err, pubsub.ErrSlowConsumer):
 		s.h.log.Warn("sse: slow client disconnected; it resumes from its Last-Event-ID", "err", err)
@@ -264,16 +167,6 @@ func (s *stream) end(i int) {
 }
 
 func (s *stream) writeBatch() {
-	if len(s.subs) > 1 && len(s.batch) > 1 {
-		slices.SortStableFunc(s.batch, func(a, b *pubsub.Message) int {
-			ca, ea := pubsub.ParseCursor(a.Cursor)
-			cb, eb := pubsub.ParseCursor(b.Cursor)
-			if ea != nil || eb != nil || ca.Epoch != cb.Epoch {
-				return 0
-			}
-			return cmp.Compare(ca.Seq, cb.Seq)
-		})
-	}
 	for i, m := range s.batch {
 		s.writeMessage(m)
 		s.batch[i] = nil
@@ -289,30 +182,8 @@ func (s *stream) writeMessage(m *pubsub.Message) {
 	id := ""
 	if m.Cursor != "" && !m.Retain && cleanField(m.Cursor) {
 		id = m.Cursor
-		if len(s.subs) > 1 {
-			if c, err := pubsub.ParseCursor(m.Cursor); err == nil {
-				if s.seen(c.Seq) {
-					return // the same message through an overlapping filter
-				}
-				s.remember(c.Seq)
-			}
-		}
 	}
 	s.buf = s.h.appendEvent(s.buf, m, id)
-}
-
-func (s *stream) remember(seq uint64) {
-	s.recent[s.nrec%len(s.recent)] = seq
-	s.nrec++
-}
-
-func (s *stream) seen(seq uint64) bool {
-	for i := 0; i < len(s.recent) && i < s.nrec; i++ {
-		if s.recent[i] == seq {
-			return true
-		}
-	}
-	return false
 }
 
 // appendEnvelope appends the envelope as data lines. A JSON payload

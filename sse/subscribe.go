@@ -20,15 +20,14 @@ type start struct {
 	fresh  bool   // no resume position: announce the head as sb-open
 	head   string // cursor of the newest message when the stream started
 	resume string // the cursor resumed from (no reset)
-	// backlog is the history a multi-filter resume read before
-	// subscribing, to be sent first.
-	backlog []*pubsub.Message
 }
 
-// subscribe opens one subscription per filter, resuming from req.lastID
-// when it can. Every failure to resume becomes a reset, never an error; the
-// error is for a broker that refuses the subscription itself.
-func (h *Handler) subscribe(ctx context.Context, req request) ([]pubsub.Subscription, start, error) {
+// subscribe opens one subscription for all the filters (pubsub.SubscribeAll:
+// each message once, in cursor order, on brokers that support it), resuming
+// from req.lastID when it can. Every failure to resume becomes a reset,
+// never an error; the error is for a broker that refuses the subscription
+// itself.
+func (h *Handler) subscribe(ctx context.Context, req request) (pubsub.Subscription, start, error) {
 	var st start
 	since := ""
 	switch {
@@ -41,53 +40,24 @@ func (h *Handler) subscribe(ctx context.Context, req request) ([]pubsub.Subscrip
 	default:
 		since = req.lastID
 	}
-	if since != "" && len(req.filters) > 1 {
-		backlog, next, gap, err := h.catchUp(ctx, req.filters, since)
-		switch {
-		case errors.Is(err, pubsub.ErrInvalidCursor), errors.Is(err, pubsub.ErrNotSupported):
-			st.reset, since = resetInvalid, ""
-		case err != nil:
-			return nil, st, err
-		case gap:
-			st.reset, since = resetGap, ""
-		default:
-			st.backlog, since = backlog, next
-		}
+	sub, err := pubsub.SubscribeAll(ctx, h.b, req.filters, &pubsub.SubscribeOptions{Since: since, Buffer: h.o.Buffer})
+	if err != nil && since != "" && (errors.Is(err, pubsub.ErrInvalidCursor) || errors.Is(err, pubsub.ErrNotSupported)) {
+		st.reset = resetInvalid
+		sub, err = pubsub.SubscribeAll(ctx, h.b, req.filters, &pubsub.SubscribeOptions{Buffer: h.o.Buffer})
 	}
-	opts := &pubsub.SubscribeOptions{Since: since, Buffer: h.o.Buffer}
-	subs := make([]pubsub.Subscription, 0, len(req.filters))
-	closeAll := func() {
-		for _, s := range subs {
-			_ = s.Close()
-		}
-		subs = subs[:0]
+	if err != nil {
+		return nil, st, err
 	}
-	for i := 0; i < len(req.filters); i++ {
-		s, err := h.b.Subscribe(ctx, req.filters[i], opts)
-		if err != nil {
-			if opts.Since != "" && (errors.Is(err, pubsub.ErrInvalidCursor) || errors.Is(err, pubsub.ErrNotSupported)) {
-				closeAll()
-				st.reset = resetInvalid
-				opts = &pubsub.SubscribeOptions{Buffer: h.o.Buffer}
-				i = -1
-				continue
-			}
-			closeAll()
-			return nil, st, err
-		}
-		if s.Gap() && st.reset == "" {
-			st.reset = resetGap
-		}
-		subs = append(subs, s)
+	if sub.Gap() && st.reset == "" {
+		st.reset = resetGap
 	}
 	if st.reset == "" && !st.fresh {
 		st.resume = req.lastID
-		return subs, st, nil
+		return sub, st, nil
 	}
-	st.backlog = nil
 	// Read the head after subscribing, so that a client that reconnects
 	// before its first message resumes from a position no later than what
-	// its subscriptions delivered: messages published between the two
+	// its subscription delivered: messages published between the two
 	// calls arrive live with their own (smaller) ids, in order.
 	if h.hr != nil {
 		if head, err := h.hint.head(ctx, h.hr, req.filters[0]); err == nil {
@@ -96,5 +66,5 @@ func (h *Handler) subscribe(ctx context.Context, req request) ([]pubsub.Subscrip
 			h.log.Debug("sse: cannot read the history head", "err", err)
 		}
 	}
-	return subs, st, nil
+	return sub, st, nil
 }
