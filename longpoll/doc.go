@@ -53,13 +53,16 @@
 // waits for any delivery, the timeout, the client leaving (released at
 // once) or Shutdown (answered at once with an empty batch). The messages in
 // the answer always come from history, so order and completeness do not
-// depend on which subscription woke the poll. A held poll costs one
-// goroutine (the request's own) and one subscription per filter.
+// depend on how the poll was woken. A held poll costs one goroutine (the
+// request's own) and one subscription for all its filters
+// (pubsub.SubscribeAll).
 //
 // # Brokers without history
 //
 // Without a HistoryReader the handler degrades to live-only polls:
 // messages published between two polls are missed. Every response then
 // carries "history":false and the cursor is "", and a poll that sends a
-// cursor gets "gap":true, so clients can tell.
+// cursor gets "gap":true, so clients can tell. Several filters share one
+// subscription: with a pubsub.MultiSubscriber broker a message matching two
+// of them still comes once.
 package longpoll

@@ -316,3 +316,30 @@ func TestPollCORS(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "*", resp.Header.Get("Access-Control-Allow-Origin"))
 }
+
+// Without history, a poll over overlapping filters still answers each
+// message once, in order (one subscription for all the filters).
+func TestPollWithoutHistoryOverlappingFilters(t *testing.T) {
+	b, h, srv := setup(t, pubsub.MemoryOptions{HistorySize: -1}, nil)
+	done := make(chan response, 1)
+	go func() { done <- poll(t, srv.URL+"?topic=a/%23&topic=a/b&topic=%2B/b&timeout=10s") }()
+	require.Eventually(t, func() bool { return h.Held() == 1 }, 5*time.Second, time.Millisecond)
+	// The subscription may start just after Held counts the poll: publish
+	// until the poll answers.
+	for i := 0; ; i++ {
+		publish(t, b, "a/b", fmt.Sprint(i))
+		select {
+		case r := <-done:
+			require.NotEmpty(t, r.Messages)
+			prev := -1
+			for _, m := range r.Messages {
+				var n int
+				require.NoError(t, json.Unmarshal(m.Data, &n))
+				require.Greater(t, n, prev, "each message once, in order")
+				prev = n
+			}
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"time"
 
@@ -48,14 +47,12 @@ func (h *Handler) poll(ctx context.Context, req request) (result, error) {
 		since = head
 	}
 	deadline := time.Now().Add(req.timeout)
-	var subs []pubsub.Subscription
-	closeSubs := func() {
-		for _, s := range subs {
-			_ = s.Close()
+	var sub pubsub.Subscription // wakes the poll; nil until the first wait
+	defer func() {
+		if sub != nil {
+			_ = sub.Close()
 		}
-		subs = nil
-	}
-	defer closeSubs()
+	}()
 	for {
 		r, err := h.read(ctx, req.filters, since, req.limit)
 		if errors.Is(err, pubsub.ErrInvalidCursor) {
@@ -71,21 +68,19 @@ func (h *Handler) poll(ctx context.Context, req request) (result, error) {
 			return r, nil
 		}
 		since = r.cursor
-		if subs == nil {
+		if sub == nil {
 			// Subscribing from the cursor closes the race between the read
 			// and the subscription: anything published after the read wakes
 			// us. The messages themselves are read from history, in order.
-			for _, f := range req.filters {
-				s, err := h.b.Subscribe(ctx, f, &pubsub.SubscribeOptions{Since: since, Buffer: 1, NoRetained: true})
-				if err != nil {
-					return result{}, err
-				}
-				subs = append(subs, s)
+			sub, err = pubsub.SubscribeAll(ctx, h.b, req.filters, &pubsub.SubscribeOptions{Since: since, Buffer: 1, NoRetained: true})
+			if err != nil {
+				return result{}, err
 			}
 		}
-		reason, ended := h.wait(ctx, subs, deadline)
+		reason, ended := h.wait(ctx, sub, deadline)
 		if ended {
-			closeSubs() // overflowed: subscribe again from the new cursor
+			_ = sub.Close() // overflowed: subscribe again from the new cursor
+			sub = nil
 		}
 		switch reason {
 		case timedOut, shutdown:
@@ -110,67 +105,41 @@ const (
 	gone
 )
 
-// wait blocks until a subscription delivers (or ends), the deadline
-// passes, the handler shuts down or the client leaves; ended reports a
-// subscription that ended. One goroutine: the caller's.
-func (h *Handler) wait(ctx context.Context, subs []pubsub.Subscription, deadline time.Time) (wakeReason, bool) {
+// wait blocks until the subscription delivers (or ends), the deadline
+// passes, the handler shuts down or the client leaves; ended reports that
+// the subscription ended. One goroutine: the caller's.
+func (h *Handler) wait(ctx context.Context, sub pubsub.Subscription, deadline time.Time) (wakeReason, bool) {
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
-	if len(subs) == 1 {
-		select {
-		case <-subs[0].C():
-			return drainWake(subs)
-		case <-t.C:
-			return timedOut, false
-		case <-h.drain.Closing():
-			return shutdown, false
-		case <-ctx.Done():
-			return gone, false
-		}
-	}
-	cases := make([]reflect.SelectCase, 0, len(subs)+3)
-	for _, s := range subs {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.C())})
-	}
-	cases = append(cases,
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.C)},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(h.drain.Closing())},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
-	i, _, _ := reflect.Select(cases)
-	switch i - len(subs) {
-	case 0:
+	select {
+	case <-sub.C():
+		return drainWake(sub)
+	case <-t.C:
 		return timedOut, false
-	case 1:
+	case <-h.drain.Closing():
 		return shutdown, false
-	case 2:
+	case <-ctx.Done():
 		return gone, false
 	}
-	return drainWake(subs)
 }
 
-// drainWake empties the subscriptions' buffers (the messages themselves
-// are read from history) and reports one that ended: after an overflow the
+// drainWake empties the subscription's buffer (the messages themselves are
+// read from history) and reports whether it ended: after an overflow the
 // poll subscribes again; when the broker closed, it answers.
-func drainWake(subs []pubsub.Subscription) (wakeReason, bool) {
-	ended := false
-	for _, s := range subs {
-	drain:
-		for {
-			select {
-			case _, ok := <-s.C():
-				if !ok {
-					if errors.Is(s.Err(), pubsub.ErrClosed) {
-						return shutdown, true
-					}
-					ended = true
-					break drain
+func drainWake(sub pubsub.Subscription) (wakeReason, bool) {
+	for {
+		select {
+		case _, ok := <-sub.C():
+			if !ok {
+				if errors.Is(sub.Err(), pubsub.ErrClosed) {
+					return shutdown, true
 				}
-			default:
-				break drain
+				return woke, true
 			}
+		default:
+			return woke, false
 		}
 	}
-	return woke, ended
 }
 
 // read returns the messages after since matching any of filters, oldest
@@ -237,53 +206,39 @@ func (h *Handler) read(ctx context.Context, filters []string, since string, limi
 // whenever the client sent a cursor.
 func (h *Handler) pollLive(ctx context.Context, req request) (result, error) {
 	res := result{gap: req.cursor != ""}
-	var subs []pubsub.Subscription
-	defer func() {
-		for _, s := range subs {
-			_ = s.Close()
-		}
-	}()
-	for _, f := range req.filters {
-		s, err := h.b.Subscribe(ctx, f, &pubsub.SubscribeOptions{Buffer: req.limit, Overflow: pubsub.OverflowDropOldest, NoRetained: true})
-		if err != nil {
-			return result{}, err
-		}
-		subs = append(subs, s)
+	sub, err := pubsub.SubscribeAll(ctx, h.b, req.filters, &pubsub.SubscribeOptions{Buffer: req.limit, Overflow: pubsub.OverflowDropOldest, NoRetained: true})
+	if err != nil {
+		return result{}, err
 	}
+	defer func() { _ = sub.Close() }()
 	if req.timeout <= 0 {
 		return res, nil
 	}
-	deadline := time.Now().Add(req.timeout)
-	t := time.NewTimer(time.Until(deadline))
+	t := time.NewTimer(req.timeout)
 	defer t.Stop()
-	cases := make([]reflect.SelectCase, 0, len(subs)+3)
-	for _, s := range subs {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.C())})
-	}
-	cases = append(cases,
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.C)},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(h.drain.Closing())},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
-	i, v, ok := reflect.Select(cases)
-	switch {
-	case i == len(subs)+2:
-		return result{}, ctx.Err()
-	case i >= len(subs) || !ok:
+	c := sub.C()
+	select {
+	case m, ok := <-c:
+		if !ok {
+			return res, nil
+		}
+		res.messages = append(res.messages, m)
+	case <-t.C:
 		return res, nil
+	case <-h.drain.Closing():
+		return res, nil
+	case <-ctx.Done():
+		return result{}, ctx.Err()
 	}
-	res.messages = append(res.messages, v.Interface().(*pubsub.Message))
-	for _, s := range subs {
-	drain:
-		for len(res.messages) < req.limit {
-			select {
-			case m, ok := <-s.C():
-				if !ok {
-					break drain
-				}
-				res.messages = append(res.messages, m)
-			default:
-				break drain
+	for len(res.messages) < req.limit {
+		select {
+		case m, ok := <-c:
+			if !ok {
+				return res, nil
 			}
+			res.messages = append(res.messages, m)
+		default:
+			return res, nil
 		}
 	}
 	return res, nil

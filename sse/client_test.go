@@ -139,15 +139,25 @@ func TestClientStopsOnContext(t *testing.T) {
 
 // cutWriter drops a stream from the server side: it writes the first
 // events of a connection (everything up to a blank line counts), then fails
-// mid-batch as a broken connection does.
+// mid-batch as a broken connection does. With stall set, its second write
+// (the first after sb-open) closes stalled and waits for release: the
+// stream stops reading its subscription meanwhile.
 type cutWriter struct {
 	http.ResponseWriter
-	left int // events still to write
+	left    int // events still to write
+	writes  int
+	stall   bool
+	stalled chan<- struct{}
+	release <-chan struct{}
 }
 
 var errCut = errors.New("connection cut")
 
 func (w *cutWriter) Write(p []byte) (int, error) {
+	if w.writes++; w.stall && w.writes == 2 {
+		close(w.stalled)
+		<-w.release
+	}
 	end := len(p)
 	for i := 0; ; {
 		j := bytes.Index(p[i:], []byte("\n\n"))
@@ -173,55 +183,97 @@ func (w *cutWriter) Write(p []byte) (int, error) {
 func (w *cutWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // TestClientManyFiltersConcurrentPublishers: several overlapping filters
-// on one stream while publishers run concurrently. The client sees
-// strictly increasing cursors, each matching message once, across the
-// reconnects that server-side drops and overflows (a small buffer) cause:
-// a resume from its sticky Last-Event-ID loses nothing. Merging one
-// subscription per filter could send a later cursor before an earlier one
-// of another filter, which the resume then skipped.
+// on one stream. First the stream stalls while every filter overflows, each
+// at another cursor; then publishers run concurrently through the rest of
+// the stream (each keeps at most a window of messages ahead of the client)
+// while the server drops connections. The client sees strictly increasing
+// cursors, each matching message once and none skipped: every resume from
+// its sticky Last-Event-ID loses nothing. Merged subscriptions, one per
+// filter, sent messages past the cursor of the filter that overflowed
+// first, so the resume skipped that filter's rest.
 func TestClientManyFiltersConcurrentPublishers(t *testing.T) {
-	b, h, _ := setup(t, pubsub.MemoryOptions{}, &Options{Buffer: 8, Retry: time.Millisecond})
+	const buffer = 8
+	b, h, _ := setup(t, pubsub.MemoryOptions{}, &Options{Buffer: buffer, Retry: time.Millisecond})
 	const maxPerConn = 40 // events a connection carries at most
+	stalled, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	unstall := func() { releaseOnce.Do(func() { close(release) }) }
 	var reqs atomic.Int32
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := reqs.Add(1)
-		h.ServeHTTP(&cutWriter{ResponseWriter: w, left: maxPerConn - int(n%7)*5}, r)
+		h.ServeHTTP(&cutWriter{ResponseWriter: w, left: maxPerConn - int(n%7)*5,
+			stall: n == 1, stalled: stalled, release: release}, r)
 	}))
 	defer proxy.Close()
+	defer unstall() // before proxy.Close, should the test fail early
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 
-	const per = 400
-	topics := []string{"a/1", "a/2", "b", "c"} // a/2 matches a/# and a/2; c matches nothing
 	want := make(map[string]bool)
 	var mu sync.Mutex
+	pub := func(topic string) bool {
+		r, err := b.Publish(context.Background(), pubsub.Message{Topic: topic})
+		if err != nil {
+			t.Error(err)
+			return false
+		}
+		if topic != "c" {
+			mu.Lock()
+			want[r.Cursor] = true
+			mu.Unlock()
+		}
+		return true
+	}
+	// The stall: one message the stream takes, then more than the buffer
+	// on each topic in turn (a/2 matches a/# and a/2; c matches nothing).
+	stall := func() error {
+		defer unstall()
+		pub("a/1")
+		select {
+		case <-stalled:
+		case <-ctx.Done():
+			return fmt.Errorf("the stream never took its first message: %w", ctx.Err())
+		}
+		for _, topic := range []string{"a/1", "c", "a/2", "b"} {
+			for range buffer + 4 {
+				pub(topic)
+			}
+		}
+		return nil
+	}
+	const burst = 1 + 3*(buffer+4)
+
+	const per, window = 400, 64
+	credits := make(chan struct{}, window) // matching messages the client may lag behind
+	for range window {
+		credits <- struct{}{}
+	}
 	var wg sync.WaitGroup
-	start := make(chan struct{})
+	start, stop := make(chan struct{}), make(chan struct{})
 	var startOnce sync.Once
 	begin := func() { startOnce.Do(func() { close(start) }) }
-	defer begin() // publishers never wait forever
-	for _, topic := range topics {
+	defer wg.Wait()
+	defer close(stop)
+	defer begin()
+	for _, topic := range []string{"a/1", "a/2", "b"} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			for i := range per {
-				r, err := b.Publish(context.Background(), pubsub.Message{Topic: topic, Data: []byte(fmt.Sprint(i))})
-				if err != nil {
-					t.Error(err)
+			for range per {
+				select {
+				case <-credits:
+				case <-stop:
 					return
 				}
-				if topic != "c" {
-					mu.Lock()
-					want[r.Cursor] = true
-					mu.Unlock()
+				if !pub(topic) || (topic == "a/1" && !pub("c")) {
+					return
 				}
 			}
 		}()
 	}
-	defer wg.Wait()
 
 	c := &Client{URL: proxy.URL + "?topic=a/%23&topic=a/2&topic=b", Retry: time.Millisecond, MaxRetry: 10 * time.Millisecond}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	var got []string
 	var prev pubsub.Cursor
 	prevID := ""
@@ -234,6 +286,9 @@ func TestClientManyFiltersConcurrentPublishers(t *testing.T) {
 			}
 			opened = true
 			prev, prevID = mustCursor(t, ev.ID), ev.ID
+			if err := stall(); err != nil {
+				return err
+			}
 			begin()
 			return nil
 		case "":
@@ -244,27 +299,32 @@ func TestClientManyFiltersConcurrentPublishers(t *testing.T) {
 		if cur.Seq <= prev.Seq {
 			return fmt.Errorf("cursor %s after %s: out of order or repeated", ev.ID, prevID)
 		}
-		// Every matching message between the previous event and this one
-		// is already in history: none may have been skipped.
+		// Every matching message before this one is in history by now:
+		// none may have been skipped since the previous event.
 		for _, f := range []string{"a/#", "b"} {
 			p, err := b.History(ctx, f, pubsub.HistoryOptions{Since: prevID, Limit: 1})
 			if err != nil {
 				return err
 			}
-			if len(p.Messages) > 0 && p.Messages[0].Cursor != ev.ID && mustCursor(t, p.Messages[0].Cursor).Seq < cur.Seq {
+			if len(p.Messages) > 0 && mustCursor(t, p.Messages[0].Cursor).Seq < cur.Seq {
 				return fmt.Errorf("%s lost: the client got %s after %s", p.Messages[0].Cursor, ev.ID, prevID)
 			}
 		}
 		prev, prevID = cur, ev.ID
 		got = append(got, ev.ID)
-		if len(got) == 3*per {
+		select {
+		case credits <- struct{}{}:
+		default: // a stall message: it took no credit
+		}
+		if len(got) == burst+3*per {
 			return errDone
 		}
 		return nil
 	})
 	require.ErrorIs(t, err, errDone)
-	wg.Wait()
-	require.Len(t, want, 3*per)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, want, burst+3*per)
 	for _, id := range got {
 		require.True(t, want[id], "%s was not published on a matching topic", id)
 	}
