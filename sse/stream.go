@@ -129,11 +129,11 @@ func (s *stream) run(ctx context.Context) {
 }
 
 // collect appends the messages already waiting on the subscription to
-// s.batch without blocking (bounded by its buffer) and reports whether its
-// channel turned out closed.
+// s.batch without blocking, at most its buffer's capacity, and reports
+// whether its channel turned out closed.
 func (s *stream) collect() (closed bool) {
 	c := s.sub.C()
-	for {
+	for range max(cap(c), 1) {
 		select {
 		case m, ok := <-c:
 			if !ok {
@@ -144,6 +144,7 @@ func (s *stream) collect() (closed bool) {
 			return false
 		}
 	}
+	return false
 }
 
 // drain writes what is already delivered, for a graceful shutdown.
