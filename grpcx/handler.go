@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -113,7 +112,6 @@ type Handler struct {
 	idle    chan struct{}  // made by Shutdown, closed when calls reaches 0
 	readers sync.WaitGroup // Session reader goroutines
 
-	lastHead atomic.Value // string: the newest head cursor seen, see head
 }
 
 var _ http.Handler = (*Handler)(nil)

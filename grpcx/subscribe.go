@@ -141,7 +141,7 @@ func (h *Handler) open(ctx context.Context, filters []string, since string, opts
 	}
 	// The head is read before subscribing: a client that resumes from it
 	// before its first message gets everything delivered live meanwhile.
-	head := h.head(ctx, filters[0])
+	head := h.head(ctx)
 	opts.Since = since
 	sub, err := h.subscribeAll(ctx, filters, &opts)
 	if err != nil && opts.Since != "" && errors.Is(err, pubsub.ErrInvalidCursor) {
@@ -178,21 +178,11 @@ func (h *Handler) subscribeAll(ctx context.Context, filters []string, opts *pubs
 type perFilter struct{ pubsub.Broker }
 
 // head returns the cursor of the newest message in the broker, "" without
-// history. It remembers the last head it saw, so the read scans only what
-// was published since.
-func (h *Handler) head(ctx context.Context, filter string) string {
-	if h.hr == nil {
-		return ""
-	}
-	prev, _ := h.lastHead.Load().(string)
-	p, err := h.hr.History(ctx, filter, pubsub.HistoryOptions{Since: prev, Limit: 1})
-	if err != nil && prev != "" {
-		p, err = h.hr.History(ctx, filter, pubsub.HistoryOptions{Limit: 1})
-	}
+// history.
+func (h *Handler) head(ctx context.Context) string {
+	head, err := pubsub.Head(ctx, h.b)
 	if err != nil {
 		h.log.Debug("grpcx: cannot read the history head", "err", err)
-		return ""
 	}
-	h.lastHead.Store(p.Head)
-	return p.Head
+	return head
 }

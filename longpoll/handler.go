@@ -53,8 +53,6 @@ type Handler struct {
 	log  *slog.Logger
 
 	drain *drain.Tracker
-
-	hint headHint
 }
 
 var _ http.Handler = (*Handler)(nil)

@@ -39,7 +39,7 @@ func (h *Handler) poll(ctx context.Context, req request) (result, error) {
 		// Start from now: the head of the broker's history. After a
 		// malformed cursor, answer at once with the head, so the client
 		// learns of the gap before waiting.
-		head, err := h.head(ctx, req.filters[0])
+		head, err := h.head(ctx)
 		if err != nil || res.gap || head == "" {
 			res.cursor = head
 			return res, err
@@ -57,7 +57,7 @@ func (h *Handler) poll(ctx context.Context, req request) (result, error) {
 		r, err := h.read(ctx, req.filters, since, req.limit)
 		if errors.Is(err, pubsub.ErrInvalidCursor) {
 			// Not a cursor of this broker after all: a gap, from now.
-			head, err := h.head(ctx, req.filters[0])
+			head, err := h.head(ctx)
 			return result{history: true, gap: true, cursor: head}, err
 		}
 		if err != nil {
@@ -92,8 +92,8 @@ func (h *Handler) poll(ctx context.Context, req request) (result, error) {
 }
 
 // head returns the cursor of the newest message in the broker.
-func (h *Handler) head(ctx context.Context, filter string) (string, error) {
-	return h.hint.head(ctx, h.hr, filter)
+func (h *Handler) head(ctx context.Context) (string, error) {
+	return pubsub.Head(ctx, h.b)
 }
 
 type wakeReason int

@@ -81,7 +81,6 @@ type Handler struct {
 	drain *drain.Tracker
 
 	cache encodeCache
-	hint  headHint
 }
 
 var _ http.Handler = (*Handler)(nil)

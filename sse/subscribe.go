@@ -59,12 +59,10 @@ func (h *Handler) subscribe(ctx context.Context, req request) (pubsub.Subscripti
 	// before its first message resumes from a position no later than what
 	// its subscription delivered: messages published between the two
 	// calls arrive live with their own (smaller) ids, in order.
-	if h.hr != nil {
-		if head, err := h.hint.head(ctx, h.hr, req.filters[0]); err == nil {
-			st.head = head
-		} else {
-			h.log.Debug("sse: cannot read the history head", "err", err)
-		}
+	if head, err := pubsub.Head(ctx, h.b); err == nil {
+		st.head = head
+	} else {
+		h.log.Debug("sse: cannot read the history head", "err", err)
 	}
 	return sub, st, nil
 }
