@@ -233,3 +233,37 @@ func (s *suite) testMultiNode(t *testing.T) {
 	require.Equal(t, "across", string(m.Data))
 	require.Equal(t, r.ID, m.ID, "the message id survives the hop")
 }
+
+func (s *suite) testSubscribeAll(t *testing.T) {
+	b := s.broker(t)
+	p := prefix(t)
+	_, multi := b.(pubsub.MultiSubscriber)
+	sub, err := pubsub.SubscribeAll(s.ctx(t), b, []string{p + "/a/#", p + "/+/x", p + "/b"}, &pubsub.SubscribeOptions{Buffer: 100})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Close() })
+	topics := []string{p + "/a/x", p + "/b", p + "/c", p + "/a/y", p + "/b/x"}
+	for i, topic := range topics {
+		s.publish(t, b, topic, strconv.Itoa(i))
+	}
+	// a/x matches two filters; c matches none.
+	want := map[string]int{"0": 2, "1": 1, "3": 1, "4": 1}
+	if multi {
+		want["0"] = 1 // a MultiSubscriber delivers each message once
+	}
+	n := 0
+	for _, c := range want {
+		n += c
+	}
+	got := map[string]int{}
+	var order []string
+	for range n {
+		m := s.next(t, sub)
+		got[string(m.Data)]++
+		order = append(order, string(m.Data))
+	}
+	require.Equal(t, want, got)
+	if multi {
+		require.Equal(t, []string{"0", "1", "3", "4"}, order, "a MultiSubscriber keeps publish order across filters")
+	}
+	none(t, sub, 50*time.Millisecond)
+}

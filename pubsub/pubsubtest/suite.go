@@ -61,6 +61,7 @@ func Run(t *testing.T, f Features, newBroker Constructor) {
 		{"DropOldest", nil, s.testDropOldest},
 		{"RequestReply", nil, s.testRequestReply},
 		{"MultiNode", nil, s.testMultiNode},
+		{"SubscribeAll", nil, s.testSubscribeAll},
 		{"ResumeFromCursor", needHistory, s.testResume},
 		{"ResumeWhilePublishing", needHistory, s.testResumeWhilePublishing},
 		{"Gap", needHistory, s.testGap},
