@@ -18,18 +18,19 @@ func BenchmarkEncodeEvent(b *testing.B) {
 		format Format
 	}{{"envelope", FormatEnvelope}, {"data", FormatData}} {
 		h := &Handler{o: Options{Format: f.format}}
+		h.encode = h.encodeEvent
 		buf := make([]byte, 0, 4096)
 		b.Run(f.name+"/encode", func(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {
-				buf = h.encodeEvent(buf[:0], m, m.Cursor)
+				buf = h.encodeEvent(buf[:0], m)
 			}
 		})
 		b.Run(f.name+"/cached", func(b *testing.B) {
 			b.ReportAllocs()
-			buf = h.appendEvent(buf[:0], m, m.Cursor)
+			buf = h.cache.Append(buf[:0], m, h.encode)
 			for range b.N {
-				buf = h.appendEvent(buf[:0], m, m.Cursor)
+				buf = h.cache.Append(buf[:0], m, h.encode)
 			}
 		})
 	}

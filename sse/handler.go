@@ -80,7 +80,8 @@ type Handler struct {
 
 	drain *drain.Tracker
 
-	cache encodeCache
+	cache  transport.EncodeCache
+	encode func([]byte, *pubsub.Message) []byte // h.encodeEvent, bound once
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -99,6 +100,7 @@ func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 		o.Buffer = 0
 	}
 	h := &Handler{b: b, o: o, gate: transport.NewGate(o.Limits.MaxConnections), log: o.Logger, drain: drain.New()}
+	h.encode = h.encodeEvent
 	if hr, ok := b.(pubsub.HistoryReader); ok && b.Capabilities().History {
 		h.hr = hr
 	}

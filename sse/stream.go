@@ -180,11 +180,15 @@ func (s *stream) writeBatch() {
 // replays exactly what follows. Retained messages (old state sent to a new
 // stream) carry no id: resuming from them would replay old history.
 func (s *stream) writeMessage(m *pubsub.Message) {
-	id := ""
+	s.buf = s.h.cache.Append(s.buf, m, s.h.encode)
+}
+
+// eventID is the id: of m's event, "" for none.
+func eventID(m *pubsub.Message) string {
 	if m.Cursor != "" && !m.Retain && cleanField(m.Cursor) {
-		id = m.Cursor
+		return m.Cursor
 	}
-	s.buf = s.h.appendEvent(s.buf, m, id)
+	return ""
 }
 
 // appendEnvelope appends the envelope as data lines. A JSON payload

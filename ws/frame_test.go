@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 func FuzzDecodeClientFrame(f *testing.F) {
@@ -111,22 +112,22 @@ func TestAppendMessageFrameAllocatesNothing(t *testing.T) {
 }
 
 func TestEnvCache(t *testing.T) {
-	var c envCache
+	var c transport.EncodeCache
 	small := &pubsub.Message{Topic: "a", ID: "x-1", Cursor: "x-1", Time: time.Now(), Data: []byte(`{"v":1}`)}
-	big := &pubsub.Message{Topic: "b", Data: bytes.Repeat([]byte{0xff}, envCacheMax+1)}
+	big := &pubsub.Message{Topic: "b", Data: bytes.Repeat([]byte{0xff}, transport.MaxCachedPayload+1)}
 	for _, m := range []*pubsub.Message{small, big} {
 		want := appendEnvelopeFields(nil, m)
-		require.Equal(t, want, c.appendFields(nil, m))
-		require.Equal(t, want, c.appendFields(nil, m), "second (cached) encoding is the same")
+		require.Equal(t, want, c.Append(nil, m, appendEnvelopeFields))
+		require.Equal(t, want, c.Append(nil, m, appendEnvelopeFields), "second (cached) encoding is the same")
 	}
 	// A different message with the same content in another slot or the
 	// same slot never returns stale bytes.
 	for i := range 1000 {
 		m := &pubsub.Message{Topic: "t", Data: []byte(strconv.Itoa(i))}
-		require.Equal(t, appendEnvelopeFields(nil, m), c.appendFields(nil, m))
+		require.Equal(t, appendEnvelopeFields(nil, m), c.Append(nil, m, appendEnvelopeFields))
 	}
 	buf := make([]byte, 0, 256)
-	require.Zero(t, testing.AllocsPerRun(100, func() { buf = c.appendFields(buf[:0], small) }))
+	require.Zero(t, testing.AllocsPerRun(100, func() { buf = c.Append(buf[:0], small, appendEnvelopeFields) }))
 }
 
 func must[T any](v T, err error) T {
@@ -157,12 +158,12 @@ func BenchmarkAppendMessageFrame(b *testing.B) {
 		// What each connection after the first pays: the writer's frame
 		// from the handler's envelope cache.
 		b.Run(bc.name+"-cached", func(b *testing.B) {
-			var c envCache
+			var c transport.EncodeCache
 			buf := make([]byte, 0, 1024)
 			b.ReportAllocs()
 			for b.Loop() {
 				buf = append(buf[:0], `{"type":"message","sub":"s1"`...)
-				buf = c.appendFields(buf, bc.m)
+				buf = c.Append(buf, bc.m, appendEnvelopeFields)
 				buf = append(buf, '}')
 			}
 			b.SetBytes(int64(len(buf)))

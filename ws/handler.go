@@ -146,7 +146,7 @@ type Handler struct {
 	opts   HandlerOptions
 	gate   *transport.Gate
 	accept websocket.AcceptOptions
-	cache  envCache
+	cache  transport.EncodeCache
 
 	mu       sync.Mutex
 	closing  bool

@@ -153,7 +153,7 @@ func (w *writer) writeMessage(ss *serverSub, m *pubsub.Message) bool {
 	}
 	w.buf = append(w.buf[:0], `{"type":"message","sub":`...)
 	w.buf = append(w.buf, ss.idJSON...)
-	w.buf = w.s.h.cache.appendFields(w.buf, m)
+	w.buf = w.s.h.cache.Append(w.buf, m, appendEnvelopeFields)
 	w.buf = append(w.buf, '}')
 	return w.write(w.buf)
 }
