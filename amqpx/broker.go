@@ -39,7 +39,10 @@ type Broker struct {
 	once     sync.Once
 }
 
-var _ pubsub.Broker = (*Broker)(nil)
+var (
+	_ pubsub.Broker          = (*Broker)(nil)
+	_ pubsub.MultiSubscriber = (*Broker)(nil)
+)
 
 // maxStreamReaders bounds the history stream consumers (resumes and
 // History reads) a Broker runs at once; more wait their turn.
@@ -209,21 +212,49 @@ func (b *Broker) deadLetter(ctx context.Context, opts *pubsub.SubscribeOptions, 
 // Subscribe subscribes to filter (MQTT 5 syntax, translated to an AMQP
 // binding key; a level containing '.' or '*' is refused with
 // pubsub.ErrInvalidFilter). It returns once the binding is in place, so a
-// message published afterwards is delivered.
+// message published afterwards is delivered. It is SubscribeMany with one
+// filter.
 //
 // A plain subscription shares the node queue with every other plain
 // subscription of this Broker. A subscription with Group consumes the
 // group's durable queue (shared by every node; prefetch from Prefetch). A
 // ManualAck subscription without a group consumes a private queue.
-// Since is refused with pubsub.ErrNotSupported (no history).
+// Since needs Options.History (otherwise pubsub.ErrNotSupported) and
+// cannot be combined with Group or ManualAck.
 func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.SubscribeOptions) (pubsub.Subscription, error) {
-	f, key, err := FilterToKey(filter)
-	if err != nil {
-		return nil, err
+	return b.SubscribeMany(ctx, []string{filter}, opts)
+}
+
+// SubscribeMany subscribes to several filters on one subscription; see
+// pubsub.MultiSubscriber. A message matching more than one filter is
+// delivered once, and messages arrive in the order of the node queue (with
+// Options.History, in cursor order) whatever filter they match; with
+// Since, the replay covers the union of the filters in stream order, then
+// continues live with no gap and no duplicate. A plain subscription holds
+// one reference to the node queue's binding of each filter. A ManualAck
+// subscription binds its private queue to every filter (RabbitMQ routes a
+// message to a queue once). A group takes exactly one filter
+// (pubsub.ErrNotSupported otherwise): its queue is named after it.
+func (b *Broker) SubscribeMany(ctx context.Context, filters []string, opts *pubsub.SubscribeOptions) (pubsub.Subscription, error) {
+	if len(filters) == 0 {
+		return nil, fmt.Errorf("%w: no filter", pubsub.ErrInvalidFilter)
+	}
+	fs := make([]pubsub.Filter, len(filters))
+	keys := make([]string, len(filters))
+	for i, filter := range filters {
+		f, key, err := FilterToKey(filter)
+		if err != nil {
+			return nil, err
+		}
+		fs[i], keys[i] = f, key
 	}
 	o := withDefaults(opts)
+	if o.Group != "" && len(fs) > 1 {
+		return nil, fmt.Errorf("%w: a group takes one filter", pubsub.ErrNotSupported)
+	}
 	var since pubsub.Cursor
 	if o.Since != "" {
+		var err error
 		if since, err = pubsub.ParseCursor(o.Since); err != nil {
 			return nil, err
 		}
@@ -247,31 +278,36 @@ func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.Subs
 	}
 	defer b.inflight.Done()
 	if o.Group != "" || o.ManualAck {
-		return b.subscribeQueue(ctx, f, key, o)
+		return b.subscribeQueue(ctx, fs, keys, o)
+	}
+	s := newLiveSub(b, fs, keys, o)
+	for i, key := range keys {
+		if err := b.node.acquire(ctx, key); err != nil {
+			for _, k := range keys[:i] {
+				b.node.release(k)
+			}
+			return nil, err
+		}
 	}
 	if o.Since != "" {
-		return b.subscribeSince(ctx, f, key, o, since)
-	}
-	s := newLiveSub(b, f, key, o)
-	if err := b.node.acquire(ctx, key); err != nil {
-		return nil, err
+		return b.subscribeSince(ctx, s, since)
 	}
 	if !b.fan.add(s) {
-		b.node.release(key)
+		b.releaseAll(s)
 		return nil, pubsub.ErrClosed
 	}
 	s.watch(ctx)
 	return s, nil
 }
 
-func (b *Broker) subscribeQueue(ctx context.Context, f pubsub.Filter, key string, o pubsub.SubscribeOptions) (pubsub.Subscription, error) {
-	s := &queueSub{b: b, filter: f, key: key, opts: o, ch: make(chan *pubsub.Message, o.Buffer),
+func (b *Broker) subscribeQueue(ctx context.Context, fs []pubsub.Filter, keys []string, o pubsub.SubscribeOptions) (pubsub.Subscription, error) {
+	s := &queueSub{b: b, filters: fs, keys: keys, opts: o, ch: make(chan *pubsub.Message, o.Buffer),
 		started: make(chan error, 1), done: make(chan struct{}), inflight: make(map[*pubsub.Message]inflight)}
 	if o.MaxDeliveries > 0 {
 		s.maxDeliv = o.MaxDeliveries
 	}
 	if o.Group != "" {
-		s.queue = groupQueue(b.opts.QueuePrefix, o.Group, f.String())
+		s.queue = groupQueue(b.opts.QueuePrefix, o.Group, fs[0].String())
 	} else {
 		s.queue = b.opts.QueuePrefix + ".sub." + b.id + pubsub.NewEpoch()
 		s.private = true
@@ -317,10 +353,17 @@ func (b *Broker) forget(s *queueSub) {
 }
 
 // detach releases a plain subscription's place in the fan-out and its
-// binding reference.
+// binding references.
 func (b *Broker) detach(s *liveSub) {
 	if b.fan.remove(s) {
-		b.node.release(s.key)
+		b.releaseAll(s)
+	}
+}
+
+// releaseAll releases s's binding references, one per filter.
+func (b *Broker) releaseAll(s *liveSub) {
+	for _, key := range s.keys {
+		b.node.release(key)
 	}
 }
 

@@ -32,11 +32,21 @@
 // longer outage), the node's live subscriptions end with [ErrQueueLost]: a
 // gap is never silent.
 //
+// Broker is a [pubsub.MultiSubscriber]: SubscribeMany (what
+// pubsub.SubscribeAll calls, and what Subscribe is with one filter) puts
+// several filters on one subscription, which holds one binding reference
+// per filter. The node queue receives a message once however many of its
+// bindings match, and the fan-out offers it once to a subscription found
+// under several of its filters: each message arrives once, in queue order
+// (with Options.History, cursor order) across all the filters.
+//
 // A subscription with SubscribeOptions.Group consumes the durable queue
 // "<prefix>.group.<group>.<hash>" shared by every member of the group on
 // every node (competing consumers, prefetch = SubscribeOptions.Prefetch).
 // A ManualAck subscription without a group consumes a private queue of its
-// own. Those are the only per-subscription queues.
+// own, bound to each of its filters. Those are the only per-subscription
+// queues. A group takes exactly one filter: SubscribeMany refuses a group
+// on several with pubsub.ErrNotSupported.
 //
 // # Delivery
 //
@@ -86,7 +96,8 @@
 // the stream. SubscribeOptions.Since joins the fan-out first (live messages
 // wait, bounded by Buffer), then reads the node's head (the newest offset
 // it has read), replays the stream from the cursor up to the head, then
-// delivers the waiting live messages after it: no gap, no duplicate. A
+// delivers the waiting live messages after it: no gap, no duplicate. With
+// several filters, one replay covers their union in stream order. A
 // cursor beyond the node's head (another node's, a little ahead) is settled
 // by publishing a marker to "$sb/sync" and waiting for it. A cursor from
 // another epoch, from beyond the marker, or older than the stream's

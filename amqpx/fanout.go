@@ -29,31 +29,35 @@ func newFanout() *fanout {
 	return &fanout{exact: make(map[string][]*liveSub), wild: make(map[string]*wildSubs)}
 }
 
-// add attaches s; it reports false once the fan-out is closed.
+// add attaches s under each of its filters; it reports false once the
+// fan-out is closed.
 func (f *fanout) add(s *liveSub) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return false
 	}
-	if !s.filter.Wildcard() {
-		f.exact[s.filter.String()] = append(f.exact[s.filter.String()], s)
-		return true
+	for _, filter := range s.filters {
+		key := filter.String()
+		if !filter.Wildcard() {
+			f.exact[key] = append(f.exact[key], s)
+			continue
+		}
+		w := f.wild[key]
+		if w == nil {
+			w = &wildSubs{f: filter}
+			f.wild[key] = w
+		}
+		w.subs = append(w.subs, s)
 	}
-	w := f.wild[s.filter.String()]
-	if w == nil {
-		w = &wildSubs{f: s.filter}
-		f.wild[s.filter.String()] = w
-	}
-	w.subs = append(w.subs, s)
 	return true
 }
 
-// remove detaches s; it reports whether s was attached.
+// remove detaches s from all its filters; it reports whether s was
+// attached.
 func (f *fanout) remove(s *liveSub) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	key := s.filter.String()
 	del := func(list []*liveSub) ([]*liveSub, bool) {
 		i := slices.Index(list, s)
 		if i < 0 {
@@ -61,29 +65,32 @@ func (f *fanout) remove(s *liveSub) bool {
 		}
 		return slices.Delete(list, i, i+1), true
 	}
-	if !s.filter.Wildcard() {
-		list, ok := del(f.exact[key])
-		if len(list) == 0 {
-			delete(f.exact, key)
-		} else {
-			f.exact[key] = list
+	removed := false
+	for _, filter := range s.filters {
+		key := filter.String()
+		var ok bool
+		if !filter.Wildcard() {
+			var list []*liveSub
+			list, ok = del(f.exact[key])
+			if len(list) == 0 {
+				delete(f.exact, key)
+			} else {
+				f.exact[key] = list
+			}
+		} else if w := f.wild[key]; w != nil {
+			w.subs, ok = del(w.subs)
+			if len(w.subs) == 0 {
+				delete(f.wild, key)
+			}
 		}
-		return ok
+		removed = removed || ok
 	}
-	w := f.wild[key]
-	if w == nil {
-		return false
-	}
-	var ok bool
-	w.subs, ok = del(w.subs)
-	if len(w.subs) == 0 {
-		delete(f.wild, key)
-	}
-	return ok
+	return removed
 }
 
 // deliver offers m to every matching subscription and returns those that
-// overflowed (already closed; the caller detaches them).
+// overflowed (already closed; the caller detaches them). A subscription
+// found under several of its filters is offered m once (see offer).
 func (f *fanout) deliver(m *pubsub.Message, dead []*liveSub) []*liveSub {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -113,33 +120,43 @@ func (f *fanout) closeAll() []*liveSub {
 	return f.all()
 }
 
-// all returns every attached subscription.
+// all returns every attached subscription, once each.
 func (f *fanout) all() []*liveSub {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	seen := make(map[*liveSub]struct{})
 	var out []*liveSub
+	add := func(l []*liveSub) {
+		for _, s := range l {
+			if _, ok := seen[s]; !ok {
+				seen[s] = struct{}{}
+				out = append(out, s)
+			}
+		}
+	}
 	for _, l := range f.exact {
-		out = append(out, l...)
+		add(l)
 	}
 	for _, w := range f.wild {
-		out = append(out, w.subs...)
+		add(w.subs)
 	}
 	return out
 }
 
-// liveSub is a plain subscription served from the node queue (or the
-// history stream): no goroutine of its own, a bounded channel filled by the
-// node consumer. Resuming from a cursor adds a replay goroutine that owns
-// the channel until it has caught up; live messages wait in pending
-// meanwhile.
+// liveSub is a plain subscription on one or more filters served from the
+// node queue (or the history stream): no goroutine of its own, a bounded
+// channel filled by the node consumer, each message once and in queue (or
+// stream) order whatever filter it matches. Resuming from a cursor adds a
+// replay goroutine that owns the channel until it has caught up; live
+// messages wait in pending meanwhile.
 type liveSub struct {
-	b      *Broker
-	filter pubsub.Filter
-	key    string // AMQP binding key
-	opts   pubsub.SubscribeOptions
-	ch     chan *pubsub.Message
-	done   chan struct{} // closed when the subscription ends
-	gap    bool
+	b       *Broker
+	filters []pubsub.Filter
+	keys    []string // AMQP binding keys, one per filter (one reference each)
+	opts    pubsub.SubscribeOptions
+	ch      chan *pubsub.Message
+	done    chan struct{} // closed when the subscription ends
+	gap     bool
 
 	mu        sync.Mutex
 	closed    bool
@@ -147,13 +164,28 @@ type liveSub struct {
 	last      string // cursor of the last message put on ch
 	replaying bool   // a replay goroutine owns sends to ch and closing it
 	pending   []*pubsub.Message
-	stop      func() bool // stops the context.AfterFunc
+	stop      func() bool     // stops the context.AfterFunc
+	offered   *pubsub.Message // the last message offered: found under another filter, it is not offered again
 }
 
 var _ pubsub.Subscription = (*liveSub)(nil)
 
-func newLiveSub(b *Broker, f pubsub.Filter, key string, o pubsub.SubscribeOptions) *liveSub {
-	return &liveSub{b: b, filter: f, key: key, opts: o, ch: make(chan *pubsub.Message, o.Buffer), done: make(chan struct{})}
+func newLiveSub(b *Broker, fs []pubsub.Filter, keys []string, o pubsub.SubscribeOptions) *liveSub {
+	return &liveSub{b: b, filters: fs, keys: keys, opts: o, ch: make(chan *pubsub.Message, o.Buffer), done: make(chan struct{})}
+}
+
+// match reports whether topic matches any of s's filters.
+func (s *liveSub) match(topic string) bool {
+	return matchAny(s.filters, topic)
+}
+
+func matchAny(fs []pubsub.Filter, topic string) bool {
+	for _, f := range fs {
+		if f.Match(topic) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *liveSub) C() <-chan *pubsub.Message { return s.ch }
@@ -226,13 +258,16 @@ func (s *liveSub) sent(m *pubsub.Message) {
 
 // offer puts m on the channel without blocking. On a full buffer it drops
 // the oldest message (OverflowDropOldest) or closes the subscription with a
-// *pubsub.SlowConsumerError and reports true.
+// *pubsub.SlowConsumerError and reports true. The fan-out offers a message
+// once per matching filter, one after the other: only the first offer of
+// the same message counts.
 func (s *liveSub) offer(m *pubsub.Message) (overflowed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || s.offered == m {
 		return false
 	}
+	s.offered = m
 	if s.replaying {
 		if len(s.pending) >= s.opts.Buffer {
 			if s.opts.Overflow != pubsub.OverflowDropOldest {

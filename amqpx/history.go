@@ -229,20 +229,17 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 	return p, nil
 }
 
-// subscribeSince starts a plain subscription that replays the stream after
-// since, then continues live with no gap and no duplicate: the
-// subscription joins the fan-out first (live messages wait in pending),
+// subscribeSince starts plain subscription s (its bindings acquired) that
+// replays the stream after since, then continues live with no gap and no
+// duplicate: the replay reads the stream once for all of s's filters, in
+// stream order. The subscription joins the fan-out first (live messages wait in pending),
 // then reads the node's head; the replay reads the stream up to the head,
 // and the pending messages after it follow.
-func (b *Broker) subscribeSince(ctx context.Context, f pubsub.Filter, key string, o pubsub.SubscribeOptions, since pubsub.Cursor) (pubsub.Subscription, error) {
-	s := newLiveSub(b, f, key, o)
-	if err := b.node.acquire(ctx, key); err != nil {
-		return nil, err
-	}
+func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cursor) (pubsub.Subscription, error) {
 	if since.Epoch != b.opts.HistoryEpoch {
 		s.gap = true // another stream's cursor: live from now
 		if !b.fan.add(s) {
-			b.node.release(key)
+			b.releaseAll(s)
 			return nil, pubsub.ErrClosed
 		}
 		s.watch(ctx)
@@ -250,7 +247,7 @@ func (b *Broker) subscribeSince(ctx context.Context, f pubsub.Filter, key string
 	}
 	s.replaying = true
 	if !b.fan.add(s) {
-		b.node.release(key)
+		b.releaseAll(s)
 		return nil, pubsub.ErrClosed
 	}
 	// Read the head after joining the fan-out: every message past it
@@ -314,7 +311,7 @@ func (b *Broker) replay(s *liveSub, from, head uint64, first chan<- error, gap b
 				return false
 			}
 			m, err := fromDelivery(d)
-			if err != nil || !s.filter.Match(m.Topic) {
+			if err != nil || !s.match(m.Topic) {
 				return off < head
 			}
 			m.Cursor = b.cursor(off)

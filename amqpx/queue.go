@@ -22,8 +22,8 @@ import (
 // deliveries; RabbitMQ holds the rest.
 type queueSub struct {
 	b        *Broker
-	filter   pubsub.Filter
-	key      string
+	filters  []pubsub.Filter // a group's: exactly one
+	keys     []string
 	opts     pubsub.SubscribeOptions
 	maxDeliv int // 0: no cap
 	queue    string
@@ -236,8 +236,10 @@ func (s *queueSub) declare(ch *amqp.Channel) error {
 	if err := ch.ExchangeDeclare(s.b.opts.Exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("amqpx: failed to declare exchange %q: %w", s.b.opts.Exchange, err)
 	}
-	if err := ch.QueueBind(s.queue, s.key, s.b.opts.Exchange, false, nil); err != nil {
-		return fmt.Errorf("amqpx: failed to bind queue %q to %q: %w", s.queue, s.key, err)
+	for _, key := range s.keys {
+		if err := ch.QueueBind(s.queue, key, s.b.opts.Exchange, false, nil); err != nil {
+			return fmt.Errorf("amqpx: failed to bind queue %q to %q: %w", s.queue, key, err)
+		}
 	}
 	return nil
 }
@@ -284,7 +286,7 @@ func (s *queueSub) session(conn *amqp.Connection, first *bool) error {
 			_ = d.Ack(false)
 			continue
 		}
-		if !s.filter.Match(m.Topic) { // the '$' rule AMQP lacks
+		if !matchAny(s.filters, m.Topic) { // the '$' rule AMQP lacks
 			_ = d.Ack(false)
 			continue
 		}
