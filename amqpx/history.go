@@ -318,6 +318,11 @@ func (b *Broker) replay(s *liveSub, from, head uint64, first chan<- error, gap b
 			return replaySend(s, m) && off < head
 		})
 		if !reported {
+			if err == nil { // stopped by s ending: say why (a slow consumer, say)
+				s.mu.Lock()
+				err = s.err
+				s.mu.Unlock()
+			}
 			if err == nil {
 				err = pubsub.ErrClosed
 			}
