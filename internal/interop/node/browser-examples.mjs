@@ -100,10 +100,26 @@ async function sensors() {
   await waitText(page, "#sensor-kitchen .temp", "22.5 °C");
 
   // A device that stays connected, with a will, then dies.
-  const sub = spawn("mosquitto_sub", ["-h", host, "-p", port, "-i", "garage", "-t", "sensors/garage/cmd",
+  // -d prints the protocol exchange: wait for SUBACK, so the server holds the
+  // will before the device dies (killed before its CONNECT, it has none).
+  // (stdbuf: line-buffered, or the debug lines sit in a pipe buffer.)
+  const sub = spawn("stdbuf", ["-oL", "mosquitto_sub", "-d", "-h", host, "-p", port, "-i", "garage", "-t", "sensors/garage/cmd",
     "--will-topic", "sensors/garage/status", "--will-payload", "offline", "--will-retain", "--will-qos", "1"],
-  { stdio: "ignore" });
+  { stdio: ["ignore", "pipe", "ignore"] });
   const exited = new Promise((res) => sub.on("exit", res));
+  await new Promise((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => reject(new Error(`mosquitto_sub never subscribed: ${seen}`)), timeout);
+    sub.stdout.on("data", (d) => {
+      seen += d;
+      if (seen.includes("received SUBACK")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    sub.on("exit", (code) => reject(new Error(`mosquitto_sub exited (${code}): ${seen}`)));
+  });
+  sub.stdout.resume();
   pub("-r", "-t", "sensors/garage/status", "-m", "online");
   await waitText(page, "#sensor-garage .state", "online");
   sub.kill("SIGKILL");
