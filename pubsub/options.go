@@ -11,7 +11,11 @@ type SubscribeOptions struct {
 
 	// Group makes this subscription a competing consumer: each message
 	// matching the filter goes to one member of the group (groups are keyed
-	// by name and filter). Needs Capabilities.Groups.
+	// by name and filter). A group exists from its first subscription on:
+	// messages published before that are not kept for it (as with AMQP
+	// queues and MQTT shared subscriptions), so start consumers before
+	// producers. Memory and amqpx keep a group's backlog after its last
+	// member leaves. Needs Capabilities.Groups.
 	Group string
 
 	// ManualAck requires Ack or Nack for every delivery. At most Prefetch
