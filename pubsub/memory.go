@@ -316,6 +316,7 @@ func (b *Memory) SubscribeMany(ctx context.Context, filters []string, opts *Subs
 		return nil, err
 	}
 	s := &memSub{b: &b.memory, filters: fs, opts: o, ch: make(chan *Message, o.Buffer), done: make(chan struct{})}
+	s.live.Store(true) // until start begins a replay
 
 	b.mu.Lock()
 	if b.closed {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // memSub is a Memory subscription. Live delivery needs no goroutine: the
@@ -16,6 +17,11 @@ type memSub struct {
 	group   *group
 	ch      chan *Message
 	gap     bool
+
+	// live is false while a replay goroutine runs. While it is true, only
+	// holders of b.mu touch closed, last and ch, so the publisher's fast
+	// path needs no s.mu.
+	live atomic.Bool
 
 	mu        sync.Mutex
 	closed    bool
@@ -103,6 +109,7 @@ func (s *memSub) start(initial []*Message) {
 		return
 	}
 	s.replaying = true
+	s.live.Store(false)
 	s.b.wg.Add(1)
 	go s.replay(initial)
 }
@@ -136,6 +143,7 @@ func (s *memSub) replay(batch []*Message) {
 		if len(s.pending) == 0 {
 			s.replaying = false
 			s.pending = nil
+			s.live.Store(true)
 			s.mu.Unlock()
 			return
 		}
@@ -158,6 +166,14 @@ func (s *memSub) sent(m *Message) {
 // blocking; b.mu held. It reports whether the subscription overflowed and
 // closed, so the caller detaches it.
 func (s *memSub) offer(m *Message) (overflowed bool) {
+	if s.live.Load() && !s.closed {
+		select {
+		case s.ch <- m:
+			s.last = m.Cursor
+			return false
+		default:
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
