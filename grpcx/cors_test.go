@@ -9,11 +9,12 @@ import (
 
 	"github.com/switchboard-go/switchboard/grpcx"
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 func TestCORS(t *testing.T) {
 	ctx := testCtx(t)
-	e := newEnv(t, &grpcx.Options{CORS: &grpcx.CORS{AllowedOrigins: []string{"https://app.example"}, MaxAge: 60}}, pubsub.MemoryOptions{})
+	e := newEnv(t, &grpcx.Options{CORS: &transport.CORS{AllowedOrigins: []string{"https://app.example"}, MaxAge: 60}}, pubsub.MemoryOptions{})
 	do := func(method, origin, body string) *http.Response {
 		req, err := http.NewRequestWithContext(ctx, method, e.srv.URL+"/switchboard.pubsub.v1.PubSubService/Publish", strings.NewReader(body))
 		require.NoError(t, err)

@@ -55,8 +55,9 @@ type Options struct {
 
 	// CORS lets browser pages on other origins call the service (gRPC-Web
 	// and Connect); nil sends no CORS headers, so only same-origin pages
-	// can.
-	CORS *CORS
+	// can. Nil AllowHeaders and ExposeHeaders mean the gRPC-Web and Connect
+	// headers (and the resume cursor trailer).
+	CORS *transport.CORS
 
 	// NoReflection leaves out the gRPC server reflection handlers in
 	// Handler.Register; NoHealth leaves out the health handler.
@@ -141,6 +142,16 @@ func NewHandler(b pubsub.Broker, opts *Options) (string, *Handler) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.gate = transport.NewGate(h.lim.MaxConnections)
+	if o.CORS != nil {
+		c := *o.CORS
+		if c.AllowHeaders == nil {
+			c.AllowHeaders = corsAllowHeaders
+		}
+		if c.ExposeHeaders == nil {
+			c.ExposeHeaders = corsExposeHeaders
+		}
+		h.o.CORS = &c
+	}
 	if hr, ok := b.(pubsub.HistoryReader); ok && b.Capabilities().History {
 		h.hr = hr
 	}
@@ -181,7 +192,7 @@ func NewHandler(b pubsub.Broker, opts *Options) (string, *Handler) {
 
 // ServeHTTP serves one call.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.o.CORS != nil && h.o.CORS.handle(w, r) {
+	if h.o.CORS.Handle(w, r, "GET, POST") {
 		return
 	}
 	bw := &batchWriter{ResponseWriter: w}

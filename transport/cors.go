@@ -21,6 +21,9 @@ type CORS struct {
 	// AllowHeaders lists the request headers a preflight allows; nil means
 	// Authorization, Content-Type, Cache-Control, Accept and Last-Event-ID.
 	AllowHeaders []string
+	// ExposeHeaders lists the response headers pages may read (such as
+	// grpc-status); nil exposes none beyond the CORS-safelisted ones.
+	ExposeHeaders []string
 	// MaxAge caches preflight answers, in seconds; 0 sends none.
 	MaxAge int
 }
@@ -38,8 +41,9 @@ func (c *CORS) Handle(w http.ResponseWriter, r *http.Request, methods string) bo
 	origin := r.Header.Get("Origin")
 	h := w.Header()
 	h.Add("Vary", "Origin")
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 	if origin == "" || !c.allowed(origin) {
-		if r.Method == http.MethodOptions {
+		if preflight {
 			w.WriteHeader(http.StatusForbidden)
 			return true
 		}
@@ -53,7 +57,10 @@ func (c *CORS) Handle(w http.ResponseWriter, r *http.Request, methods string) bo
 	if c.AllowCredentials {
 		h.Set("Access-Control-Allow-Credentials", "true")
 	}
-	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+	if !preflight {
+		if len(c.ExposeHeaders) > 0 {
+			h.Set("Access-Control-Expose-Headers", strings.Join(c.ExposeHeaders, ", "))
+		}
 		return false
 	}
 	h.Set("Access-Control-Allow-Methods", methods)
@@ -71,7 +78,7 @@ func (c *CORS) Handle(w http.ResponseWriter, r *http.Request, methods string) bo
 
 func (c *CORS) allowed(origin string) bool {
 	for _, o := range c.AllowedOrigins {
-		if o == "*" || o == origin {
+		if o == "*" || strings.EqualFold(o, origin) {
 			return true
 		}
 	}

@@ -460,7 +460,7 @@ func TestGRPCWebChromium(t *testing.T) {
 		_, _ = io.WriteString(w, "<!doctype html><title>other origin</title>")
 	}))
 	defer page.Close()
-	s := startGRPC(t, &grpcx.Options{CORS: &grpcx.CORS{AllowedOrigins: []string{page.URL}}})
+	s := startGRPC(t, &grpcx.Options{CORS: &transport.CORS{AllowedOrigins: []string{page.URL}}})
 	pages := []string{s.srv.URL + "/blank", page.URL + "/"} // same origin, other origin
 	out := runNode(grpcCtx(t), t, "grpc-chromium.mjs", append([]string{s.srv.URL, chromium}, pages...)...)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
