@@ -105,16 +105,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		transport.WriteError(w, err)
 		return
 	}
-	ctx, id, err := h.o.Auth.AuthenticateRequest(r, "longpoll")
+	ctx, _, err := h.o.Auth.Admit(r, "longpoll", transport.ActionSubscribe, req.filters)
 	if err != nil {
 		transport.WriteError(w, err)
 		return
-	}
-	for _, f := range req.filters {
-		if err := h.o.Auth.Check(ctx, id, transport.ActionSubscribe, f); err != nil {
-			transport.WriteError(w, err)
-			return
-		}
 	}
 	if !h.drain.Enter() {
 		w.Header().Set("Retry-After", "1")

@@ -86,6 +86,23 @@ func (a *Auth) AuthenticateRequest(r *http.Request, transport string) (context.C
 	return WithIdentity(ctx, id), id, nil
 }
 
+// Admit authenticates an HTTP request and authorizes act on every topic
+// (or filter) in topics: the whole access check of a request that names
+// its topics up front. It returns a context carrying the identity; an
+// error is ready for WriteError (401 or 403).
+func (a *Auth) Admit(r *http.Request, transport string, act Action, topics []string) (context.Context, *Identity, error) {
+	ctx, id, err := a.AuthenticateRequest(r, transport)
+	if err != nil {
+		return ctx, nil, err
+	}
+	for _, t := range topics {
+		if err := a.Check(ctx, id, act, t); err != nil {
+			return ctx, nil, err
+		}
+	}
+	return ctx, id, nil
+}
+
 // Check runs Authorize; nil when allowed. A refusal wraps ErrForbidden
 // unless the hook's error wraps ErrUnauthenticated.
 func (a *Auth) Check(ctx context.Context, id *Identity, act Action, topic string) error {

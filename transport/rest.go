@@ -130,12 +130,8 @@ func (h *restHandler) publish(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	ctx, id, err := h.opts.Auth.AuthenticateRequest(r, "rest")
+	ctx, _, err := h.opts.Auth.Admit(r, "rest", ActionPublish, []string{topic})
 	if err != nil {
-		WriteError(w, err)
-		return
-	}
-	if err := h.opts.Auth.Check(ctx, id, ActionPublish, topic); err != nil {
 		WriteError(w, err)
 		return
 	}
@@ -206,12 +202,8 @@ func (h *restHandler) history(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ctx, id, err := h.opts.Auth.AuthenticateRequest(r, "rest")
+	ctx, _, err := h.opts.Auth.Admit(r, "rest", ActionHistory, []string{filter})
 	if err != nil {
-		WriteError(w, err)
-		return
-	}
-	if err := h.opts.Auth.Check(ctx, id, ActionHistory, filter); err != nil {
 		WriteError(w, err)
 		return
 	}
