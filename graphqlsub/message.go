@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 // Message types of graphql-transport-ws and of the legacy graphql-ws
@@ -179,20 +181,7 @@ func appendMessageStart(dst []byte, typ, id string) []byte {
 	dst = append(dst, '"')
 	if id != "" {
 		dst = append(dst, `,"id":`...)
-		dst = appendJSONString(dst, id)
+		dst = transport.AppendJSONString(dst, id)
 	}
 	return dst
-}
-
-// appendJSONString appends s as a JSON string.
-func appendJSONString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
-			b, _ := json.Marshal(s)
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
 }

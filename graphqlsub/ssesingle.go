@@ -203,7 +203,7 @@ func (r *reservation) runOp(ctx context.Context, op *wsOp, id string, params *Re
 			return false
 		}
 	}
-	idJSON := appendJSONString(nil, id)
+	idJSON := transport.AppendJSONString(nil, id)
 	next := func(res *Result) []byte {
 		b := append([]byte(`{"id":`), idJSON...)
 		b = append(b, `,"payload":`...)

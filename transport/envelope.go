@@ -42,14 +42,14 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // extended buffer.
 func AppendEnvelope(dst []byte, m *pubsub.Message) []byte {
 	dst = append(dst, `{"topic":`...)
-	dst = appendString(dst, m.Topic)
+	dst = AppendJSONString(dst, m.Topic)
 	if m.ID != "" {
 		dst = append(dst, `,"id":`...)
-		dst = appendString(dst, m.ID)
+		dst = AppendJSONString(dst, m.ID)
 	}
 	if m.Cursor != "" {
 		dst = append(dst, `,"cursor":`...)
-		dst = appendString(dst, m.Cursor)
+		dst = AppendJSONString(dst, m.Cursor)
 	}
 	if !m.Time.IsZero() {
 		dst = append(dst, `,"time":"`...)
@@ -89,21 +89,19 @@ func AppendHeader(dst []byte, h map[string]string) []byte {
 	return append(dst, b...)
 }
 
-func appendString(dst []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string, without allocating when s
+// is printable ASCII with nothing to escape.
+func AppendJSONString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			return appendQuoted(dst, s)
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
 		}
 	}
 	dst = append(dst, '"')
 	dst = append(dst, s...)
 	return append(dst, '"')
-}
-
-func appendQuoted(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s)
-	return append(dst, b...)
 }
 
 // DecodeEnvelope parses a JSON envelope into a message (topic, header, data,

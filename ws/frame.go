@@ -143,19 +143,6 @@ func clipString(s string) string {
 	return s
 }
 
-// appendString appends s as a JSON string.
-func appendString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			b, _ := json.Marshal(s)
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
-
 // appendEnvelopeFields appends the fields of m's transport envelope
 // (without its braces), preceded by a comma.
 func appendEnvelopeFields(dst []byte, m *pubsub.Message) []byte {
@@ -181,7 +168,7 @@ func appendMessageFrame(dst []byte, subJSON string, m *pubsub.Message) []byte {
 // envelope without its message id (the frame's id is the request's).
 func appendReplyFrame(dst []byte, id string, m *pubsub.Message) []byte {
 	dst = append(dst, `{"type":"reply","id":`...)
-	dst = appendString(dst, id)
+	dst = transport.AppendJSONString(dst, id)
 	r := *m
 	r.ID = ""
 	dst = appendEnvelopeFields(dst, &r)
@@ -190,14 +177,14 @@ func appendReplyFrame(dst []byte, id string, m *pubsub.Message) []byte {
 
 func appendAckFrame(dst []byte, id string, r pubsub.Receipt) []byte {
 	dst = append(dst, `{"type":"ack","id":`...)
-	dst = appendString(dst, id)
+	dst = transport.AppendJSONString(dst, id)
 	if r.ID != "" {
 		dst = append(dst, `,"message_id":`...)
-		dst = appendString(dst, r.ID)
+		dst = transport.AppendJSONString(dst, r.ID)
 	}
 	if r.Cursor != "" {
 		dst = append(dst, `,"cursor":`...)
-		dst = appendString(dst, r.Cursor)
+		dst = transport.AppendJSONString(dst, r.Cursor)
 	}
 	if !r.Time.IsZero() {
 		dst = append(dst, `,"time":"`...)
@@ -211,10 +198,10 @@ func appendAckFrame(dst []byte, id string, r pubsub.Receipt) []byte {
 // broker's head cursor when known.
 func appendSubscribedFrame(dst []byte, id, cursor string) []byte {
 	dst = append(dst, `{"type":"subscribed","id":`...)
-	dst = appendString(dst, id)
+	dst = transport.AppendJSONString(dst, id)
 	if cursor != "" {
 		dst = append(dst, `,"cursor":`...)
-		dst = appendString(dst, cursor)
+		dst = transport.AppendJSONString(dst, cursor)
 	}
 	return append(dst, '}')
 }
@@ -223,12 +210,12 @@ func appendSubscribedFrame(dst []byte, id, cursor string) []byte {
 // or {"type":typ,"sub":id} when key is "sub").
 func appendIDFrame(dst []byte, typ, key, id string) []byte {
 	dst = append(dst, `{"type":`...)
-	dst = appendString(dst, typ)
+	dst = transport.AppendJSONString(dst, typ)
 	if id != "" {
 		dst = append(dst, ',', '"')
 		dst = append(dst, key...)
 		dst = append(dst, '"', ':')
-		dst = appendString(dst, id)
+		dst = transport.AppendJSONString(dst, id)
 	}
 	return append(dst, '}')
 }
@@ -248,12 +235,12 @@ func appendErrorCode(dst []byte, id, code, msg string) []byte {
 	dst = append(dst, `{"type":"error"`...)
 	if id != "" {
 		dst = append(dst, `,"id":`...)
-		dst = appendString(dst, id)
+		dst = transport.AppendJSONString(dst, id)
 	}
 	dst = append(dst, `,"code":`...)
-	dst = appendString(dst, code)
+	dst = transport.AppendJSONString(dst, code)
 	dst = append(dst, `,"message":`...)
-	dst = appendString(dst, msg)
+	dst = transport.AppendJSONString(dst, msg)
 	return append(dst, '}')
 }
 
@@ -310,13 +297,13 @@ func (f *serverFrame) message() (*pubsub.Message, error) {
 // appendClientFrame encodes a client frame (the Go client's side).
 func appendClientFrame(dst []byte, f *clientFrame) []byte {
 	dst = append(dst, `{"type":`...)
-	dst = appendString(dst, f.Type)
+	dst = transport.AppendJSONString(dst, f.Type)
 	field := func(k, v string) {
 		if v != "" {
 			dst = append(dst, ',', '"')
 			dst = append(dst, k...)
 			dst = append(dst, '"', ':')
-			dst = appendString(dst, v)
+			dst = transport.AppendJSONString(dst, v)
 		}
 	}
 	field("id", f.ID)

@@ -87,7 +87,7 @@ func FuzzMessageFrame(f *testing.F) {
 		if hk != "" {
 			m.Header = map[string]string{hk: hv}
 		}
-		b := appendMessageFrame(nil, string(appendString(nil, sub)), m)
+		b := appendMessageFrame(nil, string(transport.AppendJSONString(nil, sub)), m)
 		require.True(t, json.Valid(b), "%q", b)
 		fr, err := decodeServerFrame(b)
 		require.NoError(t, err)

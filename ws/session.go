@@ -227,7 +227,7 @@ func (s *session) subscribe(f *clientFrame) {
 		s.sendErr(f.ID, err)
 		return
 	}
-	ss := &serverSub{id: f.ID, idJSON: string(appendString(nil, f.ID)), sub: sub, ch: sub.C()}
+	ss := &serverSub{id: f.ID, idJSON: string(transport.AppendJSONString(nil, f.ID)), sub: sub, ch: sub.C()}
 	s.mu.Lock()
 	s.subs[f.ID] = ss
 	s.mu.Unlock()
