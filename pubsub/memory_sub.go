@@ -1,7 +1,6 @@
 package pubsub
 
 import (
-	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -156,11 +155,13 @@ func (s *memSub) replay(batch []*Message) {
 // subscription has already overflowed, its error learns the new last cursor.
 func (s *memSub) sent(m *Message) {
 	s.last = m.Cursor
-	var sc *SlowConsumerError
-	if errors.As(s.err, &sc) {
+	if sc, ok := s.err.(*SlowConsumerError); ok {
 		sc.LastCursor = m.Cursor
 	}
 }
+
+// closeSlow ends s as a slow consumer; s.mu held.
+func (s *memSub) closeSlow() { s.closeLocked(&SlowConsumerError{LastCursor: s.last}) }
 
 // offer delivers a live message to an automatic-ack subscription without
 // blocking; b.mu held. It reports whether the subscription overflowed and
@@ -182,7 +183,7 @@ func (s *memSub) offer(m *Message) (overflowed bool) {
 	if s.replaying {
 		if len(s.pending) >= s.opts.Buffer {
 			if s.opts.Overflow != OverflowDropOldest {
-				s.closeLocked(&SlowConsumerError{LastCursor: s.last})
+				s.closeSlow()
 				return true
 			}
 			s.pending = slices.Delete(s.pending, 0, 1)
@@ -208,7 +209,7 @@ func (s *memSub) offer(m *Message) (overflowed bool) {
 		}
 		return false
 	}
-	s.closeLocked(&SlowConsumerError{LastCursor: s.last})
+	s.closeSlow()
 	return true
 }
 
@@ -232,7 +233,7 @@ func (s *memSub) tryOffer(m *Message) bool {
 // overflow closes s as a slow consumer; b.mu held.
 func (s *memSub) overflow() {
 	s.mu.Lock()
-	s.closeLocked(&SlowConsumerError{LastCursor: s.last})
+	s.closeSlow()
 	s.mu.Unlock()
 	s.b.dead = append(s.b.dead, s)
 }
