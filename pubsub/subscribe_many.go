@@ -32,7 +32,7 @@ func SubscribeAll(ctx context.Context, b Broker, filters []string, opts *Subscri
 		return b.Subscribe(ctx, filters[0], opts)
 	}
 	o := opts.WithDefaults()
-	m := &mergedSub{ch: make(chan *Message, o.Buffer), done: make(chan struct{}), manual: o.ManualAck}
+	m := &mergedSub{ch: make(chan *Message, o.Buffer), done: make(chan struct{}), finished: make(chan struct{}), manual: o.ManualAck}
 	if m.manual {
 		m.origin = make(map[*Message]Subscription)
 	}
@@ -53,6 +53,7 @@ func SubscribeAll(ctx context.Context, b Broker, filters []string, opts *Subscri
 	go func() {
 		m.wg.Wait()
 		close(m.ch)
+		close(m.finished)
 	}()
 	return m, nil
 }
@@ -60,11 +61,12 @@ func SubscribeAll(ctx context.Context, b Broker, filters []string, opts *Subscri
 // mergedSub merges the subscriptions of SubscribeAll for brokers that are
 // not MultiSubscribers.
 type mergedSub struct {
-	parts  []Subscription
-	ch     chan *Message
-	done   chan struct{}
-	manual bool
-	wg     sync.WaitGroup // forwarders; ch closes after them
+	parts    []Subscription
+	ch       chan *Message
+	done     chan struct{}
+	manual   bool
+	wg       sync.WaitGroup // forwarders; ch closes after them
+	finished chan struct{}  // closed after ch, by the goroutine waiting for wg
 
 	mu     sync.Mutex
 	err    error
@@ -143,9 +145,9 @@ func (m *mergedSub) Nack(msg *Message, requeue bool) error {
 	return nil
 }
 
-// Close ends the subscription and waits for its forwarding goroutines.
+// Close ends the subscription and waits for its goroutines.
 func (m *mergedSub) Close() error {
 	m.end(ErrClosed)
-	m.wg.Wait()
+	<-m.finished
 	return nil
 }
