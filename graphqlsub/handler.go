@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/switchboard-go/switchboard/internal/lifecycle"
 	"github.com/switchboard-go/switchboard/transport"
 )
 
@@ -28,7 +29,7 @@ const (
 type Handler struct {
 	exec Executor
 	opts Options
-	gate *transport.Gate
+	gate *lifecycle.Tracker
 
 	mu           sync.Mutex
 	closing      bool
@@ -54,7 +55,7 @@ func NewHandler(exec Executor, opts *Options) *Handler {
 	return &Handler{
 		exec:         exec,
 		opts:         o,
-		gate:         transport.NewGate(o.Limits.MaxConnections),
+		gate:         lifecycle.New(o.Limits.MaxConnections),
 		sessions:     make(map[session]struct{}),
 		reservations: make(map[string]*reservation),
 	}
@@ -130,7 +131,7 @@ func (h *Handler) end(s session) {
 	h.mu.Lock()
 	delete(h.sessions, s)
 	h.mu.Unlock()
-	h.gate.Leave()
+	h.gate.Leave(nil)
 	h.wg.Done()
 }
 

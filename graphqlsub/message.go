@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/switchboard-go/switchboard/transport"
+	"github.com/switchboard-go/switchboard/internal/wire"
 )
 
 // Message types of graphql-transport-ws and of the legacy graphql-ws
@@ -181,7 +181,7 @@ func appendMessageStart(dst []byte, typ, id string) []byte {
 	dst = append(dst, '"')
 	if id != "" {
 		dst = append(dst, `,"id":`...)
-		dst = transport.AppendJSONString(dst, id)
+		dst = wire.AppendJSONString(dst, id)
 	}
 	return dst
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/wire"
+
 	"github.com/switchboard-go/switchboard/transport"
 )
 
@@ -203,7 +205,7 @@ func (r *reservation) runOp(ctx context.Context, op *wsOp, id string, params *Re
 			return false
 		}
 	}
-	idJSON := transport.AppendJSONString(nil, id)
+	idJSON := wire.AppendJSONString(nil, id)
 	next := func(res *Result) []byte {
 		b := append([]byte(`{"id":`), idJSON...)
 		b = append(b, `,"payload":`...)

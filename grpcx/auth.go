@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 
 	"connectrpc.com/connect"
 
@@ -13,9 +14,10 @@ import (
 // credentials collects what a call presented: the request headers (gRPC
 // metadata arrives as headers) with a bearer token or HTTP Basic
 // credentials from Authorization, and the access_token query parameter of
-// Connect GET requests (transport.HeaderCredentials).
+// Connect GET requests, read as transport.RequestCredentials reads them.
 func credentials(header http.Header, peer connect.Peer) transport.Credentials {
-	return transport.HeaderCredentials("grpc", header, peer.Query, peer.Addr)
+	r := &http.Request{Header: header, URL: &url.URL{RawQuery: peer.Query.Encode()}, RemoteAddr: peer.Addr}
+	return transport.RequestCredentials(r, "grpc")
 }
 
 // authenticate runs the Authenticate hook once per call and returns a

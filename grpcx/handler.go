@@ -7,6 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/cors"
+	"github.com/switchboard-go/switchboard/internal/lifecycle"
+
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
@@ -100,7 +103,7 @@ type Handler struct {
 	hr     pubsub.HistoryReader // nil when the broker keeps no history
 	o      Options
 	lim    transport.Limits
-	gate   *transport.Gate
+	gate   *lifecycle.Tracker
 	log    *slog.Logger
 	inner  http.Handler
 	health *grpchealth.StaticChecker
@@ -141,7 +144,7 @@ func NewHandler(b pubsub.Broker, opts *Options) (string, *Handler) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	h.gate = transport.NewGate(h.lim.MaxConnections)
+	h.gate = lifecycle.New(h.lim.MaxConnections)
 	if o.CORS != nil {
 		c := *o.CORS
 		if c.AllowHeaders == nil {
@@ -192,7 +195,7 @@ func NewHandler(b pubsub.Broker, opts *Options) (string, *Handler) {
 
 // ServeHTTP serves one call.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.o.CORS.Handle(w, r, "GET, POST") {
+	if cors.Handle((*cors.Policy)(h.o.CORS), w, r, "GET, POST") {
 		return
 	}
 	bw := &batchWriter{ResponseWriter: w}
@@ -284,7 +287,7 @@ func (h *Handler) enterStream() error {
 		return err
 	}
 	if err := h.enter(); err != nil {
-		h.gate.Leave()
+		h.gate.Leave(nil)
 		return err
 	}
 	return nil
@@ -292,5 +295,5 @@ func (h *Handler) enterStream() error {
 
 func (h *Handler) leaveStream() {
 	h.leave()
-	h.gate.Leave()
+	h.gate.Leave(nil)
 }

@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/switchboard-go/switchboard/internal/drain"
+	"github.com/switchboard-go/switchboard/internal/cors"
+
+	"github.com/switchboard-go/switchboard/internal/lifecycle"
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
 )
@@ -49,10 +51,10 @@ type Handler struct {
 	b    pubsub.Broker
 	hr   pubsub.HistoryReader // nil: degraded, live-only polls
 	o    Options
-	gate *transport.Gate
+	gate *lifecycle.Tracker
 	log  *slog.Logger
 
-	drain *drain.Tracker
+	life *lifecycle.Tracker
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -77,7 +79,7 @@ func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
 	}
-	h := &Handler{b: b, o: o, gate: transport.NewGate(o.Limits.MaxConnections), log: o.Logger, drain: drain.New()}
+	h := &Handler{b: b, o: o, gate: lifecycle.New(o.Limits.MaxConnections), log: o.Logger, life: lifecycle.New(0)}
 	if hr, ok := b.(pubsub.HistoryReader); ok && b.Capabilities().History {
 		h.hr = hr
 	}
@@ -90,7 +92,7 @@ func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 // ServeHTTP answers GET polls; see the package doc for the parameters, the
 // response and the status codes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.o.CORS.Handle(w, r, "GET") {
+	if cors.Handle((*cors.Policy)(h.o.CORS), w, r, "GET") {
 		return
 	}
 	if r.Method != http.MethodGet {
@@ -110,18 +112,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		transport.WriteError(w, err)
 		return
 	}
-	if !h.drain.Enter() {
+	if h.life.Enter() != nil {
 		w.Header().Set("Retry-After", "1")
 		transport.WriteError(w, transport.ErrUnavailable)
 		return
 	}
-	defer h.drain.Leave()
+	defer h.life.Leave(nil)
 	if err := h.gate.Enter(); err != nil {
 		w.Header().Set("Retry-After", "1")
 		transport.WriteError(w, err)
 		return
 	}
-	defer h.gate.Leave()
+	defer h.gate.Leave(nil)
 
 	res, err := h.poll(ctx, req)
 	if err != nil {
@@ -143,10 +145,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Retry-After, and waits until the polls in progress have returned or ctx
 // is done. It is idempotent.
 func (h *Handler) Shutdown(ctx context.Context) error {
-	return h.drain.Shutdown(ctx)
+	return h.life.Shutdown(ctx)
 }
 
 // Held returns the number of polls in progress.
 func (h *Handler) Held() int {
-	return h.drain.Active()
+	return h.life.Active()
 }

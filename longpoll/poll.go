@@ -116,7 +116,7 @@ func (h *Handler) wait(ctx context.Context, sub pubsub.Subscription, deadline ti
 		return drainWake(sub)
 	case <-t.C:
 		return timedOut, false
-	case <-h.drain.Closing():
+	case <-h.life.Closing():
 		return shutdown, false
 	case <-ctx.Done():
 		return gone, false
@@ -225,7 +225,7 @@ func (h *Handler) pollLive(ctx context.Context, req request) (result, error) {
 		res.messages = append(res.messages, m)
 	case <-t.C:
 		return res, nil
-	case <-h.drain.Closing():
+	case <-h.life.Closing():
 		return res, nil
 	case <-ctx.Done():
 		return result{}, ctx.Err()

@@ -3,7 +3,7 @@ package longpoll
 import (
 	"encoding/json"
 
-	"github.com/switchboard-go/switchboard/transport"
+	"github.com/switchboard-go/switchboard/internal/wire"
 )
 
 // appendJSON writes the response body:
@@ -17,7 +17,7 @@ func (r *result) appendJSON(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = transport.AppendEnvelope(dst, m)
+		dst = wire.AppendEnvelope(dst, m)
 	}
 	dst = append(dst, `],"cursor":`...)
 	c, _ := json.Marshal(r.cursor)

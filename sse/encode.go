@@ -6,7 +6,7 @@ import (
 
 // encodeEvent appends the event for m (event:, id:, data lines, blank
 // line). Everything in it depends on m alone, so the handler's
-// transport.EncodeCache encodes each message once for all its streams.
+// wire.EncodeCache encodes each message once for all its streams.
 func (h *Handler) encodeEvent(dst []byte, m *pubsub.Message) []byte {
 	id := eventID(m)
 	name := ""

@@ -8,7 +8,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/switchboard-go/switchboard/internal/drain"
+	"github.com/switchboard-go/switchboard/internal/cors"
+
+	"github.com/switchboard-go/switchboard/internal/wire"
+
+	"github.com/switchboard-go/switchboard/internal/lifecycle"
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
 )
@@ -75,12 +79,12 @@ type Handler struct {
 	b    pubsub.Broker
 	hr   pubsub.HistoryReader // nil when the broker keeps no history
 	o    Options
-	gate *transport.Gate
+	gate *lifecycle.Tracker
 	log  *slog.Logger
 
-	drain *drain.Tracker
+	life *lifecycle.Tracker
 
-	cache  transport.EncodeCache
+	cache  wire.EncodeCache
 	encode func([]byte, *pubsub.Message) []byte // h.encodeEvent, bound once
 }
 
@@ -99,7 +103,7 @@ func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 	if o.Buffer < 0 {
 		o.Buffer = 0
 	}
-	h := &Handler{b: b, o: o, gate: transport.NewGate(o.Limits.MaxConnections), log: o.Logger, drain: drain.New()}
+	h := &Handler{b: b, o: o, gate: lifecycle.New(o.Limits.MaxConnections), log: o.Logger, life: lifecycle.New(0)}
 	h.encode = h.encodeEvent
 	if hr, ok := b.(pubsub.HistoryReader); ok && b.Capabilities().History {
 		h.hr = hr
@@ -123,7 +127,7 @@ func pick(v, def time.Duration) time.Duration {
 // ServeHTTP serves GET (and HEAD) requests; see the package doc for the
 // query parameters, the events and the status codes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.o.CORS.Handle(w, r, "GET, HEAD") {
+	if cors.Handle((*cors.Policy)(h.o.CORS), w, r, "GET, HEAD") {
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -141,17 +145,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		transport.WriteError(w, err)
 		return
 	}
-	if !h.drain.Enter() {
+	if h.life.Enter() != nil {
 		h.goAway(w)
 		return
 	}
-	defer h.drain.Leave()
+	defer h.life.Leave(nil)
 	if err := h.gate.Enter(); err != nil {
 		w.Header().Set("Retry-After", "5")
 		transport.WriteError(w, err)
 		return
 	}
-	defer h.gate.Leave()
+	defer h.gate.Leave(nil)
 	if r.Method == http.MethodHead {
 		h.writeHeaders(w)
 		return
@@ -214,10 +218,10 @@ func writeStatus(w http.ResponseWriter, status int, code, msg string) {
 // later. Call it before http.Server.Shutdown, which does not end streaming
 // responses. It is idempotent.
 func (h *Handler) Shutdown(ctx context.Context) error {
-	return h.drain.Shutdown(ctx)
+	return h.life.Shutdown(ctx)
 }
 
 // Active returns the number of open streams.
 func (h *Handler) Active() int {
-	return h.drain.Active()
+	return h.life.Active()
 }

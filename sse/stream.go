@@ -8,8 +8,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/wire"
+
 	"github.com/switchboard-go/switchboard/pubsub"
-	"github.com/switchboard-go/switchboard/transport"
 )
 
 // stream is one open event stream. Only the ServeHTTP goroutine uses it.
@@ -117,7 +118,7 @@ func (s *stream) run(ctx context.Context) {
 			s.buf = append(s.buf, ": ping\n\n"...)
 		case <-ctx.Done():
 			return
-		case <-s.h.drain.Closing():
+		case <-s.h.life.Closing():
 			s.drain()
 			return
 		}
@@ -199,7 +200,7 @@ func eventID(m *pubsub.Message) string {
 func appendEnvelope(dst []byte, m *pubsub.Message) []byte {
 	start := len(dst)
 	dst = append(dst, "data: "...)
-	dst = transport.AppendEnvelope(dst, m)
+	dst = wire.AppendEnvelope(dst, m)
 	if bytes.IndexByte(dst[start:], '\n') < 0 && bytes.IndexByte(dst[start:], '\r') < 0 {
 		return append(dst, '\n')
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -119,24 +118,20 @@ func (a *Auth) Check(ctx context.Context, id *Identity, act Action, topic string
 	return err
 }
 
-// RequestCredentials collects the credentials of an HTTP request.
+// RequestCredentials collects the credentials of an HTTP request: a bearer
+// token or HTTP Basic credentials from Authorization, else the
+// access_token query parameter (for clients that cannot set headers, such
+// as EventSource and browser WebSockets).
 func RequestCredentials(r *http.Request, transport string) Credentials {
-	return HeaderCredentials(transport, r.Header, r.URL.Query(), r.RemoteAddr)
-}
-
-// HeaderCredentials collects credentials from request headers (a bearer
-// token or HTTP Basic auth) and query parameters (access_token), for
-// transports that see headers but not an *http.Request, such as gRPC
-// handlers. query may be nil.
-func HeaderCredentials(transport string, h http.Header, query url.Values, remoteAddr string) Credentials {
-	c := Credentials{Transport: transport, Header: h, RemoteAddr: remoteAddr}
+	h := r.Header
+	c := Credentials{Transport: transport, Header: h, RemoteAddr: r.RemoteAddr}
 	if a := h.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
 		c.Token = strings.TrimSpace(a[7:])
-	} else if u, p, ok := (&http.Request{Header: h}).BasicAuth(); ok {
+	} else if u, p, ok := r.BasicAuth(); ok {
 		c.Username, c.Password = u, p
 	}
-	if c.Token == "" && query != nil {
-		c.Token = query.Get("access_token")
+	if c.Token == "" && r.URL != nil {
+		c.Token = r.URL.Query().Get("access_token")
 	}
 	return c
 }

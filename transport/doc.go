@@ -1,12 +1,14 @@
 // Package transport holds what every Switchboard transport shares: the
 // authentication and authorization hooks ([Auth]), the JSON wire envelope
-// ([AppendEnvelope], [DecodeEnvelope]), limits ([Limits], [Gate]), the
+// ([Envelope], [DecodeEnvelope]), limits ([Limits]), the
 // mapping from errors to HTTP statuses and stable error codes ([Code],
 // [HTTPStatus], [WriteError]), and the plain HTTP/REST handler
 // ([NewRESTHandler]) that publishes a request body and reads history.
 //
 // Transports (sse, longpoll, ws, grpcx, graphqlsub, mqttx) call the same
-// hooks, so an application writes its access rules once.
+// hooks, so an application writes its access rules once, and follow one
+// lifecycle ([Shutdowner]); [Shutdown] stops an http.Server and the
+// handlers mounted on it in the right order.
 //
 // # The envelope
 //

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/switchboard-go/switchboard/internal/wire"
+
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -16,7 +18,8 @@ var (
 	// ErrLimit: a connection, subscription or rate limit was reached.
 	ErrLimit = errors.New("transport: limit reached")
 	// ErrBadRequest: malformed input (an envelope, a query parameter).
-	ErrBadRequest = errors.New("transport: bad request")
+	// It is the same value the internal decoders wrap.
+	ErrBadRequest = wire.ErrBadRequest
 	// ErrNotFound: nothing there (an unknown path or subscription id).
 	ErrNotFound = errors.New("transport: not found")
 	// ErrUnavailable: the server is shutting down or over capacity.

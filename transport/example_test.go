@@ -29,12 +29,12 @@ func ExampleNewRESTHandler() {
 	// Output: true true
 }
 
-func ExampleAppendEnvelope() {
-	m := &pubsub.Message{Topic: "sensors/t1", Cursor: "ep-7", Data: []byte{0xde, 0xad}}
-	fmt.Println(string(transport.AppendEnvelope(nil, m)))
-	m.Data = []byte(`{"c":21.5}`)
-	fmt.Println(string(transport.AppendEnvelope(nil, m)))
+func ExampleDecodeEnvelope() {
+	m, err := transport.DecodeEnvelope([]byte(`{"topic":"sensors/t1","cursor":"ep-7","data_b64":"3q0="}`))
+	fmt.Printf("%s %s %x %v\n", m.Topic, m.Cursor, m.Data, err)
+	m, err = transport.DecodeEnvelope([]byte(`{"topic":"sensors/t1","data":{"c":21.5}}`))
+	fmt.Printf("%s %s %v\n", m.Topic, m.Data, err)
 	// Output:
-	// {"topic":"sensors/t1","cursor":"ep-7","data_b64":"3q0="}
-	// {"topic":"sensors/t1","cursor":"ep-7","data":{"c":21.5}}
+	// sensors/t1 ep-7 dead <nil>
+	// sensors/t1 {"c":21.5} <nil>
 }

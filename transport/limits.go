@@ -1,10 +1,5 @@
 package transport
 
-import (
-	"fmt"
-	"sync/atomic"
-)
-
 // Limits bound what one client can make a transport hold. Zero means the
 // default; a negative value turns the limit off.
 type Limits struct {
@@ -43,32 +38,3 @@ func pick64(v, def int64) int64 {
 	}
 	return v
 }
-
-// Gate counts open connections against a maximum. The zero Gate is
-// unlimited; it is safe for concurrent use.
-type Gate struct {
-	max int64
-	n   atomic.Int64
-}
-
-// NewGate returns a gate admitting at most max at once; max <= 0 is
-// unlimited.
-func NewGate(max int) *Gate { return &Gate{max: int64(max)} }
-
-// Enter admits one more or returns an error wrapping ErrUnavailable (HTTP
-// 503: the client may retry later). Every
-// successful Enter must be paired with Leave.
-func (g *Gate) Enter() error {
-	n := g.n.Add(1)
-	if g.max > 0 && n > g.max {
-		g.n.Add(-1)
-		return fmt.Errorf("%w: connection limit of %d reached", ErrUnavailable, g.max)
-	}
-	return nil
-}
-
-// Leave releases what Enter admitted.
-func (g *Gate) Leave() { g.n.Add(-1) }
-
-// Open returns the number admitted now.
-func (g *Gate) Open() int { return int(g.n.Load()) }

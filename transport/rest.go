@@ -12,6 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/cors"
+
+	"github.com/switchboard-go/switchboard/internal/wire"
+
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -106,7 +110,7 @@ func (h *restHandler) topic(r *http.Request) (string, error) {
 }
 
 func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.opts.CORS.Handle(w, r, "GET, HEAD, POST") {
+	if cors.Handle((*cors.Policy)(h.opts.CORS), w, r, "GET, HEAD, POST") {
 		return
 	}
 	switch r.Method {
@@ -222,7 +226,7 @@ func (h *restHandler) history(w http.ResponseWriter, r *http.Request) {
 	var buf []byte
 	for i, m := range page.Messages {
 		start := len(buf)
-		buf = AppendEnvelope(buf, m)
+		buf = wire.AppendEnvelope(buf, m)
 		resp.Messages[i] = buf[start:len(buf):len(buf)]
 	}
 	writeJSON(w, resp)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/wire"
+
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -28,7 +30,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	} {
 		m := &pubsub.Message{Topic: "a/\"b\"/ü", ID: "id1", Cursor: "ep-1", Time: tm,
 			Header: map[string]string{"k": "v\n"}, Data: data, Retain: true}
-		env := transport.AppendEnvelope(nil, m)
+		env := wire.AppendEnvelope(nil, m)
 		require.True(t, json.Valid(env), "%s", env)
 		got, err := transport.DecodeEnvelope(env)
 		require.NoError(t, err, "%s", env)
@@ -39,7 +41,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		require.Equal(t, m.Cursor, got.Cursor)
 		require.True(t, got.Retain)
 	}
-	env := transport.AppendEnvelope(nil, &pubsub.Message{Topic: "t", Data: []byte(`{"a": 1}`)})
+	env := wire.AppendEnvelope(nil, &pubsub.Message{Topic: "t", Data: []byte(`{"a": 1}`)})
 	require.Equal(t, `{"topic":"t","data":{"a": 1}}`, string(env), "JSON payloads are embedded verbatim")
 }
 
@@ -64,7 +66,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			return
 		}
 		// Whatever decodes re-encodes to an envelope carrying the same bytes.
-		again, err := transport.DecodeEnvelope(transport.AppendEnvelope(nil, &m))
+		again, err := transport.DecodeEnvelope(wire.AppendEnvelope(nil, &m))
 		if err != nil {
 			t.Fatalf("re-decode: %v", err)
 		}
@@ -79,7 +81,7 @@ func FuzzEnvelopeData(f *testing.F) {
 	f.Add([]byte{0, 1, 0xff})
 	f.Add([]byte(" \"x\" "))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		env := transport.AppendEnvelope(nil, &pubsub.Message{Topic: "t", Data: data})
+		env := wire.AppendEnvelope(nil, &pubsub.Message{Topic: "t", Data: data})
 		m, err := transport.DecodeEnvelope(env)
 		if err != nil {
 			t.Fatalf("decode %q: %v", env, err)
@@ -101,18 +103,12 @@ func TestErrorMapping(t *testing.T) {
 		errors.New("boom"):                                    500,
 		context.DeadlineExceeded:                              504,
 		&http.MaxBytesError{Limit: 1}:                         413,
-		transport.NewGate(1).Enter():                          200, // nil: admitted
+		nil:                                                   200,
 		errors.Join(transport.ErrForbidden, errors.New("no")): 403,
 	}
 	for err, want := range cases {
 		require.Equal(t, want, transport.HTTPStatus(err), "%v", err)
 	}
-	g := transport.NewGate(1)
-	require.NoError(t, g.Enter())
-	err := g.Enter()
-	require.Equal(t, 503, transport.HTTPStatus(err))
-	g.Leave()
-	require.NoError(t, g.Enter())
 }
 
 func newREST(t *testing.T, opts *transport.RESTOptions) (*httptest.Server, *pubsub.Memory) {
@@ -232,61 +228,4 @@ func TestRESTWithoutHistory(t *testing.T) {
 	defer func() { srv.Close(); b.Close() }()
 	resp, _ := do(t, "GET", srv.URL+"/topics/a", "")
 	require.Equal(t, 501, resp.StatusCode)
-}
-
-func TestCORS(t *testing.T) {
-	c := &transport.CORS{AllowedOrigins: []string{"https://app.example"}, AllowCredentials: true, MaxAge: 60}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c.Handle(w, r, "GET, POST") {
-			return
-		}
-		w.WriteHeader(200)
-	})
-	req := httptest.NewRequest("OPTIONS", "/", nil)
-	req.Header.Set("Origin", "https://app.example")
-	req.Header.Set("Access-Control-Request-Method", "POST")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	require.Equal(t, 204, rec.Code)
-	require.Equal(t, "https://app.example", rec.Header().Get("Access-Control-Allow-Origin"))
-	require.Equal(t, "true", rec.Header().Get("Access-Control-Allow-Credentials"))
-	require.Equal(t, "GET, POST", rec.Header().Get("Access-Control-Allow-Methods"))
-	require.Contains(t, rec.Header().Get("Access-Control-Allow-Headers"), "Last-Event-ID")
-
-	req = httptest.NewRequest("OPTIONS", "/", nil)
-	req.Header.Set("Origin", "https://evil.example")
-	req.Header.Set("Access-Control-Request-Method", "POST")
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	require.Equal(t, 403, rec.Code)
-
-	req = httptest.NewRequest("GET", "/", nil)
-	req.Header.Set("Origin", "https://evil.example")
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	require.Equal(t, 200, rec.Code)
-	require.Empty(t, rec.Header().Get("Access-Control-Allow-Origin"), "no CORS grant for a foreign origin")
-
-	var none *transport.CORS
-	require.False(t, none.Handle(httptest.NewRecorder(), req, "GET"), "a nil CORS does nothing")
-}
-
-func TestEncodeCache(t *testing.T) {
-	var c transport.EncodeCache
-	calls := 0
-	enc := func(dst []byte, m *pubsub.Message) []byte { calls++; return transport.AppendEnvelope(dst, m) }
-	m := &pubsub.Message{Topic: "t", Data: []byte(`{"a":1}`)}
-	first := c.Append([]byte("prefix:"), m, enc)
-	second := c.Append(nil, m, enc)
-	require.Equal(t, "prefix:"+string(second), string(first))
-	require.Equal(t, 1, calls, "the second encoding comes from the cache")
-	other := &pubsub.Message{Topic: "t", Data: []byte(`{"a":1}`)}
-	c.Append(nil, other, enc)
-	require.Equal(t, 2, calls, "another message (same content) is encoded on its own")
-	big := &pubsub.Message{Topic: "b", Data: bytes.Repeat([]byte{1}, transport.MaxCachedPayload+1)}
-	c.Append(nil, big, enc)
-	c.Append(nil, big, enc)
-	require.Equal(t, 4, calls, "large payloads are not cached")
-	buf := make([]byte, 0, 256)
-	require.Zero(t, testing.AllocsPerRun(100, func() { buf = c.Append(buf[:0], m, enc) }))
 }

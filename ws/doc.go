@@ -36,7 +36,7 @@
 // The payload travels in "data" verbatim when it is valid JSON without
 // surrounding whitespace, else base64 in "data_b64" (publishers may use
 // either); bytes round-trip byte-identically with every other transport (see
-// transport.AppendData). Message frames carry the transport envelope's fields
+// wire.AppendData). Message frames carry the transport envelope's fields
 // plus "type" and "sub". The subscribed frame's "cursor" is the broker's
 // newest cursor when the subscription started (brokers with history only): a
 // client that received nothing yet resumes from it.

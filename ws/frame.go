@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/switchboard-go/switchboard/internal/wire"
+
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
 )
@@ -116,7 +118,7 @@ func decodeClientFrame(b []byte) (clientFrame, error) {
 				return f, badFrame(id, "header keys must be non-empty UTF-8, values UTF-8")
 			}
 		}
-		p, err := transport.DecodeData(f.Data, f.DataB64)
+		p, err := wire.DecodeData(f.Data, f.DataB64)
 		if err != nil {
 			return f, &frameError{id: id, err: err}
 		}
@@ -148,7 +150,7 @@ func clipString(s string) string {
 func appendEnvelopeFields(dst []byte, m *pubsub.Message) []byte {
 	dst = append(dst, ',')
 	start := len(dst)
-	dst = transport.AppendEnvelope(dst, m)
+	dst = wire.AppendEnvelope(dst, m)
 	// Drop the envelope's opening brace and closing brace: the fields
 	// join the frame object. The memmove keeps the encoder allocation-free.
 	copy(dst[start:], dst[start+1:])
@@ -168,7 +170,7 @@ func appendMessageFrame(dst []byte, subJSON string, m *pubsub.Message) []byte {
 // envelope without its message id (the frame's id is the request's).
 func appendReplyFrame(dst []byte, id string, m *pubsub.Message) []byte {
 	dst = append(dst, `{"type":"reply","id":`...)
-	dst = transport.AppendJSONString(dst, id)
+	dst = wire.AppendJSONString(dst, id)
 	r := *m
 	r.ID = ""
 	dst = appendEnvelopeFields(dst, &r)
@@ -177,14 +179,14 @@ func appendReplyFrame(dst []byte, id string, m *pubsub.Message) []byte {
 
 func appendAckFrame(dst []byte, id string, r pubsub.Receipt) []byte {
 	dst = append(dst, `{"type":"ack","id":`...)
-	dst = transport.AppendJSONString(dst, id)
+	dst = wire.AppendJSONString(dst, id)
 	if r.ID != "" {
 		dst = append(dst, `,"message_id":`...)
-		dst = transport.AppendJSONString(dst, r.ID)
+		dst = wire.AppendJSONString(dst, r.ID)
 	}
 	if r.Cursor != "" {
 		dst = append(dst, `,"cursor":`...)
-		dst = transport.AppendJSONString(dst, r.Cursor)
+		dst = wire.AppendJSONString(dst, r.Cursor)
 	}
 	if !r.Time.IsZero() {
 		dst = append(dst, `,"time":"`...)
@@ -198,10 +200,10 @@ func appendAckFrame(dst []byte, id string, r pubsub.Receipt) []byte {
 // broker's head cursor when known.
 func appendSubscribedFrame(dst []byte, id, cursor string) []byte {
 	dst = append(dst, `{"type":"subscribed","id":`...)
-	dst = transport.AppendJSONString(dst, id)
+	dst = wire.AppendJSONString(dst, id)
 	if cursor != "" {
 		dst = append(dst, `,"cursor":`...)
-		dst = transport.AppendJSONString(dst, cursor)
+		dst = wire.AppendJSONString(dst, cursor)
 	}
 	return append(dst, '}')
 }
@@ -210,12 +212,12 @@ func appendSubscribedFrame(dst []byte, id, cursor string) []byte {
 // or {"type":typ,"sub":id} when key is "sub").
 func appendIDFrame(dst []byte, typ, key, id string) []byte {
 	dst = append(dst, `{"type":`...)
-	dst = transport.AppendJSONString(dst, typ)
+	dst = wire.AppendJSONString(dst, typ)
 	if id != "" {
 		dst = append(dst, ',', '"')
 		dst = append(dst, key...)
 		dst = append(dst, '"', ':')
-		dst = transport.AppendJSONString(dst, id)
+		dst = wire.AppendJSONString(dst, id)
 	}
 	return append(dst, '}')
 }
@@ -235,12 +237,12 @@ func appendErrorCode(dst []byte, id, code, msg string) []byte {
 	dst = append(dst, `{"type":"error"`...)
 	if id != "" {
 		dst = append(dst, `,"id":`...)
-		dst = transport.AppendJSONString(dst, id)
+		dst = wire.AppendJSONString(dst, id)
 	}
 	dst = append(dst, `,"code":`...)
-	dst = transport.AppendJSONString(dst, code)
+	dst = wire.AppendJSONString(dst, code)
 	dst = append(dst, `,"message":`...)
-	dst = transport.AppendJSONString(dst, msg)
+	dst = wire.AppendJSONString(dst, msg)
 	return append(dst, '}')
 }
 
@@ -276,7 +278,7 @@ func decodeServerFrame(b []byte) (serverFrame, error) {
 
 // message returns the message carried by a message or reply frame.
 func (f *serverFrame) message() (*pubsub.Message, error) {
-	data, err := transport.DecodeData(f.Data, f.DataB64)
+	data, err := wire.DecodeData(f.Data, f.DataB64)
 	if err != nil {
 		return nil, err
 	}
@@ -297,13 +299,13 @@ func (f *serverFrame) message() (*pubsub.Message, error) {
 // appendClientFrame encodes a client frame (the Go client's side).
 func appendClientFrame(dst []byte, f *clientFrame) []byte {
 	dst = append(dst, `{"type":`...)
-	dst = transport.AppendJSONString(dst, f.Type)
+	dst = wire.AppendJSONString(dst, f.Type)
 	field := func(k, v string) {
 		if v != "" {
 			dst = append(dst, ',', '"')
 			dst = append(dst, k...)
 			dst = append(dst, '"', ':')
-			dst = transport.AppendJSONString(dst, v)
+			dst = wire.AppendJSONString(dst, v)
 		}
 	}
 	field("id", f.ID)
@@ -313,9 +315,9 @@ func appendClientFrame(dst []byte, f *clientFrame) []byte {
 	field("topic", f.Topic)
 	if len(f.Header) > 0 {
 		dst = append(dst, `,"header":`...)
-		dst = transport.AppendHeader(dst, f.Header)
+		dst = wire.AppendHeader(dst, f.Header)
 	}
-	dst = transport.AppendData(dst, f.payload)
+	dst = wire.AppendData(dst, f.payload)
 	if f.Retain {
 		dst = append(dst, `,"retain":true`...)
 	}

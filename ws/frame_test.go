@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/wire"
+
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-go/switchboard/pubsub"
-	"github.com/switchboard-go/switchboard/transport"
 )
 
 func FuzzDecodeClientFrame(f *testing.F) {
@@ -87,7 +88,7 @@ func FuzzMessageFrame(f *testing.F) {
 		if hk != "" {
 			m.Header = map[string]string{hk: hv}
 		}
-		b := appendMessageFrame(nil, string(transport.AppendJSONString(nil, sub)), m)
+		b := appendMessageFrame(nil, string(wire.AppendJSONString(nil, sub)), m)
 		require.True(t, json.Valid(b), "%q", b)
 		fr, err := decodeServerFrame(b)
 		require.NoError(t, err)
@@ -112,9 +113,9 @@ func TestAppendMessageFrameAllocatesNothing(t *testing.T) {
 }
 
 func TestEnvCache(t *testing.T) {
-	var c transport.EncodeCache
+	var c wire.EncodeCache
 	small := &pubsub.Message{Topic: "a", ID: "x-1", Cursor: "x-1", Time: time.Now(), Data: []byte(`{"v":1}`)}
-	big := &pubsub.Message{Topic: "b", Data: bytes.Repeat([]byte{0xff}, transport.MaxCachedPayload+1)}
+	big := &pubsub.Message{Topic: "b", Data: bytes.Repeat([]byte{0xff}, wire.MaxCachedPayload+1)}
 	for _, m := range []*pubsub.Message{small, big} {
 		want := appendEnvelopeFields(nil, m)
 		require.Equal(t, want, c.Append(nil, m, appendEnvelopeFields))
@@ -158,7 +159,7 @@ func BenchmarkAppendMessageFrame(b *testing.B) {
 		// What each connection after the first pays: the writer's frame
 		// from the handler's envelope cache.
 		b.Run(bc.name+"-cached", func(b *testing.B) {
-			var c transport.EncodeCache
+			var c wire.EncodeCache
 			buf := make([]byte, 0, 1024)
 			b.ReportAllocs()
 			for b.Loop() {

@@ -8,6 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/lifecycle"
+	"github.com/switchboard-go/switchboard/internal/wire"
+
 	"github.com/coder/websocket"
 
 	"github.com/switchboard-go/switchboard/pubsub"
@@ -144,9 +147,9 @@ func pick[T int | int64 | time.Duration](v, def T) T {
 type Handler struct {
 	broker pubsub.Broker
 	opts   HandlerOptions
-	gate   *transport.Gate
+	gate   *lifecycle.Tracker
 	accept websocket.AcceptOptions
-	cache  transport.EncodeCache
+	cache  wire.EncodeCache
 
 	mu       sync.Mutex
 	closing  bool
@@ -162,7 +165,7 @@ func NewHandler(broker pubsub.Broker, opts *HandlerOptions) *Handler {
 	h := &Handler{
 		broker:   broker,
 		opts:     o,
-		gate:     transport.NewGate(o.Limits.MaxConnections),
+		gate:     lifecycle.New(o.Limits.MaxConnections),
 		sessions: make(map[*session]struct{}),
 	}
 	h.accept = websocket.AcceptOptions{
@@ -206,7 +209,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() {
 		if !served {
-			h.gate.Leave()
+			h.gate.Leave(nil)
 		}
 	}()
 
@@ -256,7 +259,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	served = true
 	go func() {
 		defer h.wg.Done()
-		defer h.gate.Leave()
+		defer h.gate.Leave(nil)
 		s.run()
 		h.mu.Lock()
 		delete(h.sessions, s)

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/wire"
+
 	"github.com/coder/websocket"
 
 	"github.com/switchboard-go/switchboard/pubsub"
@@ -227,7 +229,7 @@ func (s *session) subscribe(f *clientFrame) {
 		s.sendErr(f.ID, err)
 		return
 	}
-	ss := &serverSub{id: f.ID, idJSON: string(transport.AppendJSONString(nil, f.ID)), sub: sub, ch: sub.C()}
+	ss := &serverSub{id: f.ID, idJSON: string(wire.AppendJSONString(nil, f.ID)), sub: sub, ch: sub.C()}
 	s.mu.Lock()
 	s.subs[f.ID] = ss
 	s.mu.Unlock()

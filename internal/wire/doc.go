@@ -1,0 +1,11 @@
+// Package wire holds the encoding plumbing the transports share: the
+// allocation-free JSON appenders for the message envelope, the payload rule
+// (data, data_b64), and the per-message encoding cache. Applications use
+// transport.Envelope and transport.DecodeEnvelope instead.
+package wire
+
+import "errors"
+
+// ErrBadRequest is transport.ErrBadRequest, defined here so the decoders
+// can wrap it without importing transport.
+var ErrBadRequest = errors.New("transport: bad request")
