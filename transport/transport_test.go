@@ -94,16 +94,16 @@ func FuzzEnvelopeData(f *testing.F) {
 
 func TestErrorMapping(t *testing.T) {
 	cases := map[error]int{
-		pubsub.ErrInvalidTopic:                                400,
-		transport.ErrUnauthenticated:                          401,
-		transport.ErrForbidden:                                403,
-		transport.ErrTooLarge:                                 413,
-		transport.ErrUnavailable:                              503,
-		pubsub.ErrNotSupported:                                501,
-		errors.New("boom"):                                    500,
-		context.DeadlineExceeded:                              504,
-		&http.MaxBytesError{Limit: 1}:                         413,
-		nil:                                                   200,
+		pubsub.ErrInvalidTopic:        400,
+		transport.ErrUnauthenticated:  401,
+		transport.ErrForbidden:        403,
+		transport.ErrTooLarge:         413,
+		transport.ErrUnavailable:      503,
+		pubsub.ErrNotSupported:        501,
+		errors.New("boom"):            500,
+		context.DeadlineExceeded:      504,
+		&http.MaxBytesError{Limit: 1}: 413,
+		nil:                           200,
 		errors.Join(transport.ErrForbidden, errors.New("no")): 403,
 	}
 	for err, want := range cases {
