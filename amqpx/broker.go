@@ -55,7 +55,7 @@ const maxStreamReaders = 32
 // resumes its consumers. ctx bounds the wait for the node queue.
 func Dial(ctx context.Context, opts *Options) (*Broker, error) {
 	o := opts.withDefaults()
-	b := &Broker{opts: o, log: o.Logger, id: pubsub.NewEpoch(), fan: newFanout(), qsubs: make(map[*queueSub]struct{}),
+	b := &Broker{opts: o, log: o.Logger, id: pubsub.NewID(), fan: newFanout(), qsubs: make(map[*queueSub]struct{}),
 		readers: make(chan struct{}, maxStreamReaders)}
 	b.pubConn = newConnector(&b.opts, "publish")
 	b.subConn = newConnector(&b.opts, "consume")
@@ -141,7 +141,7 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 		return pubsub.Receipt{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, b.opts.MaxMessageBytes)
 	}
 	if msg.ID == "" {
-		msg.ID = b.id + pubsub.NewEpoch()
+		msg.ID = b.id + pubsub.NewID()
 	}
 	now := time.Now()
 	p, err := toPublishing(&msg, now)
@@ -309,7 +309,7 @@ func (b *Broker) subscribeQueue(ctx context.Context, fs []pubsub.Filter, keys []
 	if o.Group != "" {
 		s.queue = groupQueue(b.opts.QueuePrefix, o.Group, fs[0].String())
 	} else {
-		s.queue = b.opts.QueuePrefix + ".sub." + b.id + pubsub.NewEpoch()
+		s.queue = b.opts.QueuePrefix + ".sub." + b.id + pubsub.NewID()
 		s.private = true
 	}
 	s.ctx, s.cancel = context.WithCancel(b.ctx)

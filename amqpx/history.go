@@ -97,7 +97,7 @@ func (b *Broker) readSession(ctx context.Context, stop <-chan struct{}, conn *am
 	if err := ch.Qos(256, 0, false); err != nil {
 		return false, err
 	}
-	tag := "sb-read-" + pubsub.NewEpoch()
+	tag := "sb-read-" + pubsub.NewID()
 	deliveries, err := ch.Consume(b.opts.HistoryStream, tag, false, false, false, false,
 		amqp.Table{"x-stream-offset": int64(*next)})
 	if err != nil {

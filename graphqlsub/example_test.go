@@ -18,7 +18,7 @@ import (
 
 // A GraphQL API over a broker: a mutation over plain HTTP.
 func ExampleNewHandler() {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	schema, _ := gophers.NewBrokerSchema(b, nil)
 	h := graphqlsub.NewHandler(gophers.New(schema, nil), nil)
@@ -43,7 +43,7 @@ func ExampleNewHandler() {
 func ExampleNewHandler_subscription() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	schema, _ := gophers.NewBrokerSchema(b, nil)
 	h := graphqlsub.NewHandler(gophers.New(schema, nil), nil)
@@ -79,7 +79,7 @@ func ExampleNewHandler_subscription() {
 func ExampleStream() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	start, _ := b.Publish(ctx, pubsub.Message{Topic: "rooms", Data: []byte("start")})
 	for _, room := range []string{"a", "b", "a"} {

@@ -27,7 +27,7 @@ type env struct {
 
 func newEnv(t testing.TB, opts *graphqlsub.Options) *env {
 	t.Helper()
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	var auth *transport.Auth
 	if opts != nil {
 		auth = opts.Auth

@@ -262,7 +262,7 @@ func TestShutdownGoingAway(t *testing.T) {
 }
 
 func TestStreamSlowConsumer(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

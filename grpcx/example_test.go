@@ -17,7 +17,7 @@ import (
 // Serve PubSubService with reflection and health over HTTP/1.1 and h2c, then
 // subscribe and publish with a gRPC client.
 func Example() {
-	broker := pubsub.NewMemory(pubsub.MemoryOptions{})
+	broker := pubsub.NewMemory(nil)
 	defer broker.Close()
 	_, h := grpcx.NewHandler(broker, nil)
 	defer h.Close()
@@ -65,7 +65,7 @@ func Example() {
 
 // Resume after the last cursor a client processed.
 func ExampleNewHandler_resume() {
-	broker := pubsub.NewMemory(pubsub.MemoryOptions{})
+	broker := pubsub.NewMemory(nil)
 	defer broker.Close()
 	path, h := grpcx.NewHandler(broker, nil)
 	defer h.Close()

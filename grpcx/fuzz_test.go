@@ -54,7 +54,7 @@ func FuzzHandler(f *testing.F) {
 			f.Add(uint8(p), uint8(i%len(fuzzTypes)), false, grpcFrame(0, s))
 		}
 	}
-	b := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: 100})
+	b := pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: 100})
 	defer b.Close()
 	_, h := grpcx.NewHandler(b, &grpcx.Options{ReadMaxBytes: 1 << 16, RequestTimeout: time.Millisecond})
 	defer h.Close()

@@ -33,7 +33,7 @@ type env struct {
 
 func newEnv(t testing.TB, opts *grpcx.Options, mo pubsub.MemoryOptions) *env {
 	t.Helper()
-	e := &env{b: pubsub.NewMemory(mo)}
+	e := &env{b: pubsub.NewMemory(&mo)}
 	_, e.h = grpcx.NewHandler(e.b, opts)
 	mux := http.NewServeMux()
 	e.h.Register(mux)

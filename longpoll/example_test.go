@@ -14,7 +14,7 @@ import (
 
 // A client polls in a loop with the cursor of each answer.
 func Example() {
-	broker := pubsub.NewMemory(pubsub.MemoryOptions{Epoch: "demo"})
+	broker := pubsub.NewMemory(&pubsub.MemoryOptions{Epoch: "demo"})
 	defer broker.Close()
 	h := longpoll.NewHandler(broker, nil)
 	srv := httptest.NewServer(h) // in an application: mux.Handle("/poll", h)

@@ -12,7 +12,7 @@ func FuzzParseRequest(f *testing.F) {
 	for _, q := range []string{"topic=a", "topic=a/%23&topic=b&cursor=x-1&timeout=30", "timeout=1.5s&topic=a", "topic=a&limit=5", "topic=%zz", "topic=a&timeout=-1", "topic=a&timeout=99999999999"} {
 		f.Add(q)
 	}
-	b := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: -1})
+	b := pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: -1})
 	f.Cleanup(func() { _ = b.Close() })
 	o := NewHandler(b, &Options{MaxBatch: 10}).o
 	f.Fuzz(func(t *testing.T, q string) {

@@ -30,7 +30,7 @@ type response struct {
 
 func setup(t *testing.T, mo pubsub.MemoryOptions, o *Options) (*pubsub.Memory, *Handler, *httptest.Server) {
 	t.Helper()
-	b := pubsub.NewMemory(mo)
+	b := pubsub.NewMemory(&mo)
 	h := NewHandler(b, o)
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
@@ -245,7 +245,7 @@ func TestPollRefusesBadRequests(t *testing.T) {
 }
 
 func TestPollLimitAndShutdown(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	h := NewHandler(b, &Options{Limits: transport.Limits{MaxConnections: 1}})
 	srv := httptest.NewServer(h)

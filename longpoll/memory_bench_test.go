@@ -15,7 +15,7 @@ const memServerEnv = "SB_LONGPOLL_MEMSERVER"
 // runMemServer is the child process of BenchmarkHeldPollMemory: /poll over
 // a memory broker.
 func runMemServer() {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	h := NewHandler(b, &Options{Limits: limitsOff()})
 	mux := http.NewServeMux()

@@ -30,7 +30,7 @@ func BenchmarkServerFanOut(b *testing.B) {
 }
 
 func benchFanOut(b *testing.B, nSubs int, qos byte) {
-	mem := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: -1})
+	mem := pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: -1})
 	defer mem.Close()
 	srv, err := mqttx.NewServer(mem, &mqttx.ServerOptions{Buffer: 4096})
 	if err != nil {
@@ -143,7 +143,7 @@ func readBench(r *bufio.Reader) (byte, []byte) {
 // (the client ends are in the same process; they add about 1 KiB each).
 // Run it with -benchtime=1000x.
 func BenchmarkServerIdleConn(b *testing.B) {
-	mem := pubsub.NewMemory(pubsub.MemoryOptions{})
+	mem := pubsub.NewMemory(nil)
 	defer mem.Close()
 	srv, err := mqttx.NewServer(mem, nil)
 	if err != nil {

@@ -17,8 +17,8 @@ import (
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
-// BrokerOptions configures Dial. The zero value (or nil) is a good default.
-type BrokerOptions struct {
+// Options configures Dial. The zero value (or nil) is a good default.
+type Options struct {
 	// ClientID is the MQTT client identifier; "" picks "sb-" and a random
 	// suffix. Give each process its own.
 	ClientID string
@@ -96,7 +96,7 @@ func durOption(v, def time.Duration) time.Duration {
 // automatically; subscriptions sharing a filter share one MQTT
 // subscription. See the package documentation for the mapping of messages.
 type Broker struct {
-	opts       BrokerOptions
+	opts       Options
 	cm         *autopaho.ConnectionManager
 	pubQoS     byte
 	subQoS     byte
@@ -140,8 +140,8 @@ type entry struct {
 // mqtts://, ws:// or wss://; a user and password may be in the URL) and
 // returns once the first connection is up, or fails when ctx is done
 // first. opts may be nil.
-func Dial(ctx context.Context, serverURL string, opts *BrokerOptions) (*Broker, error) {
-	var o BrokerOptions
+func Dial(ctx context.Context, serverURL string, opts *Options) (*Broker, error) {
+	var o Options
 	if opts != nil {
 		o = *opts
 	}
@@ -160,7 +160,7 @@ func Dial(ctx context.Context, serverURL string, opts *BrokerOptions) (*Broker, 
 	}
 	u.User = nil
 	if o.ClientID == "" {
-		o.ClientID = "sb-" + pubsub.NewEpoch()
+		o.ClientID = "sb-" + pubsub.NewID()
 	}
 	log := o.Logger
 	if log == nil {
@@ -314,7 +314,7 @@ func (b *Broker) awaitUp(ctx context.Context) error {
 	return nil
 }
 
-// Publish sends msg with the QoS of its HeaderQoS or BrokerOptions.PublishQoS
+// Publish sends msg with the QoS of its HeaderQoS or Options.PublishQoS
 // and returns when the server acknowledged it (PUBACK for QoS 1, PUBCOMP
 // for QoS 2, the write for QoS 0). A message without an ID gets one. It
 // fails with pubsub.ErrInvalidTopic, ErrDisconnected, a *ReasonCodeError
@@ -328,7 +328,7 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 		return pubsub.Receipt{}, err
 	}
 	if msg.ID == "" {
-		msg.ID = pubsub.NewEpoch() + pubsub.NewEpoch()
+		msg.ID = pubsub.NewID()
 	}
 	msg.Time = time.Now()
 	msg.Cursor = ""

@@ -15,13 +15,13 @@ import (
 )
 
 // dialMosquitto connects a Broker to the test Mosquitto.
-func dialMosquitto(t *testing.T, opts *mqttx.BrokerOptions) *mqttx.Broker {
+func dialMosquitto(t *testing.T, opts *mqttx.Options) *mqttx.Broker {
 	t.Helper()
 	addr := testenv.Mosquitto(t)
 	return dialAddr(t, addr, opts)
 }
 
-func dialAddr(t *testing.T, addr string, opts *mqttx.BrokerOptions) *mqttx.Broker {
+func dialAddr(t *testing.T, addr string, opts *mqttx.Options) *mqttx.Broker {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -15,6 +15,6 @@ func TestConformance(t *testing.T) {
 		Capabilities:  pubsub.Capabilities{Groups: true, Retain: true},
 		SharedBackend: true,
 	}, func(t *testing.T) pubsub.Broker {
-		return dialMosquitto(t, &mqttx.BrokerOptions{})
+		return dialMosquitto(t, &mqttx.Options{})
 	})
 }

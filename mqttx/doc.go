@@ -27,7 +27,7 @@
 // # Broker
 //
 // A Broker keeps one MQTT connection with a persistent session
-// (BrokerOptions.SessionExpiry) and reconnects with backoff. Local
+// (Options.SessionExpiry) and reconnects with backoff. Local
 // subscriptions to the same filter share one MQTT subscription; each
 // SUBSCRIBE carries a fresh subscription identifier, so a message is routed
 // to the right local subscriptions without matching topics twice: retained
@@ -36,7 +36,7 @@
 // Broker no longer remembers (servers without identifiers, or one more than
 // 64 re-subscriptions old) is routed by topic filter. Groups become shared
 // subscriptions "$share/<group>/<filter>". QoS comes from
-// BrokerOptions.PublishQoS / SubscribeQoS, or per message from the
+// Options.PublishQoS / SubscribeQoS, or per message from the
 // "mqtt-qos" header (HeaderQoS).
 //
 // Decisions: MQTT keeps no history and has no negative acknowledgement, so
@@ -50,7 +50,7 @@
 // (LastCursor is empty: there are no cursors) and OverflowDropOldest drops.
 // A message is acknowledged to the MQTT server (PUBACK) once it sits in
 // every target buffer. Publish while disconnected fails at once with
-// [ErrDisconnected] unless BrokerOptions.WaitForConnection. Close ends the
+// [ErrDisconnected] unless Options.WaitForConnection. Close ends the
 // session on the server.
 //
 // # Server

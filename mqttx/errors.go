@@ -13,7 +13,7 @@ import (
 var (
 	// ErrDisconnected: Broker.Publish or Broker.Subscribe was called while
 	// the connection to the MQTT server was down and
-	// BrokerOptions.WaitForConnection is false.
+	// Options.WaitForConnection is false.
 	ErrDisconnected = errors.New("mqttx: disconnected from the MQTT server")
 	// ErrSessionLost ends every subscription of a Broker that reconnected to
 	// a server which no longer had its session: messages published while it

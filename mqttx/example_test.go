@@ -17,7 +17,7 @@ import (
 func ExampleServer() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	broker := pubsub.NewMemory(pubsub.MemoryOptions{})
+	broker := pubsub.NewMemory(nil)
 	defer broker.Close()
 	srv, err := mqttx.NewServer(broker, nil)
 	if err != nil {
@@ -59,7 +59,7 @@ func ExampleServer() {
 func ExampleDial() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := mqttx.Dial(ctx, "mqtt://127.0.0.1:1883", &mqttx.BrokerOptions{
+	b, err := mqttx.Dial(ctx, "mqtt://127.0.0.1:1883", &mqttx.Options{
 		ClientID:   "web-1",
 		PublishQoS: 1,
 	})

@@ -120,7 +120,7 @@ func FuzzServerPackets(f *testing.F) {
 	f.Add(byte(4), []byte{0x30, 0xff, 0xff, 0xff, 0x7f})
 	f.Add(byte(5), []byte{0x82, 0x05, 0x00, 0x01, 0x00, 0x01, '#'})
 
-	mem := pubsub.NewMemory(pubsub.MemoryOptions{})
+	mem := pubsub.NewMemory(nil)
 	defer mem.Close()
 	srv, err := mqttx.NewServer(mem, &mqttx.ServerOptions{WriteTimeout: 200 * time.Millisecond})
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // user properties, in sorted key order.
 const (
 	// HeaderQoS ("mqtt-qos": "0", "1" or "2") sets the QoS of one publish
-	// through Broker.Publish, overriding BrokerOptions.PublishQoS. Server
+	// through Broker.Publish, overriding Options.PublishQoS. Server
 	// sets it on every message a device publishes, so the QoS travels with
 	// the message to other MQTT subscribers. It also travels as a user
 	// property.

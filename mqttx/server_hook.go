@@ -347,7 +347,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	}
 	m.Header[HeaderQoS] = strconv.Itoa(int(pk.FixedHeader.Qos))
 	if m.ID == "" || ss.noLocal.Load() > 0 {
-		m.ID = pubsub.NewEpoch() + pubsub.NewEpoch()
+		m.ID = pubsub.NewID()
 	}
 	ss.remember(m.ID)
 	ctx, cancel := context.WithTimeout(ss.ctx, s.opts.PublishTimeout)

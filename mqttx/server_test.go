@@ -43,7 +43,7 @@ func startServer(t *testing.T, b pubsub.Broker, opts *mqttx.ServerOptions) (*mqt
 }
 
 func newMemory(t *testing.T) *pubsub.Memory {
-	m := pubsub.NewMemory(pubsub.MemoryOptions{})
+	m := pubsub.NewMemory(nil)
 	t.Cleanup(func() { _ = m.Close() })
 	return m
 }

@@ -22,7 +22,7 @@ const maxSubscriptionID = 268435455
 const keepIDs = 64
 
 // Subscribe subscribes to filter (MQTT syntax; a Group becomes the shared
-// subscription "$share/<group>/<filter>") with BrokerOptions.SubscribeQoS
+// subscription "$share/<group>/<filter>") with Options.SubscribeQoS
 // and returns once the server granted it (SUBACK). Retained messages come
 // first, flagged Retain, unless opts.NoRetained. It fails with
 // pubsub.ErrInvalidFilter, pubsub.ErrNotSupported (Since or ManualAck: MQTT

@@ -56,11 +56,19 @@ func validEpoch(e string) bool {
 const epochAlphabet = "0123456789abcdefghijklmnopqrstuv"
 
 // NewEpoch returns a random 12-character epoch (60 bits).
-func NewEpoch() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
+func NewEpoch() string { return randomString(12) }
+
+// NewID returns a random 20-character identifier (100 bits) of digits and
+// lowercase letters, for Message.ID and for names a broker must make up
+// (client ids, queue names, request ids). It is safe in topics, MQTT client
+// ids, AMQP names and URLs.
+func NewID() string { return randomString(20) }
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
 	for i := range b {
 		b[i] = epochAlphabet[b[i]&31]
 	}
-	return string(b[:])
+	return string(b)
 }

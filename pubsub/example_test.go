@@ -9,7 +9,7 @@ import (
 
 func ExampleMemory() {
 	ctx := context.Background()
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 
 	sub, _ := b.Subscribe(ctx, "chat/+", nil)
@@ -25,7 +25,7 @@ func ExampleMemory() {
 // every message it missed, in order, then live ones.
 func ExampleSubscribeOptions_since() {
 	ctx := context.Background()
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 
 	seen, _ := b.Publish(ctx, pubsub.Message{Topic: "news", Data: []byte("one")})
@@ -45,7 +45,7 @@ func ExampleSubscribeOptions_since() {
 
 func ExampleRequest() {
 	ctx := context.Background()
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 
 	svc, _ := b.Subscribe(ctx, "svc/upper", nil)
@@ -66,7 +66,7 @@ func ExampleRequest() {
 
 func ExampleSubscription_Nack() {
 	ctx := context.Background()
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 
 	dead, _ := b.Subscribe(ctx, "$deadletter/#", nil)

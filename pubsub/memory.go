@@ -45,8 +45,13 @@ var (
 	_ MultiSubscriber = (*Memory)(nil)
 )
 
-// NewMemory returns a running in-memory broker.
-func NewMemory(opts MemoryOptions) *Memory {
+// NewMemory returns a running in-memory broker; opts may be nil (all
+// defaults) and is not changed.
+func NewMemory(o *MemoryOptions) *Memory {
+	var opts MemoryOptions
+	if o != nil {
+		opts = *o
+	}
 	if opts.HistorySize == 0 {
 		opts.HistorySize = 10000
 	}

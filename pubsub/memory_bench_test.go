@@ -12,7 +12,7 @@ import (
 // benchFanout publishes to subs matching subscriptions (each drained by a
 // goroutine) and reports deliveries per second.
 func benchFanout(b *testing.B, subs int, filter func(i int) string, nonMatching int) {
-	m := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: -1})
+	m := pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: -1})
 	defer m.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -58,7 +58,7 @@ func benchFanout(b *testing.B, subs int, filter func(i int) string, nonMatching 
 func BenchmarkEnqueue(b *testing.B) {
 	for _, n := range []int{1, 100, 10000} {
 		b.Run("subs="+strconv.Itoa(n), func(b *testing.B) {
-			m := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: -1})
+			m := pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: -1})
 			defer m.Close()
 			ctx := context.Background()
 			for range n {
@@ -105,7 +105,7 @@ func BenchmarkFilterMatch(b *testing.B) {
 }
 
 func BenchmarkHistoryReplay(b *testing.B) {
-	m := pubsub.NewMemory(pubsub.MemoryOptions{})
+	m := pubsub.NewMemory(nil)
 	defer m.Close()
 	ctx := context.Background()
 	first, _ := m.Publish(ctx, pubsub.Message{Topic: "h/0"})

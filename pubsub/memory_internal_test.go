@@ -25,7 +25,7 @@ func recv(t *testing.T, sub pubsub.Subscription) *pubsub.Message {
 }
 
 func TestMemoryReplayLargerThanBuffer(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	ctx := context.Background()
 	first, err := b.Publish(ctx, pubsub.Message{Topic: "r", Data: []byte("0")})
@@ -55,7 +55,7 @@ func TestMemoryReplayLargerThanBuffer(t *testing.T) {
 }
 
 func TestMemoryReplayCloseMidway(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	ctx := context.Background()
 	first, _ := b.Publish(ctx, pubsub.Message{Topic: "r"})
 	for range 100 {
@@ -73,7 +73,7 @@ func TestMemoryReplayCloseMidway(t *testing.T) {
 func TestMemoryHistoryEviction(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	b := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: 5, HistoryAge: time.Minute, Now: clock})
+	b := pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: 5, HistoryAge: time.Minute, Now: clock})
 	defer b.Close()
 	ctx := context.Background()
 	var rs []pubsub.Receipt
@@ -115,7 +115,7 @@ func TestMemoryHistoryEviction(t *testing.T) {
 }
 
 func TestMemoryGroupBacklogWaitsForMembers(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	ctx := context.Background()
 	first, err := b.Subscribe(ctx, "jobs/+", &pubsub.SubscribeOptions{Group: "w", ManualAck: true, Prefetch: 1})
@@ -140,7 +140,7 @@ func TestMemoryGroupBacklogWaitsForMembers(t *testing.T) {
 }
 
 func TestMemoryDefaultDeadLetterTopic(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	ctx := context.Background()
 	dead, err := b.Subscribe(ctx, "$deadletter/#", nil)
@@ -164,7 +164,7 @@ func TestMemoryDefaultDeadLetterTopic(t *testing.T) {
 }
 
 func TestMemoryNonMatchingSubscriptionsAreNotVisited(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: -1})
+	b := pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: -1})
 	defer b.Close()
 	ctx := context.Background()
 	for i := range 1000 {
@@ -195,7 +195,7 @@ func TestSubscribeAll(t *testing.T) {
 		{"fallback", false, func(m *pubsub.Memory) pubsub.Broker { return onlySubscribe{m} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mem := pubsub.NewMemory(pubsub.MemoryOptions{})
+			mem := pubsub.NewMemory(nil)
 			defer mem.Close()
 			b := tc.wrap(mem)
 			ctx := context.Background()
@@ -237,7 +237,7 @@ func TestSubscribeAll(t *testing.T) {
 
 func TestHead(t *testing.T) {
 	ctx := context.Background()
-	b := pubsub.NewMemory(pubsub.MemoryOptions{Epoch: "h"})
+	b := pubsub.NewMemory(&pubsub.MemoryOptions{Epoch: "h"})
 	defer b.Close()
 	h, err := pubsub.Head(ctx, b)
 	require.NoError(t, err)
@@ -247,7 +247,7 @@ func TestHead(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, r.Cursor, h, "the head covers every topic, $ ones too")
 
-	nh := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: -1})
+	nh := pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: -1})
 	defer nh.Close()
 	h, err = pubsub.Head(ctx, nh)
 	require.NoError(t, err)

@@ -14,11 +14,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestMemoryConformance(t *testing.T) {
 	pubsubtest.Run(t, pubsubtest.Features{
 		Capabilities: pubsub.Capabilities{History: true, Groups: true, Acks: true, Retain: true},
-	}, func(t *testing.T) pubsub.Broker { return pubsub.NewMemory(pubsub.MemoryOptions{}) })
+	}, func(t *testing.T) pubsub.Broker { return pubsub.NewMemory(nil) })
 }
 
 func TestMemoryWithoutHistoryConformance(t *testing.T) {
 	pubsubtest.Run(t, pubsubtest.Features{
 		Capabilities: pubsub.Capabilities{Groups: true, Acks: true, Retain: true},
-	}, func(t *testing.T) pubsub.Broker { return pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: -1}) })
+	}, func(t *testing.T) pubsub.Broker { return pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: -1}) })
 }

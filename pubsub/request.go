@@ -16,7 +16,7 @@ func Request(ctx context.Context, b Broker, msg Message) (*Message, error) {
 	if err := ValidateTopic(msg.Topic); err != nil {
 		return nil, err
 	}
-	id := NewEpoch() + NewEpoch()
+	id := NewID()
 	replyTo := "$reply/" + id
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

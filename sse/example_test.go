@@ -13,7 +13,7 @@ import (
 
 // Serve a stream, publish, and read it with the Go client.
 func Example() {
-	broker := pubsub.NewMemory(pubsub.MemoryOptions{Epoch: "demo"})
+	broker := pubsub.NewMemory(&pubsub.MemoryOptions{Epoch: "demo"})
 	defer broker.Close()
 	h := sse.NewHandler(broker, nil)
 	srv := httptest.NewServer(h) // in an application: mux.Handle("/events", h)
@@ -46,7 +46,7 @@ func Example() {
 
 // Resume after a cursor: the stream replays what followed it.
 func ExampleClient_resume() {
-	broker := pubsub.NewMemory(pubsub.MemoryOptions{Epoch: "demo"})
+	broker := pubsub.NewMemory(&pubsub.MemoryOptions{Epoch: "demo"})
 	defer broker.Close()
 	ctx := context.Background()
 	for _, s := range []string{"a", "b", "c"} {

@@ -20,7 +20,7 @@ import (
 // setup serves a Handler over a fresh memory broker.
 func setup(t *testing.T, mo pubsub.MemoryOptions, o *Options) (*pubsub.Memory, *Handler, *httptest.Server) {
 	t.Helper()
-	b := pubsub.NewMemory(mo)
+	b := pubsub.NewMemory(&mo)
 	h := NewHandler(b, o)
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
@@ -312,7 +312,7 @@ func TestStreamCORS(t *testing.T) {
 }
 
 func TestShutdownDrainsStreams(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	h := NewHandler(b, nil)
 	srv := httptest.NewServer(h)
@@ -339,7 +339,7 @@ func TestShutdownDrainsStreams(t *testing.T) {
 }
 
 func TestStreamEndsWhenBrokerCloses(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	h := NewHandler(b, nil)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -430,7 +430,7 @@ func TestStreamWriteTimeoutEndsStalledClient(t *testing.T) {
 // TestStreamOverHTTP2 runs a stream over HTTP/2 (the hub serves h2c and
 // TLS deployments negotiate h2): flushing and resuming work the same.
 func TestStreamOverHTTP2(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	h := NewHandler(b, &Options{WriteTimeout: time.Second})
 	srv := httptest.NewUnstartedServer(h)

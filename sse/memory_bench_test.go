@@ -21,7 +21,7 @@ const memServerEnv = "SB_SSE_MEMSERVER"
 //	go test -c -o /tmp/sse.test ./sse
 //	SB_SSE_MEMSERVER=1 SB_SSE_FORMAT=envelope /tmp/sse.test
 func runMemServer() {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	o := &Options{Limits: limitsOff()}
 	if os.Getenv("SB_SSE_FORMAT") == "envelope" {

@@ -12,7 +12,7 @@ import (
 )
 
 func ExampleNewRESTHandler() {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{Epoch: "example"})
+	b := pubsub.NewMemory(&pubsub.MemoryOptions{Epoch: "example"})
 	defer b.Close()
 	mux := http.NewServeMux()
 	mux.Handle("/topics/", transport.NewRESTHandler(b, nil))

@@ -112,7 +112,7 @@ func TestErrorMapping(t *testing.T) {
 }
 
 func newREST(t *testing.T, opts *transport.RESTOptions) (*httptest.Server, *pubsub.Memory) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	srv := httptest.NewServer(transport.NewRESTHandler(b, opts))
 	t.Cleanup(func() { srv.Close(); b.Close() })
 	return srv, b
@@ -223,7 +223,7 @@ func TestRESTAuth(t *testing.T) {
 }
 
 func TestRESTWithoutHistory(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: -1})
+	b := pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: -1})
 	srv := httptest.NewServer(transport.NewRESTHandler(b, nil))
 	defer func() { srv.Close(); b.Close() }()
 	resp, _ := do(t, "GET", srv.URL+"/topics/a", "")

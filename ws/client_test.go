@@ -148,7 +148,7 @@ func (r *restartableServer) stop() {
 }
 
 func TestClientSurvivesServerRestart(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	rs := &restartableServer{t: t, broker: b}
 	rs.start()
@@ -205,7 +205,7 @@ func TestClientSurvivesServerRestart(t *testing.T) {
 }
 
 func TestClientGapAfterEpochChange(t *testing.T) {
-	b1 := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b1 := pubsub.NewMemory(nil)
 	rs := &restartableServer{t: t, broker: b1}
 	rs.start()
 	c := dialClient(t, "ws://"+rs.addr+"/", fastBackoff)
@@ -217,7 +217,7 @@ func TestClientGapAfterEpochChange(t *testing.T) {
 
 	rs.stop()
 	require.NoError(t, b1.Close())
-	b2 := pubsub.NewMemory(pubsub.MemoryOptions{}) // new epoch: history lost
+	b2 := pubsub.NewMemory(nil) // new epoch: history lost
 	defer b2.Close()
 	rs.broker = b2
 	rs.start()
@@ -233,7 +233,7 @@ func TestClientResumesWithoutAnyDelivery(t *testing.T) {
 	// A subscription that received nothing before the drop resumes from the
 	// head cursor of its "subscribed" frame: what was published meanwhile
 	// arrives.
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	publish(t, b, "other", "x")
 	rs := &restartableServer{t: t, broker: b}
@@ -260,10 +260,10 @@ func TestClientFatalRefusal(t *testing.T) {
 		}
 		return nil, transport.ErrForbidden
 	}}
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
-	h1 := NewHandler(b, &HandlerOptions{Auth: auth})
-	h2 := NewHandler(b, &HandlerOptions{Auth: auth})
+	h1 := NewHandler(b, &Options{Auth: auth})
+	h2 := NewHandler(b, &Options{Auth: auth})
 	var current atomic.Pointer[Handler]
 	current.Store(h1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -291,9 +291,9 @@ func TestClientFatalRefusal(t *testing.T) {
 }
 
 func TestClientIdleTimeoutReconnects(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
-	h := NewHandler(b, &HandlerOptions{PingInterval: -1}) // a server that falls silent
+	h := NewHandler(b, &Options{PingInterval: -1}) // a server that falls silent
 	conns := make(chan struct{}, 16)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conns <- struct{}{}
@@ -319,7 +319,7 @@ func TestClientIdleTimeoutReconnects(t *testing.T) {
 }
 
 func TestClientGroupSubscriptionSurvivesRestart(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	rs := &restartableServer{t: t, broker: b}
 	rs.start()
@@ -344,7 +344,7 @@ func TestClientGroupSubscriptionSurvivesRestart(t *testing.T) {
 }
 
 func TestClientGapWithoutHistory(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: -1}) // no cursors: nothing to resume from
+	b := pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: -1}) // no cursors: nothing to resume from
 	defer b.Close()
 	rs := &restartableServer{t: t, broker: b}
 	rs.start()
@@ -366,7 +366,7 @@ func TestClientGapWithoutHistory(t *testing.T) {
 }
 
 func TestClientSurvivesOversizedPublish(t *testing.T) {
-	ts := newTestServer(t, &HandlerOptions{ReadLimit: 1024}, nil)
+	ts := newTestServer(t, &Options{ReadLimit: 1024}, nil)
 	c := dialClient(t, ts.url, fastBackoff)
 	ctx := context.Background()
 	sub, err := c.Subscribe(ctx, "t", nil)

@@ -47,7 +47,7 @@
 // timeout (no reply to a request in time), unavailable, internal. An error
 // whose id is a subscription's id ends that subscription. Malformed frames
 // get an error frame (with the frame's id when it could be read) and count
-// towards HandlerOptions.MaxProtocolErrors.
+// towards Options.MaxProtocolErrors.
 //
 // # Resuming
 //
@@ -77,7 +77,7 @@
 //	1001  server shutting down (Handler.Shutdown): reconnect elsewhere and resume
 //	1002  the client offered only unsupported subprotocols
 //	1008  too many malformed frames, or no pong to a ping
-//	1009  a client frame over HandlerOptions.ReadLimit (default 64 KiB)
+//	1009  a client frame over Options.ReadLimit (default 64 KiB)
 //	1011  write timeout or internal error
 //	4401  authentication failed; 4403 authentication refused (Auth.Authenticate)
 //	4429  slow consumer: a subscription's buffer overflowed; every message up
@@ -102,7 +102,7 @@
 // small cache keyed by the shared *pubsub.Message), and each connection
 // writes it through one reused buffer: no allocation per delivered message. A request
 // waiting for its reply runs in a short-lived goroutine (at most
-// HandlerOptions.MaxPendingRequests per connection). WebSocket pings every 25
+// Options.MaxPendingRequests per connection). WebSocket pings every 25
 // s detect dead peers; a write timeout drops stuck ones.
 //
 // The Go client has one goroutine that reads and delivers; Publish, Request

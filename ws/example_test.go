@@ -16,7 +16,7 @@ import (
 // Serve WebSockets on a mux, connect with the Go client, subscribe and
 // publish.
 func Example() {
-	broker := pubsub.NewMemory(pubsub.MemoryOptions{})
+	broker := pubsub.NewMemory(nil)
 	defer broker.Close()
 	h := ws.NewHandler(broker, nil)
 	mux := http.NewServeMux()
@@ -52,7 +52,7 @@ func Example() {
 // The wire protocol by hand, as a browser or any WebSocket library speaks
 // it.
 func Example_protocol() {
-	broker := pubsub.NewMemory(pubsub.MemoryOptions{Epoch: "doc"})
+	broker := pubsub.NewMemory(&pubsub.MemoryOptions{Epoch: "doc"})
 	defer broker.Close()
 	h := ws.NewHandler(broker, nil)
 	srv := httptest.NewServer(h)

@@ -175,9 +175,9 @@ func BenchmarkAppendMessageFrame(b *testing.B) {
 // BenchmarkDelivery measures broker Publish → server writer → a raw client
 // reading the frame, over loopback.
 func BenchmarkDelivery(b *testing.B) {
-	br := pubsub.NewMemory(pubsub.MemoryOptions{})
+	br := pubsub.NewMemory(nil)
 	defer br.Close()
-	h := NewHandler(br, &HandlerOptions{SubscriptionBuffer: 4096})
+	h := NewHandler(br, &Options{SubscriptionBuffer: 4096})
 	srv := newBenchServer(h)
 	defer func() { _ = h.Close(); srv.Close() }()
 	ctx := context.Background()

@@ -17,10 +17,10 @@ import (
 	"github.com/switchboard-go/switchboard/transport"
 )
 
-// HandlerOptions configures NewHandler. A nil *HandlerOptions and the zero
+// Options configures NewHandler. A nil *Options and the zero
 // value mean the defaults; for durations and counts 0 means the default and
 // a negative value turns the feature (or the limit) off.
-type HandlerOptions struct {
+type Options struct {
 	// Auth authenticates each connection at upgrade (transport name "ws")
 	// and authorizes every subscribe, publish and request. The zero value
 	// allows everything, as does nil.
@@ -80,7 +80,7 @@ type HandlerOptions struct {
 	Logger *slog.Logger
 }
 
-// Defaults of HandlerOptions.
+// Defaults of Options.
 const (
 	DefaultReadLimit          = 64 << 10
 	DefaultPingInterval       = 25 * time.Second
@@ -99,8 +99,8 @@ const (
 	unsupportedSubprotocolReason = "unsupported subprotocol, want " + Subprotocol
 )
 
-func (o *HandlerOptions) withDefaults() HandlerOptions {
-	var c HandlerOptions
+func (o *Options) withDefaults() Options {
+	var c Options
 	if o != nil {
 		c = *o
 		c.OriginPatterns = append([]string(nil), o.OriginPatterns...)
@@ -146,7 +146,7 @@ func pick[T int | int64 | time.Duration](v, def T) T {
 // http.Server.RegisterOnShutdown and call Handler.Close after.
 type Handler struct {
 	broker pubsub.Broker
-	opts   HandlerOptions
+	opts   Options
 	gate   *lifecycle.Tracker
 	accept websocket.AcceptOptions
 	cache  wire.EncodeCache
@@ -160,7 +160,7 @@ type Handler struct {
 var _ http.Handler = (*Handler)(nil)
 
 // NewHandler returns a Handler serving broker. opts may be nil.
-func NewHandler(broker pubsub.Broker, opts *HandlerOptions) *Handler {
+func NewHandler(broker pubsub.Broker, opts *Options) *Handler {
 	o := opts.withDefaults()
 	h := &Handler{
 		broker:   broker,

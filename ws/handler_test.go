@@ -154,7 +154,7 @@ func TestResumeWithoutHistoryIsGap(t *testing.T) {
 }
 
 func TestBadFrames(t *testing.T) {
-	ts := newTestServer(t, &HandlerOptions{Limits: transport.Limits{MaxSubscriptions: 2, MaxMessageBytes: 8}, MaxProtocolErrors: -1}, nil)
+	ts := newTestServer(t, &Options{Limits: transport.Limits{MaxSubscriptions: 2, MaxMessageBytes: 8}, MaxProtocolErrors: -1}, nil)
 	c := ts.dialRaw(t, nil)
 	cases := []struct {
 		frame, id, code string
@@ -203,7 +203,7 @@ func TestBadFrames(t *testing.T) {
 }
 
 func TestTooManyProtocolErrorsCloses1008(t *testing.T) {
-	ts := newTestServer(t, &HandlerOptions{MaxProtocolErrors: 3}, nil)
+	ts := newTestServer(t, &Options{MaxProtocolErrors: 3}, nil)
 	c := ts.dialRaw(t, nil)
 	for range 3 {
 		c.send(`{`)
@@ -215,7 +215,7 @@ func TestTooManyProtocolErrorsCloses1008(t *testing.T) {
 }
 
 func TestReadLimitCloses1009(t *testing.T) {
-	ts := newTestServer(t, &HandlerOptions{ReadLimit: 1024}, nil)
+	ts := newTestServer(t, &Options{ReadLimit: 1024}, nil)
 	c := ts.dialRaw(t, nil)
 	c.send(`{"type":"publish","id":"p","topic":"a","data":"` + strings.Repeat("x", 2000) + `"}`)
 	require.Equal(t, websocket.StatusMessageTooBig, c.closeStatus())
@@ -239,7 +239,7 @@ func TestAuth(t *testing.T) {
 			return nil
 		},
 	}
-	ts := newTestServer(t, &HandlerOptions{Auth: auth}, nil)
+	ts := newTestServer(t, &Options{Auth: auth}, nil)
 	dialStatus := func(token string) websocket.StatusCode {
 		c := ts.dialRaw(t, http.Header{"Authorization": {"Bearer " + token}})
 		return c.closeStatus()
@@ -263,7 +263,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestOrigin(t *testing.T) {
-	ts := newTestServer(t, &HandlerOptions{OriginPatterns: []string{"allowed.example"}}, nil)
+	ts := newTestServer(t, &Options{OriginPatterns: []string{"allowed.example"}}, nil)
 	ctx := context.Background()
 	dial := func(origin string) (*http.Response, error) {
 		c, resp, err := websocket.Dial(ctx, ts.url, &websocket.DialOptions{Subprotocols: []string{Subprotocol},
@@ -300,7 +300,7 @@ func TestSubprotocolNegotiation(t *testing.T) {
 }
 
 func TestConnectionLimit(t *testing.T) {
-	ts := newTestServer(t, &HandlerOptions{Limits: transport.Limits{MaxConnections: 1}}, nil)
+	ts := newTestServer(t, &Options{Limits: transport.Limits{MaxConnections: 1}}, nil)
 	c := ts.dialRaw(t, nil)
 	c.send(`{"type":"ping"}`)
 	c.expect("pong", "")
@@ -310,7 +310,7 @@ func TestConnectionLimit(t *testing.T) {
 }
 
 func TestRequestReply(t *testing.T) {
-	ts := newTestServer(t, &HandlerOptions{}, nil)
+	ts := newTestServer(t, &Options{}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -350,7 +350,7 @@ func TestRequestReply(t *testing.T) {
 }
 
 func TestPendingRequestLimit(t *testing.T) {
-	ts := newTestServer(t, &HandlerOptions{MaxPendingRequests: 1}, nil)
+	ts := newTestServer(t, &Options{MaxPendingRequests: 1}, nil)
 	c := ts.dialRaw(t, nil)
 	c.send(`{"type":"request","id":"r1","topic":"svc/none","timeout_ms":60000}`)
 	c.send(`{"type":"request","id":"r2","topic":"svc/none","timeout_ms":60000}`)
@@ -416,7 +416,7 @@ func (d disconnects) WithGroup(string) slog.Handler      { return d }
 
 func TestPingDropsUnresponsivePeer(t *testing.T) {
 	gone := make(disconnects, 4)
-	ts := newTestServer(t, &HandlerOptions{PingInterval: 20 * time.Millisecond, WriteTimeout: 100 * time.Millisecond,
+	ts := newTestServer(t, &Options{PingInterval: 20 * time.Millisecond, WriteTimeout: 100 * time.Millisecond,
 		Logger: slog.New(gone)}, nil)
 	_ = ts.dialRaw(t, nil) // never reads, so never answers a ping
 	select {

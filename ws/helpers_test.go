@@ -24,13 +24,13 @@ type testServer struct {
 	url    string // ws://…/ws
 }
 
-func newTestServer(t *testing.T, opts *HandlerOptions, mopts *pubsub.MemoryOptions) *testServer {
+func newTestServer(t *testing.T, opts *Options, mopts *pubsub.MemoryOptions) *testServer {
 	t.Helper()
 	var mo pubsub.MemoryOptions
 	if mopts != nil {
 		mo = *mopts
 	}
-	b := pubsub.NewMemory(mo)
+	b := pubsub.NewMemory(&mo)
 	h := NewHandler(b, opts)
 	mux := http.NewServeMux()
 	mux.Handle("/ws", h)

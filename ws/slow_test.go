@@ -62,7 +62,7 @@ func (c *closeCounter) Handle(_ context.Context, r slog.Record) error {
 func (c *closeCounter) WithAttrs([]slog.Attr) slog.Handler { return c }
 func (c *closeCounter) WithGroup(string) slog.Handler      { return c }
 
-func newTinyServer(t *testing.T, b pubsub.Broker, opts *HandlerOptions) (*Handler, string) {
+func newTinyServer(t *testing.T, b pubsub.Broker, opts *Options) (*Handler, string) {
 	h := NewHandler(b, opts)
 	srv := httptest.NewUnstartedServer(h)
 	srv.Listener = tinyListener{srv.Listener}
@@ -79,9 +79,9 @@ func tinyHTTPClient() *http.Client {
 var payload1K = `"` + strings.Repeat("x", 1000) + `"`
 
 func TestSlowConsumerClosedAfterLastDeliveredThenResumes(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
-	_, url := newTinyServer(t, b, &HandlerOptions{SubscriptionBuffer: 8})
+	_, url := newTinyServer(t, b, &Options{SubscriptionBuffer: 8})
 	ctx := context.Background()
 	hc := tinyHTTPClient()
 	defer hc.CloseIdleConnections()
@@ -133,10 +133,10 @@ func mustDial(t *testing.T, url string) *websocket.Conn {
 }
 
 func TestClientSlowConsumerLosesNothing(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	counter := &closeCounter{}
-	_, url := newTinyServer(t, b, &HandlerOptions{SubscriptionBuffer: 8, Logger: slog.New(counter)})
+	_, url := newTinyServer(t, b, &Options{SubscriptionBuffer: 8, Logger: slog.New(counter)})
 	hc := tinyHTTPClient()
 	defer hc.CloseIdleConnections()
 	c := dialClient(t, url, &ClientOptions{HTTPClient: hc, Buffer: 1,

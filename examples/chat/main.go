@@ -84,10 +84,10 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	}
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 
-	broker := pubsub.NewMemory(pubsub.MemoryOptions{})
+	broker := pubsub.NewMemory(nil)
 	defer broker.Close()
 	c := &chat{broker: broker, log: log, members: make(map[string]map[string]int)}
-	wsh := ws.NewHandler(broker, &ws.HandlerOptions{Auth: c.auth(), Logger: log})
+	wsh := ws.NewHandler(broker, &ws.Options{Auth: c.auth(), Logger: log})
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", c.presence(wsh))

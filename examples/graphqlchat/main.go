@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	}
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 
-	broker := pubsub.NewMemory(pubsub.MemoryOptions{})
+	broker := pubsub.NewMemory(nil)
 	defer broker.Close()
 	schema, err := newSchema(broker)
 	if err != nil {

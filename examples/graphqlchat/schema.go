@@ -199,7 +199,7 @@ func (r *root) SendMessage(ctx context.Context, args struct {
 	if args.Sender.ID == "" || strings.TrimSpace(args.Sender.Name) == "" {
 		return nil, errors.New("sender needs an id and a name")
 	}
-	m := chatMessage{ID: pubsub.NewEpoch(), RoomID: room, Content: args.Content,
+	m := chatMessage{ID: pubsub.NewID(), RoomID: room, Content: args.Content,
 		SenderID: string(args.Sender.ID), Sender: args.Sender.Name, Timestamp: now()}
 	rc, err := r.publish(ctx, roomTopic(room), m)
 	if err != nil {
@@ -236,7 +236,7 @@ func (r *root) AddNotification(ctx context.Context, args struct{ Type, Content s
 	if strings.TrimSpace(args.Content) == "" || len(args.Content) > maxContent {
 		return nil, fmt.Errorf("content must be 1 to %d bytes and not blank", maxContent)
 	}
-	n := notification{ID: pubsub.NewEpoch(), Type: args.Type, Content: args.Content, Timestamp: now()}
+	n := notification{ID: pubsub.NewID(), Type: args.Type, Content: args.Content, Timestamp: now()}
 	rc, err := r.publish(ctx, notificationsTopic, n)
 	if err != nil {
 		return nil, err

@@ -182,7 +182,7 @@ var extraFlags []func(fs *flag.FlagSet)
 
 func openBroker(ctx context.Context, u string, log *slog.Logger) (pubsub.Broker, error) {
 	if u == "" || u == "memory" {
-		return pubsub.NewMemory(pubsub.MemoryOptions{}), nil
+		return pubsub.NewMemory(nil), nil
 	}
 	scheme, _, ok := strings.Cut(u, "://")
 	if !ok {

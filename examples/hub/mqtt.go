@@ -27,7 +27,7 @@ func init() {
 	registerBroker("mqtt", func(ctx context.Context, u string, log *slog.Logger) (pubsub.Broker, error) {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		return mqttx.Dial(ctx, u, &mqttx.BrokerOptions{Logger: log})
+		return mqttx.Dial(ctx, u, &mqttx.Options{Logger: log})
 	})
 	register("mqtt", func(h *hub) error {
 		srv, err := mqttx.NewServer(h.broker, &mqttx.ServerOptions{Logger: h.log})

@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 
 	// The broker's history is what a poll with a cursor reads from.
-	broker := pubsub.NewMemory(pubsub.MemoryOptions{HistoryAge: *history})
+	broker := pubsub.NewMemory(&pubsub.MemoryOptions{HistoryAge: *history})
 	defer broker.Close()
 
 	poll := longpoll.NewHandler(broker, &longpoll.Options{Logger: log})

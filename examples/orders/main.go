@@ -167,7 +167,7 @@ func placeOrder(w http.ResponseWriter, r *http.Request, b pubsub.Broker) {
 		http.Error(w, "bad order: item is required and qty must be at least 1", http.StatusBadRequest)
 		return
 	}
-	o.ID = pubsub.NewEpoch()
+	o.ID = pubsub.NewID()
 	data, _ := json.Marshal(o)
 	priority := "1"
 	if o.Express {

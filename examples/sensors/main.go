@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(httpAd
 	}
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 
-	broker := pubsub.NewMemory(pubsub.MemoryOptions{})
+	broker := pubsub.NewMemory(nil)
 	defer broker.Close()
 
 	mq, err := mqttx.NewServer(broker, &mqttx.ServerOptions{Auth: deviceAuth(), Logger: log})

@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 
 	// The memory broker keeps a bounded history with cursors: that is what
 	// lets a reconnecting EventSource resume without loss.
-	broker := pubsub.NewMemory(pubsub.MemoryOptions{})
+	broker := pubsub.NewMemory(nil)
 	defer broker.Close()
 
 	events := sse.NewHandler(broker, &sse.Options{

@@ -109,7 +109,7 @@ func TestRequestErrorHasNoData(t *testing.T) {
 }
 
 func TestBrokerSchemaHistoryAndPublish(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	schema, err := gophers.NewBrokerSchema(b, nil)
 	require.NoError(t, err)

@@ -29,7 +29,7 @@ import (
 // "interop/b" = "two".
 func graphqlServer(t *testing.T) (string, string) {
 	t.Helper()
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	schema, err := gophers.NewBrokerSchema(b, nil)
 	require.NoError(t, err)
 	auth := &transport.Auth{Authenticate: func(ctx context.Context, c transport.Credentials) (*transport.Identity, error) {
@@ -137,7 +137,7 @@ func TestGraphQLLegacyClient(t *testing.T) {
 // subscription over the same broker.
 func TestGraphQLFromMQTT(t *testing.T) {
 	pub := testenv.Command(t, "mosquitto_pub")
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	schema, err := gophers.NewBrokerSchema(b, nil)
 	require.NoError(t, err)
 	h := graphqlsub.NewHandler(gophers.New(schema, nil), nil)
@@ -184,7 +184,7 @@ func TestGraphQLFromMQTT(t *testing.T) {
 // (no data field) never dispatches.
 func TestGraphQLChromiumEventSource(t *testing.T) {
 	chromium := testenv.Chromium(t)
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	schema, err := gophers.NewBrokerSchema(b, nil)
 	require.NoError(t, err)
 	h := graphqlsub.NewHandler(gophers.New(schema, nil), nil)

@@ -49,7 +49,7 @@ type grpcServer struct {
 
 func startGRPC(t *testing.T, opts *grpcx.Options) *grpcServer {
 	t.Helper()
-	s := &grpcServer{b: pubsub.NewMemory(pubsub.MemoryOptions{})}
+	s := &grpcServer{b: pubsub.NewMemory(nil)}
 	_, s.g = grpcx.NewHandler(s.b, opts)
 	mux := http.NewServeMux()
 	s.g.Register(mux)

@@ -40,7 +40,7 @@ var matrixPayloads = [][]byte{
 // matrixServer mounts REST, SSE, long polling, WebSocket and gRPC over one
 // broker on HTTP/1.1 and h2c, and drains them when the test ends.
 func matrixServer(t *testing.T) (*httptest.Server, pubsub.Broker) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	mux := http.NewServeMux()
 	mux.Handle("/topics/", transport.NewRESTHandler(b, nil))
 	sseH := sse.NewHandler(b, &sse.Options{Format: sse.FormatEnvelope})

@@ -37,7 +37,7 @@ type mqttEnv struct {
 
 func startMQTT(t *testing.T) *mqttEnv {
 	t.Helper()
-	mem := pubsub.NewMemory(pubsub.MemoryOptions{})
+	mem := pubsub.NewMemory(nil)
 	srv, err := mqttx.NewServer(mem, nil)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

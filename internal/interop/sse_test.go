@@ -36,7 +36,7 @@ type pushServer struct {
 
 func startPushServer(t *testing.T, so *sse.Options) *pushServer {
 	t.Helper()
-	ps := &pushServer{broker: pubsub.NewMemory(pubsub.MemoryOptions{}), cancels: map[*http.Request]context.CancelFunc{}}
+	ps := &pushServer{broker: pubsub.NewMemory(nil), cancels: map[*http.Request]context.CancelFunc{}}
 	sh := sse.NewHandler(ps.broker, so)
 	lh := longpoll.NewHandler(ps.broker, nil)
 	mux := http.NewServeMux()

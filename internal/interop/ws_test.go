@@ -24,9 +24,9 @@ import (
 // with a Go responder on svc/go that adds 1 to {"n":…}.
 func wsServer(t *testing.T) (*httptest.Server, *pubsub.Memory) {
 	t.Helper()
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	strict := ws.NewHandler(b, nil)
-	open := ws.NewHandler(b, &ws.HandlerOptions{OriginPatterns: []string{"127.0.0.1:*"}})
+	open := ws.NewHandler(b, &ws.Options{OriginPatterns: []string{"127.0.0.1:*"}})
 	mux := http.NewServeMux()
 	mux.Handle("/ws", strict)
 	mux.Handle("/ws-open", open)

@@ -117,7 +117,7 @@ func (s *suite) testWildcards(t *testing.T) {
 
 func (s *suite) testDollarTopics(t *testing.T) {
 	b := s.broker(t)
-	id := pubsub.NewEpoch()
+	id := pubsub.NewID()
 	dollar := "$sbtest" + id + "/y"
 	plain := "sbtest" + id + "/y"
 	all := s.subscribe(t, b, "#", nil)

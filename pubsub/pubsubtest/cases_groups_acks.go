@@ -13,8 +13,8 @@ import (
 func (s *suite) testGroups(t *testing.T) {
 	b := s.broker(t)
 	topic := prefix(t) + "/work"
-	g1 := pubsub.NewEpoch()
-	g2 := pubsub.NewEpoch()
+	g1 := pubsub.NewID()
+	g2 := pubsub.NewID()
 	a := s.subscribe(t, b, topic, &pubsub.SubscribeOptions{Group: g1, Buffer: 1000})
 	c := s.subscribe(t, b, topic, &pubsub.SubscribeOptions{Group: g1, Buffer: 1000})
 	solo := s.subscribe(t, b, topic, &pubsub.SubscribeOptions{Group: g2, Buffer: 1000})
@@ -67,7 +67,7 @@ func (s *suite) testAckGating(t *testing.T) {
 func (s *suite) testNackRedeliver(t *testing.T) {
 	b := s.broker(t)
 	topic := prefix(t) + "/nack"
-	g := pubsub.NewEpoch()
+	g := pubsub.NewID()
 	for _, opts := range []*pubsub.SubscribeOptions{
 		{ManualAck: true, Prefetch: 1},
 		{ManualAck: true, Prefetch: 1, Group: g},

@@ -102,7 +102,7 @@ func (s *suite) ctx(t *testing.T) context.Context {
 
 // prefix returns a unique topic prefix for one test.
 func prefix(t *testing.T) string {
-	return "sbtest/" + pubsub.NewEpoch()
+	return "sbtest/" + pubsub.NewID()
 }
 
 func (s *suite) subscribe(t *testing.T, b pubsub.Broker, filter string, o *pubsub.SubscribeOptions) pubsub.Subscription {

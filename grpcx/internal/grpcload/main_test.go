@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestRun runs a small load against an in-process handler and checks the
 // report: every message reached every stream once, in order.
 func TestRun(t *testing.T) {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	_, h := grpcx.NewHandler(b, nil)
 	defer h.Close()

@@ -25,7 +25,7 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	mem := pubsub.NewMemory(pubsub.MemoryOptions{HistorySize: *history})
+	mem := pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: *history})
 	defer mem.Close()
 	srv, err := mqttx.NewServer(mem, &mqttx.ServerOptions{Buffer: *buffer})
 	if err != nil {

@@ -32,7 +32,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18777", "listen address")
-	buf := flag.Int("buffer", 0, "ws.HandlerOptions.SubscriptionBuffer (0 = broker default)")
+	buf := flag.Int("buffer", 0, "ws.Options.SubscriptionBuffer (0 = broker default)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -44,9 +44,9 @@ func main() {
 
 // run serves until ctx is done; ready, if set, gets the listening address.
 func run(ctx context.Context, addr string, buf int, ready func(string)) error {
-	b := pubsub.NewMemory(pubsub.MemoryOptions{})
+	b := pubsub.NewMemory(nil)
 	defer b.Close()
-	h := ws.NewHandler(b, &ws.HandlerOptions{Limits: transport.Limits{MaxConnections: 50000}, SubscriptionBuffer: buf})
+	h := ws.NewHandler(b, &ws.Options{Limits: transport.Limits{MaxConnections: 50000}, SubscriptionBuffer: buf})
 	mux := http.NewServeMux()
 	mux.Handle("/ws", h)
 	mux.Handle("/topics/", transport.NewRESTHandler(b, nil))
