@@ -149,7 +149,7 @@ func TestOutageLosesNothing(t *testing.T) {
 	sp := newSpace(t)
 	px, viaProxy := newProxy(t, sp.url)
 	logs := newLogCounter()
-	node := sp.broker(func(o *amqpx.Options) { o.URL = viaProxy; o.Logger = slog.New(logs) })
+	node := sp.brokerAt(viaProxy, func(o *amqpx.Options) { o.Logger = slog.New(logs) })
 	pub := sp.broker()
 	c := ctx(t)
 	sub, err := node.Subscribe(c, "feed/#", nil)
@@ -180,10 +180,7 @@ func TestOutageLongerThanExpiry(t *testing.T) {
 	t.Parallel()
 	sp := newSpace(t)
 	px, viaProxy := newProxy(t, sp.url)
-	node := sp.broker(func(o *amqpx.Options) {
-		o.URL = viaProxy
-		o.NodeQueueExpiry = time.Second
-	})
+	node := sp.brokerAt(viaProxy, func(o *amqpx.Options) { o.NodeQueueExpiry = time.Second })
 	c := ctx(t)
 	sub, err := node.Subscribe(c, "feed/#", nil)
 	require.NoError(t, err)
@@ -208,10 +205,7 @@ func TestCloseDuringOutage(t *testing.T) {
 	t.Parallel()
 	sp := newSpace(t)
 	px, viaProxy := newProxy(t, sp.url)
-	node := sp.broker(func(o *amqpx.Options) {
-		o.URL = viaProxy
-		o.DrainTimeout = 200 * time.Millisecond
-	})
+	node := sp.brokerAt(viaProxy, func(o *amqpx.Options) { o.DrainTimeout = 200 * time.Millisecond })
 	c := ctx(t)
 	sub, err := node.Subscribe(c, "x", nil)
 	require.NoError(t, err)

@@ -37,13 +37,19 @@ func newSpace(t testing.TB) *space {
 }
 
 func (s *space) options() *amqpx.Options {
-	return &amqpx.Options{URL: s.url, Exchange: s.exchange, QueuePrefix: s.prefix,
+	return &amqpx.Options{Exchange: s.exchange, QueuePrefix: s.prefix,
 		ConnectionName: s.prefix, GroupQueueExpiry: 30 * time.Second, NodeQueueExpiry: 10 * time.Second,
-		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 500 * time.Millisecond}
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}
 }
 
 // broker dials a Broker in this space, closed at the end of the test.
 func (s *space) broker(mod ...func(*amqpx.Options)) *amqpx.Broker {
+	s.t.Helper()
+	return s.brokerAt(s.url, mod...)
+}
+
+// brokerAt is broker through url (a proxy's).
+func (s *space) brokerAt(url string, mod ...func(*amqpx.Options)) *amqpx.Broker {
 	s.t.Helper()
 	o := s.options()
 	for _, f := range mod {
@@ -51,7 +57,7 @@ func (s *space) broker(mod ...func(*amqpx.Options)) *amqpx.Broker {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	b, err := amqpx.Dial(ctx, o)
+	b, err := amqpx.Dial(ctx, url, o)
 	require.NoError(s.t, err)
 	s.t.Cleanup(func() { _ = b.Close() })
 	return b

@@ -64,7 +64,7 @@ func TestHistoryNodeOutage(t *testing.T) {
 	t.Parallel()
 	sp := newSpace(t)
 	px, viaProxy := newProxy(t, sp.url)
-	node := sp.broker(withHistory, func(o *amqpx.Options) { o.URL = viaProxy })
+	node := sp.brokerAt(viaProxy, withHistory)
 	pub := sp.broker(withHistory)
 	c := ctx(t)
 	sub, err := node.Subscribe(c, "feed/#", nil)
@@ -131,7 +131,7 @@ func TestHistoryCursorAheadOfNode(t *testing.T) {
 	sp := newSpace(t)
 	px, viaProxy := newProxy(t, sp.url)
 	a := sp.broker(withHistory)
-	b := sp.broker(withHistory, func(o *amqpx.Options) { o.URL = viaProxy })
+	b := sp.brokerAt(viaProxy, withHistory)
 	c := ctx(t)
 	px.cut()
 	var cursors []string

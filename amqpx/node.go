@@ -138,7 +138,7 @@ func (n *node) run(ctx context.Context) {
 		n.b.log.Warn("amqpx: node queue consumer stopped", "queue", n.queue, "err", err)
 		if !conn.IsClosed() {
 			// a channel error on a live connection: do not spin
-			if pause(ctx, n.b.opts.ReconnectMin) != nil {
+			if pause(ctx, n.b.opts.MinBackoff) != nil {
 				return
 			}
 		}
