@@ -81,7 +81,7 @@ func TestBrokerConnectionDropQoS1(t *testing.T) {
 	px := newProxy(t, mosq)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sub := dialAddr(t, px.addr(), &mqttx.Options{MaxReconnectDelay: 200 * time.Millisecond, KeepAlive: 2 * time.Second})
+	sub := dialAddr(t, px.addr(), &mqttx.Options{MaxBackoff: 200 * time.Millisecond, KeepAlive: 2 * time.Second})
 	pub := dialAddr(t, mosq, &mqttx.Options{PublishQoS: 1})
 	topic := prefix(t) + "stream"
 	s, err := sub.Subscribe(ctx, topic, &pubsub.SubscribeOptions{Buffer: 1000})
@@ -130,7 +130,7 @@ func TestBrokerSessionLost(t *testing.T) {
 	px := newProxy(t, mosq)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	b := dialAddr(t, px.addr(), &mqttx.Options{SessionExpiry: -1, MaxReconnectDelay: 100 * time.Millisecond})
+	b := dialAddr(t, px.addr(), &mqttx.Options{SessionExpiry: -1, MaxBackoff: 100 * time.Millisecond})
 	s, err := b.Subscribe(ctx, prefix(t)+"x", nil)
 	require.NoError(t, err)
 	px.drop()
