@@ -146,7 +146,7 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 		return pubsub.Receipt{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, b.opts.MaxMessageBytes)
 	}
 	if msg.ID == "" {
-		msg.ID = b.id + pubsub.NewID()
+		msg.ID = pubsub.NewID()
 	}
 	now := time.Now()
 	p, err := toPublishing(&msg, now)

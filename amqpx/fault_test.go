@@ -155,12 +155,12 @@ func TestOutageLosesNothing(t *testing.T) {
 	sub, err := node.Subscribe(c, "feed/#", nil)
 	require.NoError(t, err)
 
-	px.cut()
+	px.Cut()
 	for i := range 100 {
 		_, err := pub.Publish(c, pubsub.Message{Topic: "feed/x", Data: fmt.Appendf(nil, "%d", i)})
 		require.NoError(t, err)
 	}
-	px.restore()
+	px.Restore()
 	for i := range 100 {
 		m := recv(t, sub)
 		require.Equal(t, fmt.Sprint(i), string(m.Data))
@@ -186,14 +186,14 @@ func TestOutageLongerThanExpiry(t *testing.T) {
 	require.NoError(t, err)
 	queue := node.NodeQueue()
 
-	px.cut()
+	px.Cut()
 	// Wait for RabbitMQ to expire the queue. A passive declare would keep
 	// it alive, so ask rabbitmqctl (RabbitMQ has no expiry notification).
 	deadline := time.Now().Add(30 * time.Second)
 	for slices.Contains(strings.Fields(rabbitmqctl(t, "list_queues", "-q", "--no-table-headers", "name")), queue) {
 		require.True(t, time.Now().Before(deadline), "queue did not expire")
 	}
-	px.restore()
+	px.Restore()
 	for range sub.C() {
 	}
 	require.ErrorIs(t, sub.Err(), amqpx.ErrQueueLost)
@@ -209,7 +209,7 @@ func TestCloseDuringOutage(t *testing.T) {
 	c := ctx(t)
 	sub, err := node.Subscribe(c, "x", nil)
 	require.NoError(t, err)
-	px.cut()
+	px.Cut()
 	errc := make(chan error, 1)
 	started := make(chan struct{})
 	go func() {

@@ -77,31 +77,27 @@ func (s *space) channel() *amqp.Channel {
 // deleteQueueLater deletes a durable queue (a group's) at the end.
 func (s *space) deleteQueueLater(name string) {
 	s.t.Cleanup(func() {
-		conn, err := amqp.Dial(s.url)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		ch, err := conn.Channel()
-		if err != nil {
-			return
-		}
-		_, _ = ch.QueueDelete(name, false, false, false)
+		s.tidy(func(ch *amqp.Channel) { _, _ = ch.QueueDelete(name, false, false, false) })
 	})
 }
 
 func (s *space) cleanup() {
+	s.tidy(func(ch *amqp.Channel) {
+		_ = ch.ExchangeDelete(s.exchange, false, false)
+		_, _ = ch.QueueDelete(s.exchange+".history", false, false, false)
+	})
+}
+
+// tidy runs fn on a fresh channel, best effort: cleanups ignore errors.
+func (s *space) tidy(fn func(ch *amqp.Channel)) {
 	conn, err := amqp.Dial(s.url)
 	if err != nil {
 		return
 	}
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return
+	if ch, err := conn.Channel(); err == nil {
+		fn(ch)
 	}
-	_ = ch.ExchangeDelete(s.exchange, false, false)
-	_, _ = ch.QueueDelete(s.exchange+".history", false, false, false)
 }
 
 // rabbitmqctl runs rabbitmqctl with args, bounded in time.

@@ -69,14 +69,14 @@ func TestHistoryNodeOutage(t *testing.T) {
 	c := ctx(t)
 	sub, err := node.Subscribe(c, "feed/#", nil)
 	require.NoError(t, err)
-	px.cut()
+	px.Cut()
 	var cursors []string
 	for i := range 50 {
 		r, err := pub.Publish(c, pubsub.Message{Topic: "feed/x", Data: fmt.Appendf(nil, "%d", i)})
 		require.NoError(t, err)
 		cursors = append(cursors, r.Cursor)
 	}
-	px.restore()
+	px.Restore()
 	for i := range 50 {
 		m := recv(t, sub)
 		require.Equal(t, fmt.Sprint(i), string(m.Data))
@@ -133,14 +133,14 @@ func TestHistoryCursorAheadOfNode(t *testing.T) {
 	a := sp.broker(withHistory)
 	b := sp.brokerAt(viaProxy, withHistory)
 	c := ctx(t)
-	px.cut()
+	px.Cut()
 	var cursors []string
 	for i := range 6 {
 		r, err := a.Publish(c, pubsub.Message{Topic: "t/x", Data: fmt.Appendf(nil, "%d", i)})
 		require.NoError(t, err)
 		cursors = append(cursors, r.Cursor)
 	}
-	px.restore()
+	px.Restore()
 	sub, err := b.Subscribe(c, "t/#", &pubsub.SubscribeOptions{Since: cursors[3]})
 	require.NoError(t, err)
 	require.False(t, sub.Gap())
