@@ -1,6 +1,7 @@
 package amqpx
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,17 +49,21 @@ var (
 // History reads) a Broker runs at once; more wait their turn.
 const maxStreamReaders = 32
 
-// Dial connects to RabbitMQ, declares the exchange and this node's queue,
-// and returns a running Broker. opts may be nil. The first connection must
-// succeed (a wrong URL or refused connection fails fast); after that the
-// Broker reconnects by itself with backoff, re-declares its topology and
-// resumes its consumers. ctx bounds the wait for the node queue.
-func Dial(ctx context.Context, opts *Options) (*Broker, error) {
+// Dial connects to the RabbitMQ server at url (amqp:// or amqps://, with
+// the user, password and virtual host in it; "" means
+// amqp://guest:guest@127.0.0.1:5672/), declares the exchange and this
+// node's queue, and returns a running Broker. opts may be nil. The first
+// connection must succeed (a wrong URL or refused connection fails fast);
+// after that the Broker reconnects by itself with backoff, re-declares its
+// topology and resumes its consumers. ctx bounds the wait for the node
+// queue.
+func Dial(ctx context.Context, url string, opts *Options) (*Broker, error) {
+	url = cmp.Or(url, defaultURL)
 	o := opts.withDefaults()
 	b := &Broker{opts: o, log: o.Logger, id: pubsub.NewID(), fan: newFanout(), qsubs: make(map[*queueSub]struct{}),
 		readers: make(chan struct{}, maxStreamReaders)}
-	b.pubConn = newConnector(&b.opts, "publish")
-	b.subConn = newConnector(&b.opts, "consume")
+	b.pubConn = newConnector(url, &b.opts, "publish")
+	b.subConn = newConnector(url, &b.opts, "consume")
 	b.pub = newPublisher(b.pubConn, o.Exchange)
 	b.node = newNode(b, o.QueuePrefix+".node."+b.id)
 
@@ -137,11 +142,11 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 	for k, v := range msg.Header {
 		size += len(k) + len(v)
 	}
-	if size > b.opts.MaxMessageBytes {
+	if b.opts.MaxMessageBytes > 0 && size > b.opts.MaxMessageBytes {
 		return pubsub.Receipt{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, b.opts.MaxMessageBytes)
 	}
 	if msg.ID == "" {
-		msg.ID = b.id + pubsub.NewID()
+		msg.ID = pubsub.NewID()
 	}
 	now := time.Now()
 	p, err := toPublishing(&msg, now)

@@ -179,13 +179,13 @@ func TestDialErrors(t *testing.T) {
 	sp := newSpace(t)
 	c := ctx(t)
 	// Nothing listens there: Dial fails fast instead of retrying forever.
-	_, err := amqpx.Dial(c, &amqpx.Options{URL: "amqp://guest:guest@127.0.0.1:1/"})
+	_, err := amqpx.Dial(c, "amqp://guest:guest@127.0.0.1:1/", nil)
 	require.ErrorContains(t, err, "amqpx: failed to connect")
 
 	// The exchange exists with another type: RabbitMQ refuses the
 	// declaration, and Dial says so.
 	require.NoError(t, sp.channel().ExchangeDeclare(sp.exchange, "fanout", false, true, false, false, nil))
-	_, err = amqpx.Dial(c, sp.options())
+	_, err = amqpx.Dial(c, sp.url, sp.options())
 	require.ErrorContains(t, err, "failed to declare exchange")
 	require.ErrorContains(t, err, "PRECONDITION_FAILED")
 }

@@ -3,12 +3,12 @@ package amqpx
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/switchboard-go/switchboard/internal/backoff"
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -16,10 +16,11 @@ import (
 // backoff, hands the live connection to whoever asks, and dials again when
 // the server closes it. Its run goroutine is owned by the Broker.
 type connector struct {
-	url  string
-	name string
-	opts *Options
-	log  *slog.Logger
+	url     string
+	name    string
+	opts    *Options
+	backoff backoff.Backoff
+	log     *slog.Logger
 
 	mu   sync.Mutex
 	conn *amqp.Connection // nil while down
@@ -29,9 +30,10 @@ type connector struct {
 	dead bool             // run has returned
 }
 
-func newConnector(opts *Options, role string) *connector {
-	return &connector{url: opts.URL, name: opts.ConnectionName + " " + role, opts: opts,
-		log: opts.Logger.With("connection", opts.ConnectionName+" "+role), up: make(chan struct{})}
+func newConnector(url string, opts *Options, role string) *connector {
+	name := opts.ConnectionName + " " + role
+	return &connector{url: url, name: name, opts: opts, backoff: backoff.Backoff{Min: opts.MinBackoff, Max: opts.MaxBackoff},
+		log: opts.Logger.With("connection", name), up: make(chan struct{})}
 }
 
 // dial opens one connection.
@@ -40,30 +42,27 @@ func (c *connector) dial() (*amqp.Connection, error) {
 	props.SetClientConnectionName(c.name)
 	// A 10 s bound on TCP connect and handshake keeps Close prompt when
 	// the server does not answer.
-	return amqp.DialConfig(c.url, amqp.Config{Heartbeat: c.opts.Heartbeat, Properties: props,
+	return amqp.DialConfig(c.url, amqp.Config{Heartbeat: c.opts.KeepAlive, Properties: props,
 		Dial: amqp.DefaultDial(10 * time.Second)})
 }
 
 // run keeps the connection open until ctx is done, then closes it. first,
 // if not nil, is an already open connection to start with.
 func (c *connector) run(ctx context.Context, first *amqp.Connection) {
-	backoff := c.opts.ReconnectMin
+	attempt := 0 // failed attempts since the last connection that held
 	conn := first
 	for {
 		if conn == nil {
 			var err error
 			conn, err = c.dial()
 			if err != nil {
-				c.log.Warn("amqpx: connect failed", "err", err, "retry", backoff)
-				t := time.NewTimer(backoff + rand.N(backoff/2+1))
-				select {
-				case <-ctx.Done():
-					t.Stop()
+				attempt++
+				delay := c.backoff.Delay(attempt)
+				c.log.Warn("amqpx: connect failed", "err", err, "retry", delay)
+				if pause(ctx, delay) != nil {
 					c.finish()
 					return
-				case <-t.C:
 				}
-				backoff = min(backoff*2, c.opts.ReconnectMax)
 				continue
 			}
 		}
@@ -89,8 +88,8 @@ func (c *connector) run(ctx context.Context, first *amqp.Connection) {
 			_ = conn.Close()
 		}
 		conn = nil
-		if time.Since(start) > c.opts.ReconnectMax {
-			backoff = c.opts.ReconnectMin
+		if time.Since(start) > c.opts.MaxBackoff {
+			attempt = 0
 		}
 	}
 }

@@ -8,6 +8,12 @@
 // Use [TopicToKey], [KeyToTopic] and [FilterToKey] to see how topics and
 // filters map to AMQP routing and binding keys.
 //
+//	b, err := amqpx.Dial(ctx, "amqp://guest:guest@127.0.0.1:5672/", &amqpx.Options{History: true})
+//
+// Dial takes the AMQP URL and *Options (nil means every default; 0 in a
+// number or duration means its Default constant, a negative value turns
+// the feature off where it can be off, and each field says which).
+//
 // # Topology
 //
 // Every message is published to one durable topic exchange
@@ -123,7 +129,9 @@
 // A Broker holds two connections, one to publish and one to consume (a
 // consumer that falls behind must not stall publishing), named
 // "<ConnectionName> publish" and "<ConnectionName> consume" in rabbitmqctl.
-// Each reconnects by itself with exponential backoff and jitter; the node
+// Each reconnects by itself with backoff doubling from Options.MinBackoff
+// to Options.MaxBackoff, with jitter, and sends AMQP heartbeats every
+// Options.KeepAlive; the node
 // queue, its bindings, group and private queues and their consumers are
 // declared again on the new connection. Close drains publishes in flight,
 // ends every subscription, deletes the node queue and waits for the

@@ -15,7 +15,7 @@ import (
 // the same RabbitMQ and exchange sees the same messages.
 func ExampleDial() {
 	ctx := context.Background()
-	b, err := amqpx.Dial(ctx, &amqpx.Options{URL: "amqp://guest:guest@127.0.0.1:5672/"})
+	b, err := amqpx.Dial(ctx, "amqp://guest:guest@127.0.0.1:5672/", nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -149,18 +149,18 @@ func TestOutageLosesNothing(t *testing.T) {
 	sp := newSpace(t)
 	px, viaProxy := newProxy(t, sp.url)
 	logs := newLogCounter()
-	node := sp.broker(func(o *amqpx.Options) { o.URL = viaProxy; o.Logger = slog.New(logs) })
+	node := sp.brokerAt(viaProxy, func(o *amqpx.Options) { o.Logger = slog.New(logs) })
 	pub := sp.broker()
 	c := ctx(t)
 	sub, err := node.Subscribe(c, "feed/#", nil)
 	require.NoError(t, err)
 
-	px.cut()
+	px.Cut()
 	for i := range 100 {
 		_, err := pub.Publish(c, pubsub.Message{Topic: "feed/x", Data: fmt.Appendf(nil, "%d", i)})
 		require.NoError(t, err)
 	}
-	px.restore()
+	px.Restore()
 	for i := range 100 {
 		m := recv(t, sub)
 		require.Equal(t, fmt.Sprint(i), string(m.Data))
@@ -180,23 +180,20 @@ func TestOutageLongerThanExpiry(t *testing.T) {
 	t.Parallel()
 	sp := newSpace(t)
 	px, viaProxy := newProxy(t, sp.url)
-	node := sp.broker(func(o *amqpx.Options) {
-		o.URL = viaProxy
-		o.NodeQueueExpiry = time.Second
-	})
+	node := sp.brokerAt(viaProxy, func(o *amqpx.Options) { o.NodeQueueExpiry = time.Second })
 	c := ctx(t)
 	sub, err := node.Subscribe(c, "feed/#", nil)
 	require.NoError(t, err)
 	queue := node.NodeQueue()
 
-	px.cut()
+	px.Cut()
 	// Wait for RabbitMQ to expire the queue. A passive declare would keep
 	// it alive, so ask rabbitmqctl (RabbitMQ has no expiry notification).
 	deadline := time.Now().Add(30 * time.Second)
 	for slices.Contains(strings.Fields(rabbitmqctl(t, "list_queues", "-q", "--no-table-headers", "name")), queue) {
 		require.True(t, time.Now().Before(deadline), "queue did not expire")
 	}
-	px.restore()
+	px.Restore()
 	for range sub.C() {
 	}
 	require.ErrorIs(t, sub.Err(), amqpx.ErrQueueLost)
@@ -208,14 +205,11 @@ func TestCloseDuringOutage(t *testing.T) {
 	t.Parallel()
 	sp := newSpace(t)
 	px, viaProxy := newProxy(t, sp.url)
-	node := sp.broker(func(o *amqpx.Options) {
-		o.URL = viaProxy
-		o.DrainTimeout = 200 * time.Millisecond
-	})
+	node := sp.brokerAt(viaProxy, func(o *amqpx.Options) { o.DrainTimeout = 200 * time.Millisecond })
 	c := ctx(t)
 	sub, err := node.Subscribe(c, "x", nil)
 	require.NoError(t, err)
-	px.cut()
+	px.Cut()
 	errc := make(chan error, 1)
 	started := make(chan struct{})
 	go func() {

@@ -37,13 +37,19 @@ func newSpace(t testing.TB) *space {
 }
 
 func (s *space) options() *amqpx.Options {
-	return &amqpx.Options{URL: s.url, Exchange: s.exchange, QueuePrefix: s.prefix,
+	return &amqpx.Options{Exchange: s.exchange, QueuePrefix: s.prefix,
 		ConnectionName: s.prefix, GroupQueueExpiry: 30 * time.Second, NodeQueueExpiry: 10 * time.Second,
-		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 500 * time.Millisecond}
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}
 }
 
 // broker dials a Broker in this space, closed at the end of the test.
 func (s *space) broker(mod ...func(*amqpx.Options)) *amqpx.Broker {
+	s.t.Helper()
+	return s.brokerAt(s.url, mod...)
+}
+
+// brokerAt is broker through url (a proxy's).
+func (s *space) brokerAt(url string, mod ...func(*amqpx.Options)) *amqpx.Broker {
 	s.t.Helper()
 	o := s.options()
 	for _, f := range mod {
@@ -51,7 +57,7 @@ func (s *space) broker(mod ...func(*amqpx.Options)) *amqpx.Broker {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	b, err := amqpx.Dial(ctx, o)
+	b, err := amqpx.Dial(ctx, url, o)
 	require.NoError(s.t, err)
 	s.t.Cleanup(func() { _ = b.Close() })
 	return b
@@ -71,31 +77,27 @@ func (s *space) channel() *amqp.Channel {
 // deleteQueueLater deletes a durable queue (a group's) at the end.
 func (s *space) deleteQueueLater(name string) {
 	s.t.Cleanup(func() {
-		conn, err := amqp.Dial(s.url)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		ch, err := conn.Channel()
-		if err != nil {
-			return
-		}
-		_, _ = ch.QueueDelete(name, false, false, false)
+		s.tidy(func(ch *amqp.Channel) { _, _ = ch.QueueDelete(name, false, false, false) })
 	})
 }
 
 func (s *space) cleanup() {
+	s.tidy(func(ch *amqp.Channel) {
+		_ = ch.ExchangeDelete(s.exchange, false, false)
+		_, _ = ch.QueueDelete(s.exchange+".history", false, false, false)
+	})
+}
+
+// tidy runs fn on a fresh channel, best effort: cleanups ignore errors.
+func (s *space) tidy(fn func(ch *amqp.Channel)) {
 	conn, err := amqp.Dial(s.url)
 	if err != nil {
 		return
 	}
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return
+	if ch, err := conn.Channel(); err == nil {
+		fn(ch)
 	}
-	_ = ch.ExchangeDelete(s.exchange, false, false)
-	_, _ = ch.QueueDelete(s.exchange+".history", false, false, false)
 }
 
 // rabbitmqctl runs rabbitmqctl with args, bounded in time.

@@ -64,19 +64,19 @@ func TestHistoryNodeOutage(t *testing.T) {
 	t.Parallel()
 	sp := newSpace(t)
 	px, viaProxy := newProxy(t, sp.url)
-	node := sp.broker(withHistory, func(o *amqpx.Options) { o.URL = viaProxy })
+	node := sp.brokerAt(viaProxy, withHistory)
 	pub := sp.broker(withHistory)
 	c := ctx(t)
 	sub, err := node.Subscribe(c, "feed/#", nil)
 	require.NoError(t, err)
-	px.cut()
+	px.Cut()
 	var cursors []string
 	for i := range 50 {
 		r, err := pub.Publish(c, pubsub.Message{Topic: "feed/x", Data: fmt.Appendf(nil, "%d", i)})
 		require.NoError(t, err)
 		cursors = append(cursors, r.Cursor)
 	}
-	px.restore()
+	px.Restore()
 	for i := range 50 {
 		m := recv(t, sub)
 		require.Equal(t, fmt.Sprint(i), string(m.Data))
@@ -131,16 +131,16 @@ func TestHistoryCursorAheadOfNode(t *testing.T) {
 	sp := newSpace(t)
 	px, viaProxy := newProxy(t, sp.url)
 	a := sp.broker(withHistory)
-	b := sp.broker(withHistory, func(o *amqpx.Options) { o.URL = viaProxy })
+	b := sp.brokerAt(viaProxy, withHistory)
 	c := ctx(t)
-	px.cut()
+	px.Cut()
 	var cursors []string
 	for i := range 6 {
 		r, err := a.Publish(c, pubsub.Message{Topic: "t/x", Data: fmt.Appendf(nil, "%d", i)})
 		require.NoError(t, err)
 		cursors = append(cursors, r.Cursor)
 	}
-	px.restore()
+	px.Restore()
 	sub, err := b.Subscribe(c, "t/#", &pubsub.SubscribeOptions{Since: cursors[3]})
 	require.NoError(t, err)
 	require.False(t, sub.Gap())

@@ -138,7 +138,7 @@ func (n *node) run(ctx context.Context) {
 		n.b.log.Warn("amqpx: node queue consumer stopped", "queue", n.queue, "err", err)
 		if !conn.IsClosed() {
 			// a channel error on a live connection: do not spin
-			if pause(ctx, n.b.opts.ReconnectMin) != nil {
+			if pause(ctx, n.b.opts.MinBackoff) != nil {
 				return
 			}
 		}
@@ -207,6 +207,9 @@ func (n *node) setup(conn *amqp.Connection) (ctl, cons *amqp.Channel, d <-chan a
 	return ctl, cons, d, lost, nil
 }
 
+// session runs one connection's worth of the node: it sets the queue up,
+// restores its bindings and consumes it until ctx is done or the
+// connection or a channel fails.
 func (n *node) session(ctx context.Context, conn *amqp.Connection) error {
 	ctl, cons, deliveries, lost, err := n.setup(conn)
 	if err != nil {
@@ -221,48 +224,67 @@ func (n *node) session(ctx context.Context, conn *amqp.Connection) error {
 		_ = cons.Close()
 	}()
 	ctlClosed := ctl.NotifyClose(make(chan *amqp.Error, 1))
-
-	n.mu.Lock()
-	if n.history {
-		clear(n.unbind)
+	if err := n.useControl(ctl); err != nil {
+		_ = ctl.Close()
+		return err
 	}
+	defer n.dropControl(ctl)
+	if lost {
+		n.b.log.Warn("amqpx: node queue was lost while disconnected", "queue", n.queue)
+		n.endLive()
+	}
+	return n.consume(ctx, deliveries, ctlClosed)
+}
+
+// useControl brings the queue's bindings up to date on ctl (unbinding the
+// keys released while the node was down, binding every key in use) and
+// makes ctl the node's control channel: waiting acquires return.
+func (n *node) useControl(ctl *amqp.Channel) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.history {
+		clear(n.unbind) // the stream is bound to "#"
+	} else if err := n.rebind(ctl); err != nil {
+		return err
+	}
+	n.ctl = ctl
+	n.declared = true
+	close(n.ready)
+	return nil
+}
+
+// rebind unbinds the released keys and binds every key in use. n.mu is
+// held.
+func (n *node) rebind(ctl *amqp.Channel) error {
 	for key := range n.unbind {
 		if err := ctl.QueueUnbind(n.queue, key, n.b.opts.Exchange, nil); err != nil {
-			n.mu.Unlock()
-			_ = ctl.Close()
 			return fmt.Errorf("amqpx: failed to unbind %q: %w", key, err)
 		}
 		delete(n.unbind, key)
 	}
 	for key := range n.refs {
-		if n.history {
-			break
-		}
 		if err := ctl.QueueBind(n.queue, key, n.b.opts.Exchange, false, nil); err != nil {
-			n.mu.Unlock()
-			_ = ctl.Close()
 			return fmt.Errorf("amqpx: failed to bind %q: %w", key, err)
 		}
 	}
-	n.ctl = ctl
-	n.declared = true
-	close(n.ready)
+	return nil
+}
+
+// dropControl ends ctl's time as the node's control channel: acquires
+// wait for the next session from now on.
+func (n *node) dropControl(ctl *amqp.Channel) {
+	n.mu.Lock()
+	n.ctl = nil
+	n.ready = make(chan struct{})
 	n.mu.Unlock()
-	if lost {
-		n.b.log.Warn("amqpx: node queue was lost while disconnected", "queue", n.queue)
-		for _, s := range n.b.fan.all() {
-			s.end(ErrQueueLost)
-		}
-	}
+	_ = ctl.Close()
+}
 
-	defer func() {
-		n.mu.Lock()
-		n.ctl = nil
-		n.ready = make(chan struct{})
-		n.mu.Unlock()
-		_ = ctl.Close()
-	}()
-
+// consume hands the deliveries to the fan-out until the session ends,
+// acknowledging them in batches: it keeps reading while deliveries are
+// waiting and acknowledges everything so far when none is (or every
+// NodePrefetch/2 deliveries).
+func (n *node) consume(ctx context.Context, deliveries <-chan amqp.Delivery, ctlClosed <-chan *amqp.Error) error {
 	var dead []*liveSub
 	var last amqp.Delivery
 	unacked := 0
@@ -270,8 +292,6 @@ func (n *node) session(ctx context.Context, conn *amqp.Connection) error {
 		var d amqp.Delivery
 		ok := true
 		if unacked > 0 {
-			// Acknowledge in batches: keep reading while deliveries are
-			// waiting, acknowledge everything so far when none is.
 			select {
 			case d, ok = <-deliveries:
 			default:
@@ -291,30 +311,35 @@ func (n *node) session(ctx context.Context, conn *amqp.Connection) error {
 		if !ok {
 			return fmt.Errorf("amqpx: node queue deliveries ended")
 		}
-		m, err := fromDelivery(&d)
-		if n.history {
-			if skip := n.streamOffset(&d, m); skip {
-				last = d
-				unacked++
-				continue
-			}
-		}
-		if err != nil {
-			n.b.log.Warn("amqpx: dropped a message with an unusable routing key", "key", clip(d.RoutingKey), "err", err)
-		} else {
-			dead = n.b.fan.deliver(m, dead[:0])
-			for _, s := range dead {
-				n.b.detach(s)
-			}
-			clear(dead)
-		}
+		skipped := n.deliver(&d, &dead)
 		last = d
 		unacked++
-		if unacked >= n.b.opts.NodePrefetch/2 {
+		if !skipped && unacked >= n.b.opts.NodePrefetch/2 {
 			_ = d.Ack(true)
 			unacked = 0
 		}
 	}
+}
+
+// deliver offers one delivery to the fan-out and detaches the
+// subscriptions it ended; dead is scratch space for them. It reports
+// whether the delivery was skipped (in history mode, a stream chunk
+// replayed from before the resume point).
+func (n *node) deliver(d *amqp.Delivery, dead *[]*liveSub) (skipped bool) {
+	m, err := fromDelivery(d)
+	if n.history && n.streamOffset(d, m) {
+		return true
+	}
+	if err != nil {
+		n.b.log.Warn("amqpx: dropped a message with an unusable routing key", "key", clip(d.RoutingKey), "err", err)
+		return false
+	}
+	*dead = n.b.fan.deliver(m, (*dead)[:0])
+	for _, s := range *dead {
+		n.b.detach(s)
+	}
+	clear(*dead)
+	return false
 }
 
 // streamOffset handles the stream offset of a delivery in history mode: it
@@ -360,12 +385,17 @@ func (n *node) lostStream(off int64) {
 	n.mu.Lock()
 	n.head = off
 	n.mu.Unlock()
+	n.endLive()
+}
+
+// endLive ends the node's live subscriptions with ErrQueueLost.
+func (n *node) endLive() {
 	for _, s := range n.b.fan.all() {
 		s.end(ErrQueueLost)
 	}
 }
 
-// wait registers interest in the stream offset of message id.
+// waitOffset registers interest in the stream offset of message id.
 func (n *node) waitOffset(id string) (<-chan uint64, func()) {
 	c := make(chan uint64, 1)
 	n.wmu.Lock()

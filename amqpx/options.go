@@ -1,37 +1,75 @@
 package amqpx
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"log/slog"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/opt"
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
-// Options configures Dial. A nil *Options, and every zero field, means the
-// default.
-type Options struct {
-	// URL is the AMQP URL; "" means amqp://guest:guest@127.0.0.1:5672/.
-	URL string
+// The defaults of Options, applied to every zero field.
+const (
+	// DefaultExchange is the default Options.Exchange.
+	DefaultExchange = "switchboard"
+	// DefaultQueuePrefix is the default Options.QueuePrefix.
+	DefaultQueuePrefix = "switchboard"
+	// DefaultConnectionName is the default Options.ConnectionName.
+	DefaultConnectionName = "switchboard"
+	// DefaultNodeQueueExpiry is the default Options.NodeQueueExpiry.
+	DefaultNodeQueueExpiry = 60 * time.Second
+	// DefaultNodePrefetch is the default Options.NodePrefetch.
+	DefaultNodePrefetch = 1024
+	// DefaultMaxMessageBytes is the default Options.MaxMessageBytes (16 MiB).
+	DefaultMaxMessageBytes = 16 << 20
+	// DefaultMinBackoff is the default Options.MinBackoff.
+	DefaultMinBackoff = 100 * time.Millisecond
+	// DefaultMaxBackoff is the default Options.MaxBackoff.
+	DefaultMaxBackoff = 10 * time.Second
+	// DefaultKeepAlive is the default Options.KeepAlive (AMQP heartbeat).
+	DefaultKeepAlive = 10 * time.Second
+	// DefaultDrainTimeout is the default Options.DrainTimeout.
+	DefaultDrainTimeout = 5 * time.Second
+	// DefaultHistoryMaxAge is the default Options.HistoryMaxAge.
+	DefaultHistoryMaxAge = 24 * time.Hour
+	// DefaultHistoryMaxBytes is the default Options.HistoryMaxBytes (1 GiB).
+	DefaultHistoryMaxBytes = 1 << 30
+)
 
+// defaultURL is what Dial connects to when its url is "".
+const defaultURL = "amqp://guest:guest@127.0.0.1:5672/"
+
+// maxPriority is the largest x-max-priority RabbitMQ accepts.
+const maxPriority = 255
+
+// Options configures Dial. A nil *Options, and every zero field, means the
+// default; numbers and durations follow one rule: 0 means the default, a
+// negative value turns the feature off where it can be off, and means the
+// default where it cannot (each field says which). Dial copies the
+// Options: changing them afterwards has no effect.
+type Options struct {
 	// Exchange is the topic exchange every message is published to; ""
-	// means "switchboard". It is declared durable.
+	// means DefaultExchange ("switchboard"). It is declared durable.
 	Exchange string
 
 	// QueuePrefix starts the name of every queue the broker declares; ""
-	// means "switchboard". Node queues are "<prefix>.node.<id>", private
-	// ManualAck queues "<prefix>.sub.<id>", group queues
-	// "<prefix>.group.<group>.<hash of the filter>".
+	// means DefaultQueuePrefix ("switchboard"). Node queues are
+	// "<prefix>.node.<id>", private ManualAck queues "<prefix>.sub.<id>",
+	// group queues "<prefix>.group.<group>.<hash of the filter>".
 	QueuePrefix string
 
 	// ConnectionName is sent as the AMQP connection_name client property
-	// (shown by rabbitmqctl and the management UI); "" means "switchboard".
-	// The two connections are named "<name> publish" and "<name> consume".
+	// (shown by rabbitmqctl and the management UI); "" means
+	// DefaultConnectionName ("switchboard"). The two connections are named
+	// "<name> publish" and "<name> consume".
 	ConnectionName string
 
 	// NodeQueueExpiry is how long RabbitMQ keeps this node's queue (and the
 	// messages routed to it) while the node is disconnected, so a reconnect
-	// loses nothing; 0 means 60 s. If the queue is gone when the node
+	// loses nothing; 0 (or negative: it cannot be off) means
+	// DefaultNodeQueueExpiry (60 s). If the queue is gone when the node
 	// reconnects, its live subscriptions end with ErrQueueLost.
 	NodeQueueExpiry time.Duration
 
@@ -41,28 +79,35 @@ type Options struct {
 	GroupQueueExpiry time.Duration
 
 	// MaxPriority declares group and ManualAck queues with x-max-priority,
-	// so HeaderPriority orders their messages; 0 means no priority queues
-	// (RabbitMQ then ignores priorities). At most 255. Changing it for an
-	// existing group queue makes RabbitMQ refuse the declaration.
+	// so HeaderPriority orders their messages; 0 (or negative) means no
+	// priority queues (RabbitMQ then ignores priorities). At most 255.
+	// Changing it for an existing group queue makes RabbitMQ refuse the
+	// declaration.
 	MaxPriority int
 
 	// NodePrefetch caps the unacknowledged deliveries of the node queue;
-	// 0 means 1024.
+	// 0 (or negative: it cannot be off) means DefaultNodePrefetch (1024).
 	NodePrefetch int
 
 	// MaxMessageBytes caps Data plus header bytes on Publish; 0 means
-	// 16 MiB (RabbitMQ's own limit is 128 MiB by default).
+	// DefaultMaxMessageBytes (16 MiB), negative means no cap of our own
+	// (RabbitMQ's limit, 128 MiB by default, still applies).
 	MaxMessageBytes int
 
-	// ReconnectMin and ReconnectMax bound the exponential backoff between
-	// connection attempts; 0 means 100 ms and 10 s.
-	ReconnectMin, ReconnectMax time.Duration
+	// MinBackoff and MaxBackoff bound the reconnect delay, which doubles
+	// with jitter from MinBackoff to MaxBackoff between connection
+	// attempts; 0 (or negative: they cannot be off) means
+	// DefaultMinBackoff (100 ms) and DefaultMaxBackoff (10 s). MinBackoff
+	// is also the pause before a consumer retries after a channel error.
+	MinBackoff, MaxBackoff time.Duration
 
-	// Heartbeat is the AMQP heartbeat interval; 0 means 10 s.
-	Heartbeat time.Duration
+	// KeepAlive is the AMQP heartbeat interval proposed to the server (the
+	// connection uses the smaller of it and the server's); 0 (or negative:
+	// AMQP clients cannot turn it off) means DefaultKeepAlive (10 s).
+	KeepAlive time.Duration
 
 	// DrainTimeout bounds how long Close waits for publishes in flight to be
-	// confirmed; 0 means 5 s.
+	// confirmed; 0 means DefaultDrainTimeout (5 s), negative does not wait.
 	DrainTimeout time.Duration
 
 	// History keeps every message in a RabbitMQ stream queue (x-queue-type
@@ -76,8 +121,9 @@ type Options struct {
 	HistoryStream string
 
 	// HistoryMaxAge and HistoryMaxBytes bound the stream (x-max-age,
-	// x-max-length-bytes); 0 means 24 h and 1 GiB. RabbitMQ refuses to
-	// redeclare an existing stream with other bounds.
+	// x-max-length-bytes); 0 (or negative: the stream is always bounded)
+	// means DefaultHistoryMaxAge (24 h) and DefaultHistoryMaxBytes (1 GiB).
+	// RabbitMQ refuses to redeclare an existing stream with other bounds.
 	HistoryMaxAge   time.Duration
 	HistoryMaxBytes int64
 
@@ -92,73 +138,44 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// withDefaults returns a copy of o (nil allowed) with every default
+// applied.
 func (o *Options) withDefaults() Options {
 	var c Options
 	if o != nil {
 		c = *o
 	}
-	if c.URL == "" {
-		c.URL = "amqp://guest:guest@127.0.0.1:5672/"
-	}
-	if c.Exchange == "" {
-		c.Exchange = "switchboard"
-	}
-	if c.QueuePrefix == "" {
-		c.QueuePrefix = "switchboard"
-	}
-	if c.ConnectionName == "" {
-		c.ConnectionName = "switchboard"
-	}
-	if c.NodeQueueExpiry <= 0 {
-		c.NodeQueueExpiry = 60 * time.Second
-	}
-	if c.MaxPriority < 0 {
-		c.MaxPriority = 0
-	}
-	if c.MaxPriority > 255 {
-		c.MaxPriority = 255
-	}
-	if c.NodePrefetch <= 0 {
-		c.NodePrefetch = 1024
-	}
-	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = 16 << 20
-	}
-	if c.ReconnectMin <= 0 {
-		c.ReconnectMin = 100 * time.Millisecond
-	}
-	if c.ReconnectMax <= 0 {
-		c.ReconnectMax = 10 * time.Second
-	}
-	if c.ReconnectMax < c.ReconnectMin {
-		c.ReconnectMax = c.ReconnectMin
-	}
-	if c.Heartbeat <= 0 {
-		c.Heartbeat = 10 * time.Second
-	}
-	if c.DrainTimeout <= 0 {
-		c.DrainTimeout = 5 * time.Second
-	}
-	if c.HistoryStream == "" {
-		c.HistoryStream = c.Exchange + ".history"
-	}
-	if c.HistoryMaxAge <= 0 {
-		c.HistoryMaxAge = 24 * time.Hour
-	}
-	if c.HistoryMaxBytes <= 0 {
-		c.HistoryMaxBytes = 1 << 30
-	}
+	c.Exchange = cmp.Or(c.Exchange, DefaultExchange)
+	c.QueuePrefix = cmp.Or(c.QueuePrefix, DefaultQueuePrefix)
+	c.ConnectionName = cmp.Or(c.ConnectionName, DefaultConnectionName)
+	c.NodeQueueExpiry = opt.OrMin(c.NodeQueueExpiry, DefaultNodeQueueExpiry)
+	c.MaxPriority = min(max(c.MaxPriority, 0), maxPriority)
+	c.NodePrefetch = opt.OrMin(c.NodePrefetch, DefaultNodePrefetch)
+	c.MaxMessageBytes = opt.Or(c.MaxMessageBytes, DefaultMaxMessageBytes)
+	c.MinBackoff = opt.OrMin(c.MinBackoff, DefaultMinBackoff)
+	c.MaxBackoff = max(opt.OrMin(c.MaxBackoff, DefaultMaxBackoff), c.MinBackoff)
+	c.KeepAlive = opt.OrMin(c.KeepAlive, DefaultKeepAlive)
+	c.DrainTimeout = opt.Or(c.DrainTimeout, DefaultDrainTimeout)
+	c.HistoryStream = cmp.Or(c.HistoryStream, c.Exchange+".history")
+	c.HistoryMaxAge = opt.OrMin(c.HistoryMaxAge, DefaultHistoryMaxAge)
+	c.HistoryMaxBytes = opt.OrMin(c.HistoryMaxBytes, DefaultHistoryMaxBytes)
 	if _, err := pubsub.ParseCursor(c.HistoryEpoch + "-0"); c.HistoryEpoch == "" || err != nil {
-		sum := sha256.Sum256([]byte(c.HistoryStream))
-		const alphabet = "0123456789abcdefghijklmnopqrstuv"
-		e := make([]byte, 12)
-		for i := range e {
-			e[i] = alphabet[sum[i]&31]
-		}
-		c.HistoryEpoch = string(e)
+		c.HistoryEpoch = streamEpoch(c.HistoryStream)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+// streamEpoch derives a cursor epoch from the stream's name, so every node
+// on the stream agrees on it.
+func streamEpoch(stream string) string {
+	sum := sha256.Sum256([]byte(stream))
+	const alphabet = "0123456789abcdefghijklmnopqrstuv"
+	e := make([]byte, 12)
+	for i := range e {
+		e[i] = alphabet[sum[i]&31]
+	}
+	return string(e)
 }

@@ -197,7 +197,7 @@ func (s *queueSub) run() {
 			break
 		}
 		s.b.log.Warn("amqpx: consumer stopped, resuming", "queue", s.queue, "err", err)
-		if !conn.IsClosed() && pause(s.ctx, s.b.opts.ReconnectMin) != nil {
+		if !conn.IsClosed() && pause(s.ctx, s.b.opts.MinBackoff) != nil {
 			break
 		}
 	}

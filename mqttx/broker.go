@@ -2,11 +2,9 @@ package mqttx
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"sync"
 	"time"
@@ -14,79 +12,9 @@ import (
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/switchboard-go/switchboard/internal/backoff"
 	"github.com/switchboard-go/switchboard/pubsub"
 )
-
-// Options configures Dial. The zero value (or nil) is a good default.
-type Options struct {
-	// ClientID is the MQTT client identifier; "" picks "sb-" and a random
-	// suffix. Give each process its own.
-	ClientID string
-	// Username and Password are sent in CONNECT. A user and password in
-	// the URL are used when these are empty.
-	Username, Password string
-	// PublishQoS is the QoS of Publish when the message has no HeaderQoS:
-	// 0 means 1 (at least once), -1 means QoS 0, 1 and 2 as such.
-	PublishQoS int
-	// SubscribeQoS is the maximum QoS of subscriptions: 0 means 1, -1
-	// means QoS 0, 1 and 2 as such.
-	SubscribeQoS int
-	// KeepAlive is the MQTT keep-alive; 0 means 30 s, negative turns it off.
-	KeepAlive time.Duration
-	// SessionExpiry is how long the server keeps the session (subscriptions
-	// and queued QoS 1/2 messages) while the connection is down; 0 means
-	// 10 minutes, negative ends the session with the connection (then
-	// every reconnect ends the subscriptions with ErrSessionLost).
-	SessionExpiry time.Duration
-	// ConnectTimeout bounds one connection attempt; 0 means 10 s.
-	ConnectTimeout time.Duration
-	// PacketTimeout bounds the wait for a PUBACK, PUBCOMP or SUBACK; 0
-	// means 10 s.
-	PacketTimeout time.Duration
-	// MaxReconnectDelay caps the exponential reconnect backoff (which starts
-	// at 50 ms); 0 means 10 s.
-	MaxReconnectDelay time.Duration
-	// ResumeSession connects the first time without Clean Start, so a
-	// session an earlier process with the same ClientID left on the server
-	// resumes: the QoS 1 and 2 messages queued for it are delivered (routed
-	// by topic filter to this process's subscriptions). By default the
-	// first connection starts a clean session. Mosquitto 2.0 saves a
-	// session across its own restart only when it was not started clean,
-	// so set it (with a stable ClientID) for consumers that must survive a
-	// Mosquitto restart.
-	ResumeSession bool
-	// WaitForConnection makes Publish and Subscribe wait (until their ctx
-	// is done) while the connection is down. By default they fail at once
-	// with ErrDisconnected.
-	WaitForConnection bool
-	// TLS configures mqtts:// and wss:// connections; nil uses the system
-	// defaults.
-	TLS *tls.Config
-	// Logger receives connection events; nil means silent.
-	Logger *slog.Logger
-}
-
-func qosOption(v int) byte {
-	switch {
-	case v == 0:
-		return 1
-	case v < 0:
-		return 0
-	case v > 2:
-		return 2
-	}
-	return byte(v)
-}
-
-func durOption(v, def time.Duration) time.Duration {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0
-	}
-	return v
-}
 
 // Broker is a pubsub.Broker over an external MQTT 5 server (Mosquitto,
 // EMQX, HiveMQ, …), for scale-out across processes and for fleets that
@@ -139,12 +67,30 @@ type entry struct {
 // Dial connects to the MQTT 5 server at serverURL (mqtt://host:1883,
 // mqtts://, ws:// or wss://; a user and password may be in the URL) and
 // returns once the first connection is up, or fails when ctx is done
-// first. opts may be nil.
+// first. opts may be nil; Dial copies it.
 func Dial(ctx context.Context, serverURL string, opts *Options) (*Broker, error) {
-	var o Options
-	if opts != nil {
-		o = *opts
+	o := opts.withDefaults()
+	u, err := parseServerURL(serverURL, &o)
+	if err != nil {
+		return nil, err
 	}
+	b := newBroker(o)
+	cm, err := autopaho.NewConnection(b.ctx, b.clientConfig(u))
+	if err != nil {
+		b.cancel()
+		return nil, fmt.Errorf("mqttx: %w", err)
+	}
+	b.cm = cm
+	if err := b.awaitFirst(ctx); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("mqttx: failed to connect to %s: %w", u.Redacted(), err)
+	}
+	return b, nil
+}
+
+// parseServerURL checks serverURL's scheme and moves a user and password
+// found in it to o, where o has none.
+func parseServerURL(serverURL string, o *Options) (*url.URL, error) {
 	u, err := url.Parse(serverURL)
 	if err != nil {
 		return nil, fmt.Errorf("mqttx: bad server URL: %w", err)
@@ -159,34 +105,36 @@ func Dial(ctx context.Context, serverURL string, opts *Options) (*Broker, error)
 		o.Password, _ = u.User.Password()
 	}
 	u.User = nil
-	if o.ClientID == "" {
-		o.ClientID = "sb-" + pubsub.NewID()
-	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	return u, nil
+}
+
+// newBroker returns a Broker, not yet connected, for o (with defaults).
+func newBroker(o Options) *Broker {
 	b := &Broker{
 		opts:    o,
 		pubQoS:  qosOption(o.PublishQoS),
 		subQoS:  qosOption(o.SubscribeQoS),
-		log:     log,
+		log:     o.Logger,
 		entries: make(map[string]*entry),
 		byID:    make(map[int]subRef),
 		firstUp: make(chan struct{}),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
-	keepAlive := durOption(o.KeepAlive, 30*time.Second)
-	expiry := durOption(o.SessionExpiry, 10*time.Minute)
-	maxDelay := durOption(o.MaxReconnectDelay, 10*time.Second)
-	cfg := autopaho.ClientConfig{
+	return b
+}
+
+// clientConfig is the autopaho configuration of b's connection to u.
+func (b *Broker) clientConfig(u *url.URL) autopaho.ClientConfig {
+	o := &b.opts
+	bo := backoff.Backoff{Min: o.MinBackoff, Max: o.MaxBackoff}
+	return autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{u},
 		TlsCfg:                        o.TLS,
-		KeepAlive:                     uint16(min(keepAlive/time.Second, 65535)),
+		KeepAlive:                     uint16(min(o.KeepAlive/time.Second, 65535)),
 		CleanStartOnInitialConnection: !o.ResumeSession,
-		SessionExpiryInterval:         uint32(expiry / time.Second),
-		ConnectTimeout:                durOption(o.ConnectTimeout, 10*time.Second),
-		ReconnectBackoff:              backoff(maxDelay),
+		SessionExpiryInterval:         uint32(o.SessionExpiry / time.Second),
+		ConnectTimeout:                o.ConnectTimeout,
+		ReconnectBackoff:              bo.Delay,
 		ConnectUsername:               o.Username,
 		ConnectPassword:               []byte(o.Password),
 		OnConnectionUp:                b.onUp,
@@ -200,7 +148,7 @@ func Dial(ctx context.Context, serverURL string, opts *Options) (*Broker, error)
 		},
 		ClientConfig: paho.ClientConfig{
 			ClientID:          o.ClientID,
-			PacketTimeout:     durOption(o.PacketTimeout, 10*time.Second),
+			PacketTimeout:     o.PacketTimeout,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){b.route},
 			OnClientError: func(err error) {
 				b.log.Debug("mqttx: client error", "err", err)
@@ -210,38 +158,19 @@ func Dial(ctx context.Context, serverURL string, opts *Options) (*Broker, error)
 			},
 		},
 	}
-	cm, err := autopaho.NewConnection(b.ctx, cfg)
-	if err != nil {
-		b.cancel()
-		return nil, fmt.Errorf("mqttx: %w", err)
-	}
-	b.cm = cm
-	err = cm.AwaitConnection(ctx)
-	if err == nil {
-		select { // OnConnectionUp has recorded the server's capabilities
-		case <-b.firstUp:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-	}
-	if err != nil {
-		_ = b.Close()
-		return nil, fmt.Errorf("mqttx: failed to connect to %s: %w", u.Redacted(), err)
-	}
-	return b, nil
 }
 
-// backoff doubles the reconnect delay from 50 ms up to max, with jitter.
-func backoff(maxDelay time.Duration) func(int) time.Duration {
-	return func(attempt int) time.Duration {
-		if attempt <= 0 {
-			return 0
-		}
-		d := 50 * time.Millisecond << min(attempt-1, 20)
-		if d > maxDelay || d <= 0 {
-			d = maxDelay
-		}
-		return d/2 + rand.N(d/2+1)
+// awaitFirst waits for the first connection, and for onUp to have
+// recorded the server's capabilities.
+func (b *Broker) awaitFirst(ctx context.Context) error {
+	if err := b.cm.AwaitConnection(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-b.firstUp:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -26,8 +26,14 @@
 //
 // # Broker
 //
-// A Broker keeps one MQTT connection with a persistent session
-// (Options.SessionExpiry) and reconnects with backoff. Local
+//	b, err := mqttx.Dial(ctx, "mqtt://127.0.0.1:1883", &mqttx.Options{ClientID: "node-1"})
+//
+// Dial takes the server URL and *Options (nil means every default; 0 in a
+// number or duration means its Default constant, a negative value turns
+// the feature off where it can be off). A Broker keeps one MQTT connection
+// with a persistent session (Options.SessionExpiry, Options.KeepAlive) and
+// reconnects with backoff doubling from Options.MinBackoff to
+// Options.MaxBackoff, with jitter. Local
 // subscriptions to the same filter share one MQTT subscription; each
 // SUBSCRIBE carries a fresh subscription identifier, so a message is routed
 // to the right local subscriptions without matching topics twice: retained

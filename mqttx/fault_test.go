@@ -3,9 +3,6 @@ package mqttx_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,72 +13,16 @@ import (
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
-// proxy forwards TCP connections to target; drop cuts them all, as a
-// network fault would.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-	wg     sync.WaitGroup
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &proxy{ln: ln, target: target}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.drop()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		u, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, u)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); _, _ = io.Copy(u, c); _ = u.Close() }()
-		go func() { defer p.wg.Done(); _, _ = io.Copy(c, u); _ = c.Close() }()
-	}
-}
-
-func (p *proxy) drop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
-
 // TestBrokerConnectionDropQoS1 cuts the subscriber's connection twice in
 // the middle of a QoS 1 stream: autopaho reconnects, the server still has
 // the session and its queued messages, and every message arrives at least
 // once, in order apart from redeliveries.
 func TestBrokerConnectionDropQoS1(t *testing.T) {
 	mosq := testenv.Mosquitto(t)
-	px := newProxy(t, mosq)
+	px := testenv.NewProxy(t, mosq)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sub := dialAddr(t, px.addr(), &mqttx.Options{MaxReconnectDelay: 200 * time.Millisecond, KeepAlive: 2 * time.Second})
+	sub := dialAddr(t, px.Addr(), &mqttx.Options{MaxBackoff: 200 * time.Millisecond, KeepAlive: 2 * time.Second})
 	pub := dialAddr(t, mosq, &mqttx.Options{PublishQoS: 1})
 	topic := prefix(t) + "stream"
 	s, err := sub.Subscribe(ctx, topic, &pubsub.SubscribeOptions{Buffer: 1000})
@@ -110,7 +51,7 @@ func TestBrokerConnectionDropQoS1(t *testing.T) {
 			}
 			seen[string(m.Data)] = true
 			if (len(seen) == n/3 || len(seen) == 2*n/3) && drops < 2 && len(seen) > drops*n/3 {
-				px.drop()
+				px.Drop()
 				drops++
 			}
 		case <-ctx.Done():
@@ -127,13 +68,13 @@ func TestBrokerConnectionDropQoS1(t *testing.T) {
 // subscription ends with ErrSessionLost instead of silently skipping.
 func TestBrokerSessionLost(t *testing.T) {
 	mosq := testenv.Mosquitto(t)
-	px := newProxy(t, mosq)
+	px := testenv.NewProxy(t, mosq)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	b := dialAddr(t, px.addr(), &mqttx.Options{SessionExpiry: -1, MaxReconnectDelay: 100 * time.Millisecond})
+	b := dialAddr(t, px.Addr(), &mqttx.Options{SessionExpiry: -1, MaxBackoff: 100 * time.Millisecond})
 	s, err := b.Subscribe(ctx, prefix(t)+"x", nil)
 	require.NoError(t, err)
-	px.drop()
+	px.Drop()
 	select {
 	case _, ok := <-s.C():
 		require.False(t, ok)

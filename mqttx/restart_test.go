@@ -92,7 +92,7 @@ func TestBrokerMosquittoRestartQoS1(t *testing.T) {
 	mosq := startMosquittoProc(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
-	opts := mqttx.Options{MaxReconnectDelay: 200 * time.Millisecond, WaitForConnection: true, ConnectTimeout: 2 * time.Second,
+	opts := mqttx.Options{MaxBackoff: 200 * time.Millisecond, WaitForConnection: true, ConnectTimeout: 2 * time.Second,
 		ResumeSession: true} // Mosquitto 2.0 persists only sessions not started clean
 	subOpts, pubOpts := opts, opts
 	subOpts.ClientID, pubOpts.ClientID = "restart-sub-"+pubsub.NewEpoch(), "restart-pub-"+pubsub.NewEpoch()

@@ -12,6 +12,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/switchboard-go/switchboard/internal/opt"
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
 )
@@ -112,8 +113,8 @@ func NewServer(b pubsub.Broker, opts *ServerOptions) (*Server, error) {
 	if s.maxInflight <= 0 {
 		s.maxInflight = 64
 	}
-	s.opts.WriteTimeout = durOption(o.WriteTimeout, 10*time.Second)
-	s.opts.PublishTimeout = durOption(o.PublishTimeout, 10*time.Second)
+	s.opts.WriteTimeout = opt.Or(o.WriteTimeout, 10*time.Second)
+	s.opts.PublishTimeout = opt.Or(o.PublishTimeout, 10*time.Second)
 	if s.opts.Buffer <= 0 {
 		s.opts.Buffer = pubsub.DefaultBuffer
 	}

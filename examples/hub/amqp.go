@@ -31,7 +31,7 @@ func init() {
 	registerBroker("amqp", func(ctx context.Context, u string, log *slog.Logger) (pubsub.Broker, error) {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		return amqpx.Dial(ctx, &amqpx.Options{URL: u, Exchange: amqpExchange, ConnectionName: "switchboard-hub",
+		return amqpx.Dial(ctx, u, &amqpx.Options{Exchange: amqpExchange, ConnectionName: "switchboard-hub",
 			History: amqpHistory, Logger: log})
 	})
 }

@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	broker, err := amqpx.Dial(dctx, &amqpx.Options{URL: c.amqpURL, Exchange: c.exchange, QueuePrefix: c.prefix,
+	broker, err := amqpx.Dial(dctx, c.amqpURL, &amqpx.Options{Exchange: c.exchange, QueuePrefix: c.prefix,
 		ConnectionName: "orders", MaxPriority: 10, GroupQueueExpiry: c.queueExpiry, Logger: log})
 	cancel()
 	if err != nil {

@@ -56,7 +56,7 @@ func start(t *testing.T, args ...string) (string, pubsub.Broker) {
 
 	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer dcancel()
-	obs, err := amqpx.Dial(dctx, &amqpx.Options{URL: url, Exchange: name, QueuePrefix: name + "-observer"})
+	obs, err := amqpx.Dial(dctx, url, &amqpx.Options{Exchange: name, QueuePrefix: name + "-observer"})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, obs.Close()) })
 	return base, obs

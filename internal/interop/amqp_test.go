@@ -39,15 +39,15 @@ func amqpSpace(t *testing.T) (url string, opts func() *amqpx.Options) {
 		}
 	})
 	return url, func() *amqpx.Options {
-		return &amqpx.Options{URL: url, Exchange: id, QueuePrefix: id, ConnectionName: id}
+		return &amqpx.Options{Exchange: id, QueuePrefix: id, ConnectionName: id}
 	}
 }
 
-func dialAMQP(t *testing.T, o *amqpx.Options) *amqpx.Broker {
+func dialAMQP(t *testing.T, url string, o *amqpx.Options) *amqpx.Broker {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	b, err := amqpx.Dial(ctx, o)
+	b, err := amqpx.Dial(ctx, url, o)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	return b
@@ -78,11 +78,11 @@ func hubNode(t *testing.T, b pubsub.Broker) *httptest.Server {
 // eventsource and an npm ws subscriber on node B, with the same cursor on
 // both nodes.
 func TestAMQPTwoNodes(t *testing.T) {
-	_, opts := amqpSpace(t)
+	amqpURL, opts := amqpSpace(t)
 	history := func() *amqpx.Options { o := opts(); o.History = true; return o }
-	brokerA := dialAMQP(t, history())
+	brokerA := dialAMQP(t, amqpURL, history())
 	a := hubNode(t, brokerA)
-	b := hubNode(t, dialAMQP(t, history()))
+	b := hubNode(t, dialAMQP(t, amqpURL, history()))
 
 	out := runNode(context.Background(), t, "amqp-twonode.mjs", a.URL, b.URL)
 	var res struct {
@@ -154,7 +154,7 @@ func TestAMQPTwoNodes(t *testing.T) {
 func TestAMQPAmqplibProducer(t *testing.T) {
 	url, opts := amqpSpace(t)
 	o := opts()
-	b := dialAMQP(t, o)
+	b := dialAMQP(t, url, o)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sub, err := b.Subscribe(ctx, "order/+", nil)
@@ -196,7 +196,7 @@ func TestAMQPAmqplibProducer(t *testing.T) {
 func TestAMQPAmqplibConsumer(t *testing.T) {
 	url, opts := amqpSpace(t)
 	o := opts()
-	b := dialAMQP(t, o)
+	b := dialAMQP(t, url, o)
 	queue := o.QueuePrefix + ".order_processing"
 	conn, err := amqp.Dial(url)
 	require.NoError(t, err)
