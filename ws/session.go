@@ -89,10 +89,13 @@ func newSession(h *Handler, c *websocket.Conn, ctx context.Context, id *transpor
 // end records why the connection ends (the first reason wins) and stops the
 // session; the writer then closes the connection with that code.
 func (s *session) end(code websocket.StatusCode, reason string) {
-	s.endOnce.Do(func() {
-		s.closeCode, s.closeReason = code, reason
-		s.cancel()
-	})
+	s.record(code, reason)
+	s.cancel()
+}
+
+// record records why the connection ends, unless a reason already was.
+func (s *session) record(code websocket.StatusCode, reason string) {
+	s.endOnce.Do(func() { s.closeCode, s.closeReason = code, reason })
 }
 
 // GoAway is the handler's Shutdown signal: the writer writes what it holds
@@ -104,8 +107,9 @@ func (s *session) GoAway() { s.end(websocket.StatusGoingAway, shutdownReason) }
 // It returns at once unless a close handshake is already under way (after
 // GoAway), which coder/websocket lets finish within its own bound.
 func (s *session) Cut() {
-	_ = s.conn.CloseNow()
-	s.end(websocket.StatusAbnormalClosure, cutReason)
+	s.record(websocket.StatusAbnormalClosure, cutReason)
+	_ = s.conn.CloseNow() // before the writer hears of the end: no close frame
+	s.cancel()
 }
 
 func (s *session) run() {
