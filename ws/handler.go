@@ -136,8 +136,9 @@ func (h *Handler) Active() int { return h.life.Active() }
 // elsewhere and resumes from its last cursor. Shutdown waits until every
 // connection has ended. When ctx ends first, it cuts the remaining
 // connections without a close handshake, waits for them, and returns ctx's
-// error. It is idempotent and safe to call concurrently with Close and
-// ServeHTTP.
+// error; a connection already in its close handshake (a client that does not
+// answer the 1001) ends within the handshake's own bound of 5 s. It is
+// idempotent and safe to call concurrently with Close and ServeHTTP.
 func (h *Handler) Shutdown(ctx context.Context) error { return h.life.Shutdown(ctx) }
 
 // Close stops the handler abruptly: new connections get HTTP 503, every
