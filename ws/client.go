@@ -4,71 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/backoff"
+
 	"github.com/coder/websocket"
-
-	"github.com/switchboard-go/switchboard/pubsub"
 )
-
-// ClientOptions configures Dial. A nil *ClientOptions and the zero value mean
-// the defaults; 0 means the default, a negative value turns a limit off.
-type ClientOptions struct {
-	// Header is sent with every handshake (for example Authorization).
-	Header http.Header
-	// HTTPClient performs the handshakes; nil means http.DefaultClient.
-	HTTPClient *http.Client
-	// MinBackoff and MaxBackoff bound the wait between reconnect attempts,
-	// which doubles from MinBackoff up to MaxBackoff with random jitter;
-	// 0 means 100 ms and 5 s.
-	MinBackoff, MaxBackoff time.Duration
-	// WriteTimeout bounds one frame write; 0 means 10 s. A write that times
-	// out drops the connection (the client reconnects).
-	WriteTimeout time.Duration
-	// ReadLimit caps one server frame; 0 means 4 MiB, negative no limit.
-	ReadLimit int64
-	// Buffer is the capacity of each subscription's channel; 0 means 256.
-	Buffer int
-	// IdleTimeout drops (and re-establishes) a connection on which nothing
-	// arrived, not even the server's keepalive ping, for this long: a
-	// server that vanished without closing is noticed. 0 means 60 s (the
-	// server pings every 25 s by default), negative turns it off.
-	IdleTimeout time.Duration
-	// Logger receives reconnects at info level; nil means silent.
-	Logger *slog.Logger
-}
-
-func (o *ClientOptions) withDefaults() ClientOptions {
-	var c ClientOptions
-	if o != nil {
-		c = *o
-	}
-	if c.MinBackoff <= 0 {
-		c.MinBackoff = 100 * time.Millisecond
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 5 * time.Second
-	}
-	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	c.ReadLimit = pick(c.ReadLimit, 4<<20)
-	c.IdleTimeout = pick(c.IdleTimeout, 60*time.Second)
-	if c.Buffer <= 0 {
-		c.Buffer = pubsub.DefaultBuffer
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	return c
-}
 
 // Client is a switchboard.v1 client that stays connected: when the
 // connection drops it reconnects with exponential backoff and jitter and
@@ -134,10 +79,7 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 		_ = conn.Close(websocket.StatusProtocolError, unsupportedSubprotocolReason)
 		return nil, fmt.Errorf("ws: server did not agree to subprotocol %s", Subprotocol)
 	}
-	conn.SetReadLimit(c.opts.ReadLimit)
-	if c.opts.ReadLimit == 0 {
-		conn.SetReadLimit(-1)
-	}
+	conn.SetReadLimit(readLimit(c.opts.ReadLimit))
 	c.stopIdle()
 	if c.opts.IdleTimeout > 0 {
 		c.idle = time.AfterFunc(c.opts.IdleTimeout, func() { _ = conn.CloseNow() })
@@ -166,7 +108,7 @@ func (c *Client) stopIdle() {
 }
 
 func handshakePing(ctx context.Context, conn *websocket.Conn, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
 	if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"ping","id":"hello"}`)); err != nil {
 		return fmt.Errorf("ws: failed to greet the server: %w", err)
@@ -218,36 +160,24 @@ func fatal(err error) bool {
 func (c *Client) run(conn *websocket.Conn) {
 	defer close(c.done)
 	defer c.stopIdle()
-	attempt := 0
+	retry := backoff.Backoff{Min: c.opts.MinBackoff, Max: c.opts.MaxBackoff}
 	for {
 		err := c.serve(conn)
 		c.disconnected()
-		if c.ctx.Err() != nil {
-			c.finish(ErrClosed)
-			return
-		}
-		if fatal(err) {
-			c.finish(fmt.Errorf("%w: %w", ErrClosed, err))
+		if c.ended(err) {
 			return
 		}
 		c.opts.Logger.Info("ws: connection lost, reconnecting", "url", c.url, "err", err)
-		for {
-			if !c.sleep(c.backoff(attempt)) {
+		for attempt := 1; ; attempt++ {
+			if !c.sleep(retry.Delay(attempt)) {
 				c.finish(ErrClosed)
 				return
 			}
-			attempt++
 			conn, err = c.dial(c.ctx)
 			if err == nil {
-				attempt = 0
 				break
 			}
-			if c.ctx.Err() != nil {
-				c.finish(ErrClosed)
-				return
-			}
-			if fatal(err) {
-				c.finish(fmt.Errorf("%w: %w", ErrClosed, err))
+			if c.ended(err) {
 				return
 			}
 			c.opts.Logger.Info("ws: reconnect failed", "url", c.url, "err", err)
@@ -255,12 +185,18 @@ func (c *Client) run(conn *websocket.Conn) {
 	}
 }
 
-func (c *Client) backoff(attempt int) time.Duration {
-	d := c.opts.MinBackoff << min(attempt, 30)
-	if d <= 0 || d > c.opts.MaxBackoff {
-		d = c.opts.MaxBackoff
+// ended finishes the client and reports true when it must not reconnect
+// after err: it was closed, or the server refused it for good.
+func (c *Client) ended(err error) bool {
+	switch {
+	case c.ctx.Err() != nil:
+		c.finish(ErrClosed)
+	case fatal(err):
+		c.finish(fmt.Errorf("%w: %w", ErrClosed, err))
+	default:
+		return false
 	}
-	return d/2 + rand.N(d/2+1)
+	return true
 }
 
 func (c *Client) sleep(d time.Duration) bool {
@@ -472,9 +408,17 @@ func (c *Client) connected(ctx context.Context) (*websocket.Conn, error) {
 }
 
 func (c *Client) write(conn *websocket.Conn, b []byte) error {
-	ctx, cancel := context.WithTimeout(c.ctx, c.opts.WriteTimeout)
+	ctx, cancel := withTimeout(c.ctx, c.opts.WriteTimeout)
 	defer cancel()
 	return conn.Write(ctx, websocket.MessageText, b)
+}
+
+// withTimeout is context.WithTimeout where a timeout of 0 means none.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return context.WithCancel(ctx)
 }
 
 func (c *Client) newID(prefix string) string {

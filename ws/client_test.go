@@ -293,7 +293,7 @@ func TestClientFatalRefusal(t *testing.T) {
 func TestClientIdleTimeoutReconnects(t *testing.T) {
 	b := pubsub.NewMemory(nil)
 	defer b.Close()
-	h := NewHandler(b, &Options{PingInterval: -1}) // a server that falls silent
+	h := NewHandler(b, &Options{KeepAlive: -1}) // a server that falls silent
 	conns := make(chan struct{}, 16)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conns <- struct{}{}

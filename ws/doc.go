@@ -3,9 +3,20 @@
 // [Client] that reconnects and resumes on its own.
 //
 // Use [NewHandler] to serve WebSocket clients (browsers, npm's ws, the Go
-// client) on your mux, and [Handler.Shutdown] to drain them. Use [Dial] to
-// connect from Go: [Client.Subscribe], [Client.Publish], [Client.Request] and
-// [Client.Reply] work across reconnects.
+// client) on your mux, and [Handler.Shutdown] to send them away when the
+// server stops. Use [Dial] to connect from Go: [Client.Subscribe],
+// [Client.Publish], [Client.Request] and [Client.Reply] work across
+// reconnects.
+//
+// [Options] and [ClientOptions] follow one rule: nil and the zero value mean
+// the defaults, 0 in a number or duration means its Default constant
+// ([DefaultKeepAlive], [DefaultRequestTimeout], [DefaultMinBackoff], …), a
+// negative value turns the feature or limit off, and a buffer size treats a
+// negative value as the default. The handler's fields are Auth, Limits,
+// OriginPatterns, ReadLimit, KeepAlive (ping interval), WriteTimeout,
+// MaxProtocolErrors, MaxPendingRequests, RequestTimeout, MaxRequestTimeout,
+// Buffer and Logger; the client's are Header, HTTPClient, MinBackoff,
+// MaxBackoff, WriteTimeout, ReadLimit, Buffer, IdleTimeout and Logger.
 //
 // # Wire protocol switchboard.v1
 //
@@ -35,8 +46,8 @@
 //
 // The payload travels in "data" verbatim when it is valid JSON without
 // surrounding whitespace, else base64 in "data_b64" (publishers may use
-// either); bytes round-trip byte-identically with every other transport (see
-// wire.AppendData). Message frames carry the transport envelope's fields
+// either); bytes round-trip byte-identically with every other transport,
+// which follows the same rule. Message frames carry the transport envelope's fields
 // plus "type" and "sub". The subscribed frame's "cursor" is the broker's
 // newest cursor when the subscription started (brokers with history only): a
 // client that received nothing yet resumes from it.
@@ -75,6 +86,7 @@
 //
 //	1000  normal closure
 //	1001  server shutting down (Handler.Shutdown): reconnect elsewhere and resume
+//	1006  (no close frame) cut by Handler.Close, or when Shutdown's ctx ended
 //	1002  the client offered only unsupported subprotocols
 //	1008  too many malformed frames, or no pong to a ping
 //	1009  a client frame over Options.ReadLimit (default 64 KiB)
@@ -87,6 +99,25 @@
 // A refused Origin gets HTTP 403 and a full handler (Limits.MaxConnections)
 // HTTP 503, before any upgrade. Authorization refusals of single operations
 // are error frames, not closes.
+//
+// # Lifecycle
+//
+// The handler's connections are hijacked, so http.Server.Shutdown does not
+// wait for them; the handler stops them itself:
+//
+//   - [Handler.Shutdown](ctx) is graceful: new upgrades get HTTP 503 with
+//     Retry-After; every open connection writes what its writer already
+//     holds and closes with 1001, the go-away signal on which a client
+//     reconnects elsewhere and resumes from its last cursor (the Go
+//     [Client] does); Shutdown waits until they have gone. When ctx ends
+//     first it cuts the rest, waits for them, and returns ctx's error.
+//   - [Handler.Close] is abrupt: every connection is cut now, without a
+//     close frame, and Close waits for the handler's goroutines.
+//   - [Handler.Active] is the number of open connections.
+//
+// Both are idempotent and safe to call concurrently. A program stops its
+// server and handlers with one call, transport.Shutdown(ctx, httpServer,
+// wsHandler, …).
 //
 // # Design
 //
@@ -102,8 +133,9 @@
 // small cache keyed by the shared *pubsub.Message), and each connection
 // writes it through one reused buffer: no allocation per delivered message. A request
 // waiting for its reply runs in a short-lived goroutine (at most
-// Options.MaxPendingRequests per connection). WebSocket pings every 25
-// s detect dead peers; a write timeout drops stuck ones.
+// Options.MaxPendingRequests per connection). WebSocket pings every
+// Options.KeepAlive (25 s) detect dead peers; a write timeout drops stuck
+// ones.
 //
 // The Go client has one goroutine that reads and delivers; Publish, Request
 // and Subscribe write from the caller's goroutine. Each connection starts

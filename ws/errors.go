@@ -52,25 +52,20 @@ func (e *Error) Error() string { return "ws: server error " + e.Code + ": " + e.
 // transport.ErrUnavailable, pubsub.ErrNotSupported and
 // context.DeadlineExceeded ("timeout").
 func (e *Error) Is(target error) bool {
-	switch e.Code {
-	case transport.CodeForbidden:
-		return target == transport.ErrForbidden
-	case transport.CodeUnauthorized:
-		return target == transport.ErrUnauthenticated
-	case transport.CodeBadRequest:
-		return target == transport.ErrBadRequest
-	case transport.CodeTooLarge:
-		return target == transport.ErrTooLarge
-	case transport.CodeRateLimited:
-		return target == transport.ErrLimit
-	case transport.CodeNotFound:
-		return target == transport.ErrNotFound
-	case transport.CodeUnavailable:
-		return target == transport.ErrUnavailable
-	case transport.CodeNotSupported:
-		return target == pubsub.ErrNotSupported
-	case transport.CodeTimeout:
-		return target == context.DeadlineExceeded
-	}
-	return false
+	want, ok := codeErrors[e.Code]
+	return ok && target == want
+}
+
+// codeErrors maps the transport codes of error frames to the sentinels an
+// Error matches.
+var codeErrors = map[string]error{
+	transport.CodeForbidden:    transport.ErrForbidden,
+	transport.CodeUnauthorized: transport.ErrUnauthenticated,
+	transport.CodeBadRequest:   transport.ErrBadRequest,
+	transport.CodeTooLarge:     transport.ErrTooLarge,
+	transport.CodeRateLimited:  transport.ErrLimit,
+	transport.CodeNotFound:     transport.ErrNotFound,
+	transport.CodeUnavailable:  transport.ErrUnavailable,
+	transport.CodeNotSupported: pubsub.ErrNotSupported,
+	transport.CodeTimeout:      context.DeadlineExceeded,
 }

@@ -43,20 +43,29 @@ const maxRequestTimeoutMS = 24 * 60 * 60 * 1000
 // clientFrame is a decoded client → server frame. Which fields are set
 // depends on Type; decodeClientFrame checks them.
 type clientFrame struct {
-	Type      string            `json:"type"`
-	ID        string            `json:"id,omitempty"`
-	Filter    string            `json:"filter,omitempty"`
-	Since     string            `json:"since,omitempty"`
-	Group     string            `json:"group,omitempty"`
-	Topic     string            `json:"topic,omitempty"`
-	Header    map[string]string `json:"header,omitempty"`
-	Data      json.RawMessage   `json:"data,omitempty"`
-	DataB64   string            `json:"data_b64,omitempty"`
-	Retain    bool              `json:"retain,omitempty"`
-	TimeoutMS int64             `json:"timeout_ms,omitempty"`
+	Type      string `json:"type"`
+	ID        string `json:"id,omitempty"`
+	Filter    string `json:"filter,omitempty"`
+	Since     string `json:"since,omitempty"`
+	Group     string `json:"group,omitempty"`
+	TimeoutMS int64  `json:"timeout_ms,omitempty"`
+	frameMessage
 
 	payload []byte // Data or DataB64, decoded
 }
+
+// frameMessage holds the message fields that client frames (publish,
+// request) and server frames (message, reply) share.
+type frameMessage struct {
+	Topic   string            `json:"topic,omitempty"`
+	Header  map[string]string `json:"header,omitempty"`
+	Data    json.RawMessage   `json:"data,omitempty"`
+	DataB64 string            `json:"data_b64,omitempty"`
+	Retain  bool              `json:"retain,omitempty"`
+}
+
+// decodeData returns the payload, from data or data_b64.
+func (m *frameMessage) decodeData() ([]byte, error) { return wire.DecodeData(m.Data, m.DataB64) }
 
 // frameError is a bad client frame: the id it carried (if any could be
 // read) and the reason, which wraps transport.ErrBadRequest.
@@ -118,7 +127,7 @@ func decodeClientFrame(b []byte) (clientFrame, error) {
 				return f, badFrame(id, "header keys must be non-empty UTF-8, values UTF-8")
 			}
 		}
-		p, err := wire.DecodeData(f.Data, f.DataB64)
+		p, err := f.decodeData()
 		if err != nil {
 			return f, &frameError{id: id, err: err}
 		}
@@ -248,19 +257,15 @@ func appendErrorCode(dst []byte, id, code, msg string) []byte {
 
 // serverFrame is a decoded server → client frame (the Go client's view).
 type serverFrame struct {
-	Type      string            `json:"type"`
-	ID        string            `json:"id"`
-	Sub       string            `json:"sub"`
-	Code      string            `json:"code"`
-	Message   string            `json:"message"`
-	MessageID string            `json:"message_id"`
-	Topic     string            `json:"topic"`
-	Cursor    string            `json:"cursor"`
-	Time      string            `json:"time"`
-	Header    map[string]string `json:"header"`
-	Data      json.RawMessage   `json:"data"`
-	DataB64   string            `json:"data_b64"`
-	Retain    bool              `json:"retain"`
+	Type      string `json:"type"`
+	ID        string `json:"id"`
+	Sub       string `json:"sub"`
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	MessageID string `json:"message_id"`
+	Cursor    string `json:"cursor"`
+	Time      string `json:"time"`
+	frameMessage
 }
 
 // decodeServerFrame parses one server frame. It never panics; errors wrap
@@ -278,7 +283,7 @@ func decodeServerFrame(b []byte) (serverFrame, error) {
 
 // message returns the message carried by a message or reply frame.
 func (f *serverFrame) message() (*pubsub.Message, error) {
-	data, err := wire.DecodeData(f.Data, f.DataB64)
+	data, err := f.decodeData()
 	if err != nil {
 		return nil, err
 	}

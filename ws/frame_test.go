@@ -177,7 +177,7 @@ func BenchmarkAppendMessageFrame(b *testing.B) {
 func BenchmarkDelivery(b *testing.B) {
 	br := pubsub.NewMemory(nil)
 	defer br.Close()
-	h := NewHandler(br, &Options{SubscriptionBuffer: 4096})
+	h := NewHandler(br, &Options{Buffer: 4096})
 	srv := newBenchServer(h)
 	defer func() { _ = h.Close(); srv.Close() }()
 	ctx := context.Background()

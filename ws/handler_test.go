@@ -378,7 +378,7 @@ func TestShutdown(t *testing.T) {
 	defer cancel()
 	require.NoError(t, ts.h.Shutdown(ctx))
 	require.Equal(t, websocket.StatusGoingAway, <-status)
-	require.Equal(t, 0, ts.h.Connections())
+	require.Equal(t, 0, ts.h.Active())
 	_, resp, err := websocket.Dial(ctx, ts.url, &websocket.DialOptions{Subprotocols: []string{Subprotocol}})
 	require.Error(t, err)
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
@@ -416,7 +416,7 @@ func (d disconnects) WithGroup(string) slog.Handler      { return d }
 
 func TestPingDropsUnresponsivePeer(t *testing.T) {
 	gone := make(disconnects, 4)
-	ts := newTestServer(t, &Options{PingInterval: 20 * time.Millisecond, WriteTimeout: 100 * time.Millisecond,
+	ts := newTestServer(t, &Options{KeepAlive: 20 * time.Millisecond, WriteTimeout: 100 * time.Millisecond,
 		Logger: slog.New(gone)}, nil)
 	_ = ts.dialRaw(t, nil) // never reads, so never answers a ping
 	select {
@@ -425,7 +425,7 @@ func TestPingDropsUnresponsivePeer(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("an unresponsive peer was not dropped")
 	}
-	require.Equal(t, 0, ts.h.Connections())
+	require.Equal(t, 0, ts.h.Active())
 
 	// A peer that reads answers the pings and stays.
 	c := ts.dialRaw(t, nil)
@@ -433,7 +433,7 @@ func TestPingDropsUnresponsivePeer(t *testing.T) {
 		c.send(fmt.Sprintf(`{"type":"ping","id":"%d"}`, i))
 		c.expect("pong", strconv.Itoa(i))
 	}
-	require.Equal(t, 1, ts.h.Connections())
+	require.Equal(t, 1, ts.h.Active())
 }
 
 // TestManySubscriptions crosses the writer's switch between its fixed

@@ -72,7 +72,8 @@ func (c *Client) roundTrip(ctx context.Context, prefix string, f *clientFrame) (
 // error frame is returned as *Error; a connection lost before the answer
 // gives ErrDisconnected (the message may have been published).
 func (c *Client) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receipt, error) {
-	r, err := c.roundTrip(ctx, "p", &clientFrame{Type: typePublish, Topic: msg.Topic, Header: msg.Header, payload: msg.Data, Retain: msg.Retain})
+	r, err := c.roundTrip(ctx, "p", &clientFrame{Type: typePublish,
+		frameMessage: frameMessage{Topic: msg.Topic, Header: msg.Header, Retain: msg.Retain}, payload: msg.Data})
 	if err != nil {
 		return pubsub.Receipt{}, err
 	}
@@ -88,7 +89,7 @@ func (c *Client) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 // (sent as timeout_ms) or its own default. A timeout is an *Error with
 // code "timeout" (errors.Is(err, context.DeadlineExceeded)).
 func (c *Client) Request(ctx context.Context, msg pubsub.Message) (*pubsub.Message, error) {
-	f := &clientFrame{Type: typeRequest, Topic: msg.Topic, Header: msg.Header, payload: msg.Data}
+	f := &clientFrame{Type: typeRequest, frameMessage: frameMessage{Topic: msg.Topic, Header: msg.Header}, payload: msg.Data}
 	if d, ok := ctx.Deadline(); ok {
 		f.TimeoutMS = max(1, time.Until(d).Milliseconds())
 	}

@@ -89,10 +89,27 @@ func newSession(h *Handler, c *websocket.Conn, ctx context.Context, id *transpor
 // end records why the connection ends (the first reason wins) and stops the
 // session; the writer then closes the connection with that code.
 func (s *session) end(code websocket.StatusCode, reason string) {
-	s.endOnce.Do(func() {
-		s.closeCode, s.closeReason = code, reason
-		s.cancel()
-	})
+	s.record(code, reason)
+	s.cancel()
+}
+
+// record records why the connection ends, unless a reason already was.
+func (s *session) record(code websocket.StatusCode, reason string) {
+	s.endOnce.Do(func() { s.closeCode, s.closeReason = code, reason })
+}
+
+// GoAway is the handler's Shutdown signal: the writer writes what it holds
+// and closes the connection with 1001. It does not block.
+func (s *session) GoAway() { s.end(websocket.StatusGoingAway, shutdownReason) }
+
+// Cut is the handler's Close: the connection is dropped without a close
+// handshake, which ends the reader, the writer and the pending requests.
+// It returns at once unless a close handshake is already under way (after
+// GoAway), which coder/websocket lets finish within its own bound.
+func (s *session) Cut() {
+	s.record(websocket.StatusAbnormalClosure, cutReason)
+	_ = s.conn.CloseNow() // before the writer hears of the end: no close frame
+	s.cancel()
 }
 
 func (s *session) run() {
@@ -208,7 +225,7 @@ func (s *session) subscribe(f *clientFrame) {
 		s.sendErr(f.ID, fmt.Errorf("%w: at most %d subscriptions per connection", transport.ErrLimit, max))
 		return
 	}
-	opts := &pubsub.SubscribeOptions{Since: f.Since, Group: f.Group, Buffer: s.h.opts.SubscriptionBuffer}
+	opts := &pubsub.SubscribeOptions{Since: f.Since, Group: f.Group, Buffer: s.h.opts.Buffer}
 	gap := false
 	if f.Since != "" && !s.h.broker.Capabilities().History {
 		// Nothing to resume from: deliver live and say so.
@@ -253,21 +270,23 @@ func (s *session) unsubscribe(id string) {
 	s.send(ctrlItem{kind: ctrlRemove, b: appendIDFrame(nil, typeUnsubscribed, "id", id), sub: ss})
 }
 
-func (s *session) message(f *clientFrame) (pubsub.Message, error) {
-	if max := s.h.opts.Limits.MaxMessageBytes; max > 0 && int64(len(f.payload)) > max {
-		return pubsub.Message{}, fmt.Errorf("%w: payload of %d bytes exceeds %d", transport.ErrTooLarge, len(f.payload), max)
+// message authorizes action on f's topic and returns the message f
+// carries; false when an error frame answered f instead.
+func (s *session) message(f *clientFrame, action transport.Action) (pubsub.Message, bool) {
+	err := s.h.opts.Auth.Check(s.ctx, s.id, action, f.Topic)
+	if max := s.h.opts.Limits.MaxMessageBytes; err == nil && max > 0 && int64(len(f.payload)) > max {
+		err = fmt.Errorf("%w: payload of %d bytes exceeds %d", transport.ErrTooLarge, len(f.payload), max)
 	}
-	return pubsub.Message{Topic: f.Topic, Data: f.payload, Header: f.Header, Retain: f.Retain}, nil
+	if err != nil {
+		s.sendErr(f.ID, err)
+		return pubsub.Message{}, false
+	}
+	return pubsub.Message{Topic: f.Topic, Data: f.payload, Header: f.Header, Retain: f.Retain}, true
 }
 
 func (s *session) publish(f *clientFrame) {
-	if err := s.h.opts.Auth.Check(s.ctx, s.id, transport.ActionPublish, f.Topic); err != nil {
-		s.sendErr(f.ID, err)
-		return
-	}
-	m, err := s.message(f)
-	if err != nil {
-		s.sendErr(f.ID, err)
+	m, ok := s.message(f, transport.ActionPublish)
+	if !ok {
 		return
 	}
 	r, err := s.h.broker.Publish(s.ctx, m)
@@ -279,13 +298,8 @@ func (s *session) publish(f *clientFrame) {
 }
 
 func (s *session) request(f *clientFrame) {
-	if err := s.h.opts.Auth.Check(s.ctx, s.id, transport.ActionRequest, f.Topic); err != nil {
-		s.sendErr(f.ID, err)
-		return
-	}
-	m, err := s.message(f)
-	if err != nil {
-		s.sendErr(f.ID, err)
+	m, ok := s.message(f, transport.ActionRequest)
+	if !ok {
 		return
 	}
 	m.Retain = false
@@ -293,19 +307,19 @@ func (s *session) request(f *clientFrame) {
 		s.sendErr(f.ID, fmt.Errorf("%w: at most %d pending requests per connection", transport.ErrLimit, max))
 		return
 	}
-	timeout := s.h.opts.DefaultRequestTimeout
-	if f.TimeoutMS > 0 {
-		timeout = time.Duration(f.TimeoutMS) * time.Millisecond
-	}
-	timeout = min(timeout, s.h.opts.MaxRequestTimeout)
+	timeout := s.requestTimeout(f.TimeoutMS)
 	id := f.ID
 	s.pendingReqs.Add(1)
 	s.reqs.Add(1)
 	go func() {
 		defer s.reqs.Done()
 		defer s.pendingReqs.Add(-1)
-		ctx, cancel := context.WithTimeout(s.ctx, timeout)
-		defer cancel()
+		ctx := s.ctx
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
 		reply, err := pubsub.Request(ctx, s.h.broker, m)
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && s.ctx.Err() == nil {
@@ -316,6 +330,19 @@ func (s *session) request(f *clientFrame) {
 		}
 		s.send(ctrlItem{b: appendReplyFrame(nil, id, reply)})
 	}()
+}
+
+// requestTimeout is the wait for a request frame's reply: its timeout_ms
+// or RequestTimeout, capped by MaxRequestTimeout; 0 means no timeout.
+func (s *session) requestTimeout(timeoutMS int64) time.Duration {
+	timeout := s.h.opts.RequestTimeout
+	if timeoutMS > 0 {
+		timeout = time.Duration(timeoutMS) * time.Millisecond
+	}
+	if max := s.h.opts.MaxRequestTimeout; max > 0 && (timeout == 0 || timeout > max) {
+		timeout = max
+	}
+	return timeout
 }
 
 // head returns the broker's newest cursor, read before a live subscription

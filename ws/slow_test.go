@@ -81,7 +81,7 @@ var payload1K = `"` + strings.Repeat("x", 1000) + `"`
 func TestSlowConsumerClosedAfterLastDeliveredThenResumes(t *testing.T) {
 	b := pubsub.NewMemory(nil)
 	defer b.Close()
-	_, url := newTinyServer(t, b, &Options{SubscriptionBuffer: 8})
+	_, url := newTinyServer(t, b, &Options{Buffer: 8})
 	ctx := context.Background()
 	hc := tinyHTTPClient()
 	defer hc.CloseIdleConnections()
@@ -136,7 +136,7 @@ func TestClientSlowConsumerLosesNothing(t *testing.T) {
 	b := pubsub.NewMemory(nil)
 	defer b.Close()
 	counter := &closeCounter{}
-	_, url := newTinyServer(t, b, &Options{SubscriptionBuffer: 8, Logger: slog.New(counter)})
+	_, url := newTinyServer(t, b, &Options{Buffer: 8, Logger: slog.New(counter)})
 	hc := tinyHTTPClient()
 	defer hc.CloseIdleConnections()
 	c := dialClient(t, url, &ClientOptions{HTTPClient: hc, Buffer: 1,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"github.com/switchboard-go/switchboard/internal/opt"
+
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -14,8 +16,8 @@ type SubscribeOptions struct {
 	Since string
 	// Group makes the subscription a competing consumer in this group.
 	Group string
-	// Buffer is the capacity of the subscription's channel; 0 means
-	// ClientOptions.Buffer.
+	// Buffer is the capacity of the subscription's channel; 0 or negative
+	// means ClientOptions.Buffer.
 	Buffer int
 }
 
@@ -74,9 +76,7 @@ func (c *Client) Subscribe(ctx context.Context, filter string, opts *SubscribeOp
 	if opts != nil {
 		o = *opts
 	}
-	if o.Buffer <= 0 {
-		o.Buffer = c.opts.Buffer
-	}
+	o.Buffer = opt.OrMin(o.Buffer, c.opts.Buffer)
 	s := &Subscription{c: c, id: c.newID("s"), filter: filter, group: o.Group, last: o.Since,
 		ch: make(chan Event, o.Buffer), done: make(chan struct{}), ready: make(chan struct{})}
 	c.mu.Lock()

@@ -26,7 +26,8 @@ type writer struct {
 	timeout  time.Duration
 	watchdog *time.Timer
 	ping     *time.Timer
-	broken   bool // a write or ping failed: the connection is unusable
+	pingC    <-chan time.Time // ping.C; nil when pings are off
+	broken   bool             // a write or ping failed: the connection is unusable
 }
 
 func (s *session) writeLoop() {
@@ -42,105 +43,105 @@ func (s *session) writeLoop() {
 		})
 		w.watchdog.Stop()
 	}
-	if iv := s.h.opts.PingInterval; iv > 0 {
+	if iv := s.h.opts.KeepAlive; iv > 0 {
 		w.ping = time.NewTimer(iv)
+		w.pingC = w.ping.C
 	}
 	w.loop()
 	w.finish()
 }
 
+// loop writes until the session ends or the connection breaks: each turn
+// waits for one control item, message, ping tick or the end.
 func (w *writer) loop() {
-	s := w.s
-	var pingC <-chan time.Time
-	if w.ping != nil {
-		pingC = w.ping.C
-	}
 	for {
 		if w.dirty {
-			w.rebuild(pingC)
+			w.rebuild()
 		}
-		var (
-			it     ctrlItem
-			isCtrl bool
-			idx    = -1
-			m      *pubsub.Message
-			ok     bool
-		)
+		var ok bool
 		if len(w.subs) <= fixedSubs {
-			select {
-			case <-s.ctx.Done():
-				return
-			case it = <-s.ctrl:
-				isCtrl = true
-			case m, ok = <-w.chans[0]:
-				idx = 0
-			case m, ok = <-w.chans[1]:
-				idx = 1
-			case m, ok = <-w.chans[2]:
-				idx = 2
-			case m, ok = <-w.chans[3]:
-				idx = 3
-			case <-pingC:
-				if !w.doPing() {
-					return
-				}
-				continue
-			}
+			ok = w.waitFixed()
 		} else {
-			chosen, v, recvOK := reflect.Select(w.cases)
-			switch chosen {
-			case 0:
-				return
-			case 1:
-				it, isCtrl = v.Interface().(ctrlItem), true
-			case 2:
-				if !w.doPing() {
-					return
-				}
-				continue
-			default:
-				idx, ok = chosen-3, recvOK
-				if ok {
-					m = v.Interface().(*pubsub.Message)
-				}
-			}
+			ok = w.waitMany()
 		}
-		if isCtrl {
-			if !w.control(it) {
-				return
-			}
-			continue
-		}
-		ss := w.subs[idx]
 		if !ok {
-			if !w.subscriptionEnded(ss) {
-				return
-			}
-			continue
-		}
-		if !w.writeMessage(ss, m) {
 			return
 		}
-		// Drain what else this subscription has ready without going
-		// through the big select again: cheaper per message under load.
-	drain:
-		for range drainBatch {
-			select {
-			case m, ok := <-ss.ch:
-				if !ok {
-					if !w.subscriptionEnded(ss) {
-						return
-					}
-					break drain
-				}
-				if !w.writeMessage(ss, m) {
-					return
-				}
-			default:
-				break drain
+	}
+}
+
+// waitFixed waits with a plain select over up to fixedSubs subscriptions
+// (nil channels for the missing ones) and handles what arrives; false when
+// the writer must stop.
+func (w *writer) waitFixed() bool {
+	s := w.s
+	select {
+	case <-s.ctx.Done():
+		return false
+	case it := <-s.ctrl:
+		return w.control(it)
+	case m, ok := <-w.chans[0]:
+		return w.received(0, m, ok)
+	case m, ok := <-w.chans[1]:
+		return w.received(1, m, ok)
+	case m, ok := <-w.chans[2]:
+		return w.received(2, m, ok)
+	case m, ok := <-w.chans[3]:
+		return w.received(3, m, ok)
+	case <-w.pingC:
+		return w.doPing()
+	}
+}
+
+// waitMany is waitFixed for more than fixedSubs subscriptions, through
+// reflect.Select over the cases rebuild made: the end, control, ping, then
+// one case per subscription.
+func (w *writer) waitMany() bool {
+	chosen, v, ok := reflect.Select(w.cases)
+	switch chosen {
+	case 0:
+		return false
+	case 1:
+		return w.control(v.Interface().(ctrlItem))
+	case 2:
+		return w.doPing()
+	}
+	var m *pubsub.Message
+	if ok {
+		m = v.Interface().(*pubsub.Message)
+	}
+	return w.received(chosen-3, m, ok)
+}
+
+// received handles a receive from subscription w.subs[idx] (ok false: its
+// channel closed), then drains what else it has ready; false when the
+// writer must stop.
+func (w *writer) received(idx int, m *pubsub.Message, ok bool) bool {
+	ss := w.subs[idx]
+	if !ok {
+		return w.subscriptionEnded(ss)
+	}
+	return w.writeMessage(ss, m) && w.drain(ss)
+}
+
+// drain writes up to drainBatch more messages that ss has ready without
+// going through the big select again: cheaper per message under load.
+// False when the writer must stop.
+func (w *writer) drain(ss *serverSub) bool {
+	for range drainBatch {
+		select {
+		case m, ok := <-ss.ch:
+			if !ok {
+				return w.subscriptionEnded(ss)
 			}
+			if !w.writeMessage(ss, m) {
+				return false
+			}
+		default:
+			return true
 		}
 	}
+	return true
 }
 
 // drainBatch caps the messages written from one subscription per wakeup,
@@ -158,7 +159,9 @@ func (w *writer) writeMessage(ss *serverSub, m *pubsub.Message) bool {
 	return w.write(w.buf)
 }
 
-func (w *writer) rebuild(pingC <-chan time.Time) {
+// rebuild refreshes the channels waitFixed or waitMany select on after
+// subs changed.
+func (w *writer) rebuild() {
 	w.dirty = false
 	w.chans = [fixedSubs]<-chan *pubsub.Message{}
 	if len(w.subs) <= fixedSubs {
@@ -172,7 +175,7 @@ func (w *writer) rebuild(pingC <-chan time.Time) {
 	w.cases = append(w.cases,
 		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.s.ctx.Done())},
 		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.s.ctrl)},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(pingC)})
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.pingC)})
 	for _, ss := range w.subs {
 		w.cases = append(w.cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ss.ch)})
 	}
@@ -269,7 +272,7 @@ func (w *writer) doPing() bool {
 	s := w.s
 	wait := w.timeout
 	if wait <= 0 {
-		wait = s.h.opts.PingInterval
+		wait = s.h.opts.KeepAlive
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	err := s.conn.Ping(ctx)
@@ -281,7 +284,7 @@ func (w *writer) doPing() bool {
 		s.end(websocket.StatusPolicyViolation, "no pong")
 		return false
 	}
-	w.ping.Reset(s.h.opts.PingInterval)
+	w.ping.Reset(s.h.opts.KeepAlive)
 	return true
 }
 

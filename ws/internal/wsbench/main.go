@@ -32,7 +32,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18777", "listen address")
-	buf := flag.Int("buffer", 0, "ws.Options.SubscriptionBuffer (0 = broker default)")
+	buf := flag.Int("buffer", 0, "ws.Options.Buffer (0 = broker default)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -46,7 +46,7 @@ func main() {
 func run(ctx context.Context, addr string, buf int, ready func(string)) error {
 	b := pubsub.NewMemory(nil)
 	defer b.Close()
-	h := ws.NewHandler(b, &ws.Options{Limits: transport.Limits{MaxConnections: 50000}, SubscriptionBuffer: buf})
+	h := ws.NewHandler(b, &ws.Options{Limits: transport.Limits{MaxConnections: 50000}, Buffer: buf})
 	mux := http.NewServeMux()
 	mux.Handle("/ws", h)
 	mux.Handle("/topics/", transport.NewRESTHandler(b, nil))
@@ -56,7 +56,7 @@ func run(ctx context.Context, addr string, buf int, ready func(string)) error {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		fmt.Fprintf(w, "conns=%d goroutines=%d heapInuse=%d stackInuse=%d\n",
-			h.Connections(), runtime.NumGoroutine(), ms.HeapInuse, ms.StackInuse)
+			h.Active(), runtime.NumGoroutine(), ms.HeapInuse, ms.StackInuse)
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
