@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/switchboard-go/switchboard/internal/wire"
-
 	"github.com/switchboard-go/switchboard/transport"
 )
 
