@@ -7,8 +7,9 @@
 // pubsub.Broker); use Stream inside a subscription resolver to turn a
 // pubsub.Broker subscription into the resolver's channel, filtered by the
 // resolver's arguments, with gaps and overflows reported in band. Mount the
-// Handler on your mux and call Shutdown (graceful) or Close when the server
-// stops: http.Server.Shutdown does not wait for hijacked WebSockets.
+// Handler on your mux and stop it with Shutdown (graceful) or Close (see
+// Lifecycle) before http.Server.Shutdown, which does not wait for hijacked
+// WebSockets: transport.Shutdown(ctx, server, handler) does both in order.
 //
 // # Dispatch
 //
@@ -110,6 +111,19 @@
 // Subscriptions need a WebSocket or SSE and get 400. Errors of the handler
 // itself use the GraphQL shape {"errors":[{"message", "extensions":
 // {"code"}}]} with the codes of package transport.
+//
+// # Lifecycle
+//
+// The Handler's sessions are its WebSockets, its SSE streams and its
+// single-connection reservations; Active returns how many are open, and
+// Limits.MaxConnections bounds them. Shutdown(ctx) is graceful: new
+// sessions are refused (503 with Retry-After), every WebSocket gets the
+// go-away signal (close 1001), every SSE stream ends after what was
+// already delivered, and Shutdown waits until they have gone; when ctx
+// ends first it cuts the rest, waits for them and returns ctx's error.
+// Close is abrupt: it cuts every session now (WebSockets are dropped
+// without a close frame), then waits for the Handler's goroutines. Both
+// are idempotent and may race each other and ServeHTTP.
 //
 // # Results
 //

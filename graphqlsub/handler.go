@@ -24,39 +24,30 @@ const (
 )
 
 // Handler serves one GraphQL endpoint over HTTP, WebSocket and SSE; see the
-// package documentation. Create it with NewHandler. It is safe for
-// concurrent use.
+// package documentation. Create it with NewHandler; stop it with Shutdown
+// or Close. It is safe for concurrent use.
 type Handler struct {
 	exec Executor
 	opts Options
-	gate *lifecycle.Tracker
+	tr   *lifecycle.Tracker // WebSockets, SSE streams and reservations
 
 	mu           sync.Mutex
-	closing      bool
-	sessions     map[session]struct{}
 	reservations map[string]*reservation // single-connection SSE, by token
-	wg           sync.WaitGroup          // streaming ServeHTTP calls
 }
 
-var _ http.Handler = (*Handler)(nil)
+var (
+	_ http.Handler         = (*Handler)(nil)
+	_ transport.Shutdowner = (*Handler)(nil)
+)
 
-// session is a long-lived connection the Handler drains on Shutdown.
-type session interface {
-	// goAway ends the session gracefully (WebSocket close 1001, end of
-	// an SSE stream). It may block for a close handshake.
-	goAway()
-	// kill ends the session at once.
-	kill()
-}
-
-// NewHandler returns a Handler running operations on exec. opts may be nil.
+// NewHandler returns a Handler running operations on exec. opts may be nil
+// (all defaults); the Handler keeps a copy.
 func NewHandler(exec Executor, opts *Options) *Handler {
 	o := opts.withDefaults()
 	return &Handler{
 		exec:         exec,
 		opts:         o,
-		gate:         lifecycle.New(o.Limits.MaxConnections),
-		sessions:     make(map[session]struct{}),
+		tr:           lifecycle.New(o.Limits.MaxConnections),
 		reservations: make(map[string]*reservation),
 	}
 }
@@ -110,92 +101,44 @@ func headerHasToken(h http.Header, key, token string) bool {
 	return false
 }
 
-// begin registers a long-lived session; it fails when the handler is
-// shutting down or the connection limit is reached.
-func (h *Handler) begin(s session) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closing {
-		return fmt.Errorf("%w: shutting down", transport.ErrUnavailable)
-	}
-	if err := h.gate.Enter(); err != nil {
-		return err
-	}
-	h.sessions[s] = struct{}{}
-	h.wg.Add(1)
-	return nil
-}
+// Shutdown shuts the Handler down gracefully. New connections are refused
+// (HTTP 503 with Retry-After; a WebSocket accepted in the meantime is
+// closed with 1013). Every WebSocket, of either subprotocol, gets the
+// go-away signal, close code 1001 (going away); every SSE stream ends after
+// what was already delivered, and single-connection reservations end with
+// their streams. Shutdown waits until they have all gone; when ctx ends
+// first it cuts the rest (as Close does), waits for them, and returns
+// ctx's error. Plain GraphQL over HTTP requests are left to
+// http.Server.Shutdown. It is idempotent and may race Close and ServeHTTP.
+func (h *Handler) Shutdown(ctx context.Context) error { return h.tr.Shutdown(ctx) }
 
-// end unregisters a session begun with begin.
-func (h *Handler) end(s session) {
-	h.mu.Lock()
-	delete(h.sessions, s)
-	h.mu.Unlock()
-	h.gate.Leave(nil)
-	h.wg.Done()
-}
+// Close cuts every connection now: WebSockets are dropped without a close
+// handshake (no go-away), SSE streams and reservations end. New
+// connections are refused. Close then waits for the Handler's goroutines
+// and returns nil. It is idempotent and may race Shutdown and ServeHTTP.
+func (h *Handler) Close() error { return h.tr.Close() }
 
-// Shutdown stops accepting connections, ends every WebSocket with close code
-// 1001 (going away) and every SSE stream, and waits for them to finish or
-// for ctx to be done; then it closes what is left at once and returns ctx's
-// error. Plain HTTP requests are left to http.Server.Shutdown.
-func (h *Handler) Shutdown(ctx context.Context) error {
-	h.mu.Lock()
-	h.closing = true
-	ss := make([]session, 0, len(h.sessions))
-	for s := range h.sessions {
-		ss = append(ss, s)
-	}
-	h.mu.Unlock()
+// Active returns the number of sessions open now: WebSockets, SSE streams
+// and single-connection reservations (the sessions Limits.MaxConnections
+// bounds).
+func (h *Handler) Active() int { return h.tr.Active() }
 
-	var wg sync.WaitGroup
-	for _, s := range ss {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.goAway() }()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); h.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		h.killAll()
-		<-done
-		return ctx.Err()
-	}
-}
-
-// Close ends every session at once, without close handshakes, and waits for
-// them. It is idempotent.
-func (h *Handler) Close() error {
-	h.mu.Lock()
-	h.closing = true
-	h.mu.Unlock()
-	h.killAll()
-	h.wg.Wait()
-	return nil
-}
-
-func (h *Handler) killAll() {
-	h.mu.Lock()
-	ss := make([]session, 0, len(h.sessions))
-	for s := range h.sessions {
-		ss = append(ss, s)
-	}
-	h.mu.Unlock()
-	for _, s := range ss {
-		s.kill()
-	}
+// refuse answers a request for a session the Handler cannot open now
+// (shutting down, or Limits.MaxConnections reached) with 503 and
+// Retry-After.
+func refuse(w http.ResponseWriter, media string, err error) {
+	w.Header().Set("Retry-After", "1")
+	writeErrorBody(w, media, transport.HTTPStatus(err), transport.Code(err), err.Error())
 }
 
 // serveWebSocket accepts the upgrade and runs the protocol the client chose.
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	h.mu.Lock()
-	closing := h.closing
-	h.mu.Unlock()
-	if closing {
+	select {
+	case <-h.tr.Closing():
+		w.Header().Set("Retry-After", "1")
 		transport.WriteError(w, fmt.Errorf("%w: shutting down", transport.ErrUnavailable))
 		return
+	default:
 	}
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{SubprotocolTransportWS, SubprotocolLegacyWS},
@@ -213,24 +156,22 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(limit)
 
+	var p wsProtocol
 	switch c.Subprotocol() {
 	case SubprotocolTransportWS:
-		s := newTransportConn(h, c, r)
-		if err := h.begin(s); err != nil {
-			_ = c.Close(websocket.StatusTryAgainLater, "Server overloaded or shutting down")
-			return
-		}
-		defer h.end(s)
-		s.run()
+		p = transportWS{}
 	case SubprotocolLegacyWS:
-		s := newLegacyConn(h, c, r)
-		if err := h.begin(s); err != nil {
-			_ = c.Close(websocket.StatusTryAgainLater, "Server overloaded or shutting down")
-			return
-		}
-		defer h.end(s)
-		s.run()
+		p = legacyWS{}
 	default:
 		_ = c.Close(closeSubprotocolNotAcceptable, "Subprotocol not acceptable")
+		return
 	}
+	if err := h.tr.Enter(); err != nil {
+		_ = c.Close(websocket.StatusTryAgainLater, "Server overloaded or shutting down")
+		return
+	}
+	s := newWSSession(h, c, r, p)
+	defer h.tr.Leave(s)
+	h.tr.Attach(s)
+	s.run()
 }

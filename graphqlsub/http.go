@@ -43,10 +43,7 @@ func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, _, err := h.opts.Auth.AuthenticateRequest(r, "graphql")
 	if err != nil {
-		if transport.Code(err) == transport.CodeUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
-		}
-		writeErrorBody(w, media, transport.HTTPStatus(err), transport.Code(err), err.Error())
+		writeAuthError(w, media, err)
 		return
 	}
 	typ, terr := operationType(req.Query, req.OperationName)
@@ -185,4 +182,13 @@ func writeErrorBody(w http.ResponseWriter, media string, status int, code, msg s
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(errorsResult(code, msg))
+}
+
+// writeAuthError answers a refused authentication with 401 (and
+// WWW-Authenticate) or 403.
+func writeAuthError(w http.ResponseWriter, media string, err error) {
+	if transport.Code(err) == transport.CodeUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
+	}
+	writeErrorBody(w, media, transport.HTTPStatus(err), transport.Code(err), err.Error())
 }

@@ -15,10 +15,15 @@ func (h *Handler) start(ctx context.Context, req *Request) (<-chan *Result, erro
 	if typ, err := operationType(req.Query, req.OperationName); err == nil && typ == opSubscription {
 		return h.exec.Subscribe(ctx, req)
 	}
+	return closedResult(h.exec.Execute(ctx, req)), nil
+}
+
+// closedResult returns a closed channel holding res.
+func closedResult(res *Result) <-chan *Result {
 	ch := make(chan *Result, 1)
-	ch <- h.exec.Execute(ctx, req)
+	ch <- res
 	close(ch)
-	return ch, nil
+	return ch
 }
 
 // authenticate runs the Auth hook for a WebSocket connection_init: the

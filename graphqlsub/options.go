@@ -2,8 +2,10 @@ package graphqlsub
 
 import (
 	"log/slog"
+	"slices"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/opt"
 	"github.com/switchboard-go/switchboard/transport"
 )
 
@@ -24,20 +26,21 @@ type Options struct {
 	// MaxConnections caps open WebSockets and SSE streams.
 	Limits transport.Limits
 
-	// InitTimeout is how long a graphql-transport-ws client has to send
-	// connection_init before the socket is closed with 4408; 0 means 3 s
-	// (graphql-ws's default), negative means no limit.
+	// InitTimeout is how long a WebSocket client has to send
+	// connection_init before the socket is closed with 4408; 0 means
+	// DefaultInitTimeout (graphql-ws's default), negative means no limit.
 	InitTimeout time.Duration
 
 	// KeepAlive is the interval of keep-alives: WebSocket ping frames on
 	// graphql-transport-ws connections (a peer that does not answer within
 	// the next interval is disconnected), "ka" messages on legacy graphql-ws
-	// connections and comments on SSE streams; 0 means 12 s, negative turns
-	// them off.
+	// connections and comments on SSE streams; 0 means DefaultKeepAlive,
+	// negative turns them off.
 	KeepAlive time.Duration
 
 	// WriteTimeout bounds each write to a client; a client that does not
-	// read for this long is disconnected. 0 means 10 s.
+	// read for this long is disconnected. 0 means DefaultWriteTimeout,
+	// negative means no bound.
 	WriteTimeout time.Duration
 
 	// OriginPatterns lists the extra origins allowed to open WebSockets
@@ -51,35 +54,29 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Defaults for Options.
 const (
-	DefaultInitTimeout  = 3 * time.Second
-	DefaultKeepAlive    = 12 * time.Second
+	// DefaultInitTimeout is Options.InitTimeout's default, graphql-ws's.
+	DefaultInitTimeout = 3 * time.Second
+	// DefaultKeepAlive is Options.KeepAlive's default.
+	DefaultKeepAlive = 12 * time.Second
+	// DefaultWriteTimeout is Options.WriteTimeout's default.
 	DefaultWriteTimeout = 10 * time.Second
 )
 
+// withDefaults returns a copy of o (nil: the zero Options) with the
+// defaults applied.
 func (o *Options) withDefaults() Options {
 	var c Options
 	if o != nil {
 		c = *o
 	}
+	c.OriginPatterns = slices.Clone(c.OriginPatterns)
 	c.Limits = c.Limits.WithDefaults()
-	c.InitTimeout = pickDuration(c.InitTimeout, DefaultInitTimeout)
-	c.KeepAlive = pickDuration(c.KeepAlive, DefaultKeepAlive)
-	c.WriteTimeout = pickDuration(c.WriteTimeout, DefaultWriteTimeout)
+	c.InitTimeout = opt.Or(c.InitTimeout, DefaultInitTimeout)
+	c.KeepAlive = opt.Or(c.KeepAlive, DefaultKeepAlive)
+	c.WriteTimeout = opt.Or(c.WriteTimeout, DefaultWriteTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
-}
-
-// pickDuration maps 0 to def and negative to 0 (off).
-func pickDuration(v, def time.Duration) time.Duration {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0
-	}
-	return v
 }

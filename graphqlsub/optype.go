@@ -70,6 +70,8 @@ func operationType(doc, operationName string) (string, error) {
 	}
 }
 
+// clip shortens s for an error message. (pubsub, amqpx, longpoll and ws
+// keep the same few lines; no shared helper exists for them.)
 func clip(s string) string {
 	if len(s) > 64 {
 		return s[:64] + "…"
@@ -111,26 +113,21 @@ func (l *lexer) peek() token {
 func (l *lexer) skipDefinition() error {
 	depth := 0 // ( and [
 	for {
-		t := l.next()
-		switch t.kind {
-		case tokEOF:
-			return fmt.Errorf("%w: unexpected end of document", errDocument)
-		case tokError:
-			return fmt.Errorf("%w: %s", errDocument, t.text)
-		case tokPunct:
-			switch t.text {
-			case "(", "[":
-				depth++
-			case ")", "]":
-				depth--
-				if depth < 0 {
-					return fmt.Errorf("%w: unbalanced %q", errDocument, t.text)
-				}
-			case "{":
-				if depth == 0 {
-					return l.skipBlock()
-				}
+		t, err := l.nextInside()
+		if err != nil {
+			return err
+		}
+		switch {
+		case t.kind != tokPunct:
+		case t.text == "(" || t.text == "[":
+			depth++
+		case t.text == ")" || t.text == "]":
+			depth--
+			if depth < 0 {
+				return fmt.Errorf("%w: unbalanced %q", errDocument, t.text)
 			}
+		case t.text == "{" && depth == 0:
+			return l.skipBlock()
 		}
 	}
 }
@@ -139,24 +136,34 @@ func (l *lexer) skipDefinition() error {
 func (l *lexer) skipBlock() error {
 	depth := 1
 	for {
-		t := l.next()
-		switch t.kind {
-		case tokEOF:
-			return fmt.Errorf("%w: unexpected end of document", errDocument)
-		case tokError:
-			return fmt.Errorf("%w: %s", errDocument, t.text)
-		case tokPunct:
-			switch t.text {
-			case "{":
-				depth++
-			case "}":
-				depth--
-				if depth == 0 {
-					return nil
-				}
+		t, err := l.nextInside()
+		if err != nil {
+			return err
+		}
+		switch {
+		case t.kind != tokPunct:
+		case t.text == "{":
+			depth++
+		case t.text == "}":
+			depth--
+			if depth == 0 {
+				return nil
 			}
 		}
 	}
+}
+
+// nextInside returns the next token of a definition that is not finished:
+// the end of the document and a lexing error are errors there.
+func (l *lexer) nextInside() (token, error) {
+	t := l.next()
+	switch t.kind {
+	case tokEOF:
+		return t, fmt.Errorf("%w: unexpected end of document", errDocument)
+	case tokError:
+		return t, fmt.Errorf("%w: %s", errDocument, t.text)
+	}
+	return t, nil
 }
 
 // next returns the next token, skipping ignored tokens (whitespace, commas,

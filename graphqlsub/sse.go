@@ -10,11 +10,12 @@ import (
 )
 
 // sseStream is one GraphQL over SSE response (distinct connections mode).
-// Only its ServeHTTP goroutine writes; goAway and kill just cancel it.
+// Only its ServeHTTP goroutine writes; GoAway and Cut cancel it, which
+// ends the stream after what was already written.
 type sseStream struct{ cancel context.CancelFunc }
 
-func (s *sseStream) goAway() { s.cancel() }
-func (s *sseStream) kill()   { s.cancel() }
+func (s *sseStream) GoAway() { s.cancel() }
+func (s *sseStream) Cut()    { s.cancel() }
 
 // serveSSE runs one operation and streams its results as "next" events,
 // ending with a "complete" event that carries an empty data field (so that
@@ -34,21 +35,67 @@ func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, _, err := h.opts.Auth.AuthenticateRequest(r, "graphql")
 	if err != nil {
-		if transport.Code(err) == transport.CodeUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
-		}
-		writeErrorBody(w, mediaJSON, transport.HTTPStatus(err), transport.Code(err), err.Error())
+		writeAuthError(w, mediaJSON, err)
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := &sseStream{cancel: cancel}
-	if err := h.begin(s); err != nil {
-		writeErrorBody(w, mediaJSON, transport.HTTPStatus(err), transport.Code(err), err.Error())
+	if err := h.tr.Enter(); err != nil {
+		refuse(w, mediaJSON, err)
 		return
 	}
-	defer h.end(s)
+	s := &sseStream{cancel: cancel}
+	defer h.tr.Leave(s)
+	h.tr.Attach(s)
 
+	es, ok := h.openEventStream(w)
+	if !ok {
+		return
+	}
+	results, err := h.start(ctx, req)
+	if err != nil {
+		h.opts.Logger.Warn("graphqlsub: executor failed", "err", err)
+		es.write(appendEvent(nil, msgNext, errorsResult(transport.CodeInternal, "internal error")))
+		es.write(appendEvent(nil, msgComplete, nil))
+		return
+	}
+	tick, stop := h.keepAliveTicker()
+	defer stop()
+	var buf []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+			if !es.write([]byte(":\n\n")) {
+				return
+			}
+		case res, ok := <-results:
+			if !ok {
+				if ctx.Err() == nil {
+					es.write(appendEvent(buf[:0], msgComplete, nil))
+				}
+				return
+			}
+			buf = appendEvent(buf[:0], msgNext, appendResult(nil, res))
+			if !es.write(buf) {
+				return
+			}
+		}
+	}
+}
+
+// eventStream is a text/event-stream response being written by its
+// ServeHTTP goroutine.
+type eventStream struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+// openEventStream sends the 200 text/event-stream header; false when the
+// response cannot stream (nothing more can be written then).
+func (h *Handler) openEventStream(w http.ResponseWriter) (*eventStream, bool) {
 	rc := http.NewResponseController(w)
 	hd := w.Header()
 	hd.Set("Content-Type", mediaEventStream+"; charset=utf-8")
@@ -57,53 +104,32 @@ func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {
 		h.opts.Logger.Warn("graphqlsub: response cannot stream", "err", err)
-		return
+		return nil, false
 	}
-	write := func(b []byte) bool {
-		if d := h.opts.WriteTimeout; d > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(d))
-		}
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
+	return &eventStream{w: w, rc: rc, timeout: h.opts.WriteTimeout}, true
+}
 
-	results, err := h.start(ctx, req)
-	if err != nil {
-		h.opts.Logger.Warn("graphqlsub: executor failed", "err", err)
-		write(appendEvent(nil, msgNext, errorsResult(transport.CodeInternal, "internal error")))
-		write(appendEvent(nil, msgComplete, nil))
-		return
+// write sends b, bounded by WriteTimeout, and flushes it; false when the
+// client is gone.
+func (e *eventStream) write(b []byte) bool {
+	if e.timeout > 0 {
+		_ = e.rc.SetWriteDeadline(time.Now().Add(e.timeout))
 	}
-	var tick <-chan time.Time
-	if d := h.opts.KeepAlive; d > 0 {
-		t := time.NewTicker(d)
-		defer t.Stop()
-		tick = t.C
+	if _, err := e.w.Write(b); err != nil {
+		return false
 	}
-	var buf []byte
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick:
-			if !write([]byte(":\n\n")) {
-				return
-			}
-		case res, ok := <-results:
-			if !ok {
-				if ctx.Err() == nil {
-					write(appendEvent(buf[:0], msgComplete, nil))
-				}
-				return
-			}
-			buf = appendEvent(buf[:0], msgNext, appendResult(nil, res))
-			if !write(buf) {
-				return
-			}
-		}
+	return e.rc.Flush() == nil
+}
+
+// keepAliveTicker ticks every KeepAlive (a nil channel when keep-alives are
+// off); stop releases it.
+func (h *Handler) keepAliveTicker() (tick <-chan time.Time, stop func()) {
+	d := h.opts.KeepAlive
+	if d <= 0 {
+		return nil, func() {}
 	}
+	t := time.NewTicker(d)
+	return t.C, t.Stop
 }
 
 // appendEvent appends an SSE event "event: <typ>\ndata: <data>\n\n". data

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/switchboard-go/switchboard/internal/wire"
-
 	"github.com/switchboard-go/switchboard/transport"
 )
 
@@ -50,11 +49,13 @@ type reservation struct {
 	wg     sync.WaitGroup
 }
 
-func (r *reservation) goAway() { r.close() }
-func (r *reservation) kill()   { r.close() }
+// GoAway and Cut end the reservation: its stream ends after what was
+// already written.
+func (r *reservation) GoAway() { r.close() }
+func (r *reservation) Cut()    { r.close() }
 
-// close ends the reservation: its operations are cancelled, and the
-// Handler is told once they have all returned.
+// close ends the reservation: its operations are cancelled, and it leaves
+// the Handler's tracker once they have all returned.
 func (r *reservation) close() {
 	r.mu.Lock()
 	if r.closed {
@@ -73,7 +74,7 @@ func (r *reservation) close() {
 	r.h.mu.Unlock()
 	go func() {
 		r.wg.Wait()
-		r.h.end(r)
+		r.h.tr.Leave(r)
 	}()
 }
 
@@ -95,7 +96,7 @@ func (h *Handler) lookup(token string) *reservation {
 func (h *Handler) serveReserve(w http.ResponseWriter, req *http.Request) {
 	ctx, _, err := h.opts.Auth.AuthenticateRequest(req, "graphql")
 	if err != nil {
-		writeAuthError(w, err)
+		writeAuthError(w, mediaJSON, err)
 		return
 	}
 	var b [16]byte
@@ -103,14 +104,15 @@ func (h *Handler) serveReserve(w http.ResponseWriter, req *http.Request) {
 	ctx, cancel := context.WithCancel(transport.WithIdentity(context.Background(), transport.IdentityFrom(ctx)))
 	r := &reservation{h: h, token: hex.EncodeToString(b[:]), ctx: ctx, cancel: cancel,
 		events: make(chan []byte, reservationQueue), ops: make(map[string]*wsOp)}
-	if err := h.begin(r); err != nil {
+	if err := h.tr.Enter(); err != nil {
 		cancel()
-		writeErrorBody(w, mediaJSON, transport.HTTPStatus(err), transport.Code(err), err.Error())
+		refuse(w, mediaJSON, err)
 		return
 	}
 	h.mu.Lock()
 	h.reservations[r.token] = r
 	h.mu.Unlock()
+	h.tr.Attach(r) // after the map: a reservation told to go away at once leaves it
 	r.mu.Lock()
 	if !r.closed {
 		r.expiry = time.AfterFunc(reservationTimeout, func() {
@@ -243,13 +245,6 @@ func (r *reservation) runOp(ctx context.Context, op *wsOp, id string, params *Re
 	put(appendEvent(nil, msgComplete, append(append([]byte(`{"id":`), idJSON...), '}')))
 }
 
-func closedResult(res *Result) <-chan *Result {
-	ch := make(chan *Result, 1)
-	ch <- res
-	close(ch)
-	return ch
-}
-
 // serveReservedStream opens a reservation's stream and writes its events
 // until the client leaves or the reservation ends; then the reservation
 // ends too.
@@ -264,30 +259,12 @@ func (h *Handler) serveReservedStream(w http.ResponseWriter, req *http.Request, 
 	r.mu.Unlock()
 	defer r.close()
 
-	rc := http.NewResponseController(w)
-	hd := w.Header()
-	hd.Set("Content-Type", mediaEventStream+"; charset=utf-8")
-	hd.Set("Cache-Control", "no-cache")
-	hd.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	if rc.Flush() != nil {
+	es, ok := h.openEventStream(w)
+	if !ok {
 		return
 	}
-	write := func(b []byte) bool {
-		if d := h.opts.WriteTimeout; d > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(d))
-		}
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
-	var tick <-chan time.Time
-	if d := h.opts.KeepAlive; d > 0 {
-		t := time.NewTicker(d)
-		defer t.Stop()
-		tick = t.C
-	}
+	tick, stop := h.keepAliveTicker()
+	defer stop()
 	for {
 		select {
 		case <-req.Context().Done():
@@ -295,21 +272,13 @@ func (h *Handler) serveReservedStream(w http.ResponseWriter, req *http.Request, 
 		case <-r.ctx.Done():
 			return
 		case <-tick:
-			if !write([]byte(":\n\n")) {
+			if !es.write([]byte(":\n\n")) {
 				return
 			}
 		case b := <-r.events:
-			if !write(b) {
+			if !es.write(b) {
 				return
 			}
 		}
 	}
-}
-
-// writeAuthError answers a refused authentication with 401 or 403.
-func writeAuthError(w http.ResponseWriter, err error) {
-	if transport.Code(err) == transport.CodeUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
-	}
-	writeErrorBody(w, mediaJSON, transport.HTTPStatus(err), transport.Code(err), err.Error())
 }
