@@ -12,6 +12,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/switchboard-go/switchboard/internal/clip"
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -68,14 +69,14 @@ func toPublishing(msg *pubsub.Message, now time.Time) (amqp.Publishing, error) {
 		case HeaderPriority:
 			n, err := strconv.ParseUint(v, 10, 8)
 			if err != nil {
-				return p, fmt.Errorf("%w %q: %q is not an integer from 0 to 255", ErrInvalidHeader, k, clip(v))
+				return p, fmt.Errorf("%w %q: %q is not an integer from 0 to 255", ErrInvalidHeader, k, clip.String(v))
 			}
 			p.Priority = uint8(n)
 			continue
 		case HeaderExpiration:
 			n, err := strconv.ParseUint(v, 10, 32)
 			if err != nil {
-				return p, fmt.Errorf("%w %q: %q is not a number of milliseconds", ErrInvalidHeader, k, clip(v))
+				return p, fmt.Errorf("%w %q: %q is not a number of milliseconds", ErrInvalidHeader, k, clip.String(v))
 			}
 			p.Expiration = strconv.FormatUint(n, 10)
 			continue
@@ -89,7 +90,7 @@ func toPublishing(msg *pubsub.Message, now time.Time) (amqp.Publishing, error) {
 			continue // set by amqpx or RabbitMQ only
 		}
 		if len(k) > maxKeyLength || k == "" {
-			return p, fmt.Errorf("%w %q: a key must be 1 to 255 bytes", ErrInvalidHeader, clip(k))
+			return p, fmt.Errorf("%w %q: a key must be 1 to 255 bytes", ErrInvalidHeader, clip.String(k))
 		}
 		p.Headers[k] = v
 	}

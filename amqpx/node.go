@@ -8,6 +8,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/switchboard-go/switchboard/internal/clip"
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -331,7 +332,7 @@ func (n *node) deliver(d *amqp.Delivery, dead *[]*liveSub) (skipped bool) {
 		return true
 	}
 	if err != nil {
-		n.b.log.Warn("amqpx: dropped a message with an unusable routing key", "key", clip(d.RoutingKey), "err", err)
+		n.b.log.Warn("amqpx: dropped a message with an unusable routing key", "key", clip.String(d.RoutingKey), "err", err)
 		return false
 	}
 	*dead = n.b.fan.deliver(m, (*dead)[:0])

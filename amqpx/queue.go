@@ -12,6 +12,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/switchboard-go/switchboard/internal/clip"
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -282,7 +283,7 @@ func (s *queueSub) session(conn *amqp.Connection, first *bool) error {
 		}
 		m, err := fromDelivery(&d)
 		if err != nil {
-			s.b.log.Warn("amqpx: dropped a message with an unusable routing key", "queue", s.queue, "key", clip(d.RoutingKey), "err", err)
+			s.b.log.Warn("amqpx: dropped a message with an unusable routing key", "queue", s.queue, "key", clip.String(d.RoutingKey), "err", err)
 			_ = d.Ack(false)
 			continue
 		}

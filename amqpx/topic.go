@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/switchboard-go/switchboard/internal/clip"
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -19,10 +20,10 @@ func TopicToKey(topic string) (string, error) {
 		return "", err
 	}
 	if i := strings.IndexAny(topic, ".*"); i >= 0 {
-		return "", fmt.Errorf("%w %q: %q at byte %d cannot be carried by an AMQP routing key", pubsub.ErrInvalidTopic, clip(topic), topic[i], i)
+		return "", fmt.Errorf("%w %q: %q at byte %d cannot be carried by an AMQP routing key", pubsub.ErrInvalidTopic, clip.String(topic), topic[i], i)
 	}
 	if len(topic) > maxKeyLength {
-		return "", fmt.Errorf("%w %q: longer than the %d bytes of an AMQP routing key", pubsub.ErrInvalidTopic, clip(topic), maxKeyLength)
+		return "", fmt.Errorf("%w %q: longer than the %d bytes of an AMQP routing key", pubsub.ErrInvalidTopic, clip.String(topic), maxKeyLength)
 	}
 	return strings.ReplaceAll(topic, "/", "."), nil
 }
@@ -36,7 +37,7 @@ func KeyToTopic(key string) (string, error) {
 		return "", fmt.Errorf("%w: empty AMQP routing key", pubsub.ErrInvalidTopic)
 	}
 	if i := strings.IndexAny(key, "/*+#"); i >= 0 {
-		return "", fmt.Errorf("%w: AMQP routing key %q has %q at byte %d, which no topic maps to", pubsub.ErrInvalidTopic, clip(key), key[i], i)
+		return "", fmt.Errorf("%w: AMQP routing key %q has %q at byte %d, which no topic maps to", pubsub.ErrInvalidTopic, clip.String(key), key[i], i)
 	}
 	topic := strings.ReplaceAll(key, ".", "/")
 	if err := pubsub.ValidateTopic(topic); err != nil {
@@ -59,10 +60,10 @@ func FilterToKey(filter string) (pubsub.Filter, string, error) {
 		return pubsub.Filter{}, "", err
 	}
 	if i := strings.IndexAny(filter, ".*"); i >= 0 {
-		return pubsub.Filter{}, "", fmt.Errorf("%w %q: %q at byte %d cannot be carried by an AMQP binding key", pubsub.ErrInvalidFilter, clip(filter), filter[i], i)
+		return pubsub.Filter{}, "", fmt.Errorf("%w %q: %q at byte %d cannot be carried by an AMQP binding key", pubsub.ErrInvalidFilter, clip.String(filter), filter[i], i)
 	}
 	if len(filter) > maxKeyLength {
-		return pubsub.Filter{}, "", fmt.Errorf("%w %q: longer than the %d bytes of an AMQP binding key", pubsub.ErrInvalidFilter, clip(filter), maxKeyLength)
+		return pubsub.Filter{}, "", fmt.Errorf("%w %q: longer than the %d bytes of an AMQP binding key", pubsub.ErrInvalidFilter, clip.String(filter), maxKeyLength)
 	}
 	levels := f.Levels()
 	out := make([]string, len(levels))
@@ -74,11 +75,4 @@ func FilterToKey(filter string) (pubsub.Filter, string, error) {
 		}
 	}
 	return f, strings.Join(out, "."), nil
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }

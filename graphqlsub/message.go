@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/switchboard-go/switchboard/internal/clip"
 	"github.com/switchboard-go/switchboard/internal/wire"
 )
 
@@ -96,9 +97,9 @@ func checkTransportMessage(m message) error {
 			return fmt.Errorf("%w: %q must have a non-empty 'id'", errMessage, m.Type)
 		}
 	case msgNext, msgError, msgConnectionAck:
-		return fmt.Errorf("%w: unexpected message of type %q", errMessage, clip(m.Type))
+		return fmt.Errorf("%w: unexpected message of type %q", errMessage, clip.String(m.Type))
 	default:
-		return fmt.Errorf("%w: unknown message type %q", errMessage, clip(m.Type))
+		return fmt.Errorf("%w: unknown message type %q", errMessage, clip.String(m.Type))
 	}
 	return nil
 }

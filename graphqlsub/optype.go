@@ -3,6 +3,8 @@ package graphqlsub
 import (
 	"errors"
 	"fmt"
+
+	"github.com/switchboard-go/switchboard/internal/clip"
 )
 
 // Operation types, as they appear in a GraphQL document.
@@ -37,7 +39,7 @@ func operationType(doc, operationName string) (string, error) {
 			if found != "" {
 				return found, nil
 			}
-			return "", fmt.Errorf("%w: no operation %q", errDocument, clip(operationName))
+			return "", fmt.Errorf("%w: no operation %q", errDocument, clip.String(operationName))
 		case t.kind == tokError:
 			return "", fmt.Errorf("%w: %s", errDocument, t.text)
 		case t.kind == tokPunct && t.text == "{":
@@ -65,18 +67,9 @@ func operationType(doc, operationName string) (string, error) {
 				return "", err
 			}
 		default:
-			return "", fmt.Errorf("%w: unexpected %q", errDocument, clip(t.text))
+			return "", fmt.Errorf("%w: unexpected %q", errDocument, clip.String(t.text))
 		}
 	}
-}
-
-// clip shortens s for an error message. (pubsub, amqpx, longpoll and ws
-// keep the same few lines; no shared helper exists for them.)
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
 
 type tokKind int

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/switchboard-go/switchboard/internal/clip"
 	"github.com/switchboard-go/switchboard/internal/wire"
 
 	"github.com/switchboard-go/switchboard/pubsub"
@@ -135,7 +136,7 @@ func decodeClientFrame(b []byte) (clientFrame, error) {
 	case "":
 		return f, badFrame(id, "frame has no type")
 	default:
-		return f, badFrame(id, "unknown frame type %s", strconv.Quote(clipString(f.Type)))
+		return f, badFrame(id, "unknown frame type %s", strconv.Quote(clip.String(f.Type)))
 	}
 	return f, nil
 }
@@ -145,13 +146,6 @@ func safeID(id string) string {
 		return ""
 	}
 	return id
-}
-
-func clipString(s string) string {
-	if len(s) > 32 {
-		return s[:32] + "…"
-	}
-	return s
 }
 
 // appendEnvelopeFields appends the fields of m's transport envelope
@@ -294,7 +288,7 @@ func (f *serverFrame) message() (*pubsub.Message, error) {
 	if f.Time != "" {
 		t, err := time.Parse(time.RFC3339Nano, f.Time)
 		if err != nil {
-			return nil, fmt.Errorf("%w: frame time %s", transport.ErrBadRequest, strconv.Quote(clipString(f.Time)))
+			return nil, fmt.Errorf("%w: frame time %s", transport.ErrBadRequest, strconv.Quote(clip.String(f.Time)))
 		}
 		m.Time = t
 	}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/clip"
 	"github.com/switchboard-go/switchboard/internal/wire"
 
 	"github.com/coder/websocket"
@@ -218,7 +219,7 @@ func (s *session) subscribe(f *clientFrame) {
 	n := len(s.subs)
 	s.mu.Unlock()
 	if dup {
-		s.protocolError(badFrame(f.ID, "subscription id %q is in use", clipString(f.ID)))
+		s.protocolError(badFrame(f.ID, "subscription id %q is in use", clip.String(f.ID)))
 		return
 	}
 	if max := s.h.opts.Limits.MaxSubscriptions; max > 0 && n >= max {
@@ -262,7 +263,7 @@ func (s *session) unsubscribe(id string) {
 	delete(s.subs, id)
 	s.mu.Unlock()
 	if ss == nil {
-		s.sendErr(id, fmt.Errorf("%w: no subscription %q", transport.ErrNotFound, clipString(id)))
+		s.sendErr(id, fmt.Errorf("%w: no subscription %q", transport.ErrNotFound, clip.String(id)))
 		return
 	}
 	ss.unsubscribed.Store(true)
