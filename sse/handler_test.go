@@ -277,7 +277,7 @@ func TestStreamRetainedMessagesCarryNoID(t *testing.T) {
 }
 
 func TestStreamHeartbeat(t *testing.T) {
-	_, _, srv := setup(t, pubsub.MemoryOptions{}, &Options{Heartbeat: 5 * time.Millisecond, Retry: -1})
+	_, _, srv := setup(t, pubsub.MemoryOptions{}, &Options{KeepAlive: 5 * time.Millisecond, Retry: -1})
 	resp, err := http.Get(srv.URL + "?topic=t")
 	require.NoError(t, err)
 	defer resp.Body.Close()
