@@ -33,6 +33,9 @@ const (
 	DefaultWriteTimeout = 10 * time.Second
 	// DefaultMaxBackoff is the default of Client.MaxBackoff.
 	DefaultMaxBackoff = 30 * time.Second
+	// DefaultMaxEventBytes is the default of Client.MaxEventBytes: the
+	// bound on one line and one event's data.
+	DefaultMaxEventBytes = 1 << 20
 )
 
 // Options configures a Handler. nil, like the zero value, means every
