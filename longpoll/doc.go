@@ -5,7 +5,8 @@
 // two polls, and across servers behind a balancer (no sticky sessions).
 //
 // Use [NewHandler] to serve polls from any pubsub.Broker, and
-// [Handler.Shutdown] before http.Server.Shutdown to answer held polls.
+// [Handler.Shutdown] (or transport.Shutdown, with the http.Server) to
+// answer held polls.
 // Publish over plain HTTP with the transport package's REST handler, the
 // other half of the pair:
 //
@@ -23,8 +24,8 @@
 //   - cursor: the "cursor" of the previous response. Absent: start from now
 //     (the poll waits for the next message).
 //   - timeout: how long to hold an empty poll, in seconds ("30") or as a
-//     duration ("1.5s", "500ms"); default 25 s (Options.DefaultTimeout),
-//     capped at Options.MaxTimeout (default 50 s); 0 answers at once.
+//     duration ("1.5s", "500ms"); default 25 s (Options.Timeout), capped
+//     at Options.MaxTimeout (default 50 s); 0 answers at once.
 //   - limit: messages per response, 1 to Options.MaxBatch (default 100).
 //
 // # Response
@@ -43,7 +44,7 @@
 // Errors are JSON bodies from transport.WriteError: 400 for a missing or
 // bad topic, timeout or limit; 401/403 from the Auth hooks; 405 for other
 // methods; 503 with Retry-After when Limits.MaxConnections polls are
-// already in progress or the handler is shutting down.
+// already in progress, or after Shutdown or Close.
 //
 // # How a poll works
 //
@@ -65,4 +66,18 @@
 // cursor gets "gap":true, so clients can tell. Several filters share one
 // subscription: with a pubsub.MultiSubscriber broker a message matching two
 // of them still comes once.
+//
+// # Lifecycle
+//
+// [Handler.Shutdown] is graceful: every held poll gets the long-poll
+// go-away signal (it is answered at once with an empty batch and the
+// client's cursor, so nothing is lost), new polls are refused with 503 and
+// Retry-After, and Shutdown waits until every poll in progress has been
+// answered; when its context ends first it cuts the rest. [Handler.Close]
+// is abrupt: every poll in progress is cut at once and answered 503 with
+// Retry-After (the client polls again with the cursor it has), and Close
+// waits for them. [Handler.Active] counts the polls in progress. Stop a
+// server with one call:
+//
+//	err := transport.Shutdown(ctx, httpServer, pollHandler)
 package longpoll

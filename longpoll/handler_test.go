@@ -107,7 +107,7 @@ func TestPollHoldsUntilAMessageArrives(t *testing.T) {
 	b, h, srv := setup(t, pubsub.MemoryOptions{}, nil)
 	done := make(chan response, 1)
 	go func() { _, r := get(t, context.Background(), srv.URL+"?topic=t&timeout=10s"); done <- r }()
-	require.Eventually(t, func() bool { return h.Held() == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
 	// The poll has no cursor: it starts from the head and waits.
 	publish(t, b, "other", "x")
 	rec := publish(t, b, "t", `{"hello":"world"}`)
@@ -193,10 +193,10 @@ func TestPollReleasedWhenClientLeaves(t *testing.T) {
 		}
 		done <- err
 	}()
-	require.Eventually(t, func() bool { return h.Held() == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
-	require.Eventually(t, func() bool { return h.Held() == 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return h.Active() == 0 }, 5*time.Second, time.Millisecond)
 }
 
 func TestPollTimeoutIsCapped(t *testing.T) {
@@ -256,7 +256,7 @@ func TestPollLimitAndShutdown(t *testing.T) {
 		_, r := get(t, context.Background(), srv.URL+"?topic=t&timeout=60&cursor="+start.Cursor)
 		done <- r
 	}()
-	require.Eventually(t, func() bool { return h.Held() == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
 	resp, err := http.Get(srv.URL + "?topic=t")
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -280,8 +280,8 @@ func TestPollWithoutHistory(t *testing.T) {
 	require.False(t, r.Gap)
 	done := make(chan response, 1)
 	go func() { done <- poll(t, srv.URL+"?topic=t&timeout=10s&cursor=x") }()
-	require.Eventually(t, func() bool { return h.Held() == 1 }, 5*time.Second, time.Millisecond)
-	// The subscription may start just after Held counts the poll: publish
+	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
+	// The subscription may start just after Active counts the poll: publish
 	// until the poll answers.
 	for i := 0; ; i++ {
 		publish(t, b, "t", "live")
@@ -325,8 +325,8 @@ func TestPollWithoutHistoryOverlappingFilters(t *testing.T) {
 	b, h, srv := setup(t, pubsub.MemoryOptions{HistorySize: -1}, nil)
 	done := make(chan response, 1)
 	go func() { done <- poll(t, srv.URL+"?topic=a/%23&topic=a/b&topic=%2B/b&timeout=10s") }()
-	require.Eventually(t, func() bool { return h.Held() == 1 }, 5*time.Second, time.Millisecond)
-	// The subscription may start just after Held counts the poll: publish
+	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
+	// The subscription may start just after Active counts the poll: publish
 	// until the poll answers.
 	for i := 0; ; i++ {
 		publish(t, b, "a/b", fmt.Sprint(i))

@@ -20,7 +20,7 @@ func runMemServer() {
 	h := NewHandler(b, &Options{Limits: limitsOff()})
 	mux := http.NewServeMux()
 	mux.Handle("/poll", h)
-	memprobe.Child(mux, h.Held, func(ctx context.Context) { _ = h.Shutdown(ctx) })
+	memprobe.Child(mux, h.Active, func(ctx context.Context) { _ = h.Shutdown(ctx) })
 }
 
 // BenchmarkHeldPollMemory measures the server-side cost of held polls:

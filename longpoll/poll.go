@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/httpstream"
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -21,10 +22,12 @@ type result struct {
 }
 
 // poll answers one request: every message after the cursor at once, or
-// the first ones to arrive within the timeout.
-func (h *Handler) poll(ctx context.Context, req request) (result, error) {
+// the first ones to arrive within the timeout. A session told to go away
+// is answered at once with its cursor.
+func (h *Handler) poll(sess *httpstream.Session, req request) (result, error) {
+	ctx := sess.Context()
 	if h.hr == nil {
-		return h.pollLive(ctx, req)
+		return h.pollLive(sess, req)
 	}
 	res := result{history: true}
 	since := req.cursor
@@ -77,7 +80,7 @@ func (h *Handler) poll(ctx context.Context, req request) (result, error) {
 				return result{}, err
 			}
 		}
-		reason, ended := h.wait(ctx, sub, deadline)
+		reason, ended := h.wait(sess, sub, deadline)
 		if ended {
 			_ = sub.Close() // overflowed: subscribe again from the new cursor
 			sub = nil
@@ -106,9 +109,9 @@ const (
 )
 
 // wait blocks until the subscription delivers (or ends), the deadline
-// passes, the handler shuts down or the client leaves; ended reports that
-// the subscription ended. One goroutine: the caller's.
-func (h *Handler) wait(ctx context.Context, sub pubsub.Subscription, deadline time.Time) (wakeReason, bool) {
+// passes, the session is told to go away or the client leaves; ended
+// reports that the subscription ended. One goroutine: the caller's.
+func (h *Handler) wait(sess *httpstream.Session, sub pubsub.Subscription, deadline time.Time) (wakeReason, bool) {
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
 	select {
@@ -116,9 +119,9 @@ func (h *Handler) wait(ctx context.Context, sub pubsub.Subscription, deadline ti
 		return drainWake(sub)
 	case <-t.C:
 		return timedOut, false
-	case <-h.life.Closing():
+	case <-sess.GoingAway():
 		return shutdown, false
-	case <-ctx.Done():
+	case <-sess.Context().Done():
 		return gone, false
 	}
 }
@@ -204,7 +207,8 @@ func (h *Handler) read(ctx context.Context, filters []string, since string, limi
 // waits for live messages only, so messages published between two polls
 // are missed. Responses say so with "history": false, and with "gap": true
 // whenever the client sent a cursor.
-func (h *Handler) pollLive(ctx context.Context, req request) (result, error) {
+func (h *Handler) pollLive(sess *httpstream.Session, req request) (result, error) {
+	ctx := sess.Context()
 	res := result{gap: req.cursor != ""}
 	sub, err := pubsub.SubscribeAll(ctx, h.b, req.filters, &pubsub.SubscribeOptions{Buffer: req.limit, Overflow: pubsub.OverflowDropOldest, NoRetained: true})
 	if err != nil {
@@ -225,7 +229,7 @@ func (h *Handler) pollLive(ctx context.Context, req request) (result, error) {
 		res.messages = append(res.messages, m)
 	case <-t.C:
 		return res, nil
-	case <-h.life.Closing():
+	case <-sess.GoingAway():
 		return res, nil
 	case <-ctx.Done():
 		return result{}, ctx.Err()

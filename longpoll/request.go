@@ -2,11 +2,11 @@ package longpoll
 
 import (
 	"fmt"
-	"net/url"
+	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/internal/httpstream"
 	"github.com/switchboard-go/switchboard/transport"
 )
 
@@ -21,32 +21,22 @@ type request struct {
 	limit   int           // messages per response
 }
 
+// parseRequest reads r's filters, cursor, timeout and limit for
+// httpstream.Open.
+func (h *Handler) parseRequest(r *http.Request) (request, []string, error) {
+	req, err := parseRequest(r.URL.RawQuery, &h.o)
+	return req, req.filters, err
+}
+
 // parseRequest reads topic, cursor, timeout and limit. Errors wrap
 // transport.ErrBadRequest or pubsub.ErrInvalidFilter (both 400). A
 // malformed cursor is not an error here: the poll reports a gap.
 func parseRequest(rawQuery string, o *Options) (request, error) {
-	q, err := url.ParseQuery(rawQuery)
+	q, filters, err := httpstream.Query(rawQuery, o.Limits.MaxSubscriptions, "poll")
 	if err != nil {
-		return request{}, fmt.Errorf("%w: query: %v", transport.ErrBadRequest, err)
+		return request{}, err
 	}
-	topics := q["topic"]
-	if len(topics) == 0 {
-		return request{}, fmt.Errorf("%w: at least one topic parameter is required", transport.ErrBadRequest)
-	}
-	if max := o.Limits.MaxSubscriptions; max > 0 && len(topics) > max {
-		return request{}, fmt.Errorf("%w: %d topic filters, at most %d per poll", transport.ErrBadRequest, len(topics), max)
-	}
-	r := request{cursor: q.Get("cursor"), timeout: o.DefaultTimeout, limit: o.MaxBatch}
-	seen := make(map[string]bool, len(topics))
-	for _, t := range topics {
-		if _, err := pubsub.ParseFilter(t); err != nil {
-			return request{}, err
-		}
-		if !seen[t] {
-			seen[t] = true
-			r.filters = append(r.filters, t)
-		}
-	}
+	r := request{filters: filters, cursor: q.Get("cursor"), timeout: o.Timeout, limit: o.MaxBatch}
 	if q.Has("timeout") {
 		d, err := parseTimeout(q.Get("timeout"))
 		if err != nil {
@@ -72,14 +62,7 @@ func parseTimeout(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%w: timeout %s: want seconds or a duration such as 500ms", transport.ErrBadRequest, strconv.Quote(clip(s)))
+		return 0, fmt.Errorf("%w: timeout %.32q: want seconds or a duration such as 500ms", transport.ErrBadRequest, s)
 	}
 	return d, nil
-}
-
-func clip(s string) string {
-	if len(s) > 32 {
-		return s[:32] + "…"
-	}
-	return s
 }

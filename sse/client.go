@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/switchboard-go/switchboard/internal/backoff"
+	"github.com/switchboard-go/switchboard/internal/opt"
 )
 
 // Client reads a text/event-stream the way a browser's EventSource does,
@@ -30,14 +33,16 @@ type Client struct {
 	// LastEventID resumes the first connection after this id; "" starts
 	// fresh.
 	LastEventID string
-	// Retry is the reconnection delay until the server sets one; 0 means
-	// DefaultRetry. Consecutive failed connections double it up to
-	// MaxRetry.
+	// Retry is the reconnection delay until the server sets one with
+	// retry:; 0 (or negative: reconnecting cannot be off) means
+	// DefaultRetry. Consecutive failed connections double it, with jitter,
+	// up to MaxBackoff.
 	Retry time.Duration
-	// MaxRetry caps the backoff; 0 means 30 s.
-	MaxRetry time.Duration
-	// MaxEventBytes bounds a line and an event's data; 0 means
-	// DefaultMaxEventBytes.
+	// MaxBackoff caps the reconnection delay, and the server's
+	// Retry-After; 0 (or negative) means DefaultMaxBackoff.
+	MaxBackoff time.Duration
+	// MaxEventBytes bounds a line and an event's data; 0 (or negative)
+	// means DefaultMaxEventBytes.
 	MaxEventBytes int
 	// Logger receives a debug event per reconnection; nil is silent.
 	Logger *slog.Logger
@@ -59,20 +64,13 @@ func (c *Client) Run(ctx context.Context, fn func(Event) error) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	retry := c.Retry
-	if retry <= 0 {
-		retry = DefaultRetry
-	}
-	maxRetry := c.MaxRetry
-	if maxRetry <= 0 {
-		maxRetry = 30 * time.Second
-	}
+	bo := backoff.Backoff{Min: opt.OrMin(c.Retry, DefaultRetry), Max: opt.OrMin(c.MaxBackoff, DefaultMaxBackoff)}
 	lastID := c.LastEventID
-	delay := retry
+	failed := 0 // connections in a row that the server did not accept
 	for {
 		r := c.once(ctx, hc, &lastID, fn)
 		if r.retry > 0 {
-			retry = r.retry
+			bo.Min = r.retry
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -81,11 +79,12 @@ func (c *Client) Run(ctx context.Context, fn func(Event) error) error {
 			return r.err
 		}
 		if r.got {
-			delay = retry
+			failed = 0
 		}
-		wait := delay
+		failed++
+		wait := bo.Delay(failed)
 		if r.wait > wait {
-			wait = min(r.wait, maxRetry)
+			wait = min(r.wait, bo.Max)
 		}
 		log.Debug("sse: reconnecting", "url", c.URL, "in", wait, "last_event_id", lastID, "err", r.err)
 		t := time.NewTimer(wait)
@@ -94,9 +93,6 @@ func (c *Client) Run(ctx context.Context, fn func(Event) error) error {
 			t.Stop()
 			return ctx.Err()
 		case <-t.C:
-		}
-		if !r.got {
-			delay = min(delay*2, maxRetry)
 		}
 	}
 }

@@ -273,7 +273,7 @@ func TestClientManyFiltersConcurrentPublishers(t *testing.T) {
 		}()
 	}
 
-	c := &Client{URL: proxy.URL + "?topic=a/%23&topic=a/2&topic=b", Retry: time.Millisecond, MaxRetry: 10 * time.Millisecond}
+	c := &Client{URL: proxy.URL + "?topic=a/%23&topic=a/2&topic=b", Retry: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
 	var got []string
 	var prev pubsub.Cursor
 	prevID := ""

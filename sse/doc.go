@@ -3,8 +3,9 @@
 // a reconnect without losing or repeating a message.
 //
 // Use [NewHandler] to serve streams from any pubsub.Broker on your mux, and
-// [Handler.Shutdown] before http.Server.Shutdown to end them gracefully. Use
-// [Client] to read a stream from Go with the browser's reconnect rules.
+// [Handler.Shutdown] (or transport.Shutdown, with the http.Server) to end
+// them gracefully. Use [Client] to read a stream from Go with the
+// browser's reconnect rules.
 // Publish over plain HTTP with the transport package's REST handler
 // (POST /topics/{topic}).
 //
@@ -35,7 +36,7 @@
 //	data: first line of the payload
 //	data: second line
 //
-//	: ping                               (every 15 s; Options.Heartbeat)
+//	: ping                               (every 15 s; Options.KeepAlive)
 //
 // With [FormatData] (the default) the data lines carry the payload, split
 // at CR, LF and CRLF; browsers join them with LF, so CR and CRLF arrive as
@@ -97,20 +98,33 @@
 //	503  over Limits.MaxConnections (default 10,000), with Retry-After: 5
 //
 // Pages should handle onerror with readyState CLOSED by reconnecting with
-// backoff. During Shutdown (or once the broker is closed) the handler
-// answers 200 with only retry:, so browsers come back on their own (to
-// another instance behind a balancer).
-// The Go [Client] reconnects after 408, 429 and 5xx as well, with backoff.
+// backoff. After Shutdown or Close (or once the broker is closed) the
+// handler answers 200 with only retry:, so browsers come back on their own
+// (to another instance behind a balancer). The Go [Client] reconnects
+// after 408, 429 and 5xx as well, backing off from Client.Retry to
+// Client.MaxBackoff.
 //
-// # Slow clients and shutdown
+// # Slow clients
 //
 // Each stream's subscription has a bounded buffer (Options.Buffer); a
-// write blocked longer than Options.WriteTimeout (10 s) ends the stream. When a client
-// falls behind and its buffer overflows, the stream sends what was already
-// delivered and ends; the browser reconnects with the Last-Event-ID of the
-// last event it received and loses nothing while history reaches back.
-// Shutdown does the same for every stream. Each stream uses the ServeHTTP
-// goroutine only.
+// write blocked longer than Options.WriteTimeout (10 s) ends the stream.
+// When a client falls behind and its buffer overflows, the stream sends
+// what was already delivered and ends; the browser reconnects with the
+// Last-Event-ID of the last event it received and loses nothing while
+// history reaches back. Each stream uses the ServeHTTP goroutine only.
+//
+// # Lifecycle
+//
+// [Handler.Shutdown] is graceful: every stream gets the SSE go-away
+// signal (the events already delivered to it are written, then the stream
+// ends and the browser reconnects with Last-Event-ID), new streams are
+// answered 200 with only retry:, and Shutdown waits for the streams to
+// return; when its context ends first it cuts the rest. [Handler.Close]
+// is abrupt: every stream is cut at once, even one blocked writing to a
+// client that stopped reading, and Close waits for them.
+// [Handler.Active] counts the open streams. Stop a server with one call:
+//
+//	err := transport.Shutdown(ctx, httpServer, sseHandler)
 //
 // # Cross-origin streams
 //

@@ -276,8 +276,8 @@ func TestStreamRetainedMessagesCarryNoID(t *testing.T) {
 	require.Equal(t, Event{ID: head, Data: "on"}, s.next(t)) // id unchanged: sticky head
 }
 
-func TestStreamHeartbeat(t *testing.T) {
-	_, _, srv := setup(t, pubsub.MemoryOptions{}, &Options{Heartbeat: 5 * time.Millisecond, Retry: -1})
+func TestStreamKeepAlive(t *testing.T) {
+	_, _, srv := setup(t, pubsub.MemoryOptions{}, &Options{KeepAlive: 5 * time.Millisecond, Retry: -1})
 	resp, err := http.Get(srv.URL + "?topic=t")
 	require.NoError(t, err)
 	defer resp.Body.Close()

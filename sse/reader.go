@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-go/switchboard/internal/opt"
 )
 
 // Event is one event dispatched from a text/event-stream.
@@ -20,9 +22,6 @@ type Event struct {
 	// Data is the event's data lines joined with "\n".
 	Data string
 }
-
-// DefaultMaxEventBytes bounds one line and one event's data in the client.
-const DefaultMaxEventBytes = 1 << 20
 
 // eventReader parses a text/event-stream as WHATWG HTML §9.2.6 says:
 // lines end at CRLF, LF or CR, one leading BOM is dropped, events are
@@ -46,10 +45,7 @@ type eventReader struct {
 }
 
 func newEventReader(r io.Reader, max int) *eventReader {
-	if max <= 0 {
-		max = DefaultMaxEventBytes
-	}
-	return &eventReader{r: bufio.NewReaderSize(r, 4096), max: max}
+	return &eventReader{r: bufio.NewReaderSize(r, 4096), max: opt.OrMin(max, DefaultMaxEventBytes)}
 }
 
 // next returns the next dispatched event. At the end of the stream it

@@ -1,11 +1,9 @@
 package sse
 
 import (
-	"fmt"
-	"net/url"
+	"net/http"
 
-	"github.com/switchboard-go/switchboard/pubsub"
-	"github.com/switchboard-go/switchboard/transport"
+	"github.com/switchboard-go/switchboard/internal/httpstream"
 )
 
 // maxLastEventID bounds the resume cursor a client may send; longer values
@@ -19,34 +17,23 @@ type request struct {
 	resume  bool     // the client sent a Last-Event-ID (possibly empty or malformed)
 }
 
+// parseRequest reads r's filters and resume cursor for httpstream.Open.
+func (h *Handler) parseRequest(r *http.Request) (request, []string, error) {
+	req, err := parseRequest(r.URL.RawQuery, r.Header.Values("Last-Event-ID"), h.o.Limits.MaxSubscriptions)
+	return req, req.filters, err
+}
+
 // parseRequest reads the topic filters and the resume cursor. header is the
 // Last-Event-ID request header ("" if absent); it wins over the lastEventId
 // query parameter, which only the first connection of an EventSource
 // carries. Errors wrap transport.ErrBadRequest or pubsub.ErrInvalidFilter
 // (both 400).
 func parseRequest(rawQuery string, header []string, maxFilters int) (request, error) {
-	q, err := url.ParseQuery(rawQuery)
+	q, filters, err := httpstream.Query(rawQuery, maxFilters, "stream")
 	if err != nil {
-		return request{}, fmt.Errorf("%w: query: %v", transport.ErrBadRequest, err)
+		return request{}, err
 	}
-	var r request
-	topics := q["topic"]
-	if len(topics) == 0 {
-		return request{}, fmt.Errorf("%w: at least one topic parameter is required", transport.ErrBadRequest)
-	}
-	if maxFilters > 0 && len(topics) > maxFilters {
-		return request{}, fmt.Errorf("%w: %d topic filters, at most %d per stream", transport.ErrBadRequest, len(topics), maxFilters)
-	}
-	seen := make(map[string]bool, len(topics))
-	for _, t := range topics {
-		if _, err := pubsub.ParseFilter(t); err != nil {
-			return request{}, err
-		}
-		if !seen[t] {
-			seen[t] = true
-			r.filters = append(r.filters, t)
-		}
-	}
+	r := request{filters: filters}
 	switch {
 	case len(header) > 0:
 		r.lastID, r.resume = header[0], true

@@ -2,14 +2,13 @@ package sse
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/httpstream"
 	"github.com/switchboard-go/switchboard/internal/wire"
-
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -19,15 +18,19 @@ type stream struct {
 	w     http.ResponseWriter
 	rc    *http.ResponseController
 	sub   pubsub.Subscription
+	sess  *httpstream.Session
 	buf   []byte
 	batch []*pubsub.Message
 
 	deadline time.Time // the write deadline set last
 }
 
-func newStream(h *Handler, w http.ResponseWriter, sub pubsub.Subscription) *stream {
-	return &stream{h: h, w: w, rc: http.NewResponseController(w), sub: sub}
+func newStream(h *Handler, w http.ResponseWriter, sub pubsub.Subscription, sess *httpstream.Session) *stream {
+	return &stream{h: h, w: w, rc: http.NewResponseController(w), sub: sub, sess: sess}
 }
+
+// errStreamCut ends a stream whose session was cut.
+var errStreamCut = errors.New("sse: stream cut")
 
 // maxBuf is the write buffer kept between batches; a bigger one is dropped.
 const maxBuf = 64 << 10
@@ -41,6 +44,9 @@ func (s *stream) flush() error {
 		if now := time.Now(); s.deadline.Sub(now) < d*3/4 {
 			s.deadline = now.Add(d)
 			_ = s.rc.SetWriteDeadline(s.deadline)
+			if s.sess.IsCut() {
+				return errStreamCut // the new deadline may have replaced Cut's
+			}
 		}
 	}
 	var err error
@@ -85,17 +91,19 @@ func (s *stream) preamble(st start) {
 	s.buf = append(s.buf, '\n')
 }
 
-// run pumps messages until the client leaves, the subscription ends or
-// the handler shuts down. The subscription delivers each message once, in
+// run pumps messages until the client leaves, the subscription ends, or
+// the session is told to go away (it writes what was delivered, then
+// ends) or cut (it ends at once). The subscription delivers each message once, in
 // cursor order, whatever filter it matched (pubsub.SubscribeAll), so the
 // id of every event covers everything sent before it.
-func (s *stream) run(ctx context.Context) {
-	var hb <-chan time.Time
-	if d := s.h.o.Heartbeat; d > 0 {
+func (s *stream) run() {
+	var ka <-chan time.Time
+	if d := s.h.o.KeepAlive; d > 0 {
 		t := time.NewTicker(d)
 		defer t.Stop()
-		hb = t.C
+		ka = t.C
 	}
+	done := s.sess.Context().Done()
 	c := s.sub.C()
 	for {
 		select {
@@ -114,12 +122,14 @@ func (s *stream) run(ctx context.Context) {
 				return
 			}
 			s.writeBatch()
-		case <-hb:
+		case <-ka:
 			s.buf = append(s.buf, ": ping\n\n"...)
-		case <-ctx.Done():
+		case <-done:
 			return
-		case <-s.h.life.Closing():
-			s.drain()
+		case <-s.sess.GoingAway():
+			if !s.sess.IsCut() {
+				s.drain()
+			}
 			return
 		}
 		if err := s.flush(); err != nil {

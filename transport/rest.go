@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/switchboard-go/switchboard/internal/cors"
-
+	"github.com/switchboard-go/switchboard/internal/httpx"
 	"github.com/switchboard-go/switchboard/internal/wire"
 
 	"github.com/switchboard-go/switchboard/pubsub"
@@ -109,8 +109,11 @@ func (h *restHandler) topic(r *http.Request) (string, error) {
 	return t, nil
 }
 
+// restMethods are the methods the REST handler serves.
+const restMethods = "GET, HEAD, POST"
+
 func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if cors.Handle((*cors.Policy)(h.opts.CORS), w, r, "GET, HEAD, POST") {
+	if cors.Handle((*cors.Policy)(h.opts.CORS), w, r, restMethods) {
 		return
 	}
 	switch r.Method {
@@ -119,8 +122,7 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		h.history(w, r)
 	default:
-		w.Header().Set("Allow", "GET, HEAD, POST")
-		WriteError(w, fmt.Errorf("%w: method %s not allowed", ErrBadRequest, r.Method), http.StatusMethodNotAllowed)
+		httpx.MethodNotAllowed(w, r, CodeBadRequest, restMethods, h.opts.CORS != nil)
 	}
 }
 
