@@ -77,7 +77,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.serveReservedOperation(w, r, res)
 		default:
 			w.Header().Set("Allow", "GET, POST, PUT, DELETE")
-			writeErrorBody(w, mediaJSON, http.StatusMethodNotAllowed, transport.CodeBadRequest, "method not allowed")
+			writeErrorBody(w, mediaJSON, http.StatusMethodNotAllowed, transport.CodeMethodNotAllowed, "method not allowed")
 		}
 	case acceptsEventStream(r):
 		h.serveSSE(w, r)

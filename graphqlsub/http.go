@@ -33,7 +33,7 @@ func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
-		writeErrorBody(w, media, http.StatusMethodNotAllowed, transport.CodeBadRequest, "method not allowed: use GET or POST")
+		writeErrorBody(w, media, http.StatusMethodNotAllowed, transport.CodeMethodNotAllowed, "method not allowed: use GET or POST")
 		return
 	}
 	req, err := h.readRequest(w, r)
@@ -50,7 +50,7 @@ func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case terr == nil && typ == opMutation && r.Method == http.MethodGet:
 		w.Header().Set("Allow", "POST")
-		writeErrorBody(w, media, http.StatusMethodNotAllowed, transport.CodeBadRequest, "mutations need POST")
+		writeErrorBody(w, media, http.StatusMethodNotAllowed, transport.CodeMethodNotAllowed, "mutations need POST")
 		return
 	case terr == nil && typ == opSubscription:
 		writeErrorBody(w, media, http.StatusBadRequest, transport.CodeBadRequest,

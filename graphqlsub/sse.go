@@ -25,7 +25,7 @@ func (s *sseStream) Cut()    { s.cancel() }
 func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
-		writeErrorBody(w, mediaJSON, http.StatusMethodNotAllowed, transport.CodeBadRequest, "method not allowed: use GET or POST")
+		writeErrorBody(w, mediaJSON, http.StatusMethodNotAllowed, transport.CodeMethodNotAllowed, "method not allowed: use GET or POST")
 		return
 	}
 	req, err := h.readRequest(w, r)

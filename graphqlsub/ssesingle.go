@@ -161,7 +161,7 @@ func (h *Handler) serveReservedOperation(w http.ResponseWriter, req *http.Reques
 	}
 	if typ, err := operationType(params.Query, params.OperationName); err == nil && typ == opMutation && req.Method == http.MethodGet {
 		w.Header().Set("Allow", "POST")
-		writeErrorBody(w, mediaJSON, http.StatusMethodNotAllowed, transport.CodeBadRequest, "mutations need POST")
+		writeErrorBody(w, mediaJSON, http.StatusMethodNotAllowed, transport.CodeMethodNotAllowed, "mutations need POST")
 		return
 	}
 	r.mu.Lock()

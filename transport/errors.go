@@ -28,16 +28,18 @@ var (
 
 // Stable error codes, shared by every transport's wire format.
 const (
-	CodeBadRequest   = "bad_request"
-	CodeUnauthorized = "unauthorized"
-	CodeForbidden    = "forbidden"
-	CodeNotFound     = "not_found"
-	CodeTooLarge     = "too_large"
-	CodeRateLimited  = "rate_limited"
-	CodeUnavailable  = "unavailable"
-	CodeNotSupported = "not_supported"
-	CodeTimeout      = "timeout"
-	CodeInternal     = "internal"
+	CodeBadRequest = "bad_request"
+	// CodeMethodNotAllowed goes with HTTP 405 and an Allow header.
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeUnauthorized     = "unauthorized"
+	CodeForbidden        = "forbidden"
+	CodeNotFound         = "not_found"
+	CodeTooLarge         = "too_large"
+	CodeRateLimited      = "rate_limited"
+	CodeUnavailable      = "unavailable"
+	CodeNotSupported     = "not_supported"
+	CodeTimeout          = "timeout"
+	CodeInternal         = "internal"
 )
 
 // Code maps an error to its stable code.

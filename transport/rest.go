@@ -122,7 +122,7 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		h.history(w, r)
 	default:
-		httpx.MethodNotAllowed(w, r, CodeBadRequest, restMethods, h.opts.CORS != nil)
+		httpx.MethodNotAllowed(w, r, restMethods, h.opts.CORS != nil)
 	}
 }
 

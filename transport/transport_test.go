@@ -182,7 +182,7 @@ func TestRESTErrors(t *testing.T) {
 		{"GET", "/topics/a?since=nope", "", 400, "bad_request"},
 		{"GET", "/topics/a?limit=0", "", 400, "bad_request"},
 		{"GET", "/topics/a?limit=x", "", 400, "bad_request"},
-		{"DELETE", "/topics/a", "", 405, "bad_request"},
+		{"DELETE", "/topics/a", "", 405, transport.CodeMethodNotAllowed},
 		{"POST", "/topics/a?retain=maybe", "x", 400, "bad_request"},
 	}
 	for _, tt := range tests {

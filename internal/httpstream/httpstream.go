@@ -33,9 +33,6 @@ import (
 	"github.com/switchboard-go/switchboard/transport"
 )
 
-// codeMethodNotAllowed is the error code of the streams' 405 body.
-const codeMethodNotAllowed = "method_not_allowed"
-
 // Preamble admits the requests of one handler. Set its fields once, in
 // the handler's constructor; it is then safe for concurrent use.
 type Preamble struct {
@@ -71,7 +68,7 @@ func Open[R any](p *Preamble, w http.ResponseWriter, r *http.Request, parse func
 		return req, nil, false
 	}
 	if !p.serves(r.Method) {
-		httpx.MethodNotAllowed(w, r, codeMethodNotAllowed, p.Methods, p.CORS != nil)
+		httpx.MethodNotAllowed(w, r, p.Methods, p.CORS != nil)
 		return req, nil, false
 	}
 	req, filters, err := parse(r)

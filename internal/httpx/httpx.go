@@ -12,8 +12,9 @@ import (
 // MethodNotAllowed answers 405 Method Not Allowed: an Allow header listing
 // methods (plus OPTIONS when preflight is true, for a handler that answers
 // CORS preflight requests) and the JSON error body every transport writes,
-// {"error":{"code":code,"message":"method M not allowed: use …"}}.
-func MethodNotAllowed(w http.ResponseWriter, r *http.Request, code, methods string, preflight bool) {
+// {"error":{"code":"method_not_allowed","message":"method M not allowed: use …"}}
+// (the code is transport.CodeMethodNotAllowed).
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request, methods string, preflight bool) {
 	allow := methods
 	if preflight {
 		allow += ", OPTIONS"
@@ -24,7 +25,7 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request, code, methods stri
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	body.Error.Code = code
+	body.Error.Code = "method_not_allowed"
 	body.Error.Message = "method " + r.Method + " not allowed: use " + methods
 	b, _ := json.Marshal(body)
 	h := w.Header()

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/switchboard-go/switchboard/internal/httpx"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -25,7 +26,7 @@ func TestMethodNotAllowed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			httpx.MethodNotAllowed(rec, httptest.NewRequest(http.MethodDelete, "/", nil), "some_code", "GET, HEAD", tc.preflight)
+			httpx.MethodNotAllowed(rec, httptest.NewRequest(http.MethodDelete, "/", nil), "GET, HEAD", tc.preflight)
 			require.Equal(t, http.StatusMethodNotAllowed, rec.Code)
 			require.Equal(t, tc.allow, rec.Header().Get("Allow"))
 			require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
@@ -33,7 +34,7 @@ func TestMethodNotAllowed(t *testing.T) {
 				Error struct{ Code, Message string }
 			}
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
-			require.Equal(t, "some_code", body.Error.Code)
+			require.Equal(t, transport.CodeMethodNotAllowed, body.Error.Code, "the literal in httpx is transport's code")
 			require.Equal(t, "method DELETE not allowed: use GET, HEAD", body.Error.Message)
 		})
 	}
