@@ -127,13 +127,10 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	log.Info("chat shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// http.Server.Shutdown does not wait for WebSockets: close them first
-	// (1001 going away); their leave notices go out as they close.
-	if e := wsh.Shutdown(sctx); e != nil {
-		log.Warn("ws shutdown", "err", e)
-	}
-	if e := srv.Shutdown(sctx); e != nil {
-		_ = srv.Close()
+	// WebSockets close with 1001 (going away), which http.Server.Shutdown
+	// cannot do for hijacked connections; leave notices go out as they close.
+	if e := transport.Shutdown(sctx, srv, wsh); e != nil {
+		log.Warn("shutdown", "err", e)
 	}
 	if err == nil {
 		err = <-serveErr

@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-go/switchboard/graphqlsub"
 	"github.com/switchboard-go/switchboard/graphqlsub/gophers"
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 func main() {
@@ -75,13 +76,10 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	log.Info("graphqlchat shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// WebSockets and SSE streams first (http.Server.Shutdown does not wait
-	// for them), then plain requests.
-	if e := gql.Shutdown(sctx); e != nil {
-		log.Warn("graphql shutdown", "err", e)
-	}
-	if e := srv.Shutdown(sctx); e != nil {
-		_ = srv.Close()
+	// WebSockets close with 1001 and SSE streams end, which
+	// http.Server.Shutdown alone would wait for; plain requests finish.
+	if e := transport.Shutdown(sctx, srv, gql); e != nil {
+		log.Warn("shutdown", "err", e)
 	}
 	if err == nil {
 		err = <-serveErr

@@ -25,8 +25,7 @@ func init() {
 		}
 		gh := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{Logger: h.log})
 		h.mux.Handle("/graphql", gh)
-		h.onShutdown(gh.Shutdown)
-		h.onClose(gh.Close)
+		h.manage(gh)
 		return nil
 	})
 }

@@ -21,8 +21,7 @@ func init() {
 		if h.server.HTTP2 == nil {
 			h.server.HTTP2 = &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second}
 		}
-		h.onShutdown(g.Shutdown) // end streams with a resume cursor before http.Server.Shutdown
-		h.onClose(g.Close)       // then wait for the Session readers the server's close released
+		h.manage(g) // streams end with a resume cursor
 		return nil
 	})
 }

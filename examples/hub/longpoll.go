@@ -9,7 +9,7 @@ func init() {
 	register("longpoll", func(h *hub) error {
 		p := longpoll.NewHandler(h.broker, &longpoll.Options{Logger: h.log})
 		h.mux.Handle("/poll", p)
-		h.onShutdown(p.Shutdown) // answer held polls at once
+		h.manage(p) // held polls are answered at once
 		return nil
 	})
 }

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 func main() {
@@ -45,10 +46,9 @@ type hub struct {
 	log    *slog.Logger
 	server *http.Server
 
-	mu       sync.Mutex
-	shutdown []func(context.Context) error // run before the HTTP server shuts down
-	closers  []func() error                // run after it, in reverse order
-	wg       sync.WaitGroup                // background listeners started with goBackground
+	mu    sync.Mutex
+	parts []transport.Shutdowner // handlers stopped with the HTTP server
+	wg    sync.WaitGroup         // background listeners started with goBackground
 }
 
 // mount is one transport's setup; see register.
@@ -70,19 +70,12 @@ func registerBroker(scheme string, fn func(ctx context.Context, url string, log 
 	brokerKinds[scheme] = fn
 }
 
-// onShutdown registers fn to run when the hub drains, before the HTTP
-// server stops (WebSocket handlers drain their hijacked connections here).
-func (h *hub) onShutdown(fn func(context.Context) error) {
+// manage has p shut down with the HTTP server (transport.Shutdown): its
+// clients are told to come back while the server stops accepting.
+func (h *hub) manage(p transport.Shutdowner) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.shutdown = append(h.shutdown, fn)
-}
-
-// onClose registers fn to run after the HTTP server stopped.
-func (h *hub) onClose(fn func() error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.closers = append(h.closers, fn)
+	h.parts = append(h.parts, p)
 }
 
 // goBackground runs fn (a listener loop) until the hub stops, and waits for
@@ -148,24 +141,13 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()
 	h.mu.Lock()
-	shutdown, closers := h.shutdown, h.closers
+	parts := h.parts
 	h.mu.Unlock()
-	for _, fn := range shutdown {
-		if e := fn(sctx); e != nil {
-			log.Warn("shutdown hook", "err", e)
-		}
-	}
-	if e := h.server.Shutdown(sctx); e != nil {
-		log.Warn("http shutdown", "err", e)
-		_ = h.server.Close()
+	if e := transport.Shutdown(sctx, h.server, parts...); e != nil {
+		log.Warn("shutdown", "err", e)
 	}
 	if err == nil {
 		<-serveErr
-	}
-	for i := len(closers) - 1; i >= 0; i-- {
-		if e := closers[i](); e != nil {
-			log.Warn("close", "err", e)
-		}
 	}
 	h.wg.Wait()
 	if e := broker.Close(); e != nil {

@@ -35,8 +35,7 @@ func init() {
 			return err
 		}
 		h.mux.Handle("/mqtt", srv)
-		h.onShutdown(srv.Shutdown) // DISCONNECT 0x8B to every client, then wait
-		h.onClose(srv.Close)
+		h.manage(srv) // DISCONNECT 0x8B to every client
 		if mqttAddr == "" || mqttAddr == "off" {
 			return nil
 		}

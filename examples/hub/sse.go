@@ -32,7 +32,7 @@ func init() {
 		}
 		s := sse.NewHandler(h.broker, o)
 		h.mux.Handle("/events", s)
-		h.onShutdown(s.Shutdown) // streams never go idle: end them before http.Server.Shutdown
+		h.manage(s) // streams end after what was delivered
 		return nil
 	})
 }

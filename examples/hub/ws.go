@@ -25,8 +25,7 @@ func init() {
 		}
 		s := ws.NewHandler(h.broker, o)
 		h.mux.Handle("/ws", s)
-		h.onShutdown(s.Shutdown) // hijacked: http.Server.Shutdown does not wait for them
-		h.onClose(s.Close)
+		h.manage(s) // hijacked: close 1001, which http.Server cannot do
 		return nil
 	})
 }

@@ -87,13 +87,10 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	log.Info("notifications shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// Answer the held polls at once (clients poll again, here or
-	// elsewhere, with their cursor), then stop the server.
-	if e := poll.Shutdown(sctx); e != nil {
-		log.Warn("longpoll shutdown", "err", e)
-	}
-	if e := srv.Shutdown(sctx); e != nil {
-		_ = srv.Close()
+	// Held polls are answered at once (clients poll again, here or
+	// elsewhere, with their cursor) while the server stops.
+	if e := transport.Shutdown(sctx, srv, poll); e != nil {
+		log.Warn("shutdown", "err", e)
 	}
 	if err == nil {
 		err = <-serveErr

@@ -115,15 +115,9 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(httpAd
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// Devices get DISCONNECT "server shutting down" and event streams end
-	// (browsers come back with Last-Event-ID); then the HTTP server stops.
-	if e := mq.Shutdown(sctx); e != nil {
-		log.Warn("mqtt shutdown", "err", e)
-	}
-	if e := events.Shutdown(sctx); e != nil {
-		log.Warn("sse shutdown", "err", e)
-	}
-	if e := srv.Shutdown(sctx); e != nil {
-		_ = srv.Close()
+	// (browsers come back with Last-Event-ID) while the HTTP server stops.
+	if e := transport.Shutdown(sctx, srv, mq, events); e != nil {
+		log.Warn("shutdown", "err", e)
 	}
 	wg.Wait()
 	return err

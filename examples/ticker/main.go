@@ -28,6 +28,7 @@ import (
 
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/sse"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 //go:embed index.html
@@ -127,13 +128,10 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	wg.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// End the event streams first (browsers reconnect and resume
-	// elsewhere), then the server.
-	if e := events.Shutdown(sctx); e != nil {
-		log.Warn("sse shutdown", "err", e)
-	}
-	if e := srv.Shutdown(sctx); e != nil {
-		_ = srv.Close()
+	// Event streams end (browsers reconnect and resume elsewhere) while
+	// the server stops.
+	if e := transport.Shutdown(sctx, srv, events); e != nil {
+		log.Warn("shutdown", "err", e)
 	}
 	if err == nil {
 		err = <-serveErr

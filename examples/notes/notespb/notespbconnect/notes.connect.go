@@ -7,12 +7,13 @@
 package notespbconnect
 
 import (
-	connect "connectrpc.com/connect"
 	context "context"
 	errors "errors"
-	notespb "github.com/switchboard-go/switchboard/examples/notes/notespb"
 	http "net/http"
 	strings "strings"
+
+	connect "connectrpc.com/connect"
+	notespb "github.com/switchboard-go/switchboard/examples/notes/notespb"
 )
 
 // This is a compile-time assertion to ensure that this generated file and the connect package are
