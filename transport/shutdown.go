@@ -11,7 +11,9 @@ import (
 // (sse, longpoll, ws, grpcx and graphqlsub handlers, mqttx.Server):
 //
 //   - Shutdown(ctx) is graceful: new connections are refused (HTTP 503,
-//     WebSocket close 1001, gRPC Unavailable, MQTT reason 0x8B), every open
+//     WebSocket close 1001, gRPC Unavailable, MQTT reason 0x8B; SSE answers
+//     200 with only a retry: line, as EventSource stops for good on an
+//     error status), every open
 //     client is told to come back (with the cursor to resume from where the
 //     wire has one), and Shutdown waits until they have gone. When ctx ends
 //     first it cuts the rest, waits for them, and returns ctx's error.
