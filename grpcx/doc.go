@@ -80,7 +80,7 @@
 // Calls fail with the standard codes: INVALID_ARGUMENT for a bad topic,
 // filter or empty request; UNAUTHENTICATED and PERMISSION_DENIED from
 // Options.Auth; RESOURCE_EXHAUSTED for a message over
-// Limits.MaxMessageBytes, a request over ReadMaxBytes (4 MiB), too many
+// Limits.MaxMessageBytes, a request over ReadLimit (4 MiB), too many
 // filters or subscriptions, or a batch over MaxBatch; UNAVAILABLE when the
 // handler shuts down, the broker is closed or MaxConnections streams are
 // open; UNIMPLEMENTED for an option the broker lacks (such as manual_ack, or
