@@ -132,9 +132,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 // does, waits for them, and returns ctx's error.
 //
 // Unary calls (Publish, Request) are not streams: Shutdown does not wait
-// for those in progress, which http.Server.Shutdown does. Call Shutdown
-// before http.Server.Shutdown (transport.Shutdown does both in that order).
-// It is idempotent and safe to call concurrently with Close and ServeHTTP.
+// for those in progress, which http.Server.Shutdown does. Call it with
+// http.Server.Shutdown, not after it (transport.Shutdown runs both):
+// http.Server.Shutdown waits for the streams. It is idempotent and safe to
+// call concurrently with Close and ServeHTTP.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.stop()
 	return h.streams.Shutdown(ctx)

@@ -22,7 +22,7 @@ func init() {
 			h.server.HTTP2 = &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second}
 		}
 		h.onShutdown(g.Shutdown) // end streams with a resume cursor before http.Server.Shutdown
-		h.onClose(g.Close)       // then wait for the Session readers the server's close released
+		h.onClose(g.Close)       // idempotent: cuts what Shutdown left, if anything
 		return nil
 	})
 }
