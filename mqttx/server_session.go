@@ -33,7 +33,7 @@ type session struct {
 	wg sync.WaitGroup // forwarders and a go-away; waited for when the connection ends
 
 	mu        sync.Mutex
-	ended     bool // no goroutine is added to wg once set
+	ended     bool                  // no goroutine is added to wg once set
 	subs      map[string]*clientSub // by filter as the client wrote it
 	subackID  uint16
 	subackRCs []byte
