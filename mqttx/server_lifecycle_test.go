@@ -55,21 +55,12 @@ type lifeClient struct {
 func connectLife(t *testing.T, conn net.Conn, id string) *lifeClient {
 	t.Helper()
 	lc := &lifeClient{disconnect: make(chan *paho.Disconnect, 1)}
-	lc.c = paho.NewClient(paho.ClientConfig{
+	lc.c = connectPaho(t, paho.ClientConfig{
 		ClientID:           id,
 		Conn:               conn,
 		OnServerDisconnect: func(d *paho.Disconnect) { lc.disconnect <- d },
 		OnClientError:      func(error) {},
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ack, err := lc.c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30})
-	require.NoError(t, err)
-	require.Zero(t, ack.ReasonCode)
-	t.Cleanup(func() {
-		_ = lc.c.Disconnect(&paho.Disconnect{})
-		<-lc.c.Done()
-	})
+	}, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30})
 	return lc
 }
 
