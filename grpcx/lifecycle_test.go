@@ -282,10 +282,16 @@ func TestShutdownDeadlineCuts(t *testing.T) {
 // PublishStream waiting for its client. It waits for them (Active is 0
 // when it returns) and refuses new calls; it may race Shutdown.
 func TestCloseCuts(t *testing.T) {
+	for _, proto := range protocols {
+		t.Run(proto, func(t *testing.T) { testCloseCuts(t, proto) })
+	}
+}
+
+func testCloseCuts(t *testing.T, proto string) {
 	ctx := testCtx(t)
 	e := newEnv(t, nil, pubsub.MemoryOptions{})
-	c := e.client("grpc")
-	slow, _ := subscribe(t, ctx, e.slowClient(t, "grpc"), &pb.SubscribeRequest{Filters: []string{"big"}})
+	c := e.client(proto)
+	slow, _ := subscribe(t, ctx, e.slowClient(t, proto), &pb.SubscribeRequest{Filters: []string{"big"}})
 	for range 32 { // overflow the client's 64 KiB HTTP/2 window, not the buffer
 		_, err := e.b.Publish(ctx, pubsub.Message{Topic: "big", Data: make([]byte, 64<<10)})
 		require.NoError(t, err)
