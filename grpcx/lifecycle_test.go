@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -326,4 +327,19 @@ func testCloseCuts(t *testing.T, proto string) {
 	require.NoError(t, err)
 	require.Equal(t, grpchealth.StatusNotServing, res.Status)
 	require.NoError(t, e.h.Close(), "idempotent")
+}
+
+// Close also cuts a stream served over HTTP/1.1 (Connect protocol).
+func TestCloseCutsHTTP1(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, nil, pubsub.MemoryOptions{})
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	c := pubsubv1connectClient(&http.Client{Transport: tr}, e.srv.URL)
+	st, _ := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a"}})
+	require.Equal(t, 1, e.h.Active())
+	require.NoError(t, e.h.Close())
+	require.Zero(t, e.h.Active())
+	require.False(t, st.Receive())
+	require.Error(t, st.Err())
 }
