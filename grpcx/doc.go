@@ -6,10 +6,12 @@
 // Use [NewHandler] to get the service's path and [Handler], and mount it on
 // your mux; use [Handler.Register] to mount it together with gRPC server
 // reflection and health (so grpcurl works without the .proto file); use
-// [Handler.Shutdown] before http.Server.Shutdown to end streams with a
-// resume cursor; set [Options].CORS for browser pages on other origins. The service definition is proto/switchboard/pubsub/v1/
-// pubsub.proto; the generated Go types are in grpcx/pubsubv1 and the Connect
-// client and handler interfaces in grpcx/pubsubv1/pubsubv1connect.
+// [Handler.Shutdown] with http.Server.Shutdown to end streams with a
+// resume cursor (see Lifecycle); set [Options].CORS for browser pages on
+// other origins. The service definition is
+// proto/switchboard/pubsub/v1/pubsub.proto; the generated Go types are in
+// grpcx/pubsubv1 and the Connect client and handler interfaces in
+// grpcx/pubsubv1/pubsubv1connect.
 //
 //	path, h := grpcx.NewHandler(broker, &grpcx.Options{Auth: auth})
 //	mux.Handle(path, h)          // or h.Register(mux) for reflection and health
@@ -80,7 +82,7 @@
 // Calls fail with the standard codes: INVALID_ARGUMENT for a bad topic,
 // filter or empty request; UNAUTHENTICATED and PERMISSION_DENIED from
 // Options.Auth; RESOURCE_EXHAUSTED for a message over
-// Limits.MaxMessageBytes, a request over ReadMaxBytes (4 MiB), too many
+// Limits.MaxMessageBytes, a request over ReadLimit (4 MiB), too many
 // filters or subscriptions, or a batch over MaxBatch; UNAVAILABLE when the
 // handler shuts down, the broker is closed or MaxConnections streams are
 // open; UNIMPLEMENTED for an option the broker lacks (such as manual_ack, or
@@ -99,6 +101,25 @@
 // every stream separately cost four times the CPU of delivering it. A
 // Subscribe stream with a backlog hands up to 64 messages to HTTP/2 before
 // flushing, instead of flushing each.
+//
+// # Lifecycle
+//
+// The streams (Subscribe, PublishStream and Session calls) are the
+// handler's sessions: [Handler.Active] counts them and
+// Limits.MaxConnections caps them. Unary calls (Publish, Request) are not
+// counted.
+//
+// [Handler.Shutdown] is graceful: new calls fail with UNAVAILABLE, the
+// health service reports NOT_SERVING, Subscribe streams end with
+// UNAVAILABLE and the cursor to resume from (sb-resume-cursor), Session
+// streams and Request waits end with UNAVAILABLE, and a PublishStream call
+// finishes its batch. Shutdown waits for the streams; when its context
+// ends first it cuts the rest as Close does. [Handler.Close] is abrupt:
+// every stream is cut now (HTTP/2 resets it; no resume cursor is
+// promised) and Close waits for the handler's goroutines, without needing
+// the http.Server to close first. Stop a server with
+// transport.Shutdown(ctx, httpServer, grpcHandler): http.Server.Shutdown
+// alone would wait for the streams until ctx ends.
 //
 // # Authentication
 //

@@ -56,7 +56,7 @@ func FuzzHandler(f *testing.F) {
 	}
 	b := pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: 100})
 	defer b.Close()
-	_, h := grpcx.NewHandler(b, &grpcx.Options{ReadMaxBytes: 1 << 16, RequestTimeout: time.Millisecond})
+	_, h := grpcx.NewHandler(b, &grpcx.Options{ReadLimit: 1 << 16, RequestTimeout: time.Millisecond})
 	defer h.Close()
 	f.Fuzz(func(t *testing.T, proc, ctype uint8, raw bool, body []byte) {
 		p := fuzzProcedures[int(proc)%len(fuzzProcedures)]

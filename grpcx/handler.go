@@ -2,13 +2,13 @@ package grpcx
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
-	"sync"
-	"time"
 
 	"github.com/switchboard-go/switchboard/internal/cors"
 	"github.com/switchboard-go/switchboard/internal/lifecycle"
+	"github.com/switchboard-go/switchboard/internal/opt"
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
@@ -19,103 +19,21 @@ import (
 	"github.com/switchboard-go/switchboard/transport"
 )
 
-// Options configures NewHandler. The zero value (or nil) is valid: anyone may
-// publish and subscribe, with the default limits.
-type Options struct {
-	// Auth authenticates each call once (from its request headers: a bearer
-	// token or HTTP Basic credentials) and authorizes every publish,
-	// subscribe and request. Refusals are Unauthenticated or
-	// PermissionDenied.
-	Auth *transport.Auth
-
-	// Limits: MaxMessageBytes caps a published payload plus its header
-	// (default 1 MiB); MaxSubscriptions caps the filters of one Subscribe
-	// call and the subscriptions of one Session (default 100);
-	// MaxConnections caps the open streams (Subscribe, PublishStream and
-	// Session calls) of the handler (default 10,000). Beyond them:
-	// ResourceExhausted (Unavailable for MaxConnections).
-	Limits transport.Limits
-
-	// ReadMaxBytes caps one encoded request message; 0 means 4 MiB, a
-	// negative value means no limit. Beyond it: ResourceExhausted.
-	ReadMaxBytes int
-
-	// Buffer is each subscription's delivery buffer; 0 means the broker's
-	// default (pubsub.DefaultBuffer). A client that falls this far behind
-	// is ended with ResourceExhausted and the cursor to resume from.
-	Buffer int
-
-	// MaxBatch caps the messages of one PublishStream call; 0 means
-	// 10,000, a negative value means no limit. Beyond it the call ends with
-	// ResourceExhausted (the summary of what was published is lost to the
-	// client, so keep batches under the limit).
-	MaxBatch int
-
-	// RequestTimeout bounds how long Request waits for a reply when the
-	// client set no shorter deadline; 0 means 30 s, a negative value means
-	// only the client's deadline applies.
-	RequestTimeout time.Duration
-
-	// CORS lets browser pages on other origins call the service (gRPC-Web
-	// and Connect); nil sends no CORS headers, so only same-origin pages
-	// can. Nil AllowHeaders and ExposeHeaders mean the gRPC-Web and Connect
-	// headers (and the resume cursor trailer).
-	CORS *transport.CORS
-
-	// NoReflection leaves out the gRPC server reflection handlers in
-	// Handler.Register; NoHealth leaves out the health handler.
-	NoReflection, NoHealth bool
-
-	// CompressMinBytes is the smallest response message connect compresses
-	// (gzip, when the client accepts it); 0 means 4 KiB, a negative value
-	// compresses every message (connect's default). Compressing small
-	// messages once per stream costs more CPU than it saves: with 1,000
-	// streams of 256-byte messages, gzip took 70 % of the server's time.
-	CompressMinBytes int
-
-	// HandlerOptions are passed to connect (interceptors, compression, …)
-	// after the handler's own WithReadMaxBytes and WithCompressMinBytes,
-	// so they take precedence.
-	HandlerOptions []connect.HandlerOption
-
-	// Logger receives internal errors; nil means silent.
-	Logger *slog.Logger
-}
-
-// DefaultReadMaxBytes is the request message limit used when
-// Options.ReadMaxBytes is 0.
-const DefaultReadMaxBytes = 4 << 20
-
-// DefaultCompressMinBytes is used when Options.CompressMinBytes is 0.
-const DefaultCompressMinBytes = 4 << 10
-
-// DefaultMaxBatch is used when Options.MaxBatch is 0.
-const DefaultMaxBatch = 10000
-
-// DefaultRequestTimeout is used when Options.RequestTimeout is 0.
-const DefaultRequestTimeout = 30 * time.Second
-
 // Handler serves switchboard.pubsub.v1.PubSubService over gRPC, gRPC-Web and
 // the Connect protocol. Create it with NewHandler. It is safe for concurrent
 // use.
 type Handler struct {
-	b      pubsub.Broker
-	hr     pubsub.HistoryReader // nil when the broker keeps no history
-	o      Options
-	lim    transport.Limits
-	gate   *lifecycle.Tracker
-	log    *slog.Logger
-	inner  http.Handler
-	health *grpchealth.StaticChecker
+	b       pubsub.Broker
+	hr      pubsub.HistoryReader // nil when the broker keeps no history
+	o       Options
+	lim     transport.Limits
+	streams *lifecycle.Tracker // Subscribe, PublishStream and Session calls
+	log     *slog.Logger
+	inner   http.Handler
+	health  *grpchealth.StaticChecker
 
-	ctx     context.Context // cancelled by Shutdown
-	cancel  context.CancelFunc
-	closing <-chan struct{} // ctx.Done()
-	mu      sync.Mutex
-	calls   int            // calls in progress
-	idle    chan struct{}  // made by Shutdown, closed when calls reaches 0
-	readers sync.WaitGroup // Session reader goroutines
-
+	ctx    context.Context // cancelled when Shutdown or Close starts
+	cancel context.CancelFunc
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -140,11 +58,10 @@ func NewHandler(b pubsub.Broker, opts *Options) (string, *Handler) {
 	h := &Handler{b: b, o: o, lim: o.Limits.WithDefaults(),
 		log: o.Logger, health: grpchealth.NewStaticChecker(ServiceName)}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
-	h.closing = h.ctx.Done()
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	h.gate = lifecycle.New(h.lim.MaxConnections)
+	h.streams = lifecycle.New(h.lim.MaxConnections)
 	if o.CORS != nil {
 		c := *o.CORS
 		if c.AllowHeaders == nil {
@@ -158,33 +75,13 @@ func NewHandler(b pubsub.Broker, opts *Options) (string, *Handler) {
 	if hr, ok := b.(pubsub.HistoryReader); ok && b.Capabilities().History {
 		h.hr = hr
 	}
-	switch {
-	case o.ReadMaxBytes == 0:
-		h.o.ReadMaxBytes = DefaultReadMaxBytes
-	case o.ReadMaxBytes < 0:
-		h.o.ReadMaxBytes = 0
-	}
-	switch {
-	case o.MaxBatch == 0:
-		h.o.MaxBatch = DefaultMaxBatch
-	case o.MaxBatch < 0:
-		h.o.MaxBatch = 0
-	}
-	switch {
-	case o.RequestTimeout == 0:
-		h.o.RequestTimeout = DefaultRequestTimeout
-	case o.RequestTimeout < 0:
-		h.o.RequestTimeout = 0
-	}
-	switch {
-	case o.CompressMinBytes == 0:
-		h.o.CompressMinBytes = DefaultCompressMinBytes
-	case o.CompressMinBytes < 0:
-		h.o.CompressMinBytes = 0
-	}
+	h.o.ReadLimit = opt.Or(o.ReadLimit, DefaultReadLimit)
+	h.o.MaxBatch = opt.Or(o.MaxBatch, DefaultMaxBatch)
+	h.o.RequestTimeout = opt.Or(o.RequestTimeout, DefaultRequestTimeout)
+	h.o.CompressMinBytes = opt.Or(o.CompressMinBytes, DefaultCompressMinBytes)
 	hopts := make([]connect.HandlerOption, 0, len(o.HandlerOptions)+2)
-	if h.o.ReadMaxBytes > 0 {
-		hopts = append(hopts, connect.WithReadMaxBytes(h.o.ReadMaxBytes))
+	if h.o.ReadLimit > 0 {
+		hopts = append(hopts, connect.WithReadMaxBytes(h.o.ReadLimit))
 	}
 	hopts = append(hopts, connect.WithCompressMinBytes(h.o.CompressMinBytes))
 	hopts = append(hopts, o.HandlerOptions...)
@@ -198,8 +95,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cors.Handle((*cors.Policy)(h.o.CORS), w, r, "GET, POST") {
 		return
 	}
-	bw := &batchWriter{ResponseWriter: w}
-	h.inner.ServeHTTP(bw, r.WithContext(context.WithValue(r.Context(), batchWriterKey{}, bw)))
+	c := &call{ResponseWriter: w, h: h}
+	h.inner.ServeHTTP(c, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
+	c.finish()
 }
 
 // Register mounts the service on mux, together with gRPC server reflection
@@ -224,76 +122,79 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	}
 }
 
-// Shutdown stops accepting calls (new ones fail with Unavailable), marks the
-// health service NOT_SERVING, ends every Subscribe and Session stream with
-// Unavailable and the cursor to resume from, and waits until the calls in
-// progress have returned or ctx is done. Call it before
-// http.Server.Shutdown, which waits for streams it cannot end itself.
-// Client-streaming calls (PublishStream) end when their client finishes.
+// Shutdown shuts the handler down gracefully. New calls fail with
+// Unavailable and the health service reports NOT_SERVING. Every Subscribe
+// stream ends with Unavailable and the cursor to resume from
+// (ResumeCursorKey), every Session stream with Unavailable, and a Request
+// waiting for its reply with Unavailable; a PublishStream call goes on
+// until its client has sent everything. Shutdown waits until every stream
+// has ended. When ctx ends first, it cuts the remaining streams as Close
+// does, waits for them, and returns ctx's error.
+//
+// Unary calls (Publish, Request) are not streams: Shutdown does not wait
+// for those in progress, which http.Server.Shutdown does. Call it with
+// http.Server.Shutdown, not after it (transport.Shutdown runs both):
+// http.Server.Shutdown waits for the streams. It is idempotent and safe to
+// call concurrently with Close and ServeHTTP.
 func (h *Handler) Shutdown(ctx context.Context) error {
-	h.mu.Lock()
-	if h.idle == nil {
-		h.cancel()
-		h.health.SetStatus("", grpchealth.StatusNotServing)
-		h.health.SetStatus(ServiceName, grpchealth.StatusNotServing)
-		h.idle = make(chan struct{})
-		if h.calls == 0 {
-			close(h.idle)
-		}
-	}
-	idle := h.idle
-	h.mu.Unlock()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	h.stop()
+	return h.streams.Shutdown(ctx)
 }
 
-// Close is Shutdown without a deadline that also waits for the goroutines
-// reading Session streams (they end when the HTTP server closes the
-// streams' bodies, so call Close after http.Server.Shutdown or Close). It
-// is idempotent.
+// Close shuts the handler down abruptly: new calls fail with Unavailable,
+// the health service reports NOT_SERVING, and every stream is cut now,
+// without the go-away of Shutdown: its context is cancelled and its
+// blocked reads and writes fail (through http.ResponseController
+// deadlines: HTTP/2 resets the stream). Close then waits for the streams'
+// goroutines, the Session readers included, and returns nil; it needs
+// neither http.Server.Shutdown nor Close first.
+//
+// A ResponseWriter that does not support deadlines (a middleware wrapper
+// without Unwrap) cannot be cut: Close then waits until such a stream
+// notices its cancelled context, or the HTTP server ends it. Close is
+// idempotent and safe to call concurrently with Shutdown and ServeHTTP.
 func (h *Handler) Close() error {
-	err := h.Shutdown(context.Background())
-	h.readers.Wait()
-	return err
+	h.stop()
+	return h.streams.Close()
 }
 
-// enter registers a call in progress; it fails once the handler is closing.
-func (h *Handler) enter() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.idle != nil {
-		return errShuttingDown
-	}
-	h.calls++
-	return nil
+// Active returns the number of open streams (Subscribe, PublishStream and
+// Session calls), the number Limits.MaxConnections caps.
+func (h *Handler) Active() int { return h.streams.Active() }
+
+// stop refuses unary calls from now on, ends the waits of Request calls
+// and reports NOT_SERVING.
+func (h *Handler) stop() {
+	h.cancel()
+	h.health.SetStatus("", grpchealth.StatusNotServing)
+	h.health.SetStatus(ServiceName, grpchealth.StatusNotServing)
 }
 
-func (h *Handler) leave() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.calls--
-	if h.calls == 0 && h.idle != nil {
-		close(h.idle)
+// unary admits and authenticates a unary call; it is refused once the
+// handler shuts down. The error is the one to return to connect.
+func (h *Handler) unary(ctx context.Context, header http.Header, peer connect.Peer) (context.Context, *transport.Identity, error) {
+	if h.ctx.Err() != nil {
+		return ctx, nil, h.toError(errShuttingDown)
 	}
+	return h.authenticate(ctx, header, peer)
 }
 
-// enterStream is enter plus the connection gate for long-lived calls.
-func (h *Handler) enterStream() error {
-	if err := h.gate.Enter(); err != nil {
-		return err
+// stream admits a long-lived call into the handler's Tracker (refused
+// with Unavailable when shutting down or at Limits.MaxConnections) and
+// authenticates it. The context it returns is cancelled when the stream is
+// cut. ServeHTTP leaves the Tracker.
+func (h *Handler) stream(ctx context.Context, header http.Header, peer connect.Peer) (context.Context, *transport.Identity, error) {
+	c := callOf(ctx)
+	if c == nil { // the service is only reachable through ServeHTTP
+		return ctx, nil, h.toError(errors.New("grpcx: call not served by Handler.ServeHTTP"))
 	}
-	if err := h.enter(); err != nil {
-		h.gate.Leave(nil)
-		return err
+	if err := h.streams.Enter(); err != nil {
+		return ctx, nil, h.toError(err)
 	}
-	return nil
-}
-
-func (h *Handler) leaveStream() {
-	h.leave()
-	h.gate.Leave(nil)
+	ctx, c.cancel = context.WithCancel(ctx)
+	c.mu.Lock()
+	c.refs = 1
+	c.mu.Unlock()
+	h.streams.Attach(c)
+	return h.authenticate(ctx, header, peer)
 }

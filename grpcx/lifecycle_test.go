@@ -3,6 +3,8 @@ package grpcx_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/switchboard-go/switchboard/grpcx"
 	pb "github.com/switchboard-go/switchboard/grpcx/pubsubv1"
+	"github.com/switchboard-go/switchboard/grpcx/pubsubv1/pubsubv1connect"
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
 )
@@ -196,4 +199,147 @@ func TestSessionSlowConsumer(t *testing.T) {
 	for ; got < n; got++ {
 		require.Equal(t, byte(got), delivery(t, st).GetMessage().GetData()[0])
 	}
+}
+
+// openPublishStream opens a PublishStream whose first message reached the
+// broker, so the server is inside the call.
+func openPublishStream(t *testing.T, ctx context.Context, e *env, c pubsubv1connect.PubSubServiceClient) *connect.ClientStreamForClient[pb.PublishStreamRequest, pb.PublishStreamResponse] {
+	t.Helper()
+	watch, err := e.b.Subscribe(ctx, "ps", nil)
+	require.NoError(t, err)
+	defer watch.Close()
+	ps := c.PublishStream(ctx)
+	require.NoError(t, ps.Send(&pb.PublishStreamRequest{Message: &pb.PublishRequest{Topic: "ps", Data: []byte("1")}}))
+	<-watch.C()
+	return ps
+}
+
+// requireRefused checks that new streams and unary calls fail with
+// Unavailable.
+func requireRefused(t *testing.T, ctx context.Context, c pubsubv1connect.PubSubServiceClient) {
+	t.Helper()
+	st, err := c.Subscribe(ctx, connect.NewRequest(&pb.SubscribeRequest{Filters: []string{"a"}}))
+	require.NoError(t, err)
+	defer st.Close()
+	require.False(t, st.Receive())
+	requireCode(t, connect.CodeUnavailable, st.Err())
+	_, err = c.Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: "a"}))
+	requireCode(t, connect.CodeUnavailable, err)
+}
+
+// Shutdown ends Subscribe with its go-away (Unavailable), refuses new
+// calls, and waits for a PublishStream to finish: its client gets its
+// summary. Active counts the open streams, not unary calls.
+func TestShutdownWaitsForStreams(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, nil, pubsub.MemoryOptions{})
+	c := e.client("grpc")
+	st, _ := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a"}})
+	require.Equal(t, 1, e.h.Active())
+	ps := openPublishStream(t, ctx, e, c)
+	require.Equal(t, 2, e.h.Active())
+	publish(t, ctx, c, "a", "unary calls are not streams")
+	require.Equal(t, 2, e.h.Active())
+
+	done := make(chan error, 1)
+	go func() { done <- e.h.Shutdown(ctx) }()
+	recv(t, st)
+	require.False(t, st.Receive(), "Subscribe ends on Shutdown")
+	requireCode(t, connect.CodeUnavailable, st.Err())
+	requireRefused(t, ctx, c)
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned (%v) while a PublishStream was open", err)
+	default:
+	}
+	require.NoError(t, ps.Send(&pb.PublishStreamRequest{Message: &pb.PublishRequest{Topic: "ps", Data: []byte("2")}}))
+	res, err := ps.CloseAndReceive()
+	require.NoError(t, err, "a graceful shutdown lets the batch finish")
+	require.EqualValues(t, 2, res.Msg.GetSuccessCount())
+	require.NoError(t, <-done)
+	require.Zero(t, e.h.Active())
+	require.NoError(t, e.h.Shutdown(ctx), "idempotent")
+}
+
+// When Shutdown's context ends first, the streams still open are cut and
+// waited for, and Shutdown returns the context's error.
+func TestShutdownDeadlineCuts(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, nil, pubsub.MemoryOptions{})
+	c := e.client("grpc")
+	ps := openPublishStream(t, ctx, e, c)
+	sctx, cancel := context.WithCancel(ctx)
+	cancel()
+	require.ErrorIs(t, e.h.Shutdown(sctx), context.Canceled)
+	require.Zero(t, e.h.Active(), "Shutdown waits for the cut streams")
+	_, err := ps.CloseAndReceive()
+	require.Error(t, err, "the PublishStream was cut")
+	requireRefused(t, ctx, c)
+}
+
+// Close cuts every stream at once, without the HTTP server's help: a
+// Subscribe stream blocked writing to a client that does not read, a
+// Session whose reader is blocked on the request body, and a
+// PublishStream waiting for its client. It waits for them (Active is 0
+// when it returns) and refuses new calls; it may race Shutdown.
+func TestCloseCuts(t *testing.T) {
+	for _, proto := range protocols {
+		t.Run(proto, func(t *testing.T) { testCloseCuts(t, proto) })
+	}
+}
+
+func testCloseCuts(t *testing.T, proto string) {
+	ctx := testCtx(t)
+	e := newEnv(t, nil, pubsub.MemoryOptions{})
+	c := e.client(proto)
+	slow, _ := subscribe(t, ctx, e.slowClient(t, proto), &pb.SubscribeRequest{Filters: []string{"big"}})
+	for range 32 { // overflow the client's 64 KiB HTTP/2 window, not the buffer
+		_, err := e.b.Publish(ctx, pubsub.Message{Topic: "big", Data: make([]byte, 64<<10)})
+		require.NoError(t, err)
+	}
+	sess := c.Session(ctx)
+	defer sess.CloseResponse()
+	sendCmd(t, sess, subCmd("s", &pb.SessionSubscribe{Filter: "a"}))
+	require.True(t, result(t, sess, "s").GetOk())
+	ps := openPublishStream(t, ctx, e, c)
+	require.Equal(t, 3, e.h.Active())
+
+	shut := make(chan error, 1)
+	go func() { shut <- e.h.Shutdown(context.Background()) }()
+	require.NoError(t, e.h.Close())
+	require.Zero(t, e.h.Active())
+	require.NoError(t, <-shut, "Shutdown returns once Close has ended the streams")
+
+	for slow.Receive() {
+	}
+	require.Error(t, slow.Err())
+	for {
+		if _, err := sess.Receive(); err != nil {
+			require.NotErrorIs(t, err, io.EOF)
+			break
+		}
+	}
+	_, err := ps.CloseAndReceive()
+	require.Error(t, err)
+	requireRefused(t, ctx, c)
+	hc := grpchealth.NewClient(e.h2c, e.srv.URL, connect.WithGRPC())
+	res, err := hc.Check(ctx, &grpchealth.CheckRequest{Service: grpcx.ServiceName})
+	require.NoError(t, err)
+	require.Equal(t, grpchealth.StatusNotServing, res.Status)
+	require.NoError(t, e.h.Close(), "idempotent")
+}
+
+// Close also cuts a stream served over HTTP/1.1 (Connect protocol).
+func TestCloseCutsHTTP1(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, nil, pubsub.MemoryOptions{})
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	c := pubsubv1connectClient(&http.Client{Transport: tr}, e.srv.URL)
+	st, _ := subscribe(t, ctx, c, &pb.SubscribeRequest{Filters: []string{"a"}})
+	require.Equal(t, 1, e.h.Active())
+	require.NoError(t, e.h.Close())
+	require.Zero(t, e.h.Active())
+	require.False(t, st.Receive())
+	require.Error(t, st.Err())
 }

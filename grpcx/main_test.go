@@ -78,8 +78,11 @@ func (e *env) slowClient(t testing.TB, protocol string) pubsubv1connect.PubSubSe
 		MaxReceiveBufferPerConnection: 64 << 10, MaxReceiveBufferPerStream: 64 << 10}}
 	t.Cleanup(tr.CloseIdleConnections)
 	var opts []connect.ClientOption
-	if protocol == "grpc" {
+	switch protocol {
+	case "grpc":
 		opts = append(opts, connect.WithGRPC())
+	case "grpcweb":
+		opts = append(opts, connect.WithGRPCWeb())
 	}
 	return pubsubv1connect.NewPubSubServiceClient(&http.Client{Transport: tr}, e.srv.URL, opts...)
 }

@@ -26,11 +26,7 @@ const maxFailures = 100
 // Publish publishes one message.
 func (s *service) Publish(ctx context.Context, req *connect.Request[pb.PublishRequest]) (*connect.Response[pb.PublishResponse], error) {
 	h := s.h
-	if err := h.enter(); err != nil {
-		return nil, h.toError(err)
-	}
-	defer h.leave()
-	ctx, id, err := h.authenticate(ctx, req.Header(), req.Peer())
+	ctx, id, err := h.unary(ctx, req.Header(), req.Peer())
 	if err != nil {
 		return nil, err
 	}
@@ -59,11 +55,7 @@ func (h *Handler) publish(ctx context.Context, id *transport.Identity, r *pb.Pub
 // end the call with an error instead.
 func (s *service) PublishStream(ctx context.Context, st *connect.ClientStream[pb.PublishStreamRequest]) (*connect.Response[pb.PublishStreamResponse], error) {
 	h := s.h
-	if err := h.enterStream(); err != nil {
-		return nil, h.toError(err)
-	}
-	defer h.leaveStream()
-	ctx, id, err := h.authenticate(ctx, st.RequestHeader(), st.Peer())
+	ctx, id, err := h.stream(ctx, st.RequestHeader(), st.Peer())
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +83,9 @@ func (s *service) PublishStream(ctx context.Context, st *connect.ClientStream[pb
 		}
 	}
 	if err := st.Err(); err != nil {
+		if ctx.Err() != nil { // cut by Close
+			err = errShuttingDown
+		}
 		return nil, h.toError(err)
 	}
 	return connect.NewResponse(sum), nil
@@ -101,11 +96,7 @@ func (s *service) PublishStream(ctx context.Context, st *connect.ClientStream[pb
 // DeadlineExceeded.
 func (s *service) Request(ctx context.Context, req *connect.Request[pb.RequestRequest]) (*connect.Response[pb.RequestResponse], error) {
 	h := s.h
-	if err := h.enter(); err != nil {
-		return nil, h.toError(err)
-	}
-	defer h.leave()
-	ctx, id, err := h.authenticate(ctx, req.Header(), req.Peer())
+	ctx, id, err := h.unary(ctx, req.Header(), req.Peer())
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ import (
 
 func TestPublishErrors(t *testing.T) {
 	ctx := testCtx(t)
-	e := newEnv(t, &grpcx.Options{Limits: limits(0, 1000), ReadMaxBytes: 4000}, pubsub.MemoryOptions{})
+	e := newEnv(t, &grpcx.Options{Limits: limits(0, 1000), ReadLimit: 4000}, pubsub.MemoryOptions{})
 	for _, proto := range protocols {
 		c := e.client(proto)
 		for name, tc := range map[string]struct {
@@ -45,13 +45,13 @@ func TestPublishErrors(t *testing.T) {
 	publish(t, ctx, e.client("grpc"), "a", "ok")
 }
 
-func TestDefaultReadMaxBytes(t *testing.T) {
+func TestDefaultReadLimit(t *testing.T) {
 	ctx := testCtx(t)
 	e := newEnv(t, &grpcx.Options{Limits: transport.Limits{MaxMessageBytes: -1}}, pubsub.MemoryOptions{HistorySize: -1})
 	c := e.client("grpc")
-	_, err := c.Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: "a", Data: make([]byte, grpcx.DefaultReadMaxBytes-100)}))
+	_, err := c.Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: "a", Data: make([]byte, grpcx.DefaultReadLimit-100)}))
 	require.NoError(t, err)
-	_, err = c.Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: "a", Data: make([]byte, grpcx.DefaultReadMaxBytes+1)}))
+	_, err = c.Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: "a", Data: make([]byte, grpcx.DefaultReadLimit+1)}))
 	requireCode(t, connect.CodeResourceExhausted, err)
 }
 

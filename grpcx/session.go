@@ -40,11 +40,7 @@ type sessionSub struct {
 // or with Unavailable when the handler shuts down.
 func (s *service) Session(ctx context.Context, st *connect.BidiStream[pb.SessionRequest, pb.SessionResponse]) error {
 	h := s.h
-	if err := h.enterStream(); err != nil {
-		return h.toError(err)
-	}
-	defer h.leaveStream()
-	ctx, id, err := h.authenticate(ctx, st.RequestHeader(), st.Peer())
+	ctx, id, err := h.stream(ctx, st.RequestHeader(), st.Peer())
 	if err != nil {
 		return err
 	}
@@ -53,16 +49,14 @@ func (s *service) Session(ctx context.Context, st *connect.BidiStream[pb.Session
 	ss := &session{h: h, st: st, id: id}
 	defer ss.closeAll()
 
-	// The reader hands commands over one at a time; it ends when the
-	// stream's body ends, which the server does once this handler returns,
-	// so Close (not this call) waits for it.
+	// The reader hands commands over one at a time. It ends when the
+	// request body does: the client closed its side, or ServeHTTP ended
+	// the read once this call returned (see call.finish).
 	cmds := make(chan *pb.SessionRequest)
 	rerr := make(chan error, 1)
 	done := make(chan struct{})
 	defer close(done)
-	h.readers.Add(1)
-	go func() {
-		defer h.readers.Done()
+	callOf(ctx).goRead(func() {
 		for {
 			req, err := st.Receive()
 			if err != nil {
@@ -75,14 +69,14 @@ func (s *service) Session(ctx context.Context, st *connect.BidiStream[pb.Session
 				return
 			}
 		}
-	}()
+	})
 
 	const fixed = 4 // cmds, rerr, ctx.Done, closing
 	ss.cases = []reflect.SelectCase{
 		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(cmds)},
 		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(rerr)},
 		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(h.closing)},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(h.streams.Closing())},
 	}
 	for {
 		if ss.dirty {

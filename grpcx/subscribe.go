@@ -20,11 +20,7 @@ import (
 // cursor to resume from (ResumeCursorKey).
 func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.SubscribeRequest], st *connect.ServerStream[pb.SubscribeResponse]) error {
 	h := s.h
-	if err := h.enterStream(); err != nil {
-		return h.toError(err)
-	}
-	defer h.leaveStream()
-	ctx, id, err := h.authenticate(ctx, req.Header(), req.Peer())
+	ctx, id, err := h.stream(ctx, req.Header(), req.Peer())
 	if err != nil {
 		return err
 	}
@@ -90,7 +86,7 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 			}
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-h.closing:
+		case <-h.streams.Closing():
 			return h.endError(errShuttingDown, last)
 		}
 	}

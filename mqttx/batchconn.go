@@ -10,11 +10,12 @@ import (
 // system call: between hold and release, writes (mochi's own acks
 // included, in order) collect in a buffer, flushed when the last holder
 // releases, before waiting for a client's acknowledgement, or beyond
-// maxBatchBytes. Every network write gets the write deadline, so a client
-// that stops reading cannot hold a goroutine.
+// maxBatchBytes. Every network write gets the write deadline (unless
+// WriteTimeout is off), so a client that stops reading cannot hold a
+// goroutine.
 type batchConn struct {
 	net.Conn
-	timeout time.Duration // bounds every write to the network
+	timeout time.Duration // bounds every write to the network; 0: no bound
 	mu      sync.Mutex
 	off     bool // no more batching: the connection is being closed
 	holds   int
@@ -85,7 +86,9 @@ func (b *batchConn) flushLocked() error {
 }
 
 func (b *batchConn) write(p []byte) (int, error) {
-	_ = b.Conn.SetWriteDeadline(time.Now().Add(b.timeout))
+	if b.timeout > 0 {
+		_ = b.Conn.SetWriteDeadline(time.Now().Add(b.timeout))
+	}
 	return b.Conn.Write(p)
 }
 

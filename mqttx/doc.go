@@ -81,6 +81,14 @@
 // it left deliveries unacknowledged for WriteTimeout) and 0x8B on shutdown.
 // Malformed packets close the connection (mochi's decoder).
 //
+// [Server.Shutdown] is graceful: the listeners close, WebSocket upgrades
+// get 503, every client gets DISCONNECT 0x8B (server shutting down; MQTT
+// 3.1.1 clients see the connection close) and no will is published;
+// Shutdown waits until the connections are gone and, when its context
+// ends first, closes the rest. [Server.Close] is abrupt: every connection
+// is closed at once, without DISCONNECT or wills, and Close waits for the
+// server's goroutines. [Server.Active] counts the open connections.
+//
 // Each client's packets are handled on that client's own goroutine (mochi
 // runs hooks synchronously), so a broker that is slow to accept a PUBLISH or
 // a SUBSCRIBE (mqttx.Broker waits for the MQTT server's acknowledgement)

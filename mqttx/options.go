@@ -110,8 +110,8 @@ func (o *Options) withDefaults() Options {
 	return c
 }
 
-// qosOption resolves a QoS option (Options.PublishQoS and SubscribeQoS,
-// ServerOptions.QoS): 0 means QoS 1, negative QoS 0, above 2 QoS 2.
+// qosOption resolves a QoS option (Options.PublishQoS and SubscribeQoS):
+// 0 means QoS 1, negative QoS 0, above 2 QoS 2.
 func qosOption(v int) byte {
 	return byte(min(opt.Or(v, DefaultPublishQoS), 2))
 }

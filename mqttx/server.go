@@ -12,7 +12,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
-	"github.com/switchboard-go/switchboard/internal/opt"
+	"github.com/switchboard-go/switchboard/internal/lifecycle"
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
 )
@@ -20,103 +20,38 @@ import (
 // ErrServerClosed is returned by Server.Serve after Close or Shutdown.
 var ErrServerClosed = errors.New("mqttx: server closed")
 
-// ServerOptions configures NewServer. The zero value (or nil) is a good
-// default.
-type ServerOptions struct {
-	// Auth authenticates CONNECT (Credentials.Transport "mqtt", Username,
-	// Password, RemoteAddr, and Header for MQTT over WebSocket) and
-	// authorizes every PUBLISH, SUBSCRIBE and will message. The zero value
-	// allows everything.
-	Auth *transport.Auth
-	// Limits bounds the payload of one PUBLISH (MaxMessageBytes; beyond it
-	// reason code 0x95), the subscriptions of one connection
-	// (MaxSubscriptions; beyond it SUBACK 0x97) and the connected clients
-	// (MaxConnections; beyond it CONNACK 0x89 "server busy", or 0x03 for
-	// MQTT 3.1.1).
-	Limits transport.Limits
-	// QoS is the QoS of broker messages without HeaderQoS (published by
-	// non-MQTT transports): 0 means 1, -1 means QoS 0, 1 and 2 as such. A
-	// delivery never exceeds the subscription's granted QoS.
-	QoS int
-	// Buffer is the broker subscription buffer of each MQTT subscription;
-	// 0 means pubsub.DefaultBuffer. A client that falls further behind is
-	// disconnected with reason code 0x97 (quota exceeded), so it knows it
-	// missed messages.
-	Buffer int
-	// MaxInflight caps unacknowledged QoS 1 and 2 deliveries to one client
-	// (lowered to the client's Receive Maximum); 0 means 64.
-	MaxInflight int
-	// WriteTimeout bounds one write to a client; 0 means 10 s. A client
-	// that does not read is disconnected.
-	WriteTimeout time.Duration
-	// PublishTimeout bounds Broker.Publish for one device PUBLISH; 0 means
-	// 10 s. PUBACK is sent only after the broker accepted the message.
-	PublishTimeout time.Duration
-	// OriginPatterns lists the origins allowed for MQTT over WebSocket
-	// (see websocket.AcceptOptions); requests without an Origin header are
-	// always allowed.
-	OriginPatterns []string
-	// Logger receives connection events and mochi-mqtt's logs (one level
-	// lower than mochi logs them, with component=mochi); nil means silent.
-	Logger *slog.Logger
-}
-
 // Server lets MQTT 3.1.1 and 5 clients connect straight into a
 // pubsub.Broker: their PUBLISH goes to the broker, and broker messages
 // reach their subscriptions. Serve accepts TCP connections; ServeHTTP
 // accepts MQTT over WebSocket (subprotocol "mqtt"). Create it with
 // NewServer. It is safe for concurrent use.
 type Server struct {
-	broker      pubsub.Broker
-	opts        ServerOptions
-	limits      transport.Limits
-	qos         byte
-	maxInflight int
-	log         *slog.Logger
-	mochi       *mqtt.Server
-	hook        *hook
-	ctx         context.Context // cancelled when the server shuts down
-	cancel      context.CancelFunc
+	broker pubsub.Broker
+	opts   ServerOptions // with defaults applied
+	limits transport.Limits
+	log    *slog.Logger
+	mochi  *mqtt.Server
+	hook   *hook
+	ctx    context.Context // cancelled when Shutdown or Close starts
+	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	closed    bool
-	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]struct{}
-	sessions  sync.Map // *mqtt.Client → *session; read by every hook call
-	byConn    map[net.Conn]*session
-	wg        sync.WaitGroup // connections, accept loops and forwarders
-	closeOnce sync.Once
+	listeners *lifecycle.Tracker // Serve loops
+	conns     *lifecycle.Tracker // client connections, TCP and WebSocket
+	sessions  sync.Map           // *mqtt.Client → *session; read by every hook call
+	closeOnce sync.Once          // closes mochi once the connections are gone
 }
 
 // NewServer returns a Server publishing into and subscribing from b. opts
-// may be nil. Call Close (or Shutdown) to release it.
+// may be nil. Call Shutdown or Close to release it.
 func NewServer(b pubsub.Broker, opts *ServerOptions) (*Server, error) {
-	var o ServerOptions
-	if opts != nil {
-		o = *opts
-	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	o := opts.withDefaults()
 	s := &Server{
-		broker:      b,
-		opts:        o,
-		limits:      o.Limits.WithDefaults(),
-		qos:         qosOption(o.QoS),
-		maxInflight: o.MaxInflight,
-		log:         log,
-		listeners:   make(map[net.Listener]struct{}),
-		conns:       make(map[net.Conn]struct{}),
-		byConn:      make(map[net.Conn]*session),
-	}
-	if s.maxInflight <= 0 {
-		s.maxInflight = 64
-	}
-	s.opts.WriteTimeout = opt.Or(o.WriteTimeout, 10*time.Second)
-	s.opts.PublishTimeout = opt.Or(o.PublishTimeout, 10*time.Second)
-	if s.opts.Buffer <= 0 {
-		s.opts.Buffer = pubsub.DefaultBuffer
+		broker:    b,
+		opts:      o,
+		limits:    o.Limits.WithDefaults(),
+		log:       o.Logger,
+		listeners: lifecycle.New(0),
+		conns:     lifecycle.New(0), // mochi enforces MaxConnections, with CONNACK 0x89
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
@@ -143,7 +78,7 @@ func NewServer(b pubsub.Broker, opts *ServerOptions) (*Server, error) {
 	}
 	s.mochi = mqtt.New(&mqtt.Options{
 		Capabilities:             caps,
-		Logger:                   mochiLogger(log),
+		Logger:                   mochiLogger(s.log),
 		SysTopicResendInterval:   1 << 30, // seconds: effectively never; $SYS is not exposed
 		ClientNetWriteBufferSize: 2048,
 		ClientNetReadBufferSize:  2048,
@@ -158,25 +93,17 @@ func NewServer(b pubsub.Broker, opts *ServerOptions) (*Server, error) {
 	return s, nil
 }
 
-// Serve accepts MQTT connections on ln until Close or Shutdown (then it
+// Serve accepts MQTT connections on ln until Shutdown or Close (then it
 // returns ErrServerClosed) or until Accept fails. It closes ln on return.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if err := s.listeners.Enter(); err != nil {
 		_ = ln.Close()
 		return ErrServerClosed
 	}
-	s.listeners[ln] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-		_ = ln.Close()
-	}()
+	l := &listener{ln}
+	s.listeners.Attach(l)
+	defer s.listeners.Leave(l)
+	defer ln.Close()
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -199,43 +126,92 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		if !s.track(c) {
+		if err := s.conns.Enter(); err != nil {
 			_ = c.Close()
 			return ErrServerClosed
 		}
+		cc := s.newConn(c, c.Close)
 		go func() {
-			defer s.wg.Done()
-			defer s.untrack(c)
-			s.serveConn("tcp", c)
+			defer s.conns.Leave(cc)
+			s.serveConn("tcp", cc)
 		}()
 	}
 }
 
-// track registers a connection; false when the server is closed.
-func (s *Server) track(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+// listener is a Serve loop in the listeners Tracker: closing its listener
+// ends it.
+type listener struct{ ln net.Listener }
+
+func (l *listener) GoAway() { _ = l.ln.Close() }
+func (l *listener) Cut()    { _ = l.ln.Close() }
+
+// clientConn is one client connection, TCP or WebSocket, in the conns
+// Tracker: the net.Conn mochi reads and writes (writes batched), and the
+// MQTT session once CONNECT was accepted.
+type clientConn struct {
+	*batchConn
+	cut func() // closes the connection at once, without a handshake
+
+	mu       sync.Mutex
+	ss       *session // nil until OnConnect accepts the client
+	goneAway bool     // GoAway was called: OnConnect refuses the client
+}
+
+// newConn wraps c and attaches it to the conns Tracker (entered by the
+// caller); cut closes c at once.
+func (s *Server) newConn(c net.Conn, cut func() error) *clientConn {
+	cc := &clientConn{batchConn: &batchConn{Conn: c, timeout: s.opts.WriteTimeout}, cut: func() { _ = cut() }}
+	s.conns.Attach(cc)
+	return cc
+}
+
+// connOf returns the connection of a mochi client.
+func connOf(cl *mqtt.Client) *clientConn {
+	cc, _ := cl.Net.Conn.(*clientConn)
+	return cc
+}
+
+// GoAway disconnects the client with reason code 0x8B (server shutting
+// down; MQTT 3.1.1 clients see the connection close), without its will. A
+// connection whose client has not connected yet is closed.
+func (cc *clientConn) GoAway() {
+	cc.mu.Lock()
+	cc.goneAway = true
+	ss := cc.ss
+	cc.mu.Unlock()
+	if ss == nil || !ss.goAway() {
+		cc.cut()
+	}
+}
+
+// Cut closes the connection at once, without DISCONNECT.
+func (cc *clientConn) Cut() { cc.cut() }
+
+// accept makes ss the connection's session; false when the connection
+// was told to go away first.
+func (cc *clientConn) accept(ss *session) bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.goneAway {
 		return false
 	}
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
+	cc.ss = ss
 	return true
 }
 
-func (s *Server) untrack(c net.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	_ = c.Close()
+func (cc *clientConn) session() *session {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.ss
 }
 
-// serveConn runs one MQTT connection until it ends.
-func (s *Server) serveConn(listener string, c net.Conn) {
+// serveConn runs one MQTT connection until it ends, and waits for the
+// goroutines of its session.
+func (s *Server) serveConn(listener string, cc *clientConn) {
 	// mochi sets no deadline before CONNECT arrives; after it, the
 	// keep-alive sets one.
-	_ = c.SetReadDeadline(time.Now().Add(connectTimeout))
-	c = &batchConn{Conn: c, timeout: s.opts.WriteTimeout}
+	_ = cc.SetReadDeadline(time.Now().Add(connectTimeout))
+	defer s.endConn(cc)
 	panicked := true
 	defer func() {
 		if !panicked {
@@ -247,12 +223,9 @@ func (s *Server) serveConn(listener string, c net.Conn) {
 		// the panic ends only this connection: treat it as a protocol
 		// error.
 		p := recover()
-		s.log.Warn("mqttx: malformed packet, connection closed", "remote", c.RemoteAddr().String(), "panic", p)
-		_ = c.Close()
-		s.mu.Lock()
-		ss := s.byConn[c]
-		s.mu.Unlock()
-		if ss != nil {
+		s.log.Warn("mqttx: malformed packet, connection closed", "remote", cc.RemoteAddr().String(), "panic", p)
+		_ = cc.Close()
+		if ss := cc.session(); ss != nil {
 			cl := ss.cl
 			cl.Stop(packets.ErrMalformedPacket)
 			if cl.Properties.Will.Flag == 1 {
@@ -260,85 +233,70 @@ func (s *Server) serveConn(listener string, c net.Conn) {
 			}
 			s.hook.OnDisconnect(cl, packets.ErrMalformedPacket, false)
 		}
-		s.endConn(c)
 	}()
-	err := s.mochi.EstablishConnection(listener, c)
+	err := s.mochi.EstablishConnection(listener, cc)
 	panicked = false
 	if err != nil && !errors.Is(err, net.ErrClosed) {
-		s.log.Debug("mqttx: connection ended", "remote", c.RemoteAddr().String(), "err", err)
+		s.log.Debug("mqttx: connection ended", "remote", cc.RemoteAddr().String(), "err", err)
 	}
-	s.endConn(c)
 }
 
-// endConn ends the session of connection c if mochi did not (it skips
-// OnDisconnect when the CONNACK cannot be written).
-func (s *Server) endConn(c net.Conn) {
-	s.mu.Lock()
-	ss := s.byConn[c]
-	delete(s.byConn, c)
-	if ss != nil {
-		s.sessions.CompareAndDelete(ss.cl, ss)
+// endConn closes the connection, ends its session if mochi did not (it
+// skips OnDisconnect when the CONNACK cannot be written), and waits for
+// the session's goroutines.
+func (s *Server) endConn(cc *clientConn) {
+	_ = cc.Close()
+	ss := cc.session()
+	if ss == nil {
+		return
 	}
-	s.mu.Unlock()
-	if ss != nil {
-		ss.end()
-	}
+	s.sessions.CompareAndDelete(ss.cl, ss)
+	ss.end()
+	ss.wg.Wait()
 }
 
 // connectTimeout bounds the wait for CONNECT on a new connection.
 const connectTimeout = 10 * time.Second
 
-// Shutdown stops accepting connections, disconnects every client with
-// reason code 0x8B (server shutting down; MQTT 3.1.1 clients see the
-// connection close) without publishing their wills, and waits for the
-// connections to end or ctx to be done (then it closes what is left).
+// Shutdown shuts the server down gracefully. The listeners close (Serve
+// returns ErrServerClosed), new WebSocket connections get 503, and every
+// client is disconnected with reason code 0x8B (server shutting down;
+// MQTT 3.1.1 clients see the connection close), without publishing its
+// will; a connection that has not sent CONNECT yet is closed. Shutdown
+// waits until every connection has ended. When ctx ends first, it closes
+// the remaining connections as Close does, waits for them, and returns
+// ctx's error. It is idempotent and safe to call concurrently with Close,
+// Serve and ServeHTTP.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.beginClose()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
-			_ = c.Close()
-		}
-		s.mu.Unlock()
-		<-done
-	}
-	s.closeOnce.Do(func() { _ = s.mochi.Close() })
-	return ctx.Err()
+	s.stop()
+	err := s.conns.Shutdown(ctx)
+	s.closeMochi()
+	return err
 }
 
-// Close is Shutdown with an already expired context: every connection is
-// closed at once. It waits for the server's goroutines and is idempotent.
+// Close shuts the server down abruptly: the listeners close and every
+// connection is closed at once, without DISCONNECT and without wills.
+// Close waits for the server's goroutines and returns nil. It is
+// idempotent and safe to call concurrently with Shutdown, Serve and
+// ServeHTTP.
 func (s *Server) Close() error {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = s.Shutdown(ctx)
+	s.stop()
+	_ = s.conns.Close()
+	s.closeMochi()
 	return nil
 }
 
-// beginClose marks the server closed, closes the listeners and sends
-// DISCONNECT to every client.
-func (s *Server) beginClose() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
+// Active returns the number of open client connections (TCP and
+// WebSocket), including those that have not sent CONNECT yet.
+func (s *Server) Active() int { return s.conns.Active() }
+
+// stop cancels the server's context (no wills from now on) and closes the
+// listeners, waiting for the Serve loops to return.
+func (s *Server) stop() {
 	s.cancel()
-	for ln := range s.listeners {
-		_ = ln.Close()
-	}
-	var sessions []*session
-	s.sessions.Range(func(_, v any) bool {
-		sessions = append(sessions, v.(*session))
-		return true
-	})
-	s.mu.Unlock()
-	for _, ss := range sessions {
-		ss.disconnect(codeServerShuttingDown)
-	}
+	_ = s.listeners.Close()
+}
+
+func (s *Server) closeMochi() {
+	s.closeOnce.Do(func() { _ = s.mochi.Close() })
 }

@@ -56,17 +56,14 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		Password:   string(pk.Connect.Password),
 		RemoteAddr: cl.Net.Remote,
 	}
-	if bc, ok := cl.Net.Conn.(*batchConn); ok {
-		if hc, ok := bc.Conn.(*wsConn); ok {
-			creds.Header = hc.header
-			creds.RemoteAddr = hc.remote
-			creds.Token = hc.token
-		}
+	cc := connOf(cl)
+	if cc == nil { // every connection comes through serveConn
+		return packets.ErrServerUnavailable
 	}
-	if hc, ok := cl.Net.Conn.(*wsConn); ok {
-		creds.Header = hc.header
-		creds.RemoteAddr = hc.remote
-		creds.Token = hc.token
+	if wc, ok := cc.batchConn.Conn.(*wsConn); ok {
+		creds.Header = wc.header
+		creds.RemoteAddr = wc.remote
+		creds.Token = wc.token
 	}
 	var id *transport.Identity
 	if a := s.opts.Auth; a != nil && a.Authenticate != nil {
@@ -92,15 +89,11 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		s.mochi.Clients.Delete(old.ID)
 	}
 	ss := newSession(s, cl, id)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !cc.accept(ss) { // the server is shutting down
 		s.refuseConnect(cl, packets.ErrServerUnavailable)
 		return packets.ErrServerUnavailable
 	}
 	s.sessions.Store(cl, ss)
-	s.byConn[cl.Net.Conn] = ss
-	s.mu.Unlock()
 	return nil
 }
 
@@ -350,9 +343,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		m.ID = pubsub.NewID()
 	}
 	ss.remember(m.ID)
-	ctx, cancel := context.WithTimeout(ss.ctx, s.opts.PublishTimeout)
-	_, err := s.broker.Publish(ctx, *m)
-	cancel()
+	_, err := s.publish(ss.ctx, m)
 	if err == nil {
 		return pk, packets.CodeSuccessIgnore
 	}
@@ -413,12 +404,20 @@ func (h *hook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
 		m.Header = make(map[string]string, 1)
 	}
 	m.Header[HeaderQoS] = strconv.Itoa(int(will.Qos))
-	ctx, cancel := context.WithTimeout(s.ctx, s.opts.PublishTimeout)
-	defer cancel()
-	if _, err := s.broker.Publish(ctx, *m); err != nil {
+	if _, err := s.publish(s.ctx, m); err != nil {
 		s.log.Warn("mqttx: failed to publish a will", "client", cl.ID, "topic", will.TopicName, "err", err)
 	}
 	return mqtt.Will{}, nil
+}
+
+// publish hands m to the broker within PublishTimeout.
+func (s *Server) publish(ctx context.Context, m *pubsub.Message) (pubsub.Receipt, error) {
+	if d := s.opts.PublishTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	return s.broker.Publish(ctx, *m)
 }
 
 func mochiWire(p packets.Properties) wire {

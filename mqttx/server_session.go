@@ -30,8 +30,10 @@ type session struct {
 
 	noLocal atomic.Int32 // NoLocal subscriptions in subs
 
+	wg sync.WaitGroup // forwarders and a go-away; waited for when the connection ends
+
 	mu        sync.Mutex
-	ended     bool
+	ended     bool                  // no goroutine is added to wg once set
 	subs      map[string]*clientSub // by filter as the client wrote it
 	subackID  uint16
 	subackRCs []byte
@@ -138,15 +140,11 @@ func (ss *session) subscribe(sub packets.Subscription, inherited bool) byte {
 	if old != nil && old.sub.NoLocal {
 		ss.noLocal.Add(-1)
 	}
-	s.wg.Add(1)
+	ss.wg.Go(func() { ss.forward(cs) })
 	ss.mu.Unlock()
 	if old != nil {
 		old.stop()
 	}
-	go func() {
-		defer s.wg.Done()
-		ss.forward(cs)
-	}()
 	return 0
 }
 
@@ -194,12 +192,25 @@ func (ss *session) end() {
 	ss.signal()
 }
 
+// goAway disconnects the client with 0x8B on a goroutine of the session
+// (the write may take up to WriteTimeout); false when the session has
+// already ended.
+func (ss *session) goAway() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.ended {
+		return false
+	}
+	ss.wg.Go(func() { ss.disconnect(codeServerShuttingDown) })
+	return true
+}
+
 // disconnect sends DISCONNECT with code (MQTT 5) and closes the
 // connection (MQTT 3.1.1 has no server DISCONNECT: the connection just
 // closes).
 func (ss *session) disconnect(code packets.Code) {
-	if bc, ok := ss.cl.Net.Conn.(*batchConn); ok {
-		bc.unbatch()
+	if cc := connOf(ss.cl); cc != nil {
+		cc.unbatch()
 	}
 	if ss.cl.Properties.ProtocolVersion >= 5 {
 		_ = ss.s.mochi.DisconnectClient(ss.cl, code)
@@ -265,14 +276,16 @@ func (ss *session) signal() {
 // nothing for WriteTimeout, ctx's error when the subscription ended.
 func (ss *session) awaitSlot(ctx context.Context, limit int) error {
 	var timer *time.Timer
+	var stalled <-chan time.Time // nil: WriteTimeout is off
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
 	}()
 	for ss.cl.State.Inflight.Len() >= limit {
-		if timer == nil {
+		if timer == nil && ss.s.opts.WriteTimeout > 0 {
 			timer = time.NewTimer(ss.s.opts.WriteTimeout)
+			stalled = timer.C
 		}
 		ss.mu.Lock()
 		if ss.ended {
@@ -290,8 +303,10 @@ func (ss *session) awaitSlot(ctx context.Context, limit int) error {
 		}
 		select {
 		case <-ch:
-			timer.Reset(ss.s.opts.WriteTimeout) // progress
-		case <-timer.C:
+			if timer != nil {
+				timer.Reset(ss.s.opts.WriteTimeout) // progress
+			}
+		case <-stalled:
 			return errStalled
 		case <-ctx.Done():
 			return ctx.Err()
@@ -311,11 +326,14 @@ var errStalled = errors.New("mqttx: client stopped acknowledging deliveries")
 func (ss *session) forward(cs *clientSub) {
 	s := ss.s
 	cl := ss.cl
-	limit := s.maxInflight
+	limit := s.opts.MaxInflight
 	if rm := int(cl.Properties.Props.ReceiveMaximum); cl.Properties.ProtocolVersion == 5 && rm > 0 && rm < limit {
 		limit = rm
 	}
-	bc, _ := cl.Net.Conn.(*batchConn)
+	var bc *batchConn
+	if cc := connOf(cl); cc != nil {
+		bc = cc.batchConn
+	}
 	for m := range cs.bsub.C() {
 		// Write what is queued (up to maxBatch) with one system call.
 		if bc != nil {
@@ -367,7 +385,7 @@ func (ss *session) deliver(cs *clientSub, m *pubsub.Message, bc *batchConn, limi
 	if cs.sub.NoLocal && ss.isOwn(m.ID) {
 		return true
 	}
-	qos := min(qosOf(m.Header, s.qos), cs.sub.Qos)
+	qos := min(qosOf(m.Header, byte(s.opts.QoS)), cs.sub.Qos)
 	if qos > 0 && cl.State.Inflight.Len() >= limit {
 		if bc != nil {
 			_ = bc.flush() // the client must see them to acknowledge

@@ -59,28 +59,36 @@ func connectDevice(t *testing.T, addr, id string, mod func(*paho.Connect)) *devi
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	require.NoError(t, err)
 	d := &device{msgs: make(chan *paho.Publish, 1000)}
-	d.c = paho.NewClient(paho.ClientConfig{
+	cp := &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}
+	if mod != nil {
+		mod(cp)
+	}
+	d.c = connectPaho(t, paho.ClientConfig{
 		ClientID: id,
 		Conn:     conn,
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 			d.msgs <- pr.Packet
 			return true, nil
 		}},
-	})
+	}, cp)
+	return d
+}
+
+// connectPaho connects a paho client with CONNECT cp, requires success,
+// and disconnects it when the test ends.
+func connectPaho(t *testing.T, cfg paho.ClientConfig, cp *paho.Connect) *paho.Client {
+	t.Helper()
+	c := paho.NewClient(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cp := &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}
-	if mod != nil {
-		mod(cp)
-	}
-	ack, err := d.c.Connect(ctx, cp)
+	ack, err := c.Connect(ctx, cp)
 	require.NoError(t, err)
 	require.Zero(t, ack.ReasonCode)
 	t.Cleanup(func() {
-		_ = d.c.Disconnect(&paho.Disconnect{})
-		<-d.c.Done()
+		_ = c.Disconnect(&paho.Disconnect{})
+		<-c.Done()
 	})
-	return d
+	return c
 }
 
 func (d *device) next(t *testing.T) *paho.Publish {
