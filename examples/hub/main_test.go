@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -67,4 +68,35 @@ func TestHubRESTRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+// TestHubShutdownTellsClients stops the hub with open clients: its one
+// transport.Shutdown call ends the SSE stream cleanly and closes the
+// WebSocket with 1001 (going away), and run returns without error.
+func TestHubShutdownTellsClients(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-mqtt-addr", "off"}, io.Discard, func(a string) { addrc <- a })
+	}()
+	base := "http://" + <-addrc
+
+	resp, err := http.Get(base + "/events?topic=demo/%23")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", &websocket.DialOptions{Subprotocols: []string{"switchboard.v1"}})
+	require.NoError(t, err)
+	defer c.CloseNow()
+
+	cancel()
+	_, err = io.ReadAll(resp.Body)
+	require.NoError(t, err, "the SSE stream ends cleanly, so EventSource reconnects")
+	_, _, err = c.Read(context.Background())
+	require.Equal(t, websocket.StatusGoingAway, websocket.CloseStatus(err), "%v", err)
+	require.NoError(t, <-done)
+	http.DefaultClient.CloseIdleConnections()
 }
