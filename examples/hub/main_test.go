@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
@@ -95,7 +96,9 @@ func TestHubShutdownTellsClients(t *testing.T) {
 	cancel()
 	_, err = io.ReadAll(resp.Body)
 	require.NoError(t, err, "the SSE stream ends cleanly, so EventSource reconnects")
-	_, _, err = c.Read(context.Background())
+	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second) // a bound, not a timing assertion
+	defer rcancel()
+	_, _, err = c.Read(rctx)
 	require.Equal(t, websocket.StatusGoingAway, websocket.CloseStatus(err), "%v", err)
 	require.NoError(t, <-done)
 	http.DefaultClient.CloseIdleConnections()
