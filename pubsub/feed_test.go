@@ -41,18 +41,6 @@ func drain(t *testing.T, f *pubsub.Feed) []string {
 	}
 }
 
-func recvFeed(t *testing.T, f *pubsub.Feed) *pubsub.Message {
-	t.Helper()
-	select {
-	case m, ok := <-f.C():
-		require.True(t, ok, "ended: %v", f.Err())
-		return m
-	case <-time.After(5 * time.Second):
-		t.Fatal("no message")
-		return nil
-	}
-}
-
 func data(ms []*pubsub.Message) []string {
 	var out []string
 	for _, m := range ms {
@@ -115,7 +103,7 @@ func TestFeedReplayThenLive(t *testing.T) {
 	}()
 	var got []string
 	for len(got) < backlog+live {
-		m := recvFeed(t, f)
+		m := recv(t, f)
 		if len(got)%20 == 0 || len(got) >= backlog {
 			tick <- struct{}{}
 		}
@@ -127,7 +115,7 @@ func TestFeedReplayThenLive(t *testing.T) {
 
 	// Live again: straight to C, and the overflow policy applies.
 	require.False(t, f.Offer(&pubsub.Message{Data: []byte("after")}))
-	require.Equal(t, "after", string(recvFeed(t, f).Data))
+	require.Equal(t, "after", string(recv(t, f).Data))
 	require.Nil(t, f.Err())
 	f.End(pubsub.ErrClosed)
 	require.Empty(t, drain(t, f))
@@ -144,7 +132,7 @@ func TestFeedReplaySkipsCoveredAndHoldsWithinBuffer(t *testing.T) {
 	go func() { done <- f.Replay(slices.Values(msgs("m", 1, 4)), covered, 0) }()
 	var got []string
 	for range 6 {
-		got = append(got, string(recvFeed(t, f).Data))
+		got = append(got, string(recv(t, f).Data))
 	}
 	require.False(t, <-done)
 	require.Equal(t, []string{"m1", "m2", "m3", "m4", "m5", "m6"}, got)
@@ -176,7 +164,7 @@ func TestFeedEndDuringReplay(t *testing.T) {
 	f.Hold()
 	done := make(chan bool)
 	go func() { done <- f.Replay(slices.Values(msgs("b", 0, 100)), nil, 0) }()
-	require.Equal(t, "b0", string(recvFeed(t, f).Data))
+	require.Equal(t, "b0", string(recv(t, f).Data))
 	require.True(t, f.End(pubsub.ErrClosed))
 	require.False(t, <-done)
 	got := drain(t, f)

@@ -12,7 +12,13 @@ import (
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
-func recv(t *testing.T, sub pubsub.Subscription) *pubsub.Message {
+// receiver is a Subscription or a Feed.
+type receiver interface {
+	C() <-chan *pubsub.Message
+	Err() error
+}
+
+func recv(t *testing.T, sub receiver) *pubsub.Message {
 	t.Helper()
 	select {
 	case m, ok := <-sub.C():
