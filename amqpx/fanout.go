@@ -144,34 +144,29 @@ func (f *fanout) all() []*liveSub {
 }
 
 // liveSub is a plain subscription on one or more filters served from the
-// node queue (or the history stream): no goroutine of its own, a bounded
-// channel filled by the node consumer, each message once and in queue (or
-// stream) order whatever filter it matches. Resuming from a cursor adds a
-// replay goroutine that owns the channel until it has caught up; live
-// messages wait in pending meanwhile.
+// node queue (or the history stream), delivering through its Feed: no
+// goroutine of its own, a bounded channel filled by the node consumer,
+// each message once and in queue (or stream) order whatever filter it
+// matches. Resuming from a cursor adds a replay goroutine (see
+// Broker.replay) that owns the channel until it has caught up; live
+// messages are held back meanwhile.
 type liveSub struct {
+	*pubsub.Feed
 	b       *Broker
 	filters []pubsub.Filter
 	keys    []string // AMQP binding keys, one per filter (one reference each)
-	opts    pubsub.SubscribeOptions
-	ch      chan *pubsub.Message
-	done    chan struct{} // closed when the subscription ends
 	gap     bool
 
-	mu        sync.Mutex
-	closed    bool
-	err       error
-	last      string // cursor of the last message put on ch
-	replaying bool   // a replay goroutine owns sends to ch and closing it
-	pending   []*pubsub.Message
-	stop      func() bool     // stops the context.AfterFunc
-	offered   *pubsub.Message // the last message offered: found under another filter, it is not offered again
+	// offered is the last message offered: found under another filter, it
+	// is not offered again. Only the node consumer (the one caller of
+	// fanout.deliver) touches it.
+	offered *pubsub.Message
 }
 
 var _ pubsub.Subscription = (*liveSub)(nil)
 
 func newLiveSub(b *Broker, fs []pubsub.Filter, keys []string, o pubsub.SubscribeOptions) *liveSub {
-	return &liveSub{b: b, filters: fs, keys: keys, opts: o, ch: make(chan *pubsub.Message, o.Buffer), done: make(chan struct{})}
+	return &liveSub{Feed: pubsub.NewFeed(o.Buffer, o.Overflow), b: b, filters: fs, keys: keys}
 }
 
 // match reports whether topic matches any of s's filters.
@@ -188,8 +183,7 @@ func matchAny(fs []pubsub.Filter, topic string) bool {
 	return false
 }
 
-func (s *liveSub) C() <-chan *pubsub.Message { return s.ch }
-func (s *liveSub) Gap() bool                 { return s.gap }
+func (s *liveSub) Gap() bool { return s.gap }
 
 // Ack does nothing: plain subscriptions are acknowledged by the node.
 func (s *liveSub) Ack(*pubsub.Message) error { return nil }
@@ -197,104 +191,29 @@ func (s *liveSub) Ack(*pubsub.Message) error { return nil }
 // Nack does nothing: plain subscriptions are acknowledged by the node.
 func (s *liveSub) Nack(*pubsub.Message, bool) error { return nil }
 
-func (s *liveSub) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
-
 func (s *liveSub) Close() error {
 	s.end(pubsub.ErrClosed)
 	return nil
 }
 
 // watch ends s when ctx is done.
-func (s *liveSub) watch(ctx context.Context) {
-	stop := context.AfterFunc(ctx, func() { s.end(ctx.Err()) })
-	s.mu.Lock()
-	s.stop = stop
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		stop()
-	}
-}
+func (s *liveSub) watch(ctx context.Context) { s.Watch(ctx, s.end) }
 
-// end closes s with err and releases its binding.
+// end ends s with err and releases its binding.
 func (s *liveSub) end(err error) {
-	s.mu.Lock()
-	closed := s.closeLocked(err)
-	s.mu.Unlock()
-	if closed {
+	if s.End(err) {
 		s.b.detach(s)
 	}
 }
 
-// closeLocked ends s; it reports whether this call ended it. s.mu held.
-func (s *liveSub) closeLocked(err error) bool {
-	if s.closed {
-		return false
-	}
-	s.closed = true
-	s.err = err
-	close(s.done)
-	if !s.replaying {
-		close(s.ch)
-	}
-	if s.stop != nil {
-		s.stop()
-	}
-	return true
-}
-
-// sent records that m was put on ch; s.mu held. If s already overflowed,
-// its error learns the new last cursor.
-func (s *liveSub) sent(m *pubsub.Message) {
-	s.last = m.Cursor
-	if sc, ok := s.err.(*pubsub.SlowConsumerError); ok {
-		sc.LastCursor = m.Cursor
-	}
-}
-
-// offer puts m on the channel without blocking. On a full buffer it drops
-// the oldest message (OverflowDropOldest) or closes the subscription with a
-// *pubsub.SlowConsumerError and reports true. The fan-out offers a message
-// once per matching filter, one after the other: only the first offer of
-// the same message counts.
+// offer offers m to s (see pubsub.Feed.Offer) and reports whether s
+// overflowed and ended. The fan-out offers a message once per matching
+// filter, one after the other: only the first offer of the same message
+// counts.
 func (s *liveSub) offer(m *pubsub.Message) (overflowed bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || s.offered == m {
+	if s.offered == m {
 		return false
 	}
 	s.offered = m
-	if s.replaying {
-		if len(s.pending) >= s.opts.Buffer {
-			if s.opts.Overflow != pubsub.OverflowDropOldest {
-				return s.closeLocked(&pubsub.SlowConsumerError{LastCursor: s.last})
-			}
-			s.pending = slices.Delete(s.pending, 0, 1)
-		}
-		s.pending = append(s.pending, m)
-		return false
-	}
-	select {
-	case s.ch <- m:
-		s.last = m.Cursor
-		return false
-	default:
-	}
-	if s.opts.Overflow == pubsub.OverflowDropOldest {
-		select {
-		case <-s.ch:
-		default:
-		}
-		select {
-		case s.ch <- m:
-			s.last = m.Cursor
-		default:
-		}
-		return false
-	}
-	return s.closeLocked(&pubsub.SlowConsumerError{LastCursor: s.last})
+	return s.Offer(m)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -232,9 +233,9 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 // subscribeSince starts plain subscription s (its bindings acquired) that
 // replays the stream after since, then continues live with no gap and no
 // duplicate: the replay reads the stream once for all of s's filters, in
-// stream order. The subscription joins the fan-out first (live messages wait in pending),
-// then reads the node's head; the replay reads the stream up to the head,
-// and the pending messages after it follow.
+// stream order. The subscription joins the fan-out first (holding live
+// messages back), then reads the node's head; the replay reads the stream
+// up to the head, and the held messages after it follow.
 func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cursor) (pubsub.Subscription, error) {
 	if since.Epoch != b.opts.HistoryEpoch {
 		s.gap = true // another stream's cursor: live from now
@@ -245,19 +246,17 @@ func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cu
 		s.watch(ctx)
 		return s, nil
 	}
-	s.replaying = true
+	s.Hold()
 	if !b.fan.add(s) {
 		b.releaseAll(s)
 		return nil, pubsub.ErrClosed
 	}
-	// Read the head after joining the fan-out: every message past it
-	// reaches pending, every message up to it is in the stream.
+	// Read the head after joining the fan-out: every message past it is
+	// held back, every message up to it is in the stream.
 	from, gap, err := b.resumePoint(ctx, since.Seq)
 	if err != nil {
-		s.mu.Lock()
-		s.replaying = false
-		s.mu.Unlock()
 		s.end(err)
+		s.Replay(nil, nil, 0) // closes C
 		return nil, err
 	}
 	h := b.node.headOffset()
@@ -288,110 +287,55 @@ func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cu
 
 var errGap = errors.New("gap")
 
-// replay sends the stream's matching messages in [from, head] to s, then
-// the pending live messages after head, then hands s back to the node
-// consumer. first (if not nil) learns whether the replay starts with a gap
-// (errGap), nil, or why it could not start, before anything is sent. With a
-// gap nothing is replayed. Without first there is nothing to replay.
-func (b *Broker) replay(s *liveSub, from, head uint64, first chan<- error, gap bool) {
-	defer b.wg.Done()
-	if first != nil {
-		reported := false
-		err := b.readStream(b.ctx, s.done, from, func(off uint64, d *amqp.Delivery) bool {
-			if !reported {
-				reported = true
-				if off > from {
-					gap = true
-					first <- errGap
-					return false
-				}
-				first <- nil
-			}
-			if off > head {
-				return false
-			}
-			m, err := fromDelivery(d)
-			if err != nil || !s.match(m.Topic) {
-				return off < head
-			}
-			m.Cursor = b.cursor(off)
-			return replaySend(s, m) && off < head
-		})
-		if !reported {
-			if err == nil { // stopped by s ending: say why (a slow consumer, say)
-				s.mu.Lock()
-				err = s.err
-				s.mu.Unlock()
-			}
-			if err == nil {
-				err = pubsub.ErrClosed
-			}
-			first <- err
-		}
-	}
-	// Hand over: the pending live messages after the head, then live.
-	for {
-		s.mu.Lock()
-		if s.closed {
-			s.replaying = false
-			s.pending = nil
-			close(s.ch)
-			s.mu.Unlock()
-			return
-		}
-		batch := s.pending
-		s.pending = nil
-		if len(batch) == 0 {
-			s.replaying = false
-			s.mu.Unlock()
-			return
-		}
-		s.mu.Unlock()
-		for _, m := range batch {
-			if !gap && offsetOf(m) <= head {
-				continue // the replay covered it
-			}
-			select {
-			case s.ch <- m:
-				s.mu.Lock()
-				s.sent(m)
-				s.mu.Unlock()
-			case <-s.done:
-			}
-		}
-	}
-}
-
 // replayStall is how long a replay waits for a subscriber with a full
 // buffer before ending it as a slow consumer: a replay holds a stream
 // reader (see maxStreamReaders), which a stalled client must not keep.
 const replayStall = 5 * time.Second
 
-// replaySend puts m on s's channel for the replay goroutine. It reports
-// false when s ended, or stalled and was ended with a
-// *pubsub.SlowConsumerError carrying the last cursor it received.
-func replaySend(s *liveSub, m *pubsub.Message) bool {
-	select {
-	case s.ch <- m:
-	default:
-		t := time.NewTimer(replayStall)
-		defer t.Stop()
-		select {
-		case s.ch <- m:
-		case <-s.done:
-			return false
-		case <-t.C:
-			s.mu.Lock()
-			closed := s.closeLocked(&pubsub.SlowConsumerError{LastCursor: s.last})
-			s.mu.Unlock()
-			if closed {
-				s.b.detach(s)
+// replay sends the stream's matching messages in [from, head] to s, then
+// the held live messages after head, then hands s back to the node
+// consumer. first (if not nil) learns whether the replay starts with a gap
+// (errGap), nil, or why it could not start, before anything is sent. With a
+// gap nothing is replayed. Without first there is nothing to replay.
+func (b *Broker) replay(s *liveSub, from, head uint64, first chan<- error, gap bool) {
+	defer b.wg.Done()
+	var backlog iter.Seq[*pubsub.Message]
+	if first != nil {
+		backlog = func(yield func(*pubsub.Message) bool) {
+			reported := false
+			err := b.readStream(b.ctx, s.Done(), from, func(off uint64, d *amqp.Delivery) bool {
+				if !reported {
+					reported = true
+					if off > from {
+						gap = true
+						first <- errGap
+						return false
+					}
+					first <- nil
+				}
+				if off > head {
+					return false
+				}
+				m, err := fromDelivery(d)
+				if err != nil || !s.match(m.Topic) {
+					return off < head
+				}
+				m.Cursor = b.cursor(off)
+				return yield(m) && off < head
+			})
+			if !reported {
+				if err == nil { // stopped by s ending: say why (a slow consumer, say)
+					err = s.Err()
+				}
+				if err == nil {
+					err = pubsub.ErrClosed
+				}
+				first <- err
 			}
-			return false
 		}
 	}
-	s.mu.Lock()
-	s.sent(m)
-	s.mu.Unlock()
-	return true
+	covered := func(m *pubsub.Message) bool { return !gap && offsetOf(m) <= head }
+	if s.Replay(backlog, covered, replayStall) {
+		b.detach(s)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
@@ -62,9 +61,8 @@ func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.Subs
 		mqttFilter = "$share/" + o.Group + "/" + filter
 	}
 	s := &subscription{
+		Feed:       pubsub.NewFeed(o.Buffer, o.Overflow),
 		b:          b,
-		ch:         make(chan *pubsub.Message, o.Buffer),
-		overflow:   o.Overflow,
 		noRetained: o.NoRetained || o.Group != "",
 	}
 
@@ -96,16 +94,7 @@ func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.Subs
 		s.end(err)
 		return nil, err
 	}
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { s.end(ctx.Err()) })
-		s.mu.Lock()
-		if s.done {
-			stop()
-		} else {
-			s.stopCtx = stop
-		}
-		s.mu.Unlock()
-	}
+	s.Watch(ctx, s.end)
 	return s, nil
 }
 
@@ -197,30 +186,17 @@ func (b *Broker) unsubscribe(e *entry) {
 	}
 }
 
-// subscription is a local subscription fed by the router.
+// subscription is a local subscription fed by the router, delivering
+// through its Feed.
 type subscription struct {
+	*pubsub.Feed
 	b          *Broker
 	e          *entry
 	joinSeq    uint64 // the SUBSCRIBE that started it
 	noRetained bool
-	overflow   pubsub.OverflowPolicy
-	ch         chan *pubsub.Message
-	stopCtx    func() bool
-
-	mu   sync.Mutex
-	done bool
-	err  error
 }
 
 var _ pubsub.Subscription = (*subscription)(nil)
-
-func (s *subscription) C() <-chan *pubsub.Message { return s.ch }
-
-func (s *subscription) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
 
 // Gap is always false: mqttx.Broker does not resume from cursors. A lost
 // MQTT session ends the subscription with ErrSessionLost instead.
@@ -238,48 +214,16 @@ func (s *subscription) Close() error {
 }
 
 // deliver puts m on the channel without blocking, applying the overflow
-// policy.
+// policy (see pubsub.Feed.Offer).
 func (s *subscription) deliver(m *pubsub.Message) {
-	s.mu.Lock()
-	if s.done {
-		s.mu.Unlock()
-		return
+	if s.Offer(m) {
+		s.b.release(s)
 	}
-	select {
-	case s.ch <- m:
-		s.mu.Unlock()
-		return
-	default:
-	}
-	if s.overflow == pubsub.OverflowDropOldest {
-		select {
-		case <-s.ch:
-		default:
-		}
-		select {
-		case s.ch <- m:
-		default:
-		}
-		s.mu.Unlock()
-		return
-	}
-	s.mu.Unlock()
-	s.end(&pubsub.SlowConsumerError{})
 }
 
 // end finishes the subscription with err; only the first call counts.
 func (s *subscription) end(err error) {
-	s.mu.Lock()
-	if s.done {
-		s.mu.Unlock()
-		return
+	if s.End(err) {
+		s.b.release(s)
 	}
-	s.done, s.err = true, err
-	close(s.ch)
-	stop := s.stopCtx
-	s.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-	s.b.release(s)
 }

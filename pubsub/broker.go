@@ -15,12 +15,12 @@ type Broker interface {
 	// ErrInvalidTopic for a bad topic and ErrClosed after Close.
 	Publish(ctx context.Context, msg Message) (Receipt, error)
 
-	// Subscribe starts a subscription to the filter (MQTT 5 syntax). opts may
-	// be nil. When Subscribe returns the subscription is active: every
+	// Subscribe starts a subscription to the filter (MQTT 5 syntax). opts
+	// may be nil. When Subscribe returns the subscription is active: every
 	// matching message published afterwards is delivered. The subscription
-	// ends when ctx is done, when it is closed, when
-	// the broker closes, or when it overflows (see OverflowPolicy). It fails
-	// with ErrInvalidFilter, ErrInvalidCursor, ErrNotSupported (an option the
+	// ends when ctx is done, when it is closed, when the broker closes, or
+	// when it overflows (see OverflowPolicy). It fails with
+	// ErrInvalidFilter, ErrInvalidCursor, ErrNotSupported (an option the
 	// broker's Capabilities lack) or ErrClosed.
 	Subscribe(ctx context.Context, filter string, opts *SubscribeOptions) (Subscription, error)
 

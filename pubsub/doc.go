@@ -1,7 +1,7 @@
 // Package pubsub is the core of Switchboard: the [Message], the [Broker]
-// interface every backend implements, MQTT 5 topic filters, resumable cursors,
-// request/reply, and [Memory], the embedded broker that is the default backend
-// and the one applications unit-test against.
+// interface every backend implements, MQTT 5 topic filters, resumable
+// cursors, request/reply, and [Memory], the embedded broker that is the
+// default backend and the one applications unit-test against.
 //
 // Use [NewMemory] for a broker inside one process. Use [ParseFilter] and
 // [ValidateTopic] to check client input before it reaches a broker. Use
@@ -11,12 +11,12 @@
 // # Topics and filters
 //
 // Topic names and filters follow MQTT 5 (OASIS MQTT v5.0 §4.7): levels are
-// separated by '/', '+' matches exactly one level, '#' as the last level matches
-// that level's parent and every child, empty levels are real levels, and topics
-// beginning with '$' are not matched by a filter whose first level is a
-// wildcard. Names are 1 to 65,535 bytes of UTF-8 with no NUL. Shared
-// subscriptions are not written into filters ("$share/g/…" is refused); set
-// [SubscribeOptions.Group] instead.
+// separated by '/', '+' matches exactly one level, '#' as the last level
+// matches that level's parent and every child, empty levels are real
+// levels, and topics beginning with '$' are not matched by a filter whose
+// first level is a wildcard. Names are 1 to 65,535 bytes of UTF-8 with no
+// NUL. Shared subscriptions are not written into filters ("$share/g/…" is
+// refused); set [SubscribeOptions.Group] instead.
 //
 // # Delivery contract
 //
@@ -25,18 +25,27 @@
 // [OverflowClose] ends that subscription with a [*SlowConsumerError] that
 // carries the cursor of the last message it received, so the transport can
 // tell its client where to resume. [OverflowDropOldest] is the opt-in lossy
-// policy for tickers. Messages from one publisher reach each subscriber in the
-// order they were published.
+// policy for tickers. Messages from one publisher reach each subscriber in
+// the order they were published.
 //
 // # Cursors and history
 //
-// A broker with [Capabilities.History] gives every message a cursor (an epoch
-// and a sequence number, see [Cursor]). Subscribing with
-// [SubscribeOptions.Since] replays every matching message after that cursor,
-// then continues live, with no gap and no duplicate. When history no longer
-// reaches back to the cursor, or the cursor comes from another epoch (the
-// broker restarted), [Subscription.Gap] reports true and delivery starts live
-// from now: the client should reload its state. A gap is never silent.
+// A broker with [Capabilities.History] gives every message a cursor (an
+// epoch and a sequence number, see [Cursor]). Subscribing with
+// [SubscribeOptions.Since] replays every matching message after that
+// cursor, then continues live, with no gap and no duplicate. When history
+// no longer reaches back to the cursor, or the cursor comes from another
+// epoch (the broker restarted), [Subscription.Gap] reports true and
+// delivery starts live from now: the client should reload its state. A gap
+// is never silent.
+//
+// # Writing a broker
+//
+// A Broker implementation builds each subscription on a [Feed]: the
+// bounded channel, the overflow policies and replay-then-live (a backlog
+// delivered ahead of live messages with no gap and no duplicate), the
+// same code Memory and this module's amqpx and mqttx use. Run the
+// pubsubtest suite against it.
 //
 // # Delivered messages are shared
 //

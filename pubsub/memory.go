@@ -171,7 +171,7 @@ func (b *memory) fanoutLocked(m *Message) {
 			s.lastOffered = m
 			if s.opts.ManualAck {
 				s.pushLocked(m)
-			} else if s.offer(m) {
+			} else if s.Offer(m) {
 				b.dead = append(b.dead, s)
 			}
 		}
@@ -289,6 +289,45 @@ func (b *Memory) Subscribe(ctx context.Context, filter string, opts *SubscribeOp
 // once, and messages arrive in cursor order whatever filter they match.
 // A group takes exactly one filter.
 func (b *Memory) SubscribeMany(ctx context.Context, filters []string, opts *SubscribeOptions) (Subscription, error) {
+	fs, err := parseFilters(filters)
+	if err != nil {
+		return nil, err
+	}
+	o := opts.WithDefaults()
+	since, err := b.checkOptions(&o, len(fs))
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := newMemSub(&b.memory, fs, o)
+
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, ErrClosed
+	}
+	b.subs[s] = struct{}{}
+	if o.Group != "" {
+		b.joinGroupLocked(s)
+	} else {
+		initial := b.initialLocked(s, since)
+		for _, f := range fs {
+			n := b.root.path(f.levels, true)
+			n.subs = append(n.subs, s)
+		}
+		s.start(initial)
+	}
+	b.reapLocked()
+	b.mu.Unlock()
+
+	s.Watch(ctx, s.end)
+	return s, nil
+}
+
+// parseFilters parses the filters of a subscription: at least one.
+func parseFilters(filters []string) ([]Filter, error) {
 	if len(filters) == 0 {
 		return nil, fmt.Errorf("%w: no filter", ErrInvalidFilter)
 	}
@@ -300,85 +339,72 @@ func (b *Memory) SubscribeMany(ctx context.Context, filters []string, opts *Subs
 		}
 		fs[i] = f
 	}
-	o := opts.WithDefaults()
-	if o.Group != "" && len(fs) > 1 {
-		return nil, fmt.Errorf("%w: a group takes one filter", ErrNotSupported)
-	}
-	var since Cursor
-	if o.Since != "" {
-		if b.ring == nil {
-			return nil, fmt.Errorf("%w: history is disabled, cannot resume", ErrNotSupported)
-		}
-		if o.Group != "" {
-			return nil, fmt.Errorf("%w: Since cannot be combined with Group", ErrNotSupported)
-		}
-		var err error
-		if since, err = ParseCursor(o.Since); err != nil {
-			return nil, err
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s := &memSub{b: &b.memory, filters: fs, opts: o, ch: make(chan *Message, o.Buffer), done: make(chan struct{})}
-	s.live.Store(true) // until start begins a replay
+	return fs, nil
+}
 
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return nil, ErrClosed
+// checkOptions refuses the option combinations Memory cannot honour for
+// a subscription to n filters and parses o.Since.
+func (b *Memory) checkOptions(o *SubscribeOptions, n int) (since Cursor, err error) {
+	if o.Group != "" && n > 1 {
+		return since, fmt.Errorf("%w: a group takes one filter", ErrNotSupported)
 	}
-	b.subs[s] = struct{}{}
+	if o.Since == "" {
+		return since, nil
+	}
+	if b.ring == nil {
+		return since, fmt.Errorf("%w: history is disabled, cannot resume", ErrNotSupported)
+	}
 	if o.Group != "" {
-		f := fs[0]
-		key := o.Group + "\x00" + f.raw
-		g := b.groups[key]
-		if g == nil {
-			g = &group{b: &b.memory, name: o.Group, filter: f}
-			b.groups[key] = g
-			n := b.root.path(f.levels, true)
-			n.groups = append(n.groups, g)
-		}
-		s.group = g
-		g.members = append(g.members, s)
-		g.pump()
-	} else {
-		var initial []*Message
-		if o.Since != "" {
-			start, ok := b.resumeLocked(since)
-			s.gap = !ok
-			if ok {
-				for seq := start; seq <= b.seq; seq++ {
-					if m := b.at(seq); s.match(m.Topic) {
-						initial = append(initial, m)
-					}
-				}
-			}
-		} else if !o.NoRetained {
-			for topic, m := range b.retained {
-				if s.match(topic) {
+		return since, fmt.Errorf("%w: Since cannot be combined with Group", ErrNotSupported)
+	}
+	return ParseCursor(o.Since)
+}
+
+// joinGroupLocked makes s a member of its group, creating the group on
+// its first member; b.mu held.
+func (b *memory) joinGroupLocked(s *memSub) {
+	f := s.filters[0]
+	key := s.opts.Group + "\x00" + f.raw
+	g := b.groups[key]
+	if g == nil {
+		g = &group{b: b, name: s.opts.Group, filter: f}
+		b.groups[key] = g
+		n := b.root.path(f.levels, true)
+		n.groups = append(n.groups, g)
+	}
+	s.group = g
+	g.members = append(g.members, s)
+	g.pump()
+}
+
+// initialLocked returns what a new subscription receives first: the
+// history after since (setting s.gap when it no longer reaches back),
+// or else the retained messages matching its filters, oldest first;
+// b.mu held.
+func (b *memory) initialLocked(s *memSub, since Cursor) []*Message {
+	var initial []*Message
+	if s.opts.Since != "" {
+		start, ok := b.resumeLocked(since)
+		s.gap = !ok
+		if ok {
+			for seq := start; seq <= b.seq; seq++ {
+				if m := b.at(seq); s.match(m.Topic) {
 					initial = append(initial, m)
 				}
 			}
-			sort.Slice(initial, func(i, j int) bool { return initial[i].Time.Before(initial[j].Time) })
 		}
-		for _, f := range fs {
-			n := b.root.path(f.levels, true)
-			n.subs = append(n.subs, s)
+		return initial
+	}
+	if s.opts.NoRetained {
+		return nil
+	}
+	for topic, m := range b.retained {
+		if s.match(topic) {
+			initial = append(initial, m)
 		}
-		s.start(initial)
 	}
-	b.reapLocked()
-	b.mu.Unlock()
-
-	stop := context.AfterFunc(ctx, func() { s.end(ctx.Err()) })
-	s.mu.Lock()
-	s.stop = stop
-	if s.closed {
-		stop()
-	}
-	s.mu.Unlock()
-	return s, nil
+	sort.Slice(initial, func(i, j int) bool { return initial[i].Time.Before(initial[j].Time) })
+	return initial
 }
 
 // removeLocked detaches s from the trie or its group; unacknowledged group
@@ -426,9 +452,7 @@ func (b *Memory) Close() error {
 	if !b.closed {
 		b.closed = true
 		for s := range b.subs {
-			s.mu.Lock()
-			s.closeLocked(ErrClosed)
-			s.mu.Unlock()
+			s.End(ErrClosed)
 		}
 		clear(b.subs)
 		b.root = node{}

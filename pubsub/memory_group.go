@@ -68,7 +68,7 @@ func (g *group) pump() {
 					d := *m
 					delivered = s.deliverAck(&d)
 				}
-			} else if s.tryOffer(m) {
+			} else if s.put(m) {
 				delivered = true
 			} else if full == nil {
 				full = s

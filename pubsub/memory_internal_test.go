@@ -12,7 +12,13 @@ import (
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
-func recv(t *testing.T, sub pubsub.Subscription) *pubsub.Message {
+// receiver is a Subscription or a Feed.
+type receiver interface {
+	C() <-chan *pubsub.Message
+	Err() error
+}
+
+func recv(t *testing.T, sub receiver) *pubsub.Message {
 	t.Helper()
 	select {
 	case m, ok := <-sub.C():
@@ -82,7 +88,8 @@ func TestMemoryHistoryEviction(t *testing.T) {
 		require.NoError(t, err)
 		rs = append(rs, r)
 	}
-	// Count: only 3..7 are kept. Resuming after 2 is complete; after 1 is a gap.
+	// Count: only 3..7 are kept. Resuming after 2 is complete; after 1 is a
+	// gap.
 	sub, err := b.Subscribe(ctx, "h", &pubsub.SubscribeOptions{Since: rs[2].Cursor})
 	require.NoError(t, err)
 	require.False(t, sub.Gap())

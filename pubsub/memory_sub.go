@@ -1,35 +1,24 @@
 package pubsub
 
-import (
-	"slices"
-	"sync"
-	"sync/atomic"
-)
+import "slices"
 
-// memSub is a Memory subscription. Live delivery needs no goroutine: the
-// publisher puts the message on the buffered channel. A goroutine runs only
-// while a replay (history or retained messages) is larger than the buffer.
+// memSub is a Memory subscription, delivering through its Feed. Live
+// delivery needs no goroutine: the publisher puts the message on the
+// buffered channel, without the feed's mutex (every Offer and End is made
+// under b.mu). A goroutine runs only while a replay (history or retained
+// messages) is larger than the buffer.
+//
+// ManualAck subscriptions and group members use the channel but not the
+// feed's overflow policy or replay: their messages wait in a backlog
+// (their own, or the group's, bounded by MemoryOptions.Backlog) and move
+// to the channel as prefetch slots free up, so it never overflows.
 type memSub struct {
+	Feed
 	b       *memory
 	filters []Filter
 	opts    SubscribeOptions
 	group   *group
-	ch      chan *Message
 	gap     bool
-
-	// live is false while a replay goroutine runs. While it is true, only
-	// holders of b.mu touch closed, last and ch, so the publisher's fast
-	// path needs no s.mu.
-	live atomic.Bool
-
-	mu        sync.Mutex
-	closed    bool
-	err       error
-	last      string        // cursor of the last message put on ch
-	replaying bool          // a replay goroutine owns sends and closing ch
-	pending   []*Message    // live messages held back during a replay
-	done      chan struct{} // closed when the subscription ends
-	stop      func() bool   // stops the context.AfterFunc
 
 	lastOffered *Message // guarded by b.mu: dedupes a message matching two filters
 
@@ -38,7 +27,11 @@ type memSub struct {
 	backlog  []*Message // waiting for a free prefetch slot
 }
 
-func (s *memSub) C() <-chan *Message { return s.ch }
+func newMemSub(b *memory, fs []Filter, o SubscribeOptions) *memSub {
+	s := &memSub{b: b, filters: fs, opts: o}
+	s.setup(o.Buffer, o.Overflow, true)
+	return s
+}
 
 func (s *memSub) match(topic string) bool {
 	for _, f := range s.filters {
@@ -48,46 +41,22 @@ func (s *memSub) match(topic string) bool {
 	}
 	return false
 }
-func (s *memSub) Gap() bool { return s.gap }
 
-func (s *memSub) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
+func (s *memSub) Gap() bool { return s.gap }
 
 func (s *memSub) Close() error {
 	s.end(ErrClosed)
 	return nil
 }
 
-// end closes the subscription with err and detaches it from the broker.
+// end ends the subscription with err and detaches it from the broker.
 func (s *memSub) end(err error) {
 	b := s.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s.mu.Lock()
-	s.closeLocked(err)
-	s.mu.Unlock()
+	s.End(err)
 	b.removeLocked(s)
 	b.reapLocked()
-}
-
-// closeLocked marks s closed; s.mu must be held. The channel is closed here
-// unless a replay goroutine owns it, which then closes it on exit.
-func (s *memSub) closeLocked(err error) {
-	if s.closed {
-		return
-	}
-	s.closed = true
-	s.err = err
-	close(s.done)
-	if !s.replaying {
-		close(s.ch)
-	}
-	if s.stop != nil {
-		s.stop()
-	}
 }
 
 // start delivers the initial messages (retained or replayed); b.mu held.
@@ -98,143 +67,23 @@ func (s *memSub) start(initial []*Message) {
 		s.pumpLocked()
 		return
 	}
-	if len(initial) <= cap(s.ch) {
+	if len(initial) <= s.opts.Buffer {
 		for _, m := range initial {
-			s.ch <- m
-		}
-		if len(initial) > 0 {
-			s.last = initial[len(initial)-1].Cursor
+			s.Offer(m) // there is room: the subscription is new
 		}
 		return
 	}
-	s.replaying = true
-	s.live.Store(false)
+	s.Hold()
 	s.b.wg.Add(1)
-	go s.replay(initial)
-}
-
-// replay sends a backlog larger than the buffer, then the live messages
-// that arrived meanwhile, then hands delivery back to publishers.
-func (s *memSub) replay(batch []*Message) {
-	defer s.b.wg.Done()
-	for {
-		for _, m := range batch {
-			select {
-			case s.ch <- m:
-				s.mu.Lock()
-				s.sent(m)
-				s.mu.Unlock()
-			case <-s.done:
-				s.mu.Lock()
-				s.replaying = false
-				close(s.ch)
-				s.mu.Unlock()
-				return
-			}
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.replaying = false
-			close(s.ch)
-			s.mu.Unlock()
-			return
-		}
-		if len(s.pending) == 0 {
-			s.replaying = false
-			s.pending = nil
-			s.live.Store(true)
-			s.mu.Unlock()
-			return
-		}
-		batch, s.pending = s.pending, nil
-		s.mu.Unlock()
-	}
-}
-
-// sent records that m was put on the channel; s.mu held. If the
-// subscription has already overflowed, its error learns the new last cursor.
-func (s *memSub) sent(m *Message) {
-	s.last = m.Cursor
-	if sc, ok := s.err.(*SlowConsumerError); ok {
-		sc.LastCursor = m.Cursor
-	}
-}
-
-// closeSlow ends s as a slow consumer; s.mu held.
-func (s *memSub) closeSlow() { s.closeLocked(&SlowConsumerError{LastCursor: s.last}) }
-
-// offer delivers a live message to an automatic-ack subscription without
-// blocking; b.mu held. It reports whether the subscription overflowed and
-// closed, so the caller detaches it.
-func (s *memSub) offer(m *Message) (overflowed bool) {
-	if s.live.Load() && !s.closed {
-		select {
-		case s.ch <- m:
-			s.last = m.Cursor
-			return false
-		default:
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	if s.replaying {
-		if len(s.pending) >= s.opts.Buffer {
-			if s.opts.Overflow != OverflowDropOldest {
-				s.closeSlow()
-				return true
-			}
-			s.pending = slices.Delete(s.pending, 0, 1)
-		}
-		s.pending = append(s.pending, m)
-		return false
-	}
-	select {
-	case s.ch <- m:
-		s.last = m.Cursor
-		return false
-	default:
-	}
-	if s.opts.Overflow == OverflowDropOldest {
-		select {
-		case <-s.ch:
-		default:
-		}
-		select {
-		case s.ch <- m:
-			s.last = m.Cursor
-		default:
-		}
-		return false
-	}
-	s.closeSlow()
-	return true
-}
-
-// tryOffer delivers to a group member without blocking and without
-// overflow handling; b.mu held.
-func (s *memSub) tryOffer(m *Message) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	select {
-	case s.ch <- m:
-		s.last = m.Cursor
-		return true
-	default:
-		return false
-	}
+	go func() {
+		defer s.b.wg.Done()
+		s.Replay(slices.Values(initial), nil, 0)
+	}()
 }
 
 // overflow closes s as a slow consumer; b.mu held.
 func (s *memSub) overflow() {
-	s.mu.Lock()
-	s.closeSlow()
-	s.mu.Unlock()
+	s.endSlow()
 	s.b.dead = append(s.b.dead, s)
 }
 
@@ -268,19 +117,11 @@ func (s *memSub) pumpLocked() {
 
 // deliverAck puts a delivery copy on the channel and tracks it; b.mu held.
 func (s *memSub) deliverAck(d *Message) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	if !s.put(d) { // full cannot happen while inflight <= Prefetch <= Buffer
 		return false
 	}
-	select {
-	case s.ch <- d:
-		s.last = d.Cursor
-		s.inflight = append(s.inflight, d)
-		return true
-	default: // cannot happen while inflight <= Prefetch <= cap(ch)
-		return false
-	}
+	s.inflight = append(s.inflight, d)
+	return true
 }
 
 func (s *memSub) Ack(m *Message) error {
