@@ -63,6 +63,18 @@ func Mosquitto(t testing.TB) string {
 	return Addr(t, "SWITCHBOARD_MQTT_ADDR", "127.0.0.1:1883")
 }
 
+// NATS returns the URL of the test NATS server with JetStream
+// (SWITCHBOARD_NATS_URL, default nats://127.0.0.1:4222).
+func NATS(t testing.TB) string {
+	return Addr(t, "SWITCHBOARD_NATS_URL", "nats://127.0.0.1:4222")
+}
+
+// Redis returns the URL of the test Redis (SWITCHBOARD_REDIS_URL, default
+// redis://127.0.0.1:6379/0).
+func Redis(t testing.TB) string {
+	return Addr(t, "SWITCHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0")
+}
+
 // Command returns the path of an executable, or skips/fails.
 func Command(t testing.TB, name string) string {
 	t.Helper()
