@@ -1,5 +1,7 @@
 package transport
 
+import "github.com/switchboard-go/switchboard/internal/opt"
+
 // Limits bound what one client can make a transport hold. Zero means the
 // default; a negative value turns the limit off.
 type Limits struct {
@@ -23,18 +25,8 @@ const (
 // WithDefaults returns l with zero fields set to their defaults and negative
 // fields set to 0, meaning "no limit".
 func (l Limits) WithDefaults() Limits {
-	l.MaxMessageBytes = pick64(l.MaxMessageBytes, DefaultMaxMessageBytes)
-	l.MaxSubscriptions = int(pick64(int64(l.MaxSubscriptions), DefaultMaxSubscriptions))
-	l.MaxConnections = int(pick64(int64(l.MaxConnections), DefaultMaxConnections))
+	l.MaxMessageBytes = opt.Or(l.MaxMessageBytes, DefaultMaxMessageBytes)
+	l.MaxSubscriptions = opt.Or(l.MaxSubscriptions, DefaultMaxSubscriptions)
+	l.MaxConnections = opt.Or(l.MaxConnections, DefaultMaxConnections)
 	return l
-}
-
-func pick64(v, def int64) int64 {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0
-	}
-	return v
 }
