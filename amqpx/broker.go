@@ -253,7 +253,7 @@ func (b *Broker) SubscribeMany(ctx context.Context, filters []string, opts *pubs
 		}
 		fs[i], keys[i] = f, key
 	}
-	o := withDefaults(opts)
+	o := opts.WithDefaults()
 	if o.Group != "" && len(fs) > 1 {
 		return nil, fmt.Errorf("%w: a group takes one filter", pubsub.ErrNotSupported)
 	}
@@ -434,22 +434,4 @@ func (b *Broker) close() {
 	b.cancel()
 	<-drained
 	b.wg.Wait()
-}
-
-// withDefaults applies pubsub's documented defaults to opts.
-func withDefaults(opts *pubsub.SubscribeOptions) pubsub.SubscribeOptions {
-	var c pubsub.SubscribeOptions
-	if opts != nil {
-		c = *opts
-	}
-	if c.Buffer <= 0 {
-		c.Buffer = pubsub.DefaultBuffer
-	}
-	if c.Prefetch <= 0 || c.Prefetch > c.Buffer {
-		c.Prefetch = c.Buffer
-	}
-	if c.MaxDeliveries == 0 {
-		c.MaxDeliveries = pubsub.DefaultMaxDeliveries
-	}
-	return c
 }
