@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -152,9 +153,19 @@ type clientConn struct {
 	*batchConn
 	cut func() // closes the connection at once, without a handshake
 
+	closed atomic.Bool // Close was called (mochi closes before it marks the client closed)
+
 	mu       sync.Mutex
 	ss       *session // nil until OnConnect accepts the client
 	goneAway bool     // GoAway was called: OnConnect refuses the client
+}
+
+// Close closes the connection and records it first, so a client that
+// reconnects as soon as it sees the close finds the old connection ended
+// even before mochi marks its client closed.
+func (cc *clientConn) Close() error {
+	cc.closed.Store(true)
+	return cc.batchConn.Close()
 }
 
 // newConn wraps c and attaches it to the conns Tracker (entered by the

@@ -80,10 +80,11 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		}
 	}
 	// A client that reconnects right after its connection closed may beat
-	// mochi's cleanup of the old one: drop it, so the new connection does
-	// not inherit (Session Present 1) what already ended. A live old
+	// mochi's cleanup of the old one (mochi closes the network connection
+	// before it marks the client closed): drop it, so the new connection
+	// does not inherit (Session Present 1) what already ended. A live old
 	// connection is taken over by mochi as usual.
-	if old, ok := s.mochi.Clients.Get(cl.ID); ok && old != cl && old.Closed() {
+	if old, ok := s.mochi.Clients.Get(cl.ID); ok && old != cl && (old.Closed() || connClosed(old)) {
 		old.ClearInflights()
 		s.mochi.UnsubscribeClient(old)
 		s.mochi.Clients.Delete(old.ID)
@@ -95,6 +96,12 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	s.sessions.Store(cl, ss)
 	return nil
+}
+
+// connClosed reports whether a client's network connection was closed.
+func connClosed(cl *mqtt.Client) bool {
+	cc := connOf(cl)
+	return cc != nil && cc.closed.Load()
 }
 
 // refuseConnect sends a refusing CONNACK. MQTT 3.1.1 gets its own return
