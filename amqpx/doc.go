@@ -131,9 +131,8 @@
 // "<ConnectionName> publish" and "<ConnectionName> consume" in rabbitmqctl.
 // Each reconnects by itself with backoff doubling from Options.MinBackoff
 // to Options.MaxBackoff, with jitter, and sends AMQP heartbeats every
-// Options.KeepAlive; the node
-// queue, its bindings, group and private queues and their consumers are
-// declared again on the new connection. Close drains publishes in flight,
-// ends every subscription, deletes the node queue and waits for the
-// Broker's goroutines.
+// Options.KeepAlive; the node queue, its bindings, group and private queues
+// and their consumers are declared again on the new connection. Close
+// drains publishes in flight, ends every subscription, deletes the node
+// queue and waits for the Broker's goroutines.
 package amqpx

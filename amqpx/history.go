@@ -149,14 +149,13 @@ func (b *Broker) resumePoint(ctx context.Context, seq uint64) (from uint64, gap 
 	return seq + 1, false, nil
 }
 
-// History reads the stream: the messages matching filter after
-// opts.Since, oldest first, up to the head — the newest message this node
-// has read from the stream (every message this node published is
-// included; one another node published a moment ago may come on the next
-// page). A read with nothing newer than Since, or with a negative Limit
-// (the head only), opens no stream consumer; a read without Since scans
-// from the stream's start. It needs
-// Options.History; otherwise it fails with pubsub.ErrNotSupported.
+// History reads the stream: the messages matching filter after opts.Since,
+// oldest first, up to the head — the newest message this node has read from
+// the stream (every message this node published is included; one another
+// node published a moment ago may come on the next page). A read with
+// nothing newer than Since, or with a negative Limit (the head only), opens
+// no stream consumer; a read without Since scans from the stream's start.
+// It needs Options.History; otherwise it fails with pubsub.ErrNotSupported.
 func (b *Broker) History(ctx context.Context, filter string, opts pubsub.HistoryOptions) (pubsub.HistoryPage, error) {
 	f, err := pubsub.ParseFilter(filter)
 	if err != nil {

@@ -29,21 +29,21 @@
 //	b, err := mqttx.Dial(ctx, "mqtt://127.0.0.1:1883", &mqttx.Options{ClientID: "node-1"})
 //
 // Dial takes the server URL and *Options (nil means every default; 0 in a
-// number or duration means its Default constant, a negative value turns
-// the feature off where it can be off). A Broker keeps one MQTT connection
-// with a persistent session (Options.SessionExpiry, Options.KeepAlive) and
+// number or duration means its Default constant, a negative value turns the
+// feature off where it can be off). A Broker keeps one MQTT connection with
+// a persistent session (Options.SessionExpiry, Options.KeepAlive) and
 // reconnects with backoff doubling from Options.MinBackoff to
-// Options.MaxBackoff, with jitter. Local
-// subscriptions to the same filter share one MQTT subscription; each
-// SUBSCRIBE carries a fresh subscription identifier, so a message is routed
-// to the right local subscriptions without matching topics twice: retained
-// messages only to the new subscriber, live messages only to subscriptions
-// that existed when the server routed them. A message whose identifier the
-// Broker no longer remembers (servers without identifiers, or one more than
-// 64 re-subscriptions old) is routed by topic filter. Groups become shared
+// Options.MaxBackoff, with jitter. Local subscriptions to the same filter
+// share one MQTT subscription; each SUBSCRIBE carries a fresh subscription
+// identifier, so a message is routed to the right local subscriptions
+// without matching topics twice: retained messages only to the new
+// subscriber, live messages only to subscriptions that existed when the
+// server routed them. A message whose identifier the Broker no longer
+// remembers (servers without identifiers, or one more than 64
+// re-subscriptions old) is routed by topic filter. Groups become shared
 // subscriptions "$share/<group>/<filter>". QoS comes from
-// Options.PublishQoS / SubscribeQoS, or per message from the
-// "mqtt-qos" header (HeaderQoS).
+// Options.PublishQoS / SubscribeQoS, or per message from the "mqtt-qos"
+// header (HeaderQoS).
 //
 // Decisions: MQTT keeps no history and has no negative acknowledgement, so
 // Capabilities reports History and Acks false (SubscribeOptions.Since and

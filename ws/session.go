@@ -25,11 +25,11 @@ const ctrlQueue = 8
 // session is one WebSocket connection. Two goroutines serve it: a reader
 // started by ServeHTTP (which then returns, as the connection is hijacked)
 // runs client frames (readLoop), and one writer (writeLoop) writes every
-// frame, taking control frames from ctrl and
-// messages straight from the broker subscriptions' channels, so the broker
-// buffers are the outgoing queue and a delivered message costs no copy and
-// no allocation. Requests waiting for a reply run in their own goroutines,
-// at most MaxPendingRequests at a time.
+// frame, taking control frames from ctrl and messages straight from the
+// broker subscriptions' channels, so the broker buffers are the outgoing
+// queue and a delivered message costs no copy and no allocation. Requests
+// waiting for a reply run in their own goroutines, at most
+// MaxPendingRequests at a time.
 type session struct {
 	h      *Handler
 	conn   *websocket.Conn
