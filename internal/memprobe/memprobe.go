@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-go/switchboard/internal/procstat"
 )
 
 // Stats is what the child reports at /stats.
@@ -164,16 +166,5 @@ func Measure(b *testing.B, env, request string, n int, unit string) {
 		n, before.HeapInuse, s.HeapInuse, before.StackInuse, s.StackInuse, before.Goroutines, s.Goroutines, rssBefore, rss)
 }
 
-func rssKiB(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			n, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
+// rssKiB is procstat.RSSKiB as the unsigned figure Measure subtracts.
+func rssKiB(pid int) uint64 { return uint64(procstat.RSSKiB(pid)) }

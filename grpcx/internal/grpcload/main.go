@@ -9,7 +9,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -21,8 +20,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,13 +28,14 @@ import (
 
 	pb "github.com/switchboard-go/switchboard/grpcx/pubsubv1"
 	"github.com/switchboard-go/switchboard/grpcx/pubsubv1/pubsubv1connect"
+	"github.com/switchboard-go/switchboard/internal/procstat"
 )
 
 type result struct {
 	N             int     `json:"n"`
 	Connected     int     `json:"connected"`
-	RSSBeforeKiB  int     `json:"rss_before_kib"`
-	RSSIdleKiB    int     `json:"rss_idle_kib"`
+	RSSBeforeKiB  int64   `json:"rss_before_kib"`
+	RSSIdleKiB    int64   `json:"rss_idle_kib"`
 	KiBPerStream  float64 `json:"kib_per_stream"`
 	Pubs          int     `json:"pubs"`
 	PubConc       int     `json:"pub_conc"`
@@ -62,7 +60,17 @@ func main() {
 	}
 }
 
-func run(args []string, out io.Writer) error {
+// config is the command line.
+type config struct {
+	base                          string
+	n, conns, pubs, pubConc, msgs int
+	size, pid                     int
+	idle, timeout                 time.Duration
+}
+
+// parseArgs reads the command line and checks it: a loopback target and
+// at least one stream, connection and publisher.
+func parseArgs(args []string) (config, error) {
 	fs := flag.NewFlagSet("grpcload", flag.ContinueOnError)
 	base := fs.String("url", "http://127.0.0.1:8080", "server base URL (loopback only)")
 	n := fs.Int("n", 1000, "Subscribe streams")
@@ -75,80 +83,94 @@ func run(args []string, out io.Writer) error {
 	idle := fs.Duration("idle", 3*time.Second, "wait before reading the idle memory")
 	timeout := fs.Duration("timeout", 120*time.Second, "bound on the whole run")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return config{}, err
 	}
 	if err := loopback(*base); err != nil {
-		return err
+		return config{}, err
 	}
 	if *n < 1 || *conns < 1 || *size < 8 || *pubConc < 1 {
-		return errors.New("need -n >= 1, -conns >= 1, -size >= 8, -pub-conc >= 1")
+		return config{}, errors.New("need -n >= 1, -conns >= 1, -size >= 8, -pub-conc >= 1")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	return config{base: *base, n: *n, conns: *conns, pubs: *pubs, pubConc: *pubConc, msgs: *msgs,
+		size: *size, pid: *pid, idle: *idle, timeout: *timeout}, nil
+}
+
+// run measures the server the command line names and writes the report
+// to out: idle memory per stream, unary publish throughput, fan-out.
+func run(args []string, out io.Writer) error {
+	cfg, err := parseArgs(args)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
 	defer cancel()
+	clients, closeIdle := newClients(cfg)
+	defer closeIdle()
+	r := result{N: cfg.n, Pubs: cfg.pubs, PubConc: cfg.pubConc, Msgs: cfg.msgs}
+	r.RSSBeforeKiB = procstat.RSSKiB(cfg.pid)
 
-	clients := make([]pubsubv1connect.PubSubServiceClient, *conns)
-	for i := range clients {
-		p := new(http.Protocols)
-		p.SetUnencryptedHTTP2(true)
-		tr := &http.Transport{Protocols: p}
-		defer tr.CloseIdleConnections()
-		clients[i] = pubsubv1connect.NewPubSubServiceClient(&http.Client{Transport: tr}, *base, connect.WithGRPC())
-	}
-	r := result{N: *n, Pubs: *pubs, PubConc: *pubConc, Msgs: *msgs}
-	r.RSSBeforeKiB = rss(*pid)
-
-	// Open the streams; each counts deliveries and checks the sequence.
-	var delivered, bad atomic.Int64
-	var wg sync.WaitGroup
 	sctx, scancel := context.WithCancel(ctx)
-	defer func() { scancel(); wg.Wait() }()
-	all := make(chan struct{}, *n)
-	for i := range *n {
-		st, err := clients[i%*conns].Subscribe(sctx, connect.NewRequest(&pb.SubscribeRequest{Filters: []string{"load/fanout"}}))
-		if err != nil {
-			return err
-		}
-		if !st.Receive() {
-			return fmt.Errorf("stream %d: %w", i, st.Err())
-		}
-		r.Connected++
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer st.Close()
-			next := uint64(0)
-			for st.Receive() {
-				d := st.Msg().GetMessage().GetData()
-				if len(d) < 8 || binary.BigEndian.Uint64(d) != next {
-					bad.Add(1)
-				}
-				next++
-				delivered.Add(1)
-				if next == uint64(*msgs) {
-					all <- struct{}{}
-				}
-			}
-		}()
+	s := &streams{all: make(chan struct{}, cfg.n)}
+	defer func() { scancel(); s.wg.Wait() }()
+	if err := s.open(sctx, clients, cfg, &r); err != nil {
+		return err
 	}
-	time.Sleep(*idle) // let the server settle before reading its memory
-	r.RSSIdleKiB = rss(*pid)
+	time.Sleep(cfg.idle) // let the server settle before reading its memory
+	r.RSSIdleKiB = procstat.RSSKiB(cfg.pid)
 	if r.RSSIdleKiB > 0 {
 		r.KiBPerStream = float64(r.RSSIdleKiB-r.RSSBeforeKiB) / float64(r.Connected)
 	}
 
 	// Unary throughput (no subscriber on this topic).
-	data := make([]byte, *size)
-	cpu0 := cpuSeconds(*pid)
+	cpu0 := procstat.CPUSeconds(cfg.pid)
 	start := time.Now()
+	if err := publishUnary(ctx, clients, cfg); err != nil {
+		return err
+	}
+	r.PubPerSec = float64(cfg.pubs) / time.Since(start).Seconds()
+	cpu1 := procstat.CPUSeconds(cfg.pid)
+	r.ServerUsPerPublish = (cpu1 - cpu0) * 1e6 / float64(cfg.pubs)
+
+	// Fan-out: -msgs messages to every stream.
+	start = time.Now()
+	if err := fanOut(ctx, clients[0], s, cfg, r.Connected); err != nil {
+		return err
+	}
+	r.fanoutFigures(s, cfg, start, cpu1)
+	return json.NewEncoder(out).Encode(r)
+}
+
+// newClients returns one gRPC client per HTTP/2 connection (-conns), and
+// a function that closes their idle connections.
+func newClients(cfg config) ([]pubsubv1connect.PubSubServiceClient, func()) {
+	clients := make([]pubsubv1connect.PubSubServiceClient, cfg.conns)
+	transports := make([]*http.Transport, cfg.conns)
+	for i := range clients {
+		p := new(http.Protocols)
+		p.SetUnencryptedHTTP2(true)
+		transports[i] = &http.Transport{Protocols: p}
+		clients[i] = pubsubv1connect.NewPubSubServiceClient(&http.Client{Transport: transports[i]}, cfg.base, connect.WithGRPC())
+	}
+	return clients, func() {
+		for _, tr := range transports {
+			tr.CloseIdleConnections()
+		}
+	}
+}
+
+// publishUnary sends -pubs unary publishes from -pub-conc workers and
+// returns the first error one met.
+func publishUnary(ctx context.Context, clients []pubsubv1connect.PubSubServiceClient, cfg config) error {
+	data := make([]byte, cfg.size)
 	var pwg sync.WaitGroup
 	var perr atomic.Value
 	var left atomic.Int64
-	left.Store(int64(*pubs))
-	for w := range *pubConc {
+	left.Store(int64(cfg.pubs))
+	for w := range cfg.pubConc {
 		pwg.Add(1)
 		go func() {
 			defer pwg.Done()
-			c := clients[w%*conns]
+			c := clients[w%cfg.conns]
 			for left.Add(-1) >= 0 {
 				if _, err := c.Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: "load/unary", Data: data})); err != nil {
 					perr.Store(err)
@@ -158,39 +180,42 @@ func run(args []string, out io.Writer) error {
 		}()
 	}
 	pwg.Wait()
-	if err, _ := perr.Load().(error); err != nil {
-		return err
-	}
-	r.PubPerSec = float64(*pubs) / time.Since(start).Seconds()
-	cpu1 := cpuSeconds(*pid)
-	r.ServerUsPerPublish = (cpu1 - cpu0) * 1e6 / float64(*pubs)
+	err, _ := perr.Load().(error)
+	return err
+}
 
-	// Fan-out: -msgs messages to every stream.
-	start = time.Now()
-	for i := range *msgs {
-		d := make([]byte, *size)
+// fanOut publishes -msgs numbered messages and waits until each of the
+// connected streams has received them all.
+func fanOut(ctx context.Context, c pubsubv1connect.PubSubServiceClient, s *streams, cfg config, connected int) error {
+	for i := range cfg.msgs {
+		d := make([]byte, cfg.size)
 		binary.BigEndian.PutUint64(d, uint64(i))
-		if _, err := clients[0].Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: "load/fanout", Data: d})); err != nil {
+		if _, err := c.Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: "load/fanout", Data: d})); err != nil {
 			return err
 		}
 	}
-	for range r.Connected {
+	for range connected {
 		select {
-		case <-all:
+		case <-s.all:
 		case <-ctx.Done():
-			return fmt.Errorf("fan-out incomplete: %d of %d delivered", delivered.Load(), int64(r.Connected**msgs))
+			return fmt.Errorf("fan-out incomplete: %d of %d delivered", s.delivered.Load(), int64(connected*cfg.msgs))
 		}
 	}
+	return nil
+}
+
+// fanoutFigures fills in the fan-out report: timed from start, with the
+// server's CPU counted from cpuBefore.
+func (r *result) fanoutFigures(s *streams, cfg config, start time.Time, cpuBefore float64) {
 	r.FanoutSeconds = time.Since(start).Seconds()
-	r.Delivered = delivered.Load()
-	r.Expected = int64(r.Connected * *msgs)
+	r.Delivered = s.delivered.Load()
+	r.Expected = int64(r.Connected * cfg.msgs)
 	r.Missing = r.Expected - r.Delivered
-	r.Dups = bad.Load()
+	r.Dups = s.bad.Load()
 	r.DeliveriesSec = float64(r.Delivered) / r.FanoutSeconds
 	if r.Delivered > 0 {
-		r.ServerUsPerDelivery = (cpuSeconds(*pid) - cpu1) * 1e6 / float64(r.Delivered)
+		r.ServerUsPerDelivery = (procstat.CPUSeconds(cfg.pid) - cpuBefore) * 1e6 / float64(r.Delivered)
 	}
-	return json.NewEncoder(out).Encode(r)
 }
 
 // loopback refuses targets that are not on this machine.
@@ -209,44 +234,4 @@ func loopback(base string) error {
 		}
 	}
 	return nil
-}
-
-// rss reads VmRSS of pid in KiB; 0 without a pid.
-func rss(pid int) int {
-	if pid <= 0 {
-		return 0
-	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
-			k, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return k
-		}
-	}
-	return 0
-}
-
-// cpuSeconds reads the user+system CPU time of pid; 0 without a pid.
-func cpuSeconds(pid int) float64 {
-	if pid <= 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces) in parentheses.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ is 100 on Linux
 }
