@@ -42,3 +42,12 @@ func (h *Handler) authenticate(ctx context.Context, header http.Header, peer con
 func (h *Handler) authorize(ctx context.Context, id *transport.Identity, act transport.Action, topic string) error {
 	return h.o.Auth.Check(ctx, id, act, topic)
 }
+
+// authorizeJoin asks the Authorize hook whether id may join group (none
+// asked when group is empty).
+func (h *Handler) authorizeJoin(ctx context.Context, id *transport.Identity, group string) error {
+	if group == "" {
+		return nil
+	}
+	return h.o.Auth.Check(ctx, id, transport.ActionJoin, group)
+}

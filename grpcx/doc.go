@@ -126,7 +126,11 @@
 // Options.Auth's Authenticate hook runs once per call with
 // transport.Credentials built from the request headers (gRPC metadata):
 // "authorization: Bearer <token>" or Basic credentials, and Transport
-// "grpc". Authorize runs for every publish, subscribe and request.
+// "grpc". Authorize runs for every publish, subscribe and request, and
+// for the group a Subscribe call or a Session subscribe command names
+// (transport.ActionJoin with the group name, after ActionSubscribe with each
+// filter): a refusal is PermissionDenied (a Session command's result has
+// code "permission_denied").
 //
 // # Generated code
 //

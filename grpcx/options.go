@@ -16,7 +16,8 @@ import (
 type Options struct {
 	// Auth authenticates each call once (from its request headers: a bearer
 	// token or HTTP Basic credentials) and authorizes every publish,
-	// subscribe and request. Refusals are Unauthenticated or
+	// subscribe and request, and the group a subscribe names
+	// (transport.ActionJoin). Refusals are Unauthenticated or
 	// PermissionDenied.
 	Auth *transport.Auth
 

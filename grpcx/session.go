@@ -177,6 +177,9 @@ func (ss *session) subscribe(ctx context.Context, id string, c *pb.SessionSubscr
 	if err := h.authorize(ctx, ss.id, transport.ActionSubscribe, c.GetFilter()); err != nil {
 		return nil, err
 	}
+	if err := h.authorizeJoin(ctx, ss.id, c.GetGroup()); err != nil {
+		return nil, err
+	}
 	opts := pubsub.SubscribeOptions{Group: c.GetGroup(), ManualAck: c.GetManualAck(),
 		Prefetch: int(c.GetPrefetch()), NoRetained: c.GetNoRetained(), Buffer: h.o.Buffer}
 	sub, opened, err := h.open(ctx, []string{c.GetFilter()}, c.GetSince(), opts)

@@ -40,6 +40,9 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 			return h.toError(err)
 		}
 	}
+	if err := h.authorizeJoin(ctx, id, r.GetGroup()); err != nil {
+		return h.toError(err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := pubsub.SubscribeOptions{Group: r.GetGroup(), NoRetained: r.GetNoRetained(), Buffer: h.o.Buffer}

@@ -72,8 +72,10 @@
 //
 // Reason codes: CONNACK 0x86 for a refused login (transport.ErrUnauthenticated)
 // and 0x87 for transport.ErrForbidden (3.1.1: 0x04 and 0x05); SUBACK 0x87
-// for a filter Auth refuses, 0x8F for an invalid filter, 0x97 beyond
-// Limits.MaxSubscriptions, 0x9E for "$share" on a broker without groups;
+// for a filter Auth refuses (ActionSubscribe) or a shared subscription whose
+// group it refuses (ActionJoin with the group name; 3.1.1: SUBACK 0x80 for
+// either), 0x8F for an invalid filter, 0x97 beyond Limits.MaxSubscriptions,
+// 0x9E for "$share" on a broker without groups;
 // PUBACK/PUBREC 0x87 for a refused topic, 0x90 for an invalid topic name
 // (wildcards), 0x95 beyond Limits.MaxMessageBytes (MQTT 3.1.1 clients, which
 // have no reason codes in PUBACK, are disconnected instead); DISCONNECT 0x97

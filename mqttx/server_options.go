@@ -31,8 +31,10 @@ const (
 type ServerOptions struct {
 	// Auth authenticates CONNECT (Credentials.Transport "mqtt", Username,
 	// Password, RemoteAddr, and Header for MQTT over WebSocket) and
-	// authorizes every PUBLISH, SUBSCRIBE and will message. The zero value
-	// allows everything.
+	// authorizes every PUBLISH, SUBSCRIBE and will message, and the group
+	// of a shared subscription "$share/<group>/<filter>"
+	// (transport.ActionJoin with the group name, after ActionSubscribe with
+	// the filter). The zero value allows everything.
 	Auth *transport.Auth
 	// Limits bounds the payload of one PUBLISH (MaxMessageBytes; beyond it
 	// reason code 0x95), the subscriptions of one connection

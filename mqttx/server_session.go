@@ -67,30 +67,49 @@ func (s *Server) session(cl *mqtt.Client) *session {
 
 func (ss *session) now() time.Time { return time.Now() }
 
-// subscribe starts the broker subscription for one MQTT subscription and
-// returns 0, or the reason code refusing it.
-func (ss *session) subscribe(sub packets.Subscription, inherited bool) byte {
+// admit validates and authorizes one MQTT subscription: the filter
+// (transport.ActionSubscribe) and, for "$share/<group>/<filter>", the group
+// (transport.ActionJoin). It returns the group and the filter, or the
+// reason code refusing them.
+func (ss *session) admit(sub packets.Subscription) (group, filter string, code byte) {
 	s := ss.s
-	group, filter := "", sub.Filter
+	filter = sub.Filter
 	if rest, ok := strings.CutPrefix(sub.Filter, "$share/"); ok {
 		var found bool
 		group, filter, found = strings.Cut(rest, "/")
 		if !found || group == "" || strings.ContainsAny(group, "+#") {
-			return packets.ErrTopicFilterInvalid.Code
+			return "", "", packets.ErrTopicFilterInvalid.Code
 		}
 		if sub.NoLocal {
-			return packets.ErrProtocolViolationInvalidSharedNoLocal.Code
+			return "", "", packets.ErrProtocolViolationInvalidSharedNoLocal.Code
 		}
 		if !s.broker.Capabilities().Groups {
-			return packets.ErrSharedSubscriptionsNotSupported.Code
+			return "", "", packets.ErrSharedSubscriptionsNotSupported.Code
 		}
 	}
 	if _, err := pubsub.ParseFilter(filter); err != nil {
-		return packets.ErrTopicFilterInvalid.Code
+		return "", "", packets.ErrTopicFilterInvalid.Code
 	}
 	if err := s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionSubscribe, filter); err != nil {
 		s.log.Debug("mqttx: subscribe refused", "client", ss.cl.ID, "filter", filter, "err", err)
-		return packets.ErrNotAuthorized.Code
+		return "", "", packets.ErrNotAuthorized.Code
+	}
+	if group != "" {
+		if err := s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionJoin, group); err != nil {
+			s.log.Debug("mqttx: joining a group refused", "client", ss.cl.ID, "group", group, "err", err)
+			return "", "", packets.ErrNotAuthorized.Code
+		}
+	}
+	return group, filter, 0
+}
+
+// subscribe starts the broker subscription for one MQTT subscription and
+// returns 0, or the reason code refusing it.
+func (ss *session) subscribe(sub packets.Subscription, inherited bool) byte {
+	s := ss.s
+	group, filter, code := ss.admit(sub)
+	if code != 0 {
+		return code
 	}
 	ss.mu.Lock()
 	old := ss.subs[sub.Filter]

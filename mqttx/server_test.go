@@ -295,6 +295,61 @@ func TestServerAuth(t *testing.T) {
 	rc.closed()
 }
 
+// Issue 13: bob, who may read public/jobs, cannot join alice's "workers"
+// group with a shared subscription $share/workers/public/jobs and take a
+// share of its jobs.
+func TestServerAuthGroup(t *testing.T) {
+	auth := &transport.Auth{
+		Authenticate: func(_ context.Context, c transport.Credentials) (*transport.Identity, error) {
+			return &transport.Identity{Subject: c.Username}, nil
+		},
+		Authorize: func(_ context.Context, id *transport.Identity, a transport.Action, topic string) error {
+			switch {
+			case a == transport.ActionJoin && topic == "workers" && id.Subject == "alice":
+				return nil
+			case a == transport.ActionJoin && strings.HasPrefix(topic, id.Subject+"-"):
+				return nil
+			case a == transport.ActionSubscribe && strings.HasPrefix(topic, "public/"):
+				return nil
+			}
+			return fmt.Errorf("%s may not %s %s", id.Subject, a, topic)
+		},
+	}
+	user := func(u string) func(*packets.Packet) {
+		return func(pk *packets.Packet) { pk.Connect.UsernameFlag, pk.Connect.Username = true, []byte(u) }
+	}
+	for _, tc := range []struct {
+		version byte
+		refused byte
+	}{{5, 0x87}, {4, 0x80}} {
+		t.Run(fmt.Sprint("v", tc.version), func(t *testing.T) {
+			mem := newMemory(t)
+			_, addr := startServer(t, mem, &mqttx.ServerOptions{Auth: auth})
+			alice := dialRaw(t, addr, tc.version)
+			require.Zero(t, alice.connect("alice", user("alice")).ReasonCode)
+			bob := dialRaw(t, addr, tc.version)
+			require.Zero(t, bob.connect("bob", user("bob")).ReasonCode)
+
+			require.Equal(t, []byte{0}, alice.subscribe(1, 0, "$share/workers/public/jobs").ReasonCodes)
+			ack := bob.subscribe(1, 0, "$share/workers/public/jobs", "$share/bob-workers/public/jobs", "$share/bob-workers/private/jobs")
+			require.Equal(t, []byte{tc.refused, 0, tc.refused}, ack.ReasonCodes)
+
+			// alice's group keeps every job.
+			ctx := context.Background()
+			for i := range 3 {
+				_, err := mem.Publish(ctx, pubsub.Message{Topic: "public/jobs", Data: []byte{byte('0' + i)}})
+				require.NoError(t, err)
+			}
+			for i := range 3 {
+				pk := alice.read()
+				require.Equal(t, packets.Publish, pk.FixedHeader.Type)
+				require.Equal(t, "public/jobs", pk.TopicName)
+				require.Equal(t, []byte{byte('0' + i)}, pk.Payload)
+			}
+		})
+	}
+}
+
 func TestServerBadInput(t *testing.T) {
 	mem := newMemory(t)
 	_, addr := startServer(t, mem, &mqttx.ServerOptions{Limits: transport.Limits{MaxMessageBytes: 1024, MaxSubscriptions: 3}})

@@ -15,7 +15,8 @@ var (
 	ErrForbidden       = errors.New("transport: forbidden")
 )
 
-// Action is what a client asks to do with a topic.
+// Action is what a client asks to do with a topic (or, for ActionJoin, a
+// consumer group).
 type Action string
 
 // Actions passed to Auth.Authorize.
@@ -24,6 +25,15 @@ const (
 	ActionPublish   Action = "publish"
 	ActionRequest   Action = "request" // publish and wait for a reply
 	ActionHistory   Action = "history" // read history; the topic is a filter
+	// ActionJoin is asked when a client subscribes as a member of a
+	// consumer group it named (WebSocket and gRPC "group", MQTT
+	// $share/<group>/<filter>); the topic argument is the group name, not
+	// a topic. It comes after the ActionSubscribe check of the filter, and
+	// both must allow: a refusal answers like any refused subscribe. An
+	// application that lets tenants share a broker refuses names that are
+	// not the caller's, or a member of a group takes a share of its
+	// messages away from the group's owner.
+	ActionJoin Action = "join"
 )
 
 // Credentials is what a client presented when it connected. Fields a
@@ -62,9 +72,10 @@ type Auth struct {
 	// refuses the connection: wrapping ErrForbidden gives 403, anything
 	// else 401.
 	Authenticate func(ctx context.Context, c Credentials) (*Identity, error)
-	// Authorize checks every subscribe, publish, request and history read.
-	// A nil func allows all. An error refuses the operation with 403
-	// (or 401 when it wraps ErrUnauthenticated).
+	// Authorize checks every subscribe, publish, request and history read,
+	// and every consumer group a client asks to join (ActionJoin, with the
+	// group name as topic). A nil func allows all. An error refuses the
+	// operation with 403 (or 401 when it wraps ErrUnauthenticated).
 	Authorize func(ctx context.Context, id *Identity, a Action, topic string) error
 }
 

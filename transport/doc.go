@@ -10,6 +10,19 @@
 // lifecycle ([Shutdowner]); [Shutdown] stops an http.Server and the
 // handlers mounted on it in the right order.
 //
+// # Access rules
+//
+// [Auth.Authenticate] runs once per connection (or request) and
+// [Auth.Authorize] once per operation, with an [Action] and a topic: every
+// publish and request names its topic, every subscribe and history read
+// its filter. A client that subscribes as a member of a consumer group it
+// named (WebSocket and gRPC "group", MQTT $share/<group>/<filter>) is also
+// asked [ActionJoin] with the group name, so members of one tenant's group
+// cannot be added by another: the subscribe needs both. Refusals wrap
+// [ErrForbidden] (or [ErrUnauthenticated]) and each transport answers them
+// with its own code: HTTP 403, a WebSocket "forbidden" error frame, gRPC
+// PermissionDenied, MQTT reason 0x87 (SUBACK 0x80 for MQTT 3.1.1).
+//
 // # The envelope
 //
 // Messages travel as one JSON object:

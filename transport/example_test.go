@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -37,4 +38,37 @@ func ExampleDecodeEnvelope() {
 	// Output:
 	// sensors/t1 ep-7 dead <nil>
 	// sensors/t1 {"c":21.5} <nil>
+}
+
+// An Auth whose rules keep tenants apart: everyone reads public/…, and a
+// client joins only consumer groups named after itself, so bob cannot take
+// a share of the jobs of alice's group. Every transport that lets a client
+// name a group (ws, grpcx, mqttx's $share/<group>/<filter>) asks
+// ActionJoin with the group name after ActionSubscribe with the filter.
+func ExampleAuth() {
+	auth := &transport.Auth{
+		Authorize: func(_ context.Context, id *transport.Identity, a transport.Action, topic string) error {
+			switch a {
+			case transport.ActionSubscribe:
+				if strings.HasPrefix(topic, "public/") {
+					return nil
+				}
+			case transport.ActionJoin: // topic is the group name
+				if strings.HasPrefix(topic, id.Subject+"-") {
+					return nil
+				}
+			}
+			return fmt.Errorf("%s may not %s %q", id.Subject, a, topic)
+		},
+	}
+	ctx := context.Background()
+	alice, bob := &transport.Identity{Subject: "alice"}, &transport.Identity{Subject: "bob"}
+	fmt.Println(auth.Check(ctx, bob, transport.ActionSubscribe, "public/jobs"))
+	fmt.Println(auth.Check(ctx, alice, transport.ActionJoin, "alice-workers"))
+	fmt.Println(auth.Check(ctx, bob, transport.ActionJoin, "alice-workers"))
+	// Output:
+	// <nil>
+	// <nil>
+	// transport: forbidden
+	// bob may not join "alice-workers"
 }

@@ -98,7 +98,10 @@
 //
 // A refused Origin gets HTTP 403 and a full handler (Limits.MaxConnections)
 // HTTP 503, before any upgrade. Authorization refusals of single operations
-// are error frames, not closes.
+// are error frames, not closes: Auth.Authorize is asked ActionSubscribe with
+// the filter of every subscribe, ActionJoin with the group of a subscribe
+// that names one (both must allow), ActionPublish with the topic of every
+// publish and ActionRequest with the topic of every request.
 //
 // # Lifecycle
 //

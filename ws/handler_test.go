@@ -481,3 +481,58 @@ func TestRetainedMessage(t *testing.T) {
 	c.send(`{"type":"ping","id":"x"}`)
 	c.expect("pong", "x")
 }
+
+// groupAuth lets everyone subscribe to public/#, alice join her "workers"
+// group and anyone join groups named "<subject>-…".
+func groupAuth() *transport.Auth {
+	return &transport.Auth{
+		Authenticate: func(_ context.Context, c transport.Credentials) (*transport.Identity, error) {
+			return &transport.Identity{Subject: c.Token}, nil
+		},
+		Authorize: func(_ context.Context, id *transport.Identity, a transport.Action, topic string) error {
+			switch {
+			case a == transport.ActionJoin && topic == "workers" && id.Subject == "alice":
+				return nil
+			case a == transport.ActionJoin && strings.HasPrefix(topic, id.Subject+"-"):
+				return nil
+			case a == transport.ActionSubscribe && strings.HasPrefix(topic, "public/"):
+				return nil
+			}
+			return fmt.Errorf("%s may not %s %s", id.Subject, a, topic)
+		},
+	}
+}
+
+// Issue 13: bob, who may read public/jobs, cannot join alice's "workers"
+// group and take a share of its jobs.
+func TestAuthGroup(t *testing.T) {
+	ts := newTestServer(t, &Options{Auth: groupAuth()}, nil)
+	alice := ts.dialRaw(t, http.Header{"Authorization": {"Bearer alice"}})
+	bob := ts.dialRaw(t, http.Header{"Authorization": {"Bearer bob"}})
+
+	alice.send(`{"type":"subscribe","id":"a","filter":"public/jobs","group":"workers"}`)
+	alice.expect("subscribed", "a")
+	bob.send(`{"type":"subscribe","id":"b","filter":"public/jobs","group":"workers"}`)
+	require.Equal(t, "forbidden", bob.expect("error", "b")["code"])
+	bob.send(`{"type":"subscribe","id":"b2","filter":"public/jobs","group":"bob-workers"}`)
+	bob.expect("subscribed", "b2")
+	bob.send(`{"type":"subscribe","id":"b3","filter":"private/jobs","group":"bob-workers"}`)
+	require.Equal(t, "forbidden", bob.expect("error", "b3")["code"], "the filter is still checked")
+
+	// alice's group keeps every job.
+	for i := range 3 {
+		publish(t, ts.broker, "public/jobs", strconv.Itoa(i))
+	}
+	for i := range 3 {
+		m := alice.expect("message", "")
+		require.Equal(t, "a", m["sub"])
+		require.Equal(t, float64(i), m["data"])
+	}
+
+	// The Go client reports the refusal.
+	c, err := Dial(context.Background(), ts.url, &ClientOptions{Header: http.Header{"Authorization": {"Bearer bob"}}})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Subscribe(context.Background(), "public/jobs", &SubscribeOptions{Group: "workers"})
+	require.ErrorIs(t, err, transport.ErrForbidden)
+}

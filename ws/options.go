@@ -17,8 +17,9 @@ import (
 // Options: changing them afterwards has no effect.
 type Options struct {
 	// Auth authenticates each connection at upgrade (transport name "ws")
-	// and authorizes every subscribe, publish and request. The zero value
-	// allows everything, as does nil.
+	// and authorizes every subscribe, publish and request, and the group
+	// a subscribe names (transport.ActionJoin). The zero value allows
+	// everything, as does nil.
 	Auth *transport.Auth
 
 	// Limits bound what a client can make the handler hold:

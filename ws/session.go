@@ -210,7 +210,11 @@ func (s *session) handle(f *clientFrame) {
 }
 
 func (s *session) subscribe(f *clientFrame) {
-	if err := s.h.opts.Auth.Check(s.ctx, s.id, transport.ActionSubscribe, f.Filter); err != nil {
+	err := s.h.opts.Auth.Check(s.ctx, s.id, transport.ActionSubscribe, f.Filter)
+	if err == nil && f.Group != "" {
+		err = s.h.opts.Auth.Check(s.ctx, s.id, transport.ActionJoin, f.Group)
+	}
+	if err != nil {
 		s.sendErr(f.ID, err)
 		return
 	}

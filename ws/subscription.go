@@ -15,6 +15,9 @@ type SubscribeOptions struct {
 	// Since resumes after this cursor (a Message.Cursor seen earlier).
 	Since string
 	// Group makes the subscription a competing consumer in this group.
+	// The server asks its Auth.Authorize for transport.ActionJoin with the
+	// group name; Subscribe fails with an *Error matching
+	// transport.ErrForbidden when it refuses.
 	Group string
 	// Buffer is the capacity of the subscription's channel; 0 or negative
 	// means ClientOptions.Buffer.

@@ -349,7 +349,9 @@ type SubscribeRequest struct {
 	Filters []string `protobuf:"bytes,1,rep,name=filters,proto3" json:"filters,omitempty"`
 	// Since resumes after this cursor; empty starts live.
 	Since string `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
-	// Group makes the subscription a competing consumer.
+	// Group makes the subscription a competing consumer. Joining it needs
+	// the server's permission (transport.ActionJoin with the group name), or
+	// the call fails with PermissionDenied.
 	Group string `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
 	// NoRetained skips retained messages.
 	NoRetained    bool `protobuf:"varint,4,opt,name=no_retained,json=noRetained,proto3" json:"no_retained,omitempty"`
@@ -950,7 +952,9 @@ type SessionSubscribe struct {
 	Filter string `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
 	// Since resumes after this cursor; empty starts live.
 	Since string `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
-	// Group makes the subscription a competing consumer.
+	// Group makes the subscription a competing consumer. Joining it needs
+	// the server's permission (transport.ActionJoin with the group name), or
+	// the command's result has code permission_denied.
 	Group string `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
 	// ManualAck requires an Ack for each delivery.
 	ManualAck bool `protobuf:"varint,4,opt,name=manual_ack,json=manualAck,proto3" json:"manual_ack,omitempty"`
