@@ -8,13 +8,12 @@
 package pubsubv1connect
 
 import (
+	connect "connectrpc.com/connect"
 	context "context"
 	errors "errors"
+	pubsubv1 "github.com/switchboard-go/switchboard/grpcx/pubsubv1"
 	http "net/http"
 	strings "strings"
-
-	connect "connectrpc.com/connect"
-	pubsubv1 "github.com/switchboard-go/switchboard/grpcx/pubsubv1"
 )
 
 // This is a compile-time assertion to ensure that this generated file and the connect package are
