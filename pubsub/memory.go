@@ -3,34 +3,10 @@ package pubsub
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sort"
 	"sync"
-	"time"
 )
-
-// MemoryOptions configures NewMemory. The zero value is a good default.
-type MemoryOptions struct {
-	// HistorySize caps the history log in messages; 0 means 10,000, a
-	// negative value keeps no history (no cursors, no resume).
-	HistorySize int
-	// HistoryAge drops history older than this; 0 means one hour, a
-	// negative value keeps messages until HistorySize pushes them out.
-	HistoryAge time.Duration
-	// Backlog caps the messages held for a group, or a ManualAck
-	// subscription, whose consumers have no free prefetch slot; 0 means
-	// 10,000. Beyond it a group dead-letters its oldest message and a
-	// subscription overflows (see OverflowPolicy).
-	Backlog int
-	// Epoch fixes the cursor epoch (1 to 32 of [0-9a-z]); "" picks a random
-	// one, so cursors from an earlier process are reported as gaps.
-	Epoch string
-	// Now is the clock; nil means time.Now. Tests may set it.
-	Now func() time.Time
-	// Logger receives debug events; nil means silent.
-	Logger *slog.Logger
-}
 
 // Memory is the in-process Broker: a topic trie, a bounded history log,
 // retained messages, groups and acknowledgements. Create it with NewMemory.
@@ -48,25 +24,7 @@ var (
 // NewMemory returns a running in-memory broker; opts may be nil (all
 // defaults) and is not changed.
 func NewMemory(o *MemoryOptions) *Memory {
-	var opts MemoryOptions
-	if o != nil {
-		opts = *o
-	}
-	if opts.HistorySize == 0 {
-		opts.HistorySize = 10000
-	}
-	if opts.HistoryAge == 0 {
-		opts.HistoryAge = time.Hour
-	}
-	if opts.Backlog <= 0 {
-		opts.Backlog = 10000
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Epoch == "" || !validEpoch(opts.Epoch) {
-		opts.Epoch = NewEpoch()
-	}
+	opts := o.withDefaults()
 	m := &Memory{memory{
 		opts:     opts,
 		epoch:    opts.Epoch,
