@@ -132,27 +132,43 @@ func (b *memory) groupLeftLocked(g *group, now time.Time) {
 
 // collectGroupsLocked forgets the groups that have had no member for
 // GroupIdle, with their backlogs; b.mu held. Publish and Subscribe call it
-// before touching the trie, never in the middle of a fan-out.
+// before touching the trie, never in the middle of a fan-out. Each trie
+// node is swept once, so collecting n groups costs O(n) however many share
+// a filter.
 func (b *memory) collectGroupsLocked(now time.Time) {
+	var swept map[*node][]string // node → its levels
 	for e := b.idle.Front(); e != nil; e = b.idle.Front() {
 		g := e.Value.(*group)
 		if now.Sub(g.idleSince) < b.opts.GroupIdle {
-			return
+			break
 		}
 		b.idle.Remove(e)
 		g.idle = nil
+		g.gone = true
 		delete(b.groups, g.key)
-		if n := b.root.path(g.filter.levels, false); n != nil {
-			n.groups = slices.DeleteFunc(n.groups, func(x *group) bool { return x == g })
-			b.root.prune(g.filter.levels)
-		}
 		if b.opts.Logger != nil {
 			b.opts.Logger.Debug("pubsub: forgetting an idle group", "group", g.name, "filter", g.filter.raw,
 				"dropped", len(g.backlog), "idle", now.Sub(g.idleSince))
 		}
 		clear(g.backlog)
 		g.backlog = nil
+		if n := b.root.path(g.filter.levels, false); n != nil {
+			if swept == nil {
+				swept = make(map[*node][]string)
+			}
+			swept[n] = g.filter.levels
+		}
 	}
+	for n, levels := range swept {
+		b.sweepGroupsLocked(n, levels)
+	}
+}
+
+// sweepGroupsLocked removes forgotten groups from n, the node at levels,
+// and prunes the trie; b.mu held.
+func (b *memory) sweepGroupsLocked(n *node, levels []string) {
+	n.groups = slices.DeleteFunc(n.groups, func(x *group) bool { return x.gone })
+	b.root.prune(levels)
 }
 
 // newIdleList returns the list of groups without a member.

@@ -22,6 +22,7 @@ type group struct {
 
 	idle      *list.Element // in memory.idle while the group has no member
 	idleSince time.Time     // when the last member left
+	gone      bool          // forgotten after GroupIdle
 }
 
 // push queues a published message and dispatches; b.mu held.
