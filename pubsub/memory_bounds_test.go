@@ -175,20 +175,28 @@ func TestMemoryRetainedBytesLimit(t *testing.T) {
 	require.NoError(t, pub("b", 600))
 }
 
-// TestMemoryRetainedDefaultCount reproduces issue 13's retained attack:
-// retained messages on ever new topics. Beyond DefaultMaxRetained the
-// publisher is refused.
+// TestMemoryRetainedDefaultCount reproduces issue 13's retained attack
+// at a fifth of its size: 20,000 retained messages of 1 KiB on ever new
+// topics, with the defaults. Beyond DefaultMaxRetained the publisher is
+// refused, and what the store holds stays bounded.
 func TestMemoryRetainedDefaultCount(t *testing.T) {
 	b := pubsub.NewMemory(&pubsub.MemoryOptions{HistorySize: -1})
 	defer b.Close()
 	ctx := context.Background()
-	data := make([]byte, 16)
-	for i := range pubsub.DefaultMaxRetained {
-		_, err := b.Publish(ctx, pubsub.Message{Topic: "r/" + strconv.Itoa(i), Data: data, Retain: true})
-		require.NoError(t, err, i)
+	before := liveHeap()
+	refused := 0
+	for i := range 2 * pubsub.DefaultMaxRetained {
+		_, err := b.Publish(ctx, pubsub.Message{Topic: "r/" + strconv.Itoa(i), Data: make([]byte, 1024), Retain: true})
+		if err != nil {
+			require.ErrorIs(t, err, pubsub.ErrLimit, i)
+			refused++
+		}
 	}
-	_, err := b.Publish(ctx, pubsub.Message{Topic: "r/new", Data: data, Retain: true})
-	require.ErrorIs(t, err, pubsub.ErrLimit)
+	grown := int64(liveHeap()) - int64(before)
+	t.Logf("%d retained publishes of 1 KiB, %d refused: live heap grew %.1f MiB", 2*pubsub.DefaultMaxRetained, refused, float64(grown)/(1<<20))
+	require.Equal(t, pubsub.DefaultMaxRetained, refused, "retained messages beyond DefaultMaxRetained were kept")
+	_, err := b.Publish(ctx, pubsub.Message{Topic: "r/0", Data: []byte("replaced"), Retain: true})
+	require.NoError(t, err, "replacing stays allowed at the bound")
 }
 
 // joinAndLeave creates group name on filter with one member that leaves.
