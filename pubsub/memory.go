@@ -32,7 +32,7 @@ func NewMemory(o *MemoryOptions) *Memory {
 		epoch:    opts.Epoch,
 		retained: make(map[string]retainedEntry),
 		groups:   make(map[string]*group),
-		idle:     newIdleList(),
+		idle:     list.New(),
 		subs:     make(map[*memSub]struct{}),
 	}}
 	if opts.HistorySize > 0 {

@@ -1,7 +1,6 @@
 package pubsub
 
 import (
-	"container/list"
 	"fmt"
 	"slices"
 	"time"
@@ -170,6 +169,3 @@ func (b *memory) sweepGroupsLocked(n *node, levels []string) {
 	n.groups = slices.DeleteFunc(n.groups, func(x *group) bool { return x.gone })
 	b.root.prune(levels)
 }
-
-// newIdleList returns the list of groups without a member.
-func newIdleList() *list.List { return list.New() }
