@@ -12,7 +12,8 @@ type Broker interface {
 	// Publish sends msg to every matching subscription. It returns when the
 	// broker has accepted the message (for networked brokers, when the server
 	// has confirmed it), never waiting on slow subscribers. It fails with
-	// ErrInvalidTopic for a bad topic and ErrClosed after Close.
+	// ErrInvalidTopic for a bad topic, ErrLimit when a bound of the broker
+	// refuses it (Memory's retained store), and ErrClosed after Close.
 	Publish(ctx context.Context, msg Message) (Receipt, error)
 
 	// Subscribe starts a subscription to the filter (MQTT 5 syntax). opts
@@ -21,7 +22,8 @@ type Broker interface {
 	// ends when ctx is done, when it is closed, when the broker closes, or
 	// when it overflows (see OverflowPolicy). It fails with
 	// ErrInvalidFilter, ErrInvalidCursor, ErrNotSupported (an option the
-	// broker's Capabilities lack) or ErrClosed.
+	// broker's Capabilities lack), ErrLimit (a bound of the broker, such as
+	// Memory's MaxGroups) or ErrClosed.
 	Subscribe(ctx context.Context, filter string, opts *SubscribeOptions) (Subscription, error)
 
 	// Capabilities reports what the broker supports beyond plain publish and

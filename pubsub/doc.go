@@ -39,6 +39,28 @@
 // delivery starts live from now: the client should reload its state. A gap
 // is never silent.
 //
+// # Memory's bounds
+//
+// Whatever its clients publish or subscribe, a [Memory] with the zero
+// [MemoryOptions] keeps at most:
+//
+//   - history: 10,000 messages ([DefaultHistorySize]), one hour
+//     ([DefaultHistoryAge]) and 64 MiB ([DefaultHistoryBytes]); the oldest
+//     messages go first, and a cursor they covered resumes with a gap;
+//   - retained messages: 10,000 topics ([DefaultMaxRetained]) and 64 MiB
+//     ([DefaultMaxRetainedBytes]). Retained messages are state and are
+//     never evicted: a retained publish beyond a bound fails with
+//     [ErrLimit], while replacing a topic's message (with one no larger,
+//     once the bytes are full) and clearing it always succeed;
+//   - groups: 1,000 ([DefaultMaxGroups]); joining a new group beyond that
+//     fails with [ErrLimit]. A group's backlog is capped at 10,000 messages
+//     ([DefaultBacklog]), and a group without a member for 10 minutes
+//     ([DefaultGroupIdle]) is forgotten with its backlog.
+//
+// A message's size is the bytes of its Data, Topic, Header keys and
+// values, and the ID its publisher set. Each bound has a field in
+// MemoryOptions; a negative value turns it off.
+//
 // # Writing a broker
 //
 // A Broker implementation builds each subscription on a [Feed]: the

@@ -21,6 +21,11 @@ var (
 	ErrInvalidCursor = errors.New("pubsub: invalid cursor")
 	// ErrNotSupported: the broker lacks the capability an option needs.
 	ErrNotSupported = errors.New("pubsub: not supported")
+	// ErrLimit: a bound of the broker was reached (Memory's MaxRetained,
+	// MaxRetainedBytes or MaxGroups). The call is refused and nothing is
+	// stored; retrying after state was cleared, or later, may succeed.
+	// Transports answer it as a limit (HTTP 429, MQTT 0x97 quota exceeded).
+	ErrLimit = errors.New("pubsub: limit reached")
 	// ErrGap: history does not reach back to the requested cursor. Returned
 	// by helpers that cannot report a gap in band.
 	ErrGap = errors.New("pubsub: history gap")

@@ -1,36 +1,14 @@
 package pubsub
 
 import (
+	"container/list"
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 )
-
-// MemoryOptions configures NewMemory. The zero value is a good default.
-type MemoryOptions struct {
-	// HistorySize caps the history log in messages; 0 means 10,000, a
-	// negative value keeps no history (no cursors, no resume).
-	HistorySize int
-	// HistoryAge drops history older than this; 0 means one hour, a
-	// negative value keeps messages until HistorySize pushes them out.
-	HistoryAge time.Duration
-	// Backlog caps the messages held for a group, or a ManualAck
-	// subscription, whose consumers have no free prefetch slot; 0 means
-	// 10,000. Beyond it a group dead-letters its oldest message and a
-	// subscription overflows (see OverflowPolicy).
-	Backlog int
-	// Epoch fixes the cursor epoch (1 to 32 of [0-9a-z]); "" picks a random
-	// one, so cursors from an earlier process are reported as gaps.
-	Epoch string
-	// Now is the clock; nil means time.Now. Tests may set it.
-	Now func() time.Time
-	// Logger receives debug events; nil means silent.
-	Logger *slog.Logger
-}
 
 // Memory is the in-process Broker: a topic trie, a bounded history log,
 // retained messages, groups and acknowledgements. Create it with NewMemory.
@@ -48,34 +26,18 @@ var (
 // NewMemory returns a running in-memory broker; opts may be nil (all
 // defaults) and is not changed.
 func NewMemory(o *MemoryOptions) *Memory {
-	var opts MemoryOptions
-	if o != nil {
-		opts = *o
-	}
-	if opts.HistorySize == 0 {
-		opts.HistorySize = 10000
-	}
-	if opts.HistoryAge == 0 {
-		opts.HistoryAge = time.Hour
-	}
-	if opts.Backlog <= 0 {
-		opts.Backlog = 10000
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Epoch == "" || !validEpoch(opts.Epoch) {
-		opts.Epoch = NewEpoch()
-	}
+	opts := o.withDefaults()
 	m := &Memory{memory{
 		opts:     opts,
 		epoch:    opts.Epoch,
-		retained: make(map[string]*Message),
+		retained: make(map[string]retainedEntry),
 		groups:   make(map[string]*group),
+		idle:     list.New(),
 		subs:     make(map[*memSub]struct{}),
 	}}
 	if opts.HistorySize > 0 {
 		m.ring = make([]*Message, opts.HistorySize)
+		m.sizes = make([]int64, opts.HistorySize)
 	}
 	return m
 }
@@ -85,17 +47,21 @@ type memory struct {
 	opts  MemoryOptions
 	epoch string
 
-	mu       sync.Mutex
-	closed   bool
-	seq      uint64     // sequence of the newest message
-	ring     []*Message // history; nil when disabled
-	head, n  int        // oldest entry and count in ring
-	root     node
-	retained map[string]*Message
-	groups   map[string]*group
-	subs     map[*memSub]struct{}
-	scratch  []*node
-	dead     []*memSub
+	mu            sync.Mutex
+	closed        bool
+	seq           uint64     // sequence of the newest message
+	ring          []*Message // history; nil when disabled
+	sizes         []int64    // messageSize of each ring entry
+	head, n       int        // oldest entry and count in ring
+	histBytes     int64      // sum of sizes in the ring
+	root          node
+	retained      map[string]retainedEntry
+	retainedBytes int64 // sum of the retained entries' sizes
+	groups        map[string]*group
+	idle          *list.List // groups without a member, oldest first
+	subs          map[*memSub]struct{}
+	scratch       []*node
+	dead          []*memSub
 
 	wg sync.WaitGroup // replay goroutines
 }
@@ -110,7 +76,9 @@ func (b *Memory) Capabilities() Capabilities {
 
 // Publish stores msg in history (and as the retained message when
 // msg.Retain) and delivers it to every matching subscription without
-// waiting for any of them.
+// waiting for any of them. A retained publish beyond MaxRetained or
+// MaxRetainedBytes fails with ErrLimit and is neither stored nor
+// delivered.
 func (b *Memory) Publish(ctx context.Context, msg Message) (Receipt, error) {
 	if err := ValidateTopic(msg.Topic); err != nil {
 		return Receipt{}, err
@@ -123,38 +91,32 @@ func (b *Memory) Publish(ctx context.Context, msg Message) (Receipt, error) {
 	if b.closed {
 		return Receipt{}, ErrClosed
 	}
-	m := b.publishLocked(msg)
+	if err := b.admitRetainedLocked(&msg); err != nil {
+		return Receipt{}, err
+	}
+	now := b.opts.Now()
+	b.collectGroupsLocked(now)
+	m := b.publishLocked(msg, now)
 	return Receipt{ID: m.ID, Cursor: m.Cursor, Time: m.Time}, nil
 }
 
-func (b *memory) publishLocked(msg Message) *Message {
+// publishLocked stores and delivers msg, accepted at now; b.mu held. A
+// retained msg must have passed admitRetainedLocked.
+func (b *memory) publishLocked(msg Message, now time.Time) *Message {
+	size := messageSize(&msg) // before the broker assigns an ID
 	b.seq++
 	m := &Message{Topic: msg.Topic, Data: msg.Data, Header: msg.Header, ID: msg.ID,
-		Time: b.opts.Now(), Attempt: 1}
+		Time: now, Attempt: 1}
 	c := Cursor{Epoch: b.epoch, Seq: b.seq}.String()
 	if m.ID == "" {
 		m.ID = c
 	}
 	if b.ring != nil {
 		m.Cursor = c
-		b.evictLocked()
-		if b.n == len(b.ring) {
-			b.ring[b.head] = nil
-			b.head = (b.head + 1) % len(b.ring)
-			b.n--
-		}
-		b.ring[(b.head+b.n)%len(b.ring)] = m
-		b.n++
+		b.appendHistoryLocked(m, size)
 	}
 	if msg.Retain {
-		if len(m.Data) == 0 {
-			delete(b.retained, m.Topic)
-		} else {
-			r := *m
-			r.Retain = true
-			r.Cursor = "" // state, not a position: resuming from it would replay
-			b.retained[m.Topic] = &r
-		}
+		b.retainLocked(m, size)
 	}
 	b.fanoutLocked(m)
 	return m
@@ -200,9 +162,7 @@ func (b *memory) evictLocked() {
 	}
 	limit := b.opts.Now().Add(-b.opts.HistoryAge)
 	for b.n > 0 && b.ring[b.head].Time.Before(limit) {
-		b.ring[b.head] = nil
-		b.head = (b.head + 1) % len(b.ring)
-		b.n--
+		b.dropOldestLocked()
 	}
 }
 
@@ -308,10 +268,17 @@ func (b *Memory) SubscribeMany(ctx context.Context, filters []string, opts *Subs
 		b.mu.Unlock()
 		return nil, ErrClosed
 	}
-	b.subs[s] = struct{}{}
+	b.collectGroupsLocked(b.opts.Now())
 	if o.Group != "" {
-		b.joinGroupLocked(s)
+		g, err := b.groupLocked(s)
+		if err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
+		b.subs[s] = struct{}{}
+		b.joinGroupLocked(s, g)
 	} else {
+		b.subs[s] = struct{}{}
 		initial := b.initialLocked(s, since)
 		for _, f := range fs {
 			n := b.root.path(f.levels, true)
@@ -360,18 +327,9 @@ func (b *Memory) checkOptions(o *SubscribeOptions, n int) (since Cursor, err err
 	return ParseCursor(o.Since)
 }
 
-// joinGroupLocked makes s a member of its group, creating the group on
-// its first member; b.mu held.
-func (b *memory) joinGroupLocked(s *memSub) {
-	f := s.filters[0]
-	key := s.opts.Group + "\x00" + f.raw
-	g := b.groups[key]
-	if g == nil {
-		g = &group{b: b, name: s.opts.Group, filter: f}
-		b.groups[key] = g
-		n := b.root.path(f.levels, true)
-		n.groups = append(n.groups, g)
-	}
+// joinGroupLocked makes s a member of g (from groupLocked); b.mu held.
+func (b *memory) joinGroupLocked(s *memSub, g *group) {
+	b.groupJoinedLocked(g)
 	s.group = g
 	g.members = append(g.members, s)
 	g.pump()
@@ -398,9 +356,9 @@ func (b *memory) initialLocked(s *memSub, since Cursor) []*Message {
 	if s.opts.NoRetained {
 		return nil
 	}
-	for topic, m := range b.retained {
+	for topic, r := range b.retained {
 		if s.match(topic) {
-			initial = append(initial, m)
+			initial = append(initial, r.msg)
 		}
 	}
 	sort.Slice(initial, func(i, j int) bool { return initial[i].Time.Before(initial[j].Time) })
@@ -421,6 +379,7 @@ func (b *memory) removeLocked(s *memSub) {
 		}
 		s.inflight = nil
 		g.pump()
+		b.groupLeftLocked(g, b.opts.Now())
 		return
 	}
 	for _, f := range s.filters {
@@ -442,7 +401,7 @@ func (b *memory) deadLetterLocked(opts *SubscribeOptions, m *Message, reason str
 	if b.opts.Logger != nil {
 		b.opts.Logger.Debug("pubsub: dead-lettering", "topic", m.Topic, "id", m.ID, "reason", reason)
 	}
-	b.publishLocked(Message{Topic: DeadLetterTopicFor(opts, m.Topic), Data: m.Data, Header: h, ID: m.ID})
+	b.publishLocked(Message{Topic: DeadLetterTopicFor(opts, m.Topic), Data: m.Data, Header: h, ID: m.ID}, b.opts.Now())
 }
 
 // Close ends every subscription with ErrClosed and waits for the broker's
@@ -457,6 +416,7 @@ func (b *Memory) Close() error {
 		clear(b.subs)
 		b.root = node{}
 		b.groups = nil
+		b.idle.Init()
 	}
 	b.mu.Unlock()
 	b.wg.Wait()

@@ -1,18 +1,28 @@
 package pubsub
 
-import "slices"
+import (
+	"container/list"
+	"slices"
+	"time"
+)
 
 // group is a set of competing consumers sharing one filter. Its backlog
 // outlives its members, like a durable queue: messages published while the
 // group has no free consumer wait (up to MemoryOptions.Backlog, beyond which
-// the oldest is dead-lettered).
+// the oldest is dead-lettered), until the group has had no member for
+// MemoryOptions.GroupIdle.
 type group struct {
 	b       *memory
+	key     string // in memory.groups
 	name    string
 	filter  Filter
 	members []*memSub
 	next    int        // round-robin position
 	backlog []*Message // waiting; Attempt is the number of the next delivery
+
+	idle      *list.Element // in memory.idle while the group has no member
+	idleSince time.Time     // when the last member left
+	gone      bool          // forgotten after GroupIdle
 }
 
 // push queues a published message and dispatches; b.mu held.

@@ -15,7 +15,9 @@ type SubscribeOptions struct {
 	// messages published before that are not kept for it (as with AMQP
 	// queues and MQTT shared subscriptions), so start consumers before
 	// producers. Memory and amqpx keep a group's backlog after its last
-	// member leaves. Needs Capabilities.Groups.
+	// member leaves (Memory for MemoryOptions.GroupIdle, 10 minutes by
+	// default). Memory refuses a new group beyond MemoryOptions.MaxGroups
+	// with ErrLimit. Needs Capabilities.Groups.
 	Group string
 
 	// ManualAck requires Ack or Nack for every delivery. At most Prefetch

@@ -1,8 +1,10 @@
 package pubsub_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -57,9 +59,47 @@ func TestInvalidFiltersAndTopics(t *testing.T) {
 	for _, topic := range []string{"", "a/+", "a/#", "+", "a\x00", string([]byte{0xff})} {
 		require.ErrorIs(t, pubsub.ValidateTopic(topic), pubsub.ErrInvalidTopic, "%q", topic)
 	}
-	for _, topic := range []string{"/", "a//b", "$SYS/x", "with space", strings.Repeat("a", pubsub.MaxTopicLength)} {
+	for _, topic := range []string{"/", "a//b", "$SYS/x", "with space", strings.Repeat("a", pubsub.MaxTopicLength),
+		"\uFFFD", "caf\u00e9/\U0001F600"} {
 		require.NoError(t, pubsub.ValidateTopic(topic), "%q", topic)
+		_, err := pubsub.ParseFilter(topic)
+		require.NoError(t, err, "%q", topic)
 	}
+}
+
+// notUTF8 holds what MQTT 5 (§1.5.4, §4.7.3) forbids in a topic name or
+// filter: ill-formed UTF-8 of every kind, and U+0000.
+var notUTF8 = map[string]string{
+	"lone continuation byte": "a/\x80",
+	"truncated sequence":     "a/\xe2\x82",
+	"invalid byte":           "a/\xff/b",
+	"overlong NUL":           "a/\xc0\x80",     // Java's "modified UTF-8" NUL
+	"overlong slash":         "a\xc0\xafb",     // would read as "a/b"
+	"surrogate half":         "a/\xed\xa0\x80", // U+D800
+	"beyond U+10FFFF":        "a/\xf4\x90\x80\x80",
+	"NUL":                    "a/\x00",
+	"NUL alone":              "\x00",
+	"invalid in a wildcard":  "+/\xff/#",
+}
+
+// TestTopicsAndFiltersMustBeUTF8 is issue 13's invalid UTF-8 point, for
+// pubsub: neither a topic name nor a filter may hold ill-formed UTF-8 or
+// U+0000, whatever the transport that carried it.
+func TestTopicsAndFiltersMustBeUTF8(t *testing.T) {
+	for name, s := range notUTF8 {
+		_, err := pubsub.ParseFilter(s)
+		require.ErrorIs(t, err, pubsub.ErrInvalidFilter, "%s: %q", name, s)
+		if !strings.ContainsAny(s, "+#") {
+			require.ErrorIs(t, pubsub.ValidateTopic(s), pubsub.ErrInvalidTopic, "%s: %q", name, s)
+		}
+	}
+	b := pubsub.NewMemory(nil)
+	defer b.Close()
+	ctx := context.Background()
+	_, err := b.Publish(ctx, pubsub.Message{Topic: "a/\xc0\x80"})
+	require.ErrorIs(t, err, pubsub.ErrInvalidTopic)
+	_, err = b.Subscribe(ctx, "a/\xed\xa0\x80", nil)
+	require.ErrorIs(t, err, pubsub.ErrInvalidFilter)
 }
 
 func TestCursorRoundTrip(t *testing.T) {
@@ -74,20 +114,31 @@ func TestCursorRoundTrip(t *testing.T) {
 	}
 }
 
-// FuzzParseFilter checks that parsing never panics, that a valid filter
-// matches like a reference implementation, and that ValidateTopic agrees
-// with it on names.
+// FuzzParseFilter checks that parsing never panics, that what it accepts
+// is valid UTF-8 without U+0000 (and so for ValidateTopic), that a valid
+// filter matches like a reference implementation, and that ValidateTopic
+// agrees with it on names.
 func FuzzParseFilter(f *testing.F) {
 	for _, s := range []string{"a/b", "a/+", "#", "+/#", "$SYS/#", "a//b", "/", "sport/tennis#", "$share/g/x", "a\x00", "\xff"} {
 		f.Add(s, "a/b")
+	}
+	for _, s := range notUTF8 {
+		f.Add(s, s)
+		f.Add("a/+", s)
 	}
 	f.Fuzz(func(t *testing.T, filter, topic string) {
 		flt, err := pubsub.ParseFilter(filter)
 		if err != nil {
 			return
 		}
+		if !utf8.ValidString(filter) || strings.IndexByte(filter, 0) >= 0 {
+			t.Fatalf("ParseFilter accepted %q: not UTF-8 or holds U+0000", filter)
+		}
 		if pubsub.ValidateTopic(topic) != nil {
 			return
+		}
+		if !utf8.ValidString(topic) || strings.IndexByte(topic, 0) >= 0 {
+			t.Fatalf("ValidateTopic accepted %q: not UTF-8 or holds U+0000", topic)
 		}
 		if got, want := flt.Match(topic), refMatch(filter, topic); got != want {
 			t.Fatalf("Match(%q, %q) = %v, reference says %v", filter, topic, got, want)
