@@ -35,7 +35,7 @@ func errorCode(err error) connect.Code {
 	case errors.Is(err, transport.ErrForbidden):
 		return connect.CodePermissionDenied
 	case errors.Is(err, transport.ErrTooLarge), errors.As(err, &mbe),
-		errors.Is(err, transport.ErrLimit), errors.Is(err, pubsub.ErrSlowConsumer):
+		errors.Is(err, transport.ErrLimit), errors.Is(err, pubsub.ErrLimit), errors.Is(err, pubsub.ErrSlowConsumer):
 		return connect.CodeResourceExhausted
 	case errors.Is(err, transport.ErrBadRequest), errors.Is(err, pubsub.ErrInvalidTopic),
 		errors.Is(err, pubsub.ErrInvalidFilter), errors.Is(err, pubsub.ErrInvalidCursor):

@@ -362,7 +362,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		code = packets.ErrNotAuthorized
 	case errors.Is(err, transport.ErrTooLarge):
 		code = packets.ErrPacketTooLarge
-	case errors.Is(err, transport.ErrLimit):
+	case errors.Is(err, transport.ErrLimit), errors.Is(err, pubsub.ErrLimit):
 		code = packets.ErrQuotaExceeded
 	}
 	s.log.Debug("mqttx: broker refused a publish", "client", cl.ID, "topic", pk.TopicName, "err", err)

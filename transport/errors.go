@@ -54,7 +54,7 @@ func Code(err error) string {
 		return CodeForbidden
 	case errors.Is(err, ErrTooLarge), errors.As(err, &mbe):
 		return CodeTooLarge
-	case errors.Is(err, ErrLimit):
+	case errors.Is(err, ErrLimit), errors.Is(err, pubsub.ErrLimit):
 		return CodeRateLimited
 	case errors.Is(err, ErrBadRequest), errors.Is(err, pubsub.ErrInvalidTopic),
 		errors.Is(err, pubsub.ErrInvalidFilter), errors.Is(err, pubsub.ErrInvalidCursor):
