@@ -180,4 +180,3 @@ func envInt(name string, def int) int {
 	}
 	return def
 }
-
