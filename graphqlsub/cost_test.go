@@ -260,7 +260,9 @@ func TestHistoryFieldsShareTheResponseBudget(t *testing.T) {
 		require.Equal(t, 200, status, "%.300s", body)
 		require.Less(t, len(body), budget)
 		var r struct {
-			Data struct{ Messages []struct{ Data, Cursor string } }
+			Data struct {
+				Messages []struct{ Data, Cursor string }
+			}
 		}
 		require.NoError(t, json.Unmarshal([]byte(body), &r), "%.300s", body)
 		if len(r.Data.Messages) == 0 {
@@ -340,4 +342,3 @@ func BenchmarkAliasAttack(b *testing.B) {
 		})
 	}
 }
-

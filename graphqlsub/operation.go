@@ -55,7 +55,7 @@ func (h *Handler) execute(ctx context.Context, req *Request) *Result {
 	res := h.exec.Execute(ctx, req)
 	if max > 0 && int64(len(res.Data)) > max {
 		return &Result{Data: json.RawMessage("null"), Errors: []*Error{{
-			Message: fmt.Sprintf("graphqlsub: result of %d bytes exceeds the limit of %d: ask for fewer items or fields", len(res.Data), max),
+			Message:    fmt.Sprintf("graphqlsub: result of %d bytes exceeds the limit of %d: ask for fewer items or fields", len(res.Data), max),
 			Extensions: map[string]any{"code": transport.CodeTooLarge},
 		}}}
 	}
