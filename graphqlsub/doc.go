@@ -112,6 +112,28 @@
 // itself use the GraphQL shape {"errors":[{"message", "extensions":
 // {"code"}}]} with the codes of package transport.
 //
+// # Cost and size limits
+//
+// Before an operation reaches the Executor, on every transport, the
+// Handler estimates its cost from the document alone: every field counts
+// 1 (each alias separately, fragments counted where they are spread), and
+// the fields under a field with a "limit", "first" or "last" argument (a
+// literal or a variable) count that many times. An operation over
+// Options.MaxCost (default 10,000) or nested deeper than Options.MaxDepth
+// (default 20) is refused with a request error whose extensions.code is
+// "too_costly" (GraphQL over HTTP: 400 under
+// application/graphql-response+json; graphql-transport-ws: an error
+// message; legacy graphql-ws and SSE: a result with the error). So 300
+// aliases of messages(limit: 1000) (cost 300,300) never run. A document
+// the estimate cannot read is refused as bad_request.
+//
+// A query or mutation result whose data is over Limits.MaxResponseBytes
+// (default 4 MiB) is replaced by "data": null and an error whose
+// extensions.code is "too_large". Resolvers that return a lot of data
+// should take it from ResponseBudget(ctx), shared by the whole operation,
+// and stop early (gophers.BrokerSchema's Query.messages cuts its page
+// there), so that the result never grows far past the limit.
+//
 // # Lifecycle
 //
 // The Handler's sessions are its WebSockets, its SSE streams and its

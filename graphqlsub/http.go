@@ -57,7 +57,10 @@ func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			"subscriptions need a WebSocket (graphql-transport-ws) or Accept: text/event-stream")
 		return
 	}
-	res := h.exec.Execute(ctx, req)
+	res := h.admit(req)
+	if res == nil {
+		res = h.execute(ctx, req)
+	}
 	status := http.StatusOK
 	if media == mediaGraphQLResponse && res.isRequestError() {
 		status = http.StatusBadRequest

@@ -2,6 +2,8 @@ package graphqlsub
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -12,10 +14,52 @@ import (
 // Execute (one result) for anything else, including documents the handler
 // cannot classify, so the engine reports their errors.
 func (h *Handler) start(ctx context.Context, req *Request) (<-chan *Result, error) {
+	if res := h.admit(req); res != nil {
+		return closedResult(res), nil
+	}
 	if typ, err := operationType(req.Query, req.OperationName); err == nil && typ == opSubscription {
 		return h.exec.Subscribe(ctx, req)
 	}
-	return closedResult(h.exec.Execute(ctx, req)), nil
+	return closedResult(h.execute(ctx, req)), nil
+}
+
+// admit checks req's cost and depth before it runs: nil when it may run,
+// else the request error refusing it. A document the analysis cannot read
+// is refused too (the engine would refuse it as well), so that no
+// document reaches the engine unmeasured.
+func (h *Handler) admit(req *Request) *Result {
+	if h.opts.MaxCost <= 0 && h.opts.MaxDepth <= 0 {
+		return nil
+	}
+	cost, depth, err := queryCost(req)
+	switch {
+	case err != nil:
+		return requestError(transport.CodeBadRequest, err.Error())
+	case h.opts.MaxCost > 0 && cost > h.opts.MaxCost:
+		return requestError(CodeTooCostly, fmt.Sprintf("graphqlsub: operation cost %d exceeds the limit of %d "+
+			"(each field counts 1, times the limit/first/last of the lists it is under): ask for fewer items or fields", cost, h.opts.MaxCost))
+	case h.opts.MaxDepth > 0 && depth > int64(h.opts.MaxDepth):
+		return requestError(CodeTooCostly, fmt.Sprintf("graphqlsub: operation depth %d exceeds the limit of %d", depth, h.opts.MaxDepth))
+	}
+	return nil
+}
+
+// execute runs a query or mutation with the response budget in ctx, and
+// replaces a result whose data is over Limits.MaxResponseBytes with an
+// error.
+func (h *Handler) execute(ctx context.Context, req *Request) *Result {
+	max := h.opts.Limits.MaxResponseBytes
+	if max > 0 {
+		ctx = withResponseBudget(ctx, max)
+	}
+	res := h.exec.Execute(ctx, req)
+	if max > 0 && int64(len(res.Data)) > max {
+		return &Result{Data: json.RawMessage("null"), Errors: []*Error{{
+			Message:    fmt.Sprintf("graphqlsub: result of %d bytes exceeds the limit of %d: ask for fewer items or fields", len(res.Data), max),
+			Extensions: map[string]any{"code": transport.CodeTooLarge},
+		}}}
+	}
+	return res
 }
 
 // closedResult returns a closed channel holding res.

@@ -23,8 +23,27 @@ type Options struct {
 	// Limits bound what a client can make the handler hold:
 	// MaxMessageBytes caps request bodies and WebSocket messages,
 	// MaxSubscriptions caps the operations running on one connection,
-	// MaxConnections caps open WebSockets and SSE streams.
+	// MaxConnections caps open WebSockets and SSE streams, and
+	// MaxResponseBytes caps the JSON "data" of a query or mutation result
+	// (default 4 MiB; a bigger result is replaced by "data": null and an
+	// error whose extensions.code is "too_large"). The budget also
+	// reaches resolvers through ResponseBudget(ctx), so that a resolver
+	// reading history stops before the result grows past it.
 	Limits transport.Limits
+
+	// MaxCost caps the estimated cost of an operation, checked on every
+	// transport before the Executor sees it: every field counts 1 (each
+	// alias separately, fragments counted where spread), and the fields
+	// selected under a field with a "limit", "first" or "last" argument
+	// count that many times. Over it, the operation is refused with a
+	// request error whose extensions.code is "too_costly". 0 means
+	// DefaultMaxCost, negative means no limit.
+	MaxCost int64
+
+	// MaxDepth caps the nesting of fields in an operation (fragments
+	// expanded), checked with MaxCost; 0 means DefaultMaxDepth, negative
+	// means no limit.
+	MaxDepth int
 
 	// InitTimeout is how long a WebSocket client has to send
 	// connection_init before the socket is closed with 4408; 0 means
@@ -61,6 +80,13 @@ const (
 	DefaultKeepAlive = 12 * time.Second
 	// DefaultWriteTimeout is Options.WriteTimeout's default.
 	DefaultWriteTimeout = 10 * time.Second
+	// DefaultMaxCost is Options.MaxCost's default: a page of 1,000 items
+	// with a few fields each (gophers.BrokerSchema's largest
+	// "messages(limit: 1000) { id topic data cursor time }" costs 5,001),
+	// not 300 aliases of it (300,300).
+	DefaultMaxCost = 10000
+	// DefaultMaxDepth is Options.MaxDepth's default.
+	DefaultMaxDepth = 20
 )
 
 // withDefaults returns a copy of o (nil: the zero Options) with the
@@ -75,6 +101,8 @@ func (o *Options) withDefaults() Options {
 	c.InitTimeout = opt.Or(c.InitTimeout, DefaultInitTimeout)
 	c.KeepAlive = opt.Or(c.KeepAlive, DefaultKeepAlive)
 	c.WriteTimeout = opt.Or(c.WriteTimeout, DefaultWriteTimeout)
+	c.MaxCost = opt.Or(c.MaxCost, DefaultMaxCost)
+	c.MaxDepth = opt.Or(c.MaxDepth, DefaultMaxDepth)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -27,6 +27,8 @@
 //     duration ("1.5s", "500ms"); default 25 s (Options.Timeout), capped
 //     at Options.MaxTimeout (default 50 s); 0 answers at once.
 //   - limit: messages per response, 1 to Options.MaxBatch (default 100).
+//     A batch is also cut at Limits.MaxResponseBytes of envelopes (default
+//     4 MiB, at least one message); more is then true.
 //
 // # Response
 //

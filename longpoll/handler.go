@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/switchboard-go/switchboard/internal/httpstream"
 	"github.com/switchboard-go/switchboard/internal/lifecycle"
@@ -62,11 +61,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		transport.WriteError(w, err)
 		return
 	}
-	body := res.appendJSON(make([]byte, 0, 256))
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	_, _ = w.Write(body)
+	res.writeJSON(w, h.o.Limits.MaxResponseBytes)
 }
 
 // Shutdown stops the Handler gracefully. New polls are refused with 503

@@ -26,7 +26,9 @@ type Options struct {
 	// (transport.ActionSubscribe). nil allows everyone.
 	Auth *transport.Auth
 	// Limits: MaxSubscriptions caps the topic filters of one poll (400
-	// beyond), MaxConnections the polls in progress (503 beyond).
+	// beyond), MaxConnections the polls in progress (503 beyond), and
+	// MaxResponseBytes the envelopes of one batch (default 4 MiB; a batch
+	// cut there answers "more": true, with the cursor of its last message).
 	Limits transport.Limits
 	// Timeout is how long an empty poll is held when the request has no
 	// timeout parameter; 0 means DefaultTimeout, negative answers at once.

@@ -1,41 +1,52 @@
 package longpoll
 
 import (
-	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
 
 	"github.com/switchboard-go/switchboard/internal/wire"
 )
 
-// appendJSON writes the response body:
+// writeJSON streams the response body:
 //
 //	{"messages":[<envelope>,…],"cursor":"…","gap":false,"more":false}
 //
-// plus "history":false in the degraded mode.
-func (r *result) appendJSON(dst []byte) []byte {
-	dst = append(dst, `{"messages":[`...)
-	for i, m := range r.messages {
-		if i > 0 {
-			dst = append(dst, ',')
+// plus "history":false in the degraded mode. The batch is cut after the
+// last message that fits in budget bytes of envelopes (0: no bound; the
+// first message always goes): the cursor is then that message's and more
+// is true. Only one envelope at a time is held in memory.
+func (r *result) writeJSON(w http.ResponseWriter, budget int64) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, `{"messages":[`)
+	pw := wire.PageWriter{W: w, Budget: budget}
+	cursor, more := r.cursor, r.more
+	for _, m := range r.messages {
+		if !pw.Add(m) {
+			if pw.Err() != nil {
+				return // the client left
+			}
+			if r.history { // the degraded mode has no cursor: the rest is lost
+				cursor = r.messages[pw.Count()-1].Cursor
+			}
+			more = true
+			break
 		}
-		dst = wire.AppendEnvelope(dst, m)
 	}
-	dst = append(dst, `],"cursor":`...)
-	c, _ := json.Marshal(r.cursor)
-	dst = append(dst, c...)
-	dst = appendBool(dst, "gap", r.gap)
-	dst = appendBool(dst, "more", r.more)
+	b := append(make([]byte, 0, 128), `],"cursor":`...)
+	b = wire.AppendJSONString(b, cursor)
+	b = appendBool(b, "gap", r.gap)
+	b = appendBool(b, "more", more)
 	if !r.history {
-		dst = appendBool(dst, "history", false)
+		b = appendBool(b, "history", false)
 	}
-	return append(dst, "}\n"...)
+	_, _ = w.Write(append(b, "}\n"...))
 }
 
 func appendBool(dst []byte, name string, v bool) []byte {
 	dst = append(dst, ',', '"')
 	dst = append(dst, name...)
 	dst = append(dst, '"', ':')
-	if v {
-		return append(dst, "true"...)
-	}
-	return append(dst, "false"...)
+	return strconv.AppendBool(dst, v)
 }

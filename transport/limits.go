@@ -13,6 +13,14 @@ type Limits struct {
 	// MaxConnections caps the open connections (or held requests) of one
 	// handler; 0 means 10,000. Beyond it: 503 or close 1013.
 	MaxConnections int
+	// MaxResponseBytes bounds the encoded response to one request, so that
+	// no single read can make the process hold much more than this: a
+	// history page (REST GET, long poll) is cut at it as well as at its
+	// count, and answers "more": true with the cursor to continue from (a
+	// page always holds at least one message, however large); a GraphQL
+	// result over it is replaced by an error ("too_large"). 0 means
+	// DefaultMaxResponseBytes (4 MiB).
+	MaxResponseBytes int64
 }
 
 // Defaults for Limits.
@@ -20,6 +28,9 @@ const (
 	DefaultMaxMessageBytes  = 1 << 20
 	DefaultMaxSubscriptions = 100
 	DefaultMaxConnections   = 10000
+	// DefaultMaxResponseBytes is 4 MiB: four messages of the default
+	// MaxMessageBytes, or thousands of small ones, per page.
+	DefaultMaxResponseBytes = 4 << 20
 )
 
 // WithDefaults returns l with zero fields set to their defaults and negative
@@ -28,5 +39,6 @@ func (l Limits) WithDefaults() Limits {
 	l.MaxMessageBytes = opt.Or(l.MaxMessageBytes, DefaultMaxMessageBytes)
 	l.MaxSubscriptions = opt.Or(l.MaxSubscriptions, DefaultMaxSubscriptions)
 	l.MaxConnections = opt.Or(l.MaxConnections, DefaultMaxConnections)
+	l.MaxResponseBytes = opt.Or(l.MaxResponseBytes, DefaultMaxResponseBytes)
 	return l
 }

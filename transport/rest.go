@@ -26,7 +26,9 @@ type RESTOptions struct {
 	// Auth authenticates each request and authorizes it (ActionPublish for
 	// POST, ActionHistory for GET).
 	Auth *Auth
-	// Limits: MaxMessageBytes bounds the request body (413 beyond).
+	// Limits: MaxMessageBytes bounds the request body (413 beyond);
+	// MaxResponseBytes cuts a history page (default 4 MiB; "more": true
+	// and "next" tell the client to read on).
 	Limits Limits
 	// CORS lets pages on other origins publish and read; nil sends no CORS
 	// headers.
@@ -53,7 +55,8 @@ type HistoryResponse struct {
 	Next string `json:"next"`
 	// Gap: history no longer reaches back to since; messages may be missing.
 	Gap bool `json:"gap"`
-	// More: the page was cut at the limit.
+	// More: the page was cut, at the limit or at Limits.MaxResponseBytes;
+	// read again from Next at once.
 	More bool `json:"more"`
 }
 
@@ -74,7 +77,9 @@ type restHandler struct {
 // filter). Topics a path cannot carry (empty levels, a leading '/') go in
 // the "topic" query parameter instead. Request headers "Sb-Header-<Name>"
 // become message headers (lower-cased names). limit defaults to 100 and is
-// capped at 1,000; GET needs a broker with history (501 otherwise).
+// capped at 1,000, and a page is also cut at Limits.MaxResponseBytes of
+// envelopes (default 4 MiB; "more" is then true), written as a stream;
+// GET needs a broker with history (501 otherwise).
 // Errors are JSON bodies written by WriteError: 400 for a bad topic, filter,
 // cursor or limit, 401/403 from Auth, 405 for other methods, 413 for a body
 // over Limits.MaxMessageBytes (default 1 MiB).
@@ -224,14 +229,35 @@ func (h *restHandler) history(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	resp := HistoryResponse{Messages: make([]json.RawMessage, len(page.Messages)), Next: page.Next, Gap: page.Gap, More: page.More}
-	var buf []byte
-	for i, m := range page.Messages {
-		start := len(buf)
-		buf = wire.AppendEnvelope(buf, m)
-		resp.Messages[i] = buf[start:len(buf):len(buf)]
+	writeHistory(w, page, h.opts.Limits.MaxResponseBytes)
+}
+
+// writeHistory streams page as a HistoryResponse, cut after the last
+// message that fits in budget bytes (0: no bound): one envelope at a time
+// goes through memory, never the whole body.
+func writeHistory(w http.ResponseWriter, page pubsub.HistoryPage, budget int64) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, `{"messages":[`)
+	pw := wire.PageWriter{W: w, Budget: budget}
+	next, more := page.Next, page.More
+	for _, m := range page.Messages {
+		if !pw.Add(m) {
+			if pw.Err() != nil {
+				return // the client left
+			}
+			next, more = page.Messages[pw.Count()-1].Cursor, true
+			break
+		}
 	}
-	writeJSON(w, resp)
+	b := append(make([]byte, 0, 128), `],"next":`...)
+	b = wire.AppendJSONString(b, next)
+	b = append(b, `,"gap":`...)
+	b = strconv.AppendBool(b, page.Gap)
+	b = append(b, `,"more":`...)
+	b = strconv.AppendBool(b, more)
+	b = append(b, "}\n"...)
+	_, _ = w.Write(b)
 }
 
 func (h *restHandler) logInternal(err error) {

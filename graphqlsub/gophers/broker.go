@@ -31,7 +31,7 @@ const BrokerSchema = `
 schema { query: Query mutation: Mutation subscription: Subscription }
 
 type Query {
-  "Messages matching the topic filter published after since (oldest first, at most limit, default 100)."
+  "Messages matching the topic filter published after since (oldest first, at most limit, default 100). A page is also cut where the result would outgrow the server's response budget: read on from the last cursor until a page is empty."
   messages(topic: String!, since: String, limit: Int): [Message!]!
 }
 
@@ -138,11 +138,27 @@ func (q *QueryResolver) Messages(ctx context.Context, args struct {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*MessageResolver, len(page.Messages))
-	for i, m := range page.Messages {
-		out[i] = &MessageResolver{m: m}
+	// Take each message's share of the operation's response budget, so
+	// that many aliases of this field cannot together build a result
+	// far over it: the page ends where the budget does.
+	budget := graphqlsub.ResponseBudget(ctx)
+	out := make([]*MessageResolver, 0, len(page.Messages))
+	for _, m := range page.Messages {
+		if !budget.Take(resultShare(m)) {
+			if len(out) == 0 && len(page.Messages) > 0 {
+				return nil, fmt.Errorf("%w: the result would exceed the response budget: ask for fewer messages or fields", transport.ErrTooLarge)
+			}
+			break
+		}
+		out = append(out, &MessageResolver{m: m})
 	}
 	return out, nil
+}
+
+// resultShare estimates what m adds to a result: its payload twice (as
+// data and as dataBase64, 4/3 of it) and its other fields.
+func resultShare(m *pubsub.Message) int64 {
+	return int64(2*len(m.Data) + len(m.Topic) + len(m.ID) + len(m.Cursor) + 128)
 }
 
 // Publish resolves Mutation.publish.
