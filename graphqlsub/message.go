@@ -54,6 +54,9 @@ type rawMessage struct {
 // parseRequest. Errors wrap errMessage and are short enough for a close
 // reason.
 func parseMessage(b []byte) (message, error) {
+	if err := wire.CheckText(b); err != nil { // json.Unmarshal would make it U+FFFD
+		return message{}, fmt.Errorf("%w: %v", errMessage, err)
+	}
 	var raw rawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return message{}, fmt.Errorf("%w: not a JSON object", errMessage)
@@ -110,6 +113,9 @@ func checkTransportMessage(m message) error {
 func parseRequest(payload json.RawMessage) (*Request, error) {
 	if !isObject(payload) {
 		return nil, fmt.Errorf("%w: payload must be an object", errMessage)
+	}
+	if err := wire.CheckText(payload); err != nil { // json.Unmarshal would make it U+FFFD
+		return nil, fmt.Errorf("%w: %v", errMessage, err)
 	}
 	var raw struct {
 		Query         json.RawMessage `json:"query"`

@@ -115,6 +115,10 @@ func TestTransportWSCloseCodes(t *testing.T) {
 		{"subscribe without id", func(c *wsClient) { c.init(good); c.sendRaw(`{"type":"subscribe","payload":{"query":"{a}"}}`) }, 4400, "Invalid message received"},
 		{"subscribe with numeric id", func(c *wsClient) { c.init(good); c.sendRaw(`{"type":"subscribe","id":1,"payload":{"query":"{a}"}}`) }, 4400, "Invalid message received"},
 		{"subscribe without query", func(c *wsClient) { c.init(good); c.sendRaw(`{"type":"subscribe","id":"1","payload":{}}`) }, 4400, "Invalid message received"},
+		{"lone surrogate", func(c *wsClient) {
+			c.init(good)
+			c.sendRaw(`{"type":"subscribe","id":"1","payload":{"query":"{a}","variables":{"f":"a/\ud800"}}}`)
+		}, 4400, "Invalid message received"},
 		{"init payload not object", func(c *wsClient) { c.sendRaw(`{"type":"connection_init","payload":"x"}`) }, 4400, "Invalid message received"},
 		{"subscribe before ack", func(c *wsClient) { c.send(sub) }, 4401, "Unauthorized"},
 		{"refused credentials", func(c *wsClient) {

@@ -86,7 +86,11 @@ func badFrame(id string, format string, args ...any) *frameError {
 // errors are *frameError.
 func decodeClientFrame(b []byte) (clientFrame, error) {
 	var f clientFrame
-	if err := json.Unmarshal(b, &f); err != nil {
+	err := wire.CheckText(b) // json.Unmarshal would turn broken text into U+FFFD
+	if err == nil {
+		err = json.Unmarshal(b, &f)
+	}
+	if err != nil {
 		// Recover the id when only a field value is wrong, so the client
 		// can match the error to its frame.
 		var idOnly struct {

@@ -163,6 +163,10 @@ func TestBadFrames(t *testing.T) {
 		{`{"type":"nope","id":"n1"}`, "n1", "bad_request"},
 		{`{"id":"n2"}`, "n2", "bad_request"},
 		{`{"type":"subscribe","id":"s1","filter":"a/#/b"}`, "s1", "bad_request"},
+		// broken text is refused, not decoded to U+FFFD and accepted
+		{`{"type":"subscribe","id":"s2","filter":"a/\ud800"}`, "s2", "bad_request"},
+		{`{"type":"publish","id":"p0","topic":"a/\udc00","data":1}`, "p0", "bad_request"},
+		{"{\"type\":\"subscribe\",\"id\":\"s3\",\"filter\":\"a/\xff\"}", "", "bad_request"},
 		{`{"type":"subscribe","filter":"a"}`, "", "bad_request"},
 		{`{"type":"publish","id":"p1","topic":"a/+"}`, "p1", "bad_request"},
 		{`{"type":"publish","id":"p2","topic":"a","data":1,"data_b64":"AA=="}`, "p2", "bad_request"},
