@@ -11,14 +11,14 @@ import (
 
 func TestTopicToSubject(t *testing.T) {
 	for topic, want := range map[string]string{
-		"a/b":           "p.a.b",
-		"$sys/x":        "p.$sys.x",
-		"a//b":          "p.a.%.b",
-		"a/":            "p.a.%",
-		"/":             "p.%.%",
-		"v1.2/x y":      "p.v1%2E2.x%20y",
-		"a*/>b/50%":     "p.a%2A.%3Eb.50%25",
-		"üñí/ç":         "p.üñí.ç",
+		"a/b":            "p.a.b",
+		"$sys/x":         "p.$sys.x",
+		"a//b":           "p.a.%.b",
+		"a/":             "p.a.%",
+		"/":              "p.%.%",
+		"v1.2/x y":       "p.v1%2E2.x%20y",
+		"a*/>b/50%":      "p.a%2A.%3Eb.50%25",
+		"üñí/ç":          "p.üñí.ç",
 		"tab\there/\x7f": "p.tab%09here.%7F",
 	} {
 		got, err := natsx.TopicToSubject("p", topic)
