@@ -32,9 +32,10 @@ type Broker struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	emu    sync.RWMutex
-	epoch  string           // the stream's cursor epoch
-	stream jetstream.Stream // the history stream's handle
+	emu      sync.RWMutex
+	epoch    string           // the stream's cursor epoch
+	stream   jetstream.Stream // the history stream's handle
+	retained jetstream.Stream // the retained store's handle
 
 	mu       sync.Mutex
 	closed   bool
@@ -90,6 +91,11 @@ func Dial(ctx context.Context, url string, opts *Options) (*Broker, error) {
 		return nil, fmt.Errorf("natsx: %w", err)
 	}
 	if err := b.ensureStream(ctx); err != nil {
+		nc.Close()
+		b.cancel()
+		return nil, err
+	}
+	if err := b.ensureRetain(ctx); err != nil {
 		nc.Close()
 		b.cancel()
 		return nil, err
@@ -167,9 +173,9 @@ func (b *Broker) cursor(seq uint64) string {
 	return pubsub.Cursor{Epoch: b.Epoch(), Seq: seq}.String()
 }
 
-// Capabilities reports History, Groups and Acks.
+// Capabilities reports History, Groups, Acks and Retain.
 func (b *Broker) Capabilities() pubsub.Capabilities {
-	return pubsub.Capabilities{History: true, Groups: true, Acks: true}
+	return pubsub.Capabilities{History: true, Groups: true, Acks: true, Retain: true}
 }
 
 // begin registers a call that Close drains.
@@ -186,9 +192,11 @@ func (b *Broker) begin() error {
 // Publish publishes msg to JetStream on the topic's subject and returns
 // once the server stored it (the PubAck), with the stream sequence as the
 // cursor. Message.ID travels as Nats-Msg-Id, so a publish retried within
-// the stream's duplicate window is stored once. msg.Retain is ignored. It
-// fails with pubsub.ErrInvalidTopic, ctx's error, pubsub.ErrClosed or the
-// server's error.
+// the stream's duplicate window is stored once. With msg.Retain the
+// message is also stored as the topic's retained message (empty Data
+// clears it) before Publish returns. It fails with
+// pubsub.ErrInvalidTopic, ctx's error, pubsub.ErrClosed or the server's
+// error.
 func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receipt, error) {
 	subject, err := TopicToSubject(b.opts.SubjectPrefix, msg.Topic)
 	if err != nil {
@@ -208,6 +216,11 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 	seq, err := b.publish(ctx, toNATS(subject, &msg))
 	if err != nil {
 		return pubsub.Receipt{}, err
+	}
+	if msg.Retain {
+		if err := b.retain(ctx, subject, &msg); err != nil {
+			return pubsub.Receipt{}, err
+		}
 	}
 	return pubsub.Receipt{ID: msg.ID, Cursor: b.cursor(seq), Time: now}, nil
 }
@@ -318,6 +331,9 @@ func (b *Broker) SubscribeMany(ctx context.Context, filters []string, opts *pubs
 	if o.Since != "" {
 		return b.subscribeSince(ctx, s, since, wide)
 	}
+	if !o.NoRetained {
+		return b.subscribeRetained(ctx, s, wide)
+	}
 	if err := b.node.acquire(ctx, s.subjects); err != nil {
 		return nil, err
 	}
@@ -325,6 +341,34 @@ func (b *Broker) SubscribeMany(ctx context.Context, filters []string, opts *pubs
 		b.node.release(s.subjects)
 		return nil, pubsub.ErrClosed
 	}
+	s.watch(ctx)
+	return s, nil
+}
+
+// subscribeRetained starts plain subscription s, which first receives the
+// retained messages matching its filters, then continues live: it joins
+// live delivery (holding live messages back) before it reads the store.
+func (b *Broker) subscribeRetained(ctx context.Context, s *liveSub, wide []string) (pubsub.Subscription, error) {
+	s.Hold()
+	if err := b.node.acquire(ctx, s.subjects); err != nil {
+		s.End(err)
+		s.Replay(nil, nil, 0)
+		return nil, err
+	}
+	if !b.fan.add(s) {
+		b.node.release(s.subjects)
+		s.End(pubsub.ErrClosed)
+		s.Replay(nil, nil, 0)
+		return nil, pubsub.ErrClosed
+	}
+	backlog := b.retainedFor(s, wide)
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		if s.Replay(backlog, nil, replayStall) {
+			b.detach(s)
+		}
+	}()
 	s.watch(ctx)
 	return s, nil
 }

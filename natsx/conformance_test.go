@@ -14,7 +14,7 @@ import (
 func TestConformance(t *testing.T) {
 	var spaces sync.Map // *testing.T → *space
 	pubsubtest.Run(t, pubsubtest.Features{
-		Capabilities:  pubsub.Capabilities{History: true, Groups: true, Acks: true},
+		Capabilities:  pubsub.Capabilities{History: true, Groups: true, Acks: true, Retain: true},
 		SharedBackend: true,
 	}, func(t *testing.T) pubsub.Broker {
 		sp, ok := spaces.Load(t)

@@ -124,10 +124,20 @@
 // and value byte for byte). Headers set by other NATS clients arrive as
 // Header entries, except JetStream's own "Nats-…" headers.
 //
-// # Not supported
+// # Retained messages
 //
-// Retained messages: Capabilities reports Retain false and Message.Retain
-// is ignored.
+// Publish with Message.Retain stores the message in the history stream
+// like any other, and also in a second stream, "<Stream>_RETAIN" on
+// "<prefix>_retain.>", which keeps the last message per subject
+// (MaxMsgsPerSubject 1); Publish returns once both are stored. A retained
+// publish with empty Data is delivered live and clears the topic's
+// retained message (the subject is purged from the store). A new plain
+// subscription without NoRetained or Since joins live delivery first
+// (holding live messages back), then reads the store with an ephemeral
+// DeliverLastPerSubject consumer and delivers the matching retained
+// messages (Retain true, no cursor) before the live ones. Group and
+// ManualAck subscriptions get no retained messages. Two retained publishes
+// to one topic racing each other may leave the store holding either.
 //
 // # Connections
 //

@@ -83,6 +83,7 @@ func (s *space) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = js.DeleteStream(ctx, s.stream)
+	_ = js.DeleteStream(ctx, s.stream+"_RETAIN")
 }
 
 // recv waits for the next message on sub.

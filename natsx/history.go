@@ -51,6 +51,16 @@ func (b *Broker) readStream(ctx context.Context, stop <-chan struct{}, filter st
 	if from > upto {
 		return nil
 	}
+	return b.read(ctx, stop, b.historyStream(), jetstream.ConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   from,
+		FilterSubject: filter,
+	}, upto, fn)
+}
+
+// read reads st with an ephemeral consumer configured by cfg (its
+// delivery policy and filter), up to sequence upto; see readStream.
+func (b *Broker) read(ctx context.Context, stop <-chan struct{}, st jetstream.Stream, cfg jetstream.ConsumerConfig, upto uint64, fn func(seq uint64, m jetstream.Msg) bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if stop != nil {
@@ -62,15 +72,10 @@ func (b *Broker) readStream(ctx context.Context, stop <-chan struct{}, filter st
 			}
 		}()
 	}
-	st := b.historyStream()
-	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       from,
-		FilterSubject:     filter,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: time.Minute,
-		MemoryStorage:     true,
-	})
+	cfg.AckPolicy = jetstream.AckNonePolicy
+	cfg.InactiveThreshold = time.Minute
+	cfg.MemoryStorage = true
+	cons, err := st.CreateConsumer(ctx, cfg)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			return ErrStreamLost
@@ -145,7 +150,11 @@ func stopped(ctx context.Context, stop <-chan struct{}, err error) error {
 // decode turns a stream message into a pubsub.Message; nil when its
 // subject maps to no topic.
 func (b *Broker) decode(seq uint64, msg jetstream.Msg) *pubsub.Message {
-	topic, err := SubjectToTopic(b.opts.SubjectPrefix, msg.Subject())
+	return b.decodeUnder(b.opts.SubjectPrefix, seq, msg)
+}
+
+func (b *Broker) decodeUnder(prefix string, seq uint64, msg jetstream.Msg) *pubsub.Message {
+	topic, err := SubjectToTopic(prefix, msg.Subject())
 	if err != nil {
 		return nil
 	}
