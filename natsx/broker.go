@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -345,10 +346,29 @@ func (b *Broker) SubscribeMany(ctx context.Context, filters []string, opts *pubs
 	return s, nil
 }
 
-// subscribeRetained starts plain subscription s, which first receives the
-// retained messages matching its filters, then continues live: it joins
-// live delivery (holding live messages back) before it reads the store.
+// subscribeRetained starts plain subscription s, which first receives
+// the retained messages matching its filters, then continues live. The
+// store is read first; when it holds matching messages, s joins live
+// delivery holding live messages back, and they follow the retained ones.
 func (b *Broker) subscribeRetained(ctx context.Context, s *liveSub, wide []string) (pubsub.Subscription, error) {
+	retained, err := b.retainedFor(ctx, s, wide)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	if len(retained) == 0 {
+		if err := b.node.acquire(ctx, s.subjects); err != nil {
+			return nil, err
+		}
+		if !b.fan.add(s) {
+			b.node.release(s.subjects)
+			return nil, pubsub.ErrClosed
+		}
+		s.watch(ctx)
+		return s, nil
+	}
 	s.Hold()
 	if err := b.node.acquire(ctx, s.subjects); err != nil {
 		s.End(err)
@@ -361,11 +381,10 @@ func (b *Broker) subscribeRetained(ctx context.Context, s *liveSub, wide []strin
 		s.Replay(nil, nil, 0)
 		return nil, pubsub.ErrClosed
 	}
-	backlog := b.retainedFor(s, wide)
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		if s.Replay(backlog, nil, replayStall) {
+		if s.Replay(slices.Values(retained), nil, replayStall) {
 			b.detach(s)
 		}
 	}()

@@ -132,10 +132,11 @@
 // (MaxMsgsPerSubject 1); Publish returns once both are stored. A retained
 // publish with empty Data is delivered live and clears the topic's
 // retained message (the subject is purged from the store). A new plain
-// subscription without NoRetained or Since joins live delivery first
-// (holding live messages back), then reads the store with an ephemeral
-// DeliverLastPerSubject consumer and delivers the matching retained
-// messages (Retain true, no cursor) before the live ones. Group and
+// subscription without NoRetained or Since first lists the store's
+// subjects under its filters (one stream info request; nothing more when
+// there are none), reads the last message of each matching subject, then
+// joins live delivery and delivers the retained messages (Retain true, no
+// cursor) before the live ones. Group and
 // ManualAck subscriptions get no retained messages. Two retained publishes
 // to one topic racing each other may leave the store holding either.
 //

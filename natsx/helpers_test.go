@@ -35,7 +35,8 @@ func newSpace(t testing.TB) *space {
 func (s *space) options() *natsx.Options {
 	return &natsx.Options{Stream: s.stream, SubjectPrefix: s.prefix, Name: s.prefix,
 		HistoryMaxAge: time.Hour, MemoryStorage: true, GroupExpiry: 30 * time.Second,
-		MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, NackDelay: 10 * time.Millisecond}
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, NackDelay: 10 * time.Millisecond,
+		StreamCheck: 200 * time.Millisecond}
 }
 
 // broker dials a Broker in this space, closed at the end of the test.

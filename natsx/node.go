@@ -2,6 +2,7 @@ package natsx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-go/switchboard/internal/clip"
 	"github.com/switchboard-go/switchboard/pubsub"
@@ -54,6 +56,10 @@ func (n *node) start() error {
 	}
 	n.advisory = sub
 	go n.dispatch()
+	if n.b.opts.StreamCheck > 0 {
+		n.b.wg.Add(1)
+		go n.watch()
+	}
 	return nil
 }
 
@@ -212,18 +218,67 @@ func (n *node) disconnected(err error) {
 	n.endLive(ErrDisconnected)
 }
 
-// streamDeleted ends every subscription that depends on the stream and
+// streamDeleted handles the server's advisory that the stream was
+// deleted: it ends every subscription that depends on the stream and
 // creates it afresh, under a new epoch.
 func (n *node) streamDeleted() {
 	n.b.log.Warn("natsx: the history stream was deleted", "stream", n.b.opts.Stream)
-	n.endLive(ErrStreamLost)
-	n.b.mu.Lock()
-	for s := range n.b.qsubs {
-		go s.end(ErrStreamLost)
-	}
-	n.b.mu.Unlock()
+	n.lost()
 	if err := n.b.ensureStream(n.b.ctx); err != nil {
 		n.b.log.Warn("natsx: failed to create the stream again", "err", err)
+	}
+}
+
+// lost ends every subscription that depends on the stream.
+func (n *node) lost() {
+	n.endLive(ErrStreamLost)
+	n.b.mu.Lock()
+	qsubs := make([]*queueSub, 0, len(n.b.qsubs))
+	for s := range n.b.qsubs {
+		qsubs = append(qsubs, s)
+	}
+	n.b.mu.Unlock()
+	for _, s := range qsubs {
+		s.end(ErrStreamLost)
+	}
+}
+
+// watch checks the stream every Options.StreamCheck, because the server
+// does not always send the deletion advisory: a stream that is gone, or
+// was created afresh (another epoch), is lost.
+func (n *node) watch() {
+	defer n.b.wg.Done()
+	t := time.NewTicker(n.b.opts.StreamCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.b.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(n.b.ctx, n.b.opts.StreamCheck+5*time.Second)
+		n.check(ctx)
+		cancel()
+	}
+}
+
+func (n *node) check(ctx context.Context) {
+	st, err := n.b.js.Stream(ctx, n.b.opts.Stream)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		n.streamDeleted()
+	case err != nil:
+		return // not connected, say: the next check tells
+	default:
+		info := st.CachedInfo()
+		if streamEpoch(info.Config.Name, info.Created) == n.b.Epoch() {
+			return
+		}
+		n.b.log.Warn("natsx: the history stream was created afresh", "stream", n.b.opts.Stream)
+		n.lost()
+		if err := n.b.ensureStream(ctx); err != nil {
+			n.b.log.Warn("natsx: failed to open the new stream", "err", err)
+		}
 	}
 }
 

@@ -32,6 +32,8 @@ const (
 	DefaultKeepAlive = 20 * time.Second
 	// DefaultDrainTimeout is the default Options.DrainTimeout.
 	DefaultDrainTimeout = 5 * time.Second
+	// DefaultStreamCheck is the default Options.StreamCheck.
+	DefaultStreamCheck = 5 * time.Second
 	// DefaultNodeBuffer is the default Options.NodeBuffer.
 	DefaultNodeBuffer = 65536
 )
@@ -83,6 +85,13 @@ type Options struct {
 	// member for this long; 0 (or negative) keeps it until deleted by hand.
 	GroupExpiry time.Duration
 
+	// StreamCheck is how often the node checks that the stream still
+	// exists (the server's deletion advisory is not always sent); a lost
+	// stream ends every subscription with ErrStreamLost. 0 means
+	// DefaultStreamCheck (5 s), negative turns the check off (the
+	// advisory alone then tells).
+	StreamCheck time.Duration
+
 	// NodeBuffer is the node's queue of live messages between the NATS
 	// connection and the fan-out; 0 (or negative: it cannot be off) means
 	// DefaultNodeBuffer. When it overflows, the node's live subscriptions
@@ -121,6 +130,7 @@ func (o *Options) withDefaults() Options {
 	c.AckWait = opt.OrMin(c.AckWait, DefaultAckWait)
 	c.NackDelay = opt.Or(c.NackDelay, DefaultNackDelay)
 	c.GroupExpiry = max(c.GroupExpiry, 0)
+	c.StreamCheck = opt.Or(c.StreamCheck, DefaultStreamCheck)
 	c.NodeBuffer = opt.OrMin(c.NodeBuffer, DefaultNodeBuffer)
 	c.MinBackoff = opt.OrMin(c.MinBackoff, DefaultMinBackoff)
 	c.MaxBackoff = max(opt.OrMin(c.MaxBackoff, DefaultMaxBackoff), c.MinBackoff)

@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
-	"math"
+	"slices"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -80,25 +79,41 @@ func (b *Broker) retain(ctx context.Context, subject string, msg *pubsub.Message
 	return nil
 }
 
-// retainedFor returns the retained messages matching s's filters, read
-// from the store (the last message of each subject), flagged Retain and
-// without a cursor. The read runs while Replay delivers them.
-func (b *Broker) retainedFor(s *liveSub, wide []string) iter.Seq[*pubsub.Message] {
-	filter := b.opts.retainPrefix() + strings.TrimPrefix(b.replayFilter(wide), b.opts.SubjectPrefix)
-	return func(yield func(*pubsub.Message) bool) {
-		err := b.read(b.ctx, s.Done(), b.retainedStream(), jetstream.ConsumerConfig{
-			DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
-			FilterSubject: filter,
-		}, math.MaxUint64, func(seq uint64, msg jetstream.Msg) bool {
-			m := b.decodeUnder(b.opts.retainPrefix(), seq, msg)
-			if m == nil || len(m.Data) == 0 || !s.match(m.Topic) {
-				return true
-			}
-			m.Cursor, m.Retain = "", true
-			return yield(m)
-		})
-		if err != nil && !errors.Is(err, context.Canceled) {
-			b.log.Warn("natsx: failed to read the retained messages", "err", err)
+// retainedFor returns the retained messages matching s's filters, flagged
+// Retain and without a cursor: one stream info request lists the store's
+// subjects under the filters (nothing more when there are none, the usual
+// case), then the last message of each matching subject is read.
+func (b *Broker) retainedFor(ctx context.Context, s *liveSub, wide []string) ([]*pubsub.Message, error) {
+	prefix := b.opts.retainPrefix()
+	filter := prefix + strings.TrimPrefix(b.replayFilter(wide), b.opts.SubjectPrefix)
+	st := b.retainedStream()
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return nil, fmt.Errorf("natsx: failed to list the retained messages: %w", err)
+	}
+	var subjects []string
+	for subject := range info.State.Subjects {
+		if topic, err := SubjectToTopic(prefix, subject); err == nil && s.match(topic) {
+			subjects = append(subjects, subject)
 		}
 	}
+	slices.Sort(subjects)
+	var out []*pubsub.Message
+	for _, subject := range subjects {
+		raw, err := st.GetLastMsgForSubject(ctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // cleared meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("natsx: failed to read a retained message: %w", err)
+		}
+		topic, _ := SubjectToTopic(prefix, subject)
+		m := fromNATS(raw.Header, raw.Data)
+		if len(m.Data) == 0 {
+			continue
+		}
+		m.Topic, m.Time, m.Retain = topic, raw.Time, true
+		out = append(out, m)
+	}
+	return out, nil
 }
