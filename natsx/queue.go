@@ -110,7 +110,8 @@ func (b *Broker) subscribeQueue(ctx context.Context, f pubsub.Filter, subject st
 	}
 	b.qsubs[s] = struct{}{}
 	b.mu.Unlock()
-	it, err := s.cons.Messages(jetstream.PullMaxMessages(max(1, min(o.Prefetch, 64))))
+	it, err := s.cons.Messages(jetstream.PullMaxMessages(max(1, min(o.Prefetch, 64))),
+		jetstream.PullHeartbeat(5*time.Second), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
 		b.forget(s)
 		s.cancel()
@@ -155,6 +156,12 @@ func (s *queueSub) run(it jetstream.MessagesContext) {
 				}
 			}
 			msg, err := it.Next(jetstream.NextContext(s.ctx))
+			if errors.Is(err, jetstream.ErrNoHeartbeat) && s.ctx.Err() == nil {
+				if err = s.exists(); err == nil {
+					s.giveToken()
+					continue // a reconnect, say: the iterator pulls again
+				}
+			}
 			if err != nil {
 				if s.ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 					s.b.log.Warn("natsx: consumer ended", "consumer", s.name, "err", err)
@@ -216,6 +223,18 @@ func (s *queueSub) message(msg jetstream.Msg) (*pubsub.Message, int) {
 		return nil, 0
 	}
 	return m, int(meta.NumDelivered)
+}
+
+// exists checks that the consumer is still on the server after its
+// heartbeats stopped; a server restarted without it lost it.
+func (s *queueSub) exists() error {
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	_, err := s.cons.Info(ctx)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("%w: %w", ErrConsumerLost, err)
+	}
+	return nil
 }
 
 func (s *queueSub) deleteConsumer() {
