@@ -56,6 +56,17 @@ func TestStreamLost(t *testing.T) {
 	require.NoError(t, err)
 	defer sub.Close()
 	require.True(t, sub.Gap(), "a cursor of the deleted stream is a gap")
+
+	// Live delivery goes on with the new stream's sequences.
+	fresh, err := b.Subscribe(c, "lost/#", nil)
+	require.NoError(t, err)
+	defer fresh.Close()
+	for i := range 3 {
+		_, err = b.Publish(c, pubsub.Message{Topic: "lost/b", Data: []byte{byte('0' + i)}})
+		require.NoError(t, err)
+		require.Equal(t, string([]byte{byte('0' + i)}), string(recv(t, fresh).Data))
+		require.Equal(t, string([]byte{byte('0' + i)}), string(recv(t, sub).Data))
+	}
 }
 
 // TestConsumerLost: deleting a group's consumer ends its members with

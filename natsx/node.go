@@ -159,6 +159,7 @@ func (n *node) count() int {
 func (n *node) dispatch() {
 	defer close(n.done)
 	var last uint64
+	epoch := n.b.Epoch()
 	var dead []*liveSub
 	for {
 		var nm *nats.Msg
@@ -166,6 +167,9 @@ func (n *node) dispatch() {
 		case nm = <-n.ch:
 		case <-n.quit:
 			return
+		}
+		if e := n.b.Epoch(); e != epoch {
+			epoch, last = e, 0 // a new stream: sequences start afresh
 		}
 		seq, err := strconv.ParseUint(nm.Header.Get(hdrSequence), 10, 64)
 		if err != nil {
