@@ -38,6 +38,9 @@ type Broker struct {
 	stream   jetstream.Stream // the history stream's handle
 	retained jetstream.Stream // the retained store's handle
 
+	lmu  sync.Mutex
+	lost chan struct{} // closed when the connection drops, then replaced
+
 	mu       sync.Mutex
 	closed   bool
 	inflight sync.WaitGroup // Publish calls, drained by Close
@@ -59,7 +62,7 @@ var (
 func Dial(ctx context.Context, url string, opts *Options) (*Broker, error) {
 	url = cmp.Or(url, defaultURL)
 	o := opts.withDefaults()
-	b := &Broker{opts: o, log: o.Logger, fan: newFanout(), qsubs: make(map[*queueSub]struct{})}
+	b := &Broker{opts: o, log: o.Logger, fan: newFanout(), qsubs: make(map[*queueSub]struct{}), lost: make(chan struct{})}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.node = newNode(b)
 	bo := backoff.Backoff{Min: o.MinBackoff, Max: o.MaxBackoff}
@@ -227,7 +230,9 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 }
 
 // publish sends nm to JetStream and waits for its PubAck, aborting when
-// the Broker closes.
+// the Broker closes. When the connection drops before the PubAck, it
+// publishes again once reconnected: the same Nats-Msg-Id makes the server
+// answer with the first copy's sequence if that one was stored.
 func (b *Broker) publish(ctx context.Context, nm *nats.Msg) (uint64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -238,17 +243,55 @@ func (b *Broker) publish(ctx context.Context, nm *nats.Msg) (uint64, error) {
 		ctx, c2 = context.WithTimeout(ctx, 30*time.Second)
 		defer c2()
 	}
-	ack, err := b.js.PublishMsg(ctx, nm, jetstream.WithRetryAttempts(20), jetstream.WithRetryWait(100*time.Millisecond))
-	if err != nil {
+	for {
+		ack, dropped, err := b.publishOnce(ctx, nm)
+		if err == nil {
+			return ack.Sequence, nil
+		}
 		if b.ctx.Err() != nil {
 			return 0, pubsub.ErrClosed
 		}
-		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		if cerr := ctx.Err(); cerr != nil {
 			return 0, cerr
 		}
-		return 0, fmt.Errorf("natsx: publish failed: %w", err)
+		if !dropped {
+			return 0, fmt.Errorf("natsx: publish failed: %w", err)
+		}
+		b.log.Debug("natsx: publishing again after a reconnect", "subject", nm.Subject)
 	}
-	return ack.Sequence, nil
+}
+
+// publishOnce makes one attempt; dropped reports that the connection
+// dropped while it waited.
+func (b *Broker) publishOnce(ctx context.Context, nm *nats.Msg) (*jetstream.PubAck, bool, error) {
+	b.lmu.Lock()
+	lost := b.lost
+	b.lmu.Unlock()
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-lost:
+			cancel()
+		case <-actx.Done():
+		}
+	}()
+	ack, err := b.js.PublishMsg(actx, nm, jetstream.WithRetryAttempts(20), jetstream.WithRetryWait(100*time.Millisecond))
+	select {
+	case <-lost:
+		return ack, err != nil, err
+	default:
+		return ack, false, err
+	}
+}
+
+// dropped signals the publishes waiting for a PubAck that the connection
+// dropped.
+func (b *Broker) dropped() {
+	b.lmu.Lock()
+	close(b.lost)
+	b.lost = make(chan struct{})
+	b.lmu.Unlock()
 }
 
 // deadLetter publishes m to its dead-letter topic.

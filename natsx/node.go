@@ -218,6 +218,7 @@ func (n *node) disconnected(err error) {
 	if n.b.ctx.Err() != nil {
 		return
 	}
+	n.b.dropped()
 	n.b.log.Warn("natsx: disconnected", "err", err)
 	n.endLive(ErrDisconnected)
 }
