@@ -48,8 +48,10 @@
 // pubsub.Cursor{Epoch: E, Seq: seq}, where E is derived from the stream's
 // name and creation time, so every node agrees and a stream created afresh
 // (whose sequences restart) has a new epoch. Message.ID travels as
-// Nats-Msg-Id, JetStream's de-duplication id: a publish retried within the
-// stream's duplicate window (2 minutes by default) is stored once.
+// Nats-Msg-Id, JetStream's de-duplication id: when the connection drops
+// before the PubAck, Publish sends the message again once reconnected, and
+// within the stream's duplicate window (2 minutes by default) the server
+// stores it once and answers with the first copy's sequence.
 //
 // SubscribeOptions.Since joins live delivery first (live messages are
 // held back, bounded by Buffer), then reads the stream's last sequence L,
@@ -145,8 +147,10 @@
 // A Broker holds one NATS connection. The client reconnects by itself
 // with backoff doubling from Options.MinBackoff to Options.MaxBackoff,
 // with jitter, resubscribes the node's subscriptions and resumes pull
-// consumers; publishes made while it reconnects are buffered and their
-// PubAck awaited (until the ctx of Publish ends). PINGs go every
+// consumers (a delivery the server sent while the connection was being cut
+// is redelivered after Options.AckWait); publishes made while it
+// reconnects are buffered and their PubAck awaited (until the ctx of
+// Publish ends, after 30 s when it has no deadline). PINGs go every
 // Options.KeepAlive. Close waits up to Options.DrainTimeout for publishes
 // in flight, ends every subscription with pubsub.ErrClosed, deletes its
 // private consumers and waits for the Broker's goroutines. Streams and
