@@ -34,7 +34,7 @@ func newSpace(t testing.TB) *space {
 
 func (s *space) options() *natsx.Options {
 	return &natsx.Options{Stream: s.stream, SubjectPrefix: s.prefix, Name: s.prefix,
-		HistoryMaxAge: time.Hour, MemoryStorage: true, GroupExpiry: 30 * time.Second,
+		HistoryMaxAge: time.Hour, HistoryMaxBytes: 64 << 20, MemoryStorage: true, GroupExpiry: 30 * time.Second,
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, NackDelay: 10 * time.Millisecond,
 		StreamCheck: 200 * time.Millisecond}
 }
