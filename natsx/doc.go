@@ -112,8 +112,9 @@
 // SubscribeOptions.MaxDeliveries, or on Nack without requeue, the message
 // is published to its dead-letter topic (pubsub.DeadLetterTopicFor,
 // default "$deadletter/<topic>") with the headers sb-dead-letter-reason
-// and sb-original-topic, and the original is terminated (TERM) after that
-// publish is acknowledged. A delivery not acknowledged within
+// and sb-original-topic, under a fresh Message.ID (the stream would drop a
+// copy with the original's as a duplicate), and the original is
+// terminated (TERM) after that publish is acknowledged. A delivery not acknowledged within
 // Options.AckWait is redelivered; closing a subscription NAKs its
 // unacknowledged deliveries so another member gets them at once. A
 // consumer deleted on the server ends its subscriptions with
