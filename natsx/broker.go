@@ -226,6 +226,9 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 			return pubsub.Receipt{}, err
 		}
 	}
+	// Time is this node's clock: the PubAck carries no timestamp, and the
+	// stream stamps the message on arrival (what subscribers see), so the
+	// two can differ by the round trip.
 	return pubsub.Receipt{ID: msg.ID, Cursor: b.cursor(seq), Time: now}, nil
 }
 

@@ -170,7 +170,10 @@ func openBroker(ctx context.Context, u string, log *slog.Logger) (pubsub.Broker,
 	if !ok {
 		return nil, fmt.Errorf("unknown -broker %q: want memory or a URL", u)
 	}
-	open := brokerKinds[strings.TrimSuffix(scheme, "s")]
+	open := brokerKinds[scheme]
+	if open == nil { // amqps, mqtts: the TLS form of a registered scheme
+		open = brokerKinds[strings.TrimSuffix(scheme, "s")]
+	}
 	if open == nil {
 		return nil, fmt.Errorf("unknown -broker scheme %q", scheme)
 	}

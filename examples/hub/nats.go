@@ -22,9 +22,7 @@ func init() {
 	extraFlags = append(extraFlags, func(fs *flag.FlagSet) {
 		fs.StringVar(&natsStream, "nats-stream", natsx.DefaultStream, "JetStream stream shared by the hubs (with -broker nats://…)")
 	})
-	// main.go looks schemes up without a trailing 's' (amqps, mqtts), so
-	// "nats" is found under "nat".
-	registerBroker("nat", func(ctx context.Context, u string, log *slog.Logger) (pubsub.Broker, error) {
+	registerBroker("nats", func(ctx context.Context, u string, log *slog.Logger) (pubsub.Broker, error) {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		return natsx.Dial(ctx, u, &natsx.Options{Stream: natsStream, Name: "switchboard-hub", Logger: log})
