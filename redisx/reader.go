@@ -1,0 +1,169 @@
+package redisx
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/switchboard-go/switchboard/internal/backoff"
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+// read is the node reader: the one goroutine that reads the stream from
+// last on and fans every entry out to the local subscriptions. While it is
+// behind (after a reconnect, or a full batch) it reads with a check, in one
+// MULTI: the epoch (Redis lost its keys: ErrReset) and the oldest entry
+// (the stream was trimmed past last: ErrTrimmed). Once it has caught up it
+// blocks in XREAD BLOCK until the next entry; Redis serves a blocked reader
+// right after the command that added an entry, so nothing can be trimmed
+// from under it there.
+func (b *Broker) read(last string) {
+	defer b.wg.Done()
+	bo := backoff.Backoff{Min: b.opts.MinBackoff, Max: b.opts.MaxBackoff}
+	fails := 0
+	caughtUp := false
+	var dead []*liveSub
+	for b.ctx.Err() == nil {
+		var batch []redis.XMessage
+		var err error
+		if caughtUp {
+			batch, err = b.readBlocking(last)
+		} else {
+			batch, last, err = b.readChecked(last)
+		}
+		if err != nil {
+			if b.ctx.Err() != nil {
+				return
+			}
+			if fails == 0 {
+				b.log.Warn("redisx: connection lost", "err", err)
+			}
+			fails++
+			caughtUp = false
+			t := time.NewTimer(bo.Delay(fails))
+			select {
+			case <-t.C:
+			case <-b.ctx.Done():
+				t.Stop()
+				return
+			}
+			continue
+		}
+		if fails > 0 {
+			b.log.Info("redisx: reconnected", "stream", b.keyLog, "from", last)
+			fails = 0
+		}
+		caughtUp = len(batch) < readCount
+		epoch := b.Epoch()
+		for _, x := range batch {
+			last = x.ID
+			m, err := decodeEntry(epoch, x.ID, x.Values)
+			if err != nil {
+				b.log.Warn("redisx: skipping a stream entry", "id", x.ID, "err", err)
+				continue
+			}
+			seq, _ := IDToSeq(x.ID)
+			dead = b.fan.deliver(m, seq, dead[:0])
+			for _, s := range dead {
+				b.fan.remove(s)
+			}
+		}
+	}
+}
+
+// readBlocking waits up to KeepAlive for entries after last.
+func (b *Broker) readBlocking(last string) ([]redis.XMessage, error) {
+	res, err := b.rdb.XRead(b.ctx, &redis.XReadArgs{Streams: []string{b.keyLog, last}, Count: readCount, Block: b.opts.KeepAlive}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil || len(res) == 0 {
+		return nil, err
+	}
+	return res[0].Messages, nil
+}
+
+// readChecked reads entries after last without blocking, checking in the
+// same MULTI that Redis kept the epoch and that the stream still reaches
+// back to last. On a reset or a trim it ends every live subscription and
+// returns the position to go on from.
+func (b *Broker) readChecked(last string) ([]redis.XMessage, string, error) {
+	var epoch *redis.StringCmd
+	var first *redis.XMessageSliceCmd
+	var xr *redis.XStreamSliceCmd
+	_, err := b.rdb.TxPipelined(b.ctx, func(p redis.Pipeliner) error {
+		epoch = p.Get(b.ctx, b.keyEpoch)
+		first = p.XRangeN(b.ctx, b.keyLog, "-", "+", 1)
+		xr = p.XRead(b.ctx, &redis.XReadArgs{Streams: []string{b.keyLog, last}, Count: readCount, Block: -1})
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, last, err
+	}
+	if e, err := epoch.Result(); err != nil || e != b.Epoch() {
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, last, err
+		}
+		return nil, b.reset(), nil
+	}
+	if f, _ := first.Result(); len(f) > 0 && last != "0-0" && after(f[0].ID, last) {
+		b.log.Warn("redisx: the stream was trimmed past this node's position", "last", last, "oldest", f[0].ID)
+		b.endAll(ErrTrimmed)
+	}
+	res, err := xr.Result()
+	if errors.Is(err, redis.Nil) || len(res) == 0 {
+		return nil, last, nil
+	}
+	if err != nil {
+		return nil, last, err
+	}
+	return res[0].Messages, last, nil
+}
+
+// reset adopts the epoch Redis holds now (creating it), ends every
+// subscription with ErrReset and returns the newest entry id, to go on
+// live from there. On an error it returns "0-0".
+func (b *Broker) reset() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	epoch, err := b.loadEpoch(ctx)
+	if err != nil {
+		return "0-0"
+	}
+	b.mu.Lock()
+	old := b.epoch
+	b.epoch = epoch
+	gsubs := make([]*groupSub, 0, len(b.gsubs))
+	for s := range b.gsubs {
+		gsubs = append(gsubs, s)
+	}
+	b.mu.Unlock()
+	b.log.Warn("redisx: redis lost the stream, new epoch", "old", old, "epoch", epoch)
+	b.endAll(ErrReset)
+	for _, s := range gsubs {
+		s.end(ErrReset)
+	}
+	last, err := b.newest(ctx)
+	if err != nil {
+		return "0-0"
+	}
+	return last
+}
+
+// endAll ends every live subscription with err.
+func (b *Broker) endAll(err error) {
+	for _, s := range b.fan.all() {
+		s.end(err)
+	}
+}
+
+// after reports whether stream id a comes after id b.
+func after(a, b string) bool {
+	sa, err1 := IDToSeq(a)
+	sb, err2 := IDToSeq(b)
+	return err1 == nil && err2 == nil && sa > sb
+}
+
+var _ = pubsub.ErrClosed
