@@ -28,3 +28,16 @@ var (
 	// (see the package doc, "Cursors").
 	ErrCursorRange = errors.New("redisx: stream entry id out of cursor range")
 )
+
+// More errors of group subscriptions.
+var (
+	// ErrGroupLost ends a group or ManualAck subscription whose consumer
+	// group vanished (the stream was deleted, Redis lost its keys, or
+	// XGROUP DESTROY).
+	ErrGroupLost = errors.New("redisx: consumer group lost")
+
+	// ErrUnknownDelivery: Ack or Nack of a message that is not an
+	// unacknowledged delivery of the subscription (acknowledged already,
+	// or from another subscription).
+	ErrUnknownDelivery = errors.New("redisx: unknown delivery")
+)
