@@ -170,6 +170,7 @@ if ARGV[2] ~= '0' then
   table.insert(args, 'MAXLEN'); table.insert(args, '~'); table.insert(args, ARGV[2])
 end
 table.insert(args, '*')
+table.insert(args, 'e'); table.insert(args, e)
 for i = 6, #ARGV do table.insert(args, ARGV[i]) end
 local id = redis.call(unpack(args))
 if ARGV[3] == 'set' then

@@ -53,6 +53,7 @@ const (
 	fieldID     = "i"
 	fieldData   = "d"
 	fieldHeader = "h"
+	fieldEpoch  = "e" // set by the publish script
 )
 
 // encodeHeader packs a header as (uvarint length, bytes) pairs, key then
@@ -99,7 +100,14 @@ func cutString(s string) (string, string, bool) {
 	return s[w : w+int(n)], s[w+int(n):], true
 }
 
-// entryArgs returns the stream fields of msg, as XADD arguments.
+// entryEpoch returns the epoch the publish script stored in an entry.
+func entryEpoch(values map[string]any) string {
+	s, _ := values[fieldEpoch].(string)
+	return s
+}
+
+// entryArgs returns the stream fields of msg, as XADD arguments (the
+// publish script adds the epoch).
 func entryArgs(msg *pubsub.Message) []any {
 	args := []any{fieldTopic, msg.Topic, fieldID, msg.ID, fieldData, msg.Data}
 	if h := encodeHeader(msg.Header); h != "" {
@@ -109,13 +117,16 @@ func entryArgs(msg *pubsub.Message) []any {
 }
 
 // decodeEntry turns a stream entry into a message (cursor and time from
-// its id).
+// its id, the cursor's epoch from the entry, or epoch if it has none).
 func decodeEntry(epoch, id string, values map[string]any) (*pubsub.Message, error) {
 	seq, err := IDToSeq(id)
 	if err != nil {
 		return nil, err
 	}
 	str := func(k string) string { s, _ := values[k].(string); return s }
+	if e := str(fieldEpoch); e != "" {
+		epoch = e
+	}
 	topic := str(fieldTopic)
 	if err := pubsub.ValidateTopic(topic); err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrBadEntry, id, err)

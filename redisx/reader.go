@@ -59,6 +59,10 @@ func (b *Broker) read(last string) {
 		epoch := b.Epoch()
 		for _, x := range batch {
 			last = x.ID
+			if e := entryEpoch(x.Values); e != "" && e != epoch {
+				b.adopt(e) // Redis lost the stream; this entry is from the new one
+				epoch = e
+			}
 			m, err := decodeEntry(epoch, x.ID, x.Values)
 			if err != nil {
 				b.log.Warn("redisx: skipping a stream entry", "id", x.ID, "err", err)
@@ -132,7 +136,22 @@ func (b *Broker) reset() string {
 	if err != nil {
 		return "0-0"
 	}
+	b.adopt(epoch)
+	last, err := b.newest(ctx)
+	if err != nil {
+		return "0-0"
+	}
+	return last
+}
+
+// adopt makes epoch the Broker's and ends every subscription with
+// ErrReset, unless it is the Broker's epoch already.
+func (b *Broker) adopt(epoch string) {
 	b.mu.Lock()
+	if epoch == b.epoch {
+		b.mu.Unlock()
+		return
+	}
 	old := b.epoch
 	b.epoch = epoch
 	gsubs := make([]*groupSub, 0, len(b.gsubs))
@@ -145,11 +164,6 @@ func (b *Broker) reset() string {
 	for _, s := range gsubs {
 		s.end(ErrReset)
 	}
-	last, err := b.newest(ctx)
-	if err != nil {
-		return "0-0"
-	}
-	return last
 }
 
 // endAll ends every live subscription with err.
