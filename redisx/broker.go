@@ -24,7 +24,7 @@ type Broker struct {
 	grp  *redis.Client // blocking group reads (one connection per waiting member)
 	fan  *fanout
 
-	keyLog, keyEpoch, keyRetained string
+	keyLog, keyEpoch, keyRetained, keyCount string
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -67,21 +67,25 @@ func Dial(ctx context.Context, url string, opts *Options) (*Broker, error) {
 	gro.MaxRetries = -1 // a blocking read is issued again by its loop
 	b := &Broker{opts: o, log: o.Logger, id: pubsub.NewID(), fan: newFanout(),
 		rdb: redis.NewClient(ro), grp: redis.NewClient(&gro), gsubs: make(map[*groupSub]struct{}),
-		keyLog: o.Prefix + ":log", keyEpoch: o.Prefix + ":epoch", keyRetained: o.Prefix + ":retained"}
+		keyLog: o.Prefix + ":log", keyEpoch: o.Prefix + ":epoch", keyRetained: o.Prefix + ":retained", keyCount: o.Prefix + ":count"}
 	epoch, err := b.loadEpoch(ctx)
 	if err != nil {
 		b.closeClients()
 		return nil, fmt.Errorf("redisx: failed to connect: %w", err)
 	}
-	last, err := b.newest(ctx)
+	newest, err := b.rdb.XRevRangeN(ctx, b.keyLog, "+", "-", 1).Result()
 	if err != nil {
 		b.closeClients()
 		return nil, fmt.Errorf("redisx: failed to read the stream: %w", err)
 	}
+	last, n := "0-0", uint64(0)
+	if len(newest) > 0 {
+		last, n = newest[0].ID, entryCount(newest[0].Values)
+	}
 	b.epoch = epoch
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.wg.Add(1)
-	go b.read(last)
+	go b.read(last, n)
 	return b, nil
 }
 
@@ -156,7 +160,11 @@ func (b *Broker) closedErr(err error) error {
 // atomically; it creates the epoch if Redis lost it and returns
 // {epoch, entry id}.
 //
-// KEYS: log, epoch, retained. ARGV: fresh epoch, maxlen ("0": no trim),
+// Every entry carries the epoch ("e") and a count ("n", from INCR on
+// "<prefix>:count"), so a reader knows an entry's epoch and sees a jump
+// when entries it had not read were trimmed.
+//
+// KEYS: log, epoch, retained, count. ARGV: fresh epoch, maxlen ("0": no trim),
 // retain ("", "set" or "del"), topic, packed retained value, then the
 // entry's field/value pairs.
 var publishScript = redis.NewScript(`
@@ -171,6 +179,7 @@ if ARGV[2] ~= '0' then
 end
 table.insert(args, '*')
 table.insert(args, 'e'); table.insert(args, e)
+table.insert(args, 'n'); table.insert(args, redis.call('INCR', KEYS[4]))
 for i = 6, #ARGV do table.insert(args, ARGV[i]) end
 local id = redis.call(unpack(args))
 if ARGV[3] == 'set' then
@@ -228,7 +237,7 @@ func (b *Broker) add(ctx context.Context, msg *pubsub.Message) (pubsub.Receipt, 
 		}
 	}
 	args := append([]any{pubsub.NewEpoch(), max(b.opts.MaxLen, 0), retain, msg.Topic, packed}, entryArgs(msg)...)
-	res, err := publishScript.Run(ctx, b.rdb, []string{b.keyLog, b.keyEpoch, b.keyRetained}, args...).StringSlice()
+	res, err := publishScript.Run(ctx, b.rdb, []string{b.keyLog, b.keyEpoch, b.keyRetained, b.keyCount}, args...).StringSlice()
 	if err != nil {
 		return pubsub.Receipt{}, b.closedErr(err)
 	}

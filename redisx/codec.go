@@ -54,7 +54,16 @@ const (
 	fieldData   = "d"
 	fieldHeader = "h"
 	fieldEpoch  = "e" // set by the publish script
+	fieldCount  = "n" // set by the publish script: 1, 2, 3, … per namespace
 )
+
+// entryCount returns the count the publish script stored in an entry, 0
+// if it has none.
+func entryCount(values map[string]any) uint64 {
+	s, _ := values[fieldCount].(string)
+	n, _ := strconv.ParseUint(s, 10, 64)
+	return n
+}
 
 // encodeHeader packs a header as (uvarint length, bytes) pairs, key then
 // value: binary-safe, unlike JSON.

@@ -77,7 +77,7 @@ func (s *space) cleanup() {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c.Del(ctx, s.prefix+":log", s.prefix+":epoch", s.prefix+":retained")
+	c.Del(ctx, s.prefix+":log", s.prefix+":epoch", s.prefix+":retained", s.prefix+":count")
 }
 
 // newProxy starts a proxy to the space's Redis that the test can cut, and

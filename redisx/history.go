@@ -12,60 +12,57 @@ import (
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
-// view is what one MULTI read of the stream sees: its oldest and newest
-// entries (0 when it is empty) and a page of entries.
+// view is what one MULTI read of the stream sees: its newest entry (head;
+// empty when there is none), whether the entry at a cursor still exists
+// and its count, and a page of entries.
 type view struct {
-	first, head uint64
-	empty       bool
-	page        []redis.XMessage
+	head  uint64
+	empty bool
+	found bool   // the cursor's entry exists
+	n     uint64 // its entry count (0: unknown)
+	page  []redis.XMessage
 }
 
-// look reads, in one MULTI, the stream's oldest and newest entry ids and
-// up to readCount entries in [start, end] (XRANGE syntax, "(" excludes).
-func (b *Broker) look(ctx context.Context, start, end string) (view, error) {
-	var first, head, page *redis.XMessageSliceCmd
+// look reads, in one MULTI, the stream's newest entry, the entry at
+// cursor seq since (if hasSince) and up to readCount entries from start
+// (XRANGE syntax, "(" excludes).
+func (b *Broker) look(ctx context.Context, since uint64, hasSince bool, start string) (view, error) {
+	var at, head, page *redis.XMessageSliceCmd
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		first = p.XRangeN(ctx, b.keyLog, "-", "+", 1)
+		if hasSince {
+			id := SeqToID(since)
+			at = p.XRange(ctx, b.keyLog, id, id)
+		}
 		head = p.XRevRangeN(ctx, b.keyLog, "+", "-", 1)
-		page = p.XRangeN(ctx, b.keyLog, start, end, readCount)
+		page = p.XRangeN(ctx, b.keyLog, start, "+", readCount)
 		return nil
 	})
 	if err != nil {
 		return view{}, b.closedErr(err)
 	}
 	var v view
-	f, h := first.Val(), head.Val()
-	if len(f) == 0 || len(h) == 0 {
+	h := head.Val()
+	if len(h) == 0 {
 		v.empty = true
 		return v, nil
 	}
-	if v.first, err = IDToSeq(f[0].ID); err != nil {
-		return view{}, err
-	}
 	if v.head, err = IDToSeq(h[0].ID); err != nil {
 		return view{}, err
+	}
+	if at != nil && len(at.Val()) == 1 {
+		v.found = true
+		v.n = entryCount(at.Val()[0].Values)
 	}
 	v.page = page.Val()
 	return v, nil
 }
 
-// nextPage reads the entries after last up to head, checking in the same
-// MULTI that the stream still reaches back to last (ErrTrimmed).
-func (b *Broker) nextPage(ctx context.Context, last string, head uint64) ([]redis.XMessage, error) {
-	v, err := b.look(ctx, "("+last, SeqToID(head))
-	if err != nil {
-		return nil, err
-	}
-	if seq, _ := IDToSeq(last); v.empty || v.first > seq {
-		return nil, ErrTrimmed
-	}
-	return v.page, nil
-}
-
 // scan yields the entries of the stream from page on, up to head, reading
-// further pages as needed; it stops at the first error, which it returns
-// through errp.
-func (b *Broker) scan(ctx context.Context, page []redis.XMessage, head uint64, errp *error) iter.Seq2[uint64, redis.XMessage] {
+// further pages as needed. Entry counts must follow each other from n (0:
+// unknown): a jump means entries were trimmed between two reads, and
+// scan stops with ErrTrimmed. It stops at the first error, which it
+// returns through errp.
+func (b *Broker) scan(ctx context.Context, page []redis.XMessage, head, n uint64, errp *error) iter.Seq2[uint64, redis.XMessage] {
 	return func(yield func(uint64, redis.XMessage) bool) {
 		for {
 			var last uint64
@@ -78,6 +75,13 @@ func (b *Broker) scan(ctx context.Context, page []redis.XMessage, head uint64, e
 				if seq > head {
 					return
 				}
+				if c := entryCount(x.Values); c != 0 {
+					if n != 0 && c != n+1 {
+						*errp = ErrTrimmed
+						return
+					}
+					n = c
+				}
 				last = seq
 				if !yield(seq, x) {
 					return
@@ -87,7 +91,7 @@ func (b *Broker) scan(ctx context.Context, page []redis.XMessage, head uint64, e
 				return
 			}
 			var err error
-			if page, err = b.nextPage(ctx, SeqToID(last), head); err != nil {
+			if page, err = b.rdb.XRangeN(ctx, b.keyLog, "("+SeqToID(last), SeqToID(head), readCount).Result(); err != nil {
 				*errp = err
 				return
 			}
@@ -97,9 +101,11 @@ func (b *Broker) scan(ctx context.Context, page []redis.XMessage, head uint64, e
 
 // History reads the stream: the messages matching filter after
 // opts.Since, oldest first, up to the newest entry at the time of the
-// read (Head). The oldest entry, the newest and the first page come from
-// one MULTI; a later page that finds the stream trimmed past what was read
-// fails with ErrTrimmed. Filters are matched on this node, so a read for
+// read (Head). The newest entry, the entry at Since and the first page
+// come from one MULTI; Since's entry is gone (trimmed), from another epoch
+// or from beyond the head is a gap, and the page then starts at the oldest
+// entry kept. A later page that finds the stream trimmed past what was
+// read fails with ErrTrimmed. Filters are matched on this node, so a read for
 // a rare topic scans the whole stream after Since.
 func (b *Broker) History(ctx context.Context, filter string, opts pubsub.HistoryOptions) (pubsub.HistoryPage, error) {
 	f, err := pubsub.ParseFilter(filter)
@@ -122,15 +128,13 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 	defer b.inflight.Done()
 	epoch := b.Epoch()
 	var p pubsub.HistoryPage
+	resume := opts.Since != "" && since.Epoch == epoch
+	p.Gap = opts.Since != "" && !resume
 	start := "-"
-	if opts.Since != "" {
-		if since.Epoch != epoch {
-			p.Gap = true
-		} else {
-			start = "(" + SeqToID(since.Seq)
-		}
+	if resume {
+		start = "(" + SeqToID(since.Seq)
 	}
-	v, err := b.look(ctx, start, "+")
+	v, err := b.look(ctx, since.Seq, resume, start)
 	if err != nil {
 		return pubsub.HistoryPage{}, err
 	}
@@ -138,9 +142,11 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 		p.Gap = p.Gap || opts.Since != ""
 		return p, nil
 	}
-	if opts.Since != "" && !p.Gap && (v.first > since.Seq || since.Seq > v.head) {
+	n := v.n
+	if resume && (!v.found || since.Seq > v.head) {
 		p.Gap = true // trimmed past Since, or a cursor from the future
-		if v, err = b.look(ctx, "-", "+"); err != nil {
+		n = 0
+		if v, err = b.look(ctx, 0, false, "-"); err != nil {
 			return pubsub.HistoryPage{}, err
 		}
 	}
@@ -150,10 +156,9 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 		return p, nil
 	}
 	var serr error
-	for seq, x := range b.scan(ctx, v.page, v.head, &serr) {
+	for _, x := range b.scan(ctx, v.page, v.head, n, &serr) {
 		m, err := decodeEntry(epoch, x.ID, x.Values)
 		if err != nil || !f.Match(m.Topic) {
-			_ = seq
 			continue
 		}
 		if len(p.Messages) == limit {
@@ -175,11 +180,11 @@ const replayStall = 5 * time.Second
 
 // subscribeSince starts plain subscription s, replaying the stream after
 // since, then live with no gap and no duplicate. s joins the fan-out first
-// (holding live messages back); then one MULTI reads the stream's oldest
-// and newest entries and the first page after since. The replay goes up to
-// that newest entry (the head); the held live messages after it follow.
-// A cursor older than the oldest entry, from another epoch or from beyond
-// the head is a gap: delivery starts live.
+// (holding live messages back); then one MULTI reads the stream's newest
+// entry (the head), the entry at since and the first page after it. The
+// replay goes up to the head; the held live messages after it follow. A
+// cursor whose entry was trimmed, from another epoch or from beyond the
+// head is a gap: delivery starts live.
 func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cursor) (pubsub.Subscription, error) {
 	if since.Epoch != b.Epoch() {
 		s.gap = true
@@ -188,11 +193,11 @@ func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cu
 	if err := b.join(s); err != nil {
 		return nil, err
 	}
-	v, err := b.look(ctx, "("+SeqToID(since.Seq), "+")
+	v, err := b.look(ctx, since.Seq, true, "("+SeqToID(since.Seq))
 	if err != nil {
 		return nil, b.abort(s, err)
 	}
-	s.gap = v.empty || v.first > since.Seq || since.Seq > v.head
+	s.gap = v.empty || !v.found || since.Seq > v.head
 	var backlog iter.Seq[*pubsub.Message]
 	if !s.gap {
 		backlog = b.backlog(s, v)
@@ -232,7 +237,7 @@ func (b *Broker) backlog(s *liveSub, v view) iter.Seq[*pubsub.Message] {
 		defer stop()
 		epoch := b.Epoch()
 		var err error
-		for _, x := range b.scan(ctx, v.page, v.head, &err) {
+		for _, x := range b.scan(ctx, v.page, v.head, v.n, &err) {
 			m, derr := decodeEntry(epoch, x.ID, x.Values)
 			if derr != nil || !s.match(m.Topic) {
 				continue

@@ -43,7 +43,8 @@ const readCount = 512
 type Options struct {
 	// Prefix starts every Redis key the Broker uses; "" means
 	// DefaultPrefix ("switchboard"). The keys are "<prefix>:log" (the
-	// stream), "<prefix>:epoch" and "<prefix>:retained". Brokers with the
+	// stream), "<prefix>:epoch", "<prefix>:count" (the entry counter)
+	// and "<prefix>:retained". Brokers with the
 	// same Prefix on the same Redis database see the same messages.
 	Prefix string
 

@@ -12,14 +12,15 @@ import (
 )
 
 // read is the node reader: the one goroutine that reads the stream from
-// last on and fans every entry out to the local subscriptions. While it is
-// behind (after a reconnect, or a full batch) it reads with a check, in one
-// MULTI: the epoch (Redis lost its keys: ErrReset) and the oldest entry
-// (the stream was trimmed past last: ErrTrimmed). Once it has caught up it
-// blocks in XREAD BLOCK until the next entry; Redis serves a blocked reader
-// right after the command that added an entry, so nothing can be trimmed
-// from under it there.
-func (b *Broker) read(last string) {
+// last (whose entry count is n) on and fans every entry out to the local
+// subscriptions. Entry counts must follow each other: a jump means
+// entries were trimmed before the reader got to them, and every live
+// subscription ends with ErrTrimmed. An entry from another epoch means
+// Redis lost the stream (ErrReset). While it is behind (after a
+// reconnect, or a full batch) it reads without blocking, checking the
+// epoch in the same MULTI; once it has caught up it blocks in XREAD BLOCK
+// (without go-redis retries: a failed read goes back to the checked one).
+func (b *Broker) read(last string, n uint64) {
 	defer b.wg.Done()
 	bo := backoff.Backoff{Min: b.opts.MinBackoff, Max: b.opts.MaxBackoff}
 	fails := 0
@@ -31,7 +32,11 @@ func (b *Broker) read(last string) {
 		if caughtUp {
 			batch, err = b.readBlocking(last)
 		} else {
-			batch, last, err = b.readChecked(last)
+			var reset bool
+			batch, reset, err = b.readChecked(last)
+			if reset {
+				last, n = b.reset(), 0
+			}
 		}
 		if err != nil {
 			if b.ctx.Err() != nil {
@@ -61,7 +66,14 @@ func (b *Broker) read(last string) {
 			last = x.ID
 			if e := entryEpoch(x.Values); e != "" && e != epoch {
 				b.adopt(e) // Redis lost the stream; this entry is from the new one
-				epoch = e
+				epoch, n = e, 0
+			}
+			if c := entryCount(x.Values); c != 0 {
+				if n != 0 && c != n+1 {
+					b.log.Warn("redisx: the stream was trimmed past this node's position", "last", n, "next", c)
+					b.endAll(ErrTrimmed)
+				}
+				n = c
 			}
 			m, err := decodeEntry(epoch, x.ID, x.Values)
 			if err != nil {
@@ -79,7 +91,7 @@ func (b *Broker) read(last string) {
 
 // readBlocking waits up to KeepAlive for entries after last.
 func (b *Broker) readBlocking(last string) ([]redis.XMessage, error) {
-	res, err := b.rdb.XRead(b.ctx, &redis.XReadArgs{Streams: []string{b.keyLog, last}, Count: readCount, Block: b.opts.KeepAlive}).Result()
+	res, err := b.grp.XRead(b.ctx, &redis.XReadArgs{Streams: []string{b.keyLog, last}, Count: readCount, Block: b.opts.KeepAlive}).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
@@ -90,40 +102,32 @@ func (b *Broker) readBlocking(last string) ([]redis.XMessage, error) {
 }
 
 // readChecked reads entries after last without blocking, checking in the
-// same MULTI that Redis kept the epoch and that the stream still reaches
-// back to last. On a reset or a trim it ends every live subscription and
-// returns the position to go on from.
-func (b *Broker) readChecked(last string) ([]redis.XMessage, string, error) {
+// same MULTI that Redis kept the epoch; reset reports that it did not.
+func (b *Broker) readChecked(last string) (batch []redis.XMessage, reset bool, err error) {
 	var epoch *redis.StringCmd
-	var first *redis.XMessageSliceCmd
 	var xr *redis.XStreamSliceCmd
-	_, err := b.rdb.TxPipelined(b.ctx, func(p redis.Pipeliner) error {
+	_, err = b.rdb.TxPipelined(b.ctx, func(p redis.Pipeliner) error {
 		epoch = p.Get(b.ctx, b.keyEpoch)
-		first = p.XRangeN(b.ctx, b.keyLog, "-", "+", 1)
 		xr = p.XRead(b.ctx, &redis.XReadArgs{Streams: []string{b.keyLog, last}, Count: readCount, Block: -1})
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, last, err
+		return nil, false, err
 	}
 	if e, err := epoch.Result(); err != nil || e != b.Epoch() {
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, last, err
+			return nil, false, err
 		}
-		return nil, b.reset(), nil
-	}
-	if f, _ := first.Result(); len(f) > 0 && last != "0-0" && after(f[0].ID, last) {
-		b.log.Warn("redisx: the stream was trimmed past this node's position", "last", last, "oldest", f[0].ID)
-		b.endAll(ErrTrimmed)
+		return nil, true, nil
 	}
 	res, err := xr.Result()
 	if errors.Is(err, redis.Nil) || len(res) == 0 {
-		return nil, last, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, last, err
+		return nil, false, err
 	}
-	return res[0].Messages, last, nil
+	return res[0].Messages, false, nil
 }
 
 // reset adopts the epoch Redis holds now (creating it), ends every
