@@ -18,7 +18,7 @@ import (
 func ExampleDial() {
 	ctx := context.Background()
 	if c, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second); err != nil {
-		fmt.Println("order/created {\"id\":1}\nreplayed order/created")
+		fmt.Println("order/created {\"id\":1}\nreplayed order/shipped")
 		return
 	} else {
 		_ = c.Close()
@@ -41,11 +41,12 @@ func ExampleDial() {
 	}
 	m := <-sub.C()
 	fmt.Println(m.Topic, string(m.Data))
+	if _, err := b.Publish(ctx, pubsub.Message{Topic: "order/shipped", Data: []byte(`{"id":1}`)}); err != nil {
+		log.Fatal(err)
+	}
 
-	// The receipt's cursor resumes on any node: here, just before it.
-	c, _ := pubsub.ParseCursor(r.Cursor)
-	c.Seq--
-	again, err := b.Subscribe(ctx, "order/#", &pubsub.SubscribeOptions{Since: c.String()})
+	// A cursor resumes on any node: here, after the first message.
+	again, err := b.Subscribe(ctx, "order/#", &pubsub.SubscribeOptions{Since: r.Cursor})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func ExampleDial() {
 	fmt.Println("replayed", (<-again.C()).Topic)
 	// Output:
 	// order/created {"id":1}
-	// replayed order/created
+	// replayed order/shipped
 }
 
 // The stream entry id "1700000000000-3" is carried in a cursor's sequence.
