@@ -11,3 +11,8 @@ func CleanupExample(b *Broker) {
 	defer cancel()
 	b.rdb.Del(ctx, b.keyLog, b.keyEpoch, b.keyRetained, b.keyCount)
 }
+
+// Conns returns the connections b holds open to Redis.
+func Conns(b *Broker) int {
+	return int(b.rdb.PoolStats().TotalConns + b.grp.PoolStats().TotalConns)
+}
