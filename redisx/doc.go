@@ -1,4 +1,4 @@
-// Package redisx is a [pubsub.Broker] over Redis (5.0 or later; tested on
+// Package redisx is a [pubsub.Broker] over Redis (6.2 or later, for XAUTOCLAIM; tested on
 // 7.0), with github.com/redis/go-redis/v9, so that Switchboard runs on many
 // nodes: give every process a redisx.Broker on the same Redis and key
 // prefix and a message published on any node reaches subscribers on all of
@@ -92,8 +92,9 @@
 // group "g:<group>:<filter>" ([GroupName]), created at the stream's end
 // by the first subscription (so messages published before it are not kept
 // for the group) and shared by every member on every node; each member is
-// one consumer (XREADGROUP, COUNT up to its free room, BLOCK KeepAlive on
-// a connection of its own while it waits). A ManualAck subscription
+// one consumer (XREADGROUP, COUNT up to its free room, BLOCK the shorter
+// of KeepAlive and ClaimIdle/2 on a connection of its own while it
+// waits). A ManualAck subscription
 // without a group gets a private consumer group, destroyed when it ends.
 // Ack is XACK. Nack with requeue claims the entry again (XCLAIM, which
 // counts the delivery) and delivers it to the same member with Attempt + 1;

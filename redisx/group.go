@@ -194,7 +194,7 @@ func (s *groupSub) readOnce(n int, checked bool) (bool, error) {
 	var res []redis.XStream
 	var err error
 	if checked {
-		args.Block = b.opts.KeepAlive
+		args.Block = min(b.opts.KeepAlive, b.opts.ClaimIdle/2) // wake up to claim
 		res, err = b.grp.XReadGroup(b.ctx, args).Result()
 	} else {
 		args.Block = -1
