@@ -255,14 +255,22 @@ func (b *Broker) backlog(s *liveSub, v view) iter.Seq[*pubsub.Message] {
 	}
 }
 
-// startReplay runs s's replay of backlog on a goroutine Close waits for;
-// held live messages at or before head are dropped (the backlog, or the
-// Subscribe call, covers them).
+// startReplay runs s's replay of backlog; held live messages at or before
+// head are dropped (the backlog, or the Subscribe call, covers them).
+// Without a backlog it runs at once: the held messages fit in C, which is
+// empty, so nothing waits, and the feed is live before Subscribe returns.
+// With one it runs on a goroutine Close waits for.
 func (b *Broker) startReplay(s *liveSub, backlog iter.Seq[*pubsub.Message], head uint64) {
 	s.from.Store(head)
 	covered := func(m *pubsub.Message) bool {
 		c, err := pubsub.ParseCursor(m.Cursor)
 		return err == nil && c.Seq <= head
+	}
+	if backlog == nil {
+		if s.Replay(nil, covered, 0) {
+			b.fan.remove(s)
+		}
+		return
 	}
 	b.wg.Add(1)
 	go func() {

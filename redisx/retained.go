@@ -3,6 +3,7 @@ package redisx
 import (
 	"context"
 	"errors"
+	"iter"
 	"slices"
 
 	"github.com/redis/go-redis/v9"
@@ -88,13 +89,17 @@ func (b *Broker) subscribeLive(ctx context.Context, s *liveSub, retained bool) (
 	if h := head.Val(); len(h) > 0 {
 		headSeq, _ = IDToSeq(h[0].ID)
 	}
-	b.startReplay(s, func(yield func(*pubsub.Message) bool) {
-		for _, r := range got {
-			if !yield(r.m) {
-				return
+	var backlog iter.Seq[*pubsub.Message]
+	if len(got) > 0 {
+		backlog = func(yield func(*pubsub.Message) bool) {
+			for _, r := range got {
+				if !yield(r.m) {
+					return
+				}
 			}
 		}
-	}, headSeq)
+	}
+	b.startReplay(s, backlog, headSeq)
 	s.watch(ctx)
 	return s, nil
 }
