@@ -129,4 +129,6 @@
 // most 1,024), without command retries. Blocking reads wake at least every
 // Options.KeepAlive. Close drains publishes in flight, ends every
 // subscription, closes the pools and waits for the Broker's goroutines.
+// go-redis reports its own connection trouble through its package logger
+// (redis.SetLogger), not Options.Logger.
 package redisx

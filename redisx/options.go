@@ -51,8 +51,9 @@ type Options struct {
 	// MaxLen bounds the stream: every XADD trims it to about MaxLen
 	// entries (MAXLEN ~, whole radix-tree nodes at a time, so a little
 	// more is kept); 0 means DefaultMaxLen (1,000,000), negative means no
-	// trimming (the stream grows until trimmed by hand). A cursor older
-	// than the oldest entry kept resumes with a gap.
+	// trimming (the stream grows until trimmed by hand); a positive value
+	// below 512 (one read) means 512. A cursor older than the oldest entry
+	// kept resumes with a gap.
 	MaxLen int64
 
 	// MaxMessageBytes caps Data plus header bytes on Publish; 0 means
