@@ -25,7 +25,7 @@ type view struct {
 
 // look reads, in one MULTI, the stream's newest entry, the entry at
 // cursor seq since (if hasSince) and up to readCount entries from start
-// (XRANGE syntax, "(" excludes).
+// (XRANGE syntax, "(" excludes; "" reads no page).
 func (b *Broker) look(ctx context.Context, since uint64, hasSince bool, start string) (view, error) {
 	var at, head, page *redis.XMessageSliceCmd
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -34,7 +34,9 @@ func (b *Broker) look(ctx context.Context, since uint64, hasSince bool, start st
 			at = p.XRange(ctx, b.keyLog, id, id)
 		}
 		head = p.XRevRangeN(ctx, b.keyLog, "+", "-", 1)
-		page = p.XRangeN(ctx, b.keyLog, start, "+", readCount)
+		if start != "" {
+			page = p.XRangeN(ctx, b.keyLog, start, "+", readCount)
+		}
 		return nil
 	})
 	if err != nil {
@@ -53,7 +55,9 @@ func (b *Broker) look(ctx context.Context, since uint64, hasSince bool, start st
 		v.found = true
 		v.n = entryCount(at.Val()[0].Values)
 	}
-	v.page = page.Val()
+	if page != nil {
+		v.page = page.Val()
+	}
 	return v, nil
 }
 
@@ -134,6 +138,9 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 	if resume {
 		start = "(" + SeqToID(since.Seq)
 	}
+	if limit < 0 {
+		start = "" // the head (and Gap) only
+	}
 	v, err := b.look(ctx, since.Seq, resume, start)
 	if err != nil {
 		return pubsub.HistoryPage{}, err
@@ -146,7 +153,12 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 	if resume && (!v.found || since.Seq > v.head) {
 		p.Gap = true // trimmed past Since, or a cursor from the future
 		n = 0
-		if v, err = b.look(ctx, 0, false, "-"); err != nil {
+		if limit < 0 {
+			start = ""
+		} else {
+			start = "-"
+		}
+		if v, err = b.look(ctx, 0, false, start); err != nil {
 			return pubsub.HistoryPage{}, err
 		}
 	}
