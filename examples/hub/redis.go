@@ -28,6 +28,8 @@ func init() {
 		defer cancel()
 		return redisx.Dial(ctx, u, &redisx.Options{Prefix: redisPrefix, Logger: log})
 	}
+	// openBroker strips one trailing "s" (the TLS form, amqps, mqtts)
+	// before the lookup: "rediss" arrives as "redis" and "redis" as "redi".
 	registerBroker("redis", dial)
-	registerBroker("rediss", dial)
+	registerBroker("redi", dial)
 }
