@@ -1,0 +1,26 @@
+package redisx_test
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/pubsub/pubsubtest"
+)
+
+// TestConformance runs the pubsub conformance suite against Redis. The
+// brokers of one case share a key prefix, so the MultiNode case runs.
+func TestConformance(t *testing.T) {
+	var spaces sync.Map // *testing.T → *space
+	pubsubtest.Run(t, pubsubtest.Features{
+		Capabilities:  pubsub.Capabilities{History: true, Groups: true, Acks: true, Retain: true},
+		SharedBackend: true,
+	}, func(t *testing.T) pubsub.Broker {
+		sp, ok := spaces.Load(t)
+		if !ok {
+			sp, _ = spaces.LoadOrStore(t, newSpace(t))
+			t.Cleanup(func() { spaces.Delete(t) })
+		}
+		return sp.(*space).broker()
+	})
+}
