@@ -19,11 +19,16 @@
 //   - mqttx: a Broker over an MQTT 5 server, and an MQTT server that devices
 //     connect to.
 //   - amqpx: a Broker over RabbitMQ, for running on many nodes.
+//   - natsx: a Broker over NATS JetStream, for running on many nodes.
+//   - redisx: a Broker over Redis Streams, for running on many nodes.
 //   - examples: runnable programs; examples/hub mounts everything on one
 //     server.
 //
 // Every transport is an http.Handler (or a listener constructor) over a
 // pubsub.Broker, so an application mounts exactly the methods it needs on
 // its own mux, and a message published on one transport reaches
-// subscribers on all of them. See README.md to get started.
+// subscribers on all of them. Every handler stops the same way
+// (Shutdown graceful, Close abrupt, Active counts; transport.Shutdown
+// stops a server and its handlers in one call). See README.md to get
+// started and CONTRIBUTING.md for the conventions.
 package switchboard
