@@ -2,9 +2,7 @@ package transport
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -26,10 +24,15 @@ type RESTOptions struct {
 	// Auth authenticates each request and authorizes it (ActionPublish for
 	// POST, ActionHistory for GET).
 	Auth *Auth
-	// Limits: MaxMessageBytes bounds the request body (413 beyond).
+	// Limits: MaxMessageBytes bounds the request body (413 beyond),
+	// ReadTimeout the time to receive it (408 beyond), MaxConnections the
+	// requests served at once (503 with Retry-After beyond).
 	Limits Limits
 	// CORS lets pages on other origins publish and read; nil sends no CORS
-	// headers.
+	// headers. Its AllowedOrigins are also the only foreign origins a
+	// browser may POST from: other cross-origin POSTs (a form or fetch on
+	// another site, which would carry the user's cookies) get 403, through
+	// http.CrossOriginProtection. "*" turns that protection off.
 	CORS *CORS
 	// Logger receives internal errors; nil means silent.
 	Logger *slog.Logger
@@ -58,8 +61,9 @@ type HistoryResponse struct {
 }
 
 type restHandler struct {
-	b    pubsub.Broker
-	opts RESTOptions
+	b     pubsub.Broker
+	opts  RESTOptions
+	guard *restGuard
 }
 
 // NewRESTHandler returns the plain HTTP/REST transport, mounted at
@@ -76,8 +80,11 @@ type restHandler struct {
 // become message headers (lower-cased names). limit defaults to 100 and is
 // capped at 1,000; GET needs a broker with history (501 otherwise).
 // Errors are JSON bodies written by WriteError: 400 for a bad topic, filter,
-// cursor or limit, 401/403 from Auth, 405 for other methods, 413 for a body
-// over Limits.MaxMessageBytes (default 1 MiB).
+// cursor or limit, 401/403 from Auth, 403 for a cross-origin browser POST
+// from an origin CORS does not allow, 405 for other methods, 408 for a body
+// not received within Limits.ReadTimeout (default 30 s), 413 for a body
+// over Limits.MaxMessageBytes (default 1 MiB), 503 beyond
+// Limits.MaxConnections requests at once (default 10,000).
 func NewRESTHandler(b pubsub.Broker, opts *RESTOptions) http.Handler {
 	h := &restHandler{b: b}
 	if opts != nil {
@@ -87,6 +94,7 @@ func NewRESTHandler(b pubsub.Broker, opts *RESTOptions) http.Handler {
 		h.opts.Prefix = "/topics/"
 	}
 	h.opts.Limits = h.opts.Limits.WithDefaults()
+	h.guard = newRESTGuard(h.opts.Limits.MaxConnections, h.opts.CORS)
 	return h
 }
 
@@ -113,7 +121,11 @@ func (h *restHandler) topic(r *http.Request) (string, error) {
 const restMethods = "GET, HEAD, POST"
 
 func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if cors.Handle((*cors.Policy)(h.opts.CORS), w, r, restMethods) {
+	if !h.guard.enter(w) {
+		return
+	}
+	defer h.guard.leave()
+	if cors.Handle((*cors.Policy)(h.opts.CORS), w, r, restMethods) || !h.guard.checkOrigin(w, r) {
 		return
 	}
 	switch r.Method {
@@ -141,19 +153,9 @@ func (h *restHandler) publish(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	body := r.Body
-	if max := h.opts.Limits.MaxMessageBytes; max > 0 {
-		body = http.MaxBytesReader(w, r.Body, max)
-	}
-	data, err := io.ReadAll(body)
+	data, err := readBody(w, r, h.opts.Limits)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			err = fmt.Errorf("%w: body over %d bytes", ErrTooLarge, mbe.Limit)
-		} else {
-			err = fmt.Errorf("%w: reading body: %v", ErrBadRequest, err)
-		}
-		WriteError(w, err)
+		writeBodyError(w, err)
 		return
 	}
 	msg := pubsub.Message{Topic: topic, Data: data}
