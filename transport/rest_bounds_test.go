@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,7 +77,8 @@ func TestRESTSlowBodyCut(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &e), "%s", body)
 	require.Equal(t, transport.CodeTimeout, e.Error.Code)
 	_, err = r.ReadByte()
-	require.ErrorIs(t, err, io.EOF, "the server closed the connection")
+	require.True(t, errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET),
+		"the server closed the connection (EOF, or a reset as the trickle still writes): %v", err)
 	t.Logf("a body trickled at 1 byte / 50 ms was cut after %v (ReadTimeout %v)", held.Round(time.Millisecond), readTimeout)
 }
 
