@@ -175,8 +175,7 @@ func writeRequestError(w http.ResponseWriter, media string, err error) {
 	switch {
 	case errors.Is(err, errUnsupportedMedia):
 		writeErrorBody(w, media, http.StatusUnsupportedMediaType, transport.CodeBadRequest, err.Error())
-	case errors.Is(err, errBodyTimeout):
-		w.Header().Set("Connection", "close")
+	case errors.Is(err, errBodyTimeout): // the connection is closed after it (HTTP/1)
 		writeErrorBody(w, media, http.StatusRequestTimeout, transport.CodeTimeout, err.Error())
 	default:
 		writeErrorBody(w, media, transport.HTTPStatus(err), transport.Code(err), err.Error())

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
 )
 
@@ -177,4 +179,54 @@ func TestRESTCrossOrigin(t *testing.T) {
 	open, _ := newREST(t, &transport.RESTOptions{CORS: &transport.CORS{AllowedOrigins: []string{"*"}}})
 	resp, body := do(t, "POST", open.URL+"/topics/csrf", "x", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
 	require.Equal(t, 200, resp.StatusCode, "CORS \"*\" lets any origin publish: %s", body)
+}
+
+// TestRESTSlowBodyCutHTTP2: over HTTP/2 the read deadline cuts the one
+// stream (408), not the connection.
+func TestRESTSlowBodyCutHTTP2(t *testing.T) {
+	b := pubsub.NewMemory(nil)
+	defer b.Close()
+	srv := httptest.NewUnstartedServer(transport.NewRESTHandler(b, &transport.RESTOptions{Limits: transport.Limits{ReadTimeout: 300 * time.Millisecond}}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	cl := srv.Client()
+	defer cl.CloseIdleConnections()
+
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the trickle
+		defer wg.Done()
+		tk := time.NewTicker(50 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				_ = pw.Close()
+				return
+			case <-tk.C:
+			}
+			if _, err := pw.Write([]byte("x")); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(done); wg.Wait() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", srv.URL+"/topics/slow", pr)
+	require.NoError(t, err)
+	resp, err := cl.Do(req)
+	require.NoError(t, err, "no answer within 5 s")
+	resp.Body.Close()
+	require.Equal(t, 2, resp.ProtoMajor)
+	require.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
+
+	// The connection still serves other requests.
+	resp, err = cl.Post(srv.URL+"/topics/fast", "text/plain", strings.NewReader("x"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 }

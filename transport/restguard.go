@@ -100,12 +100,11 @@ func (e *bodyTimeoutError) Error() string {
 
 func (e *bodyTimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
 
-// writeBodyError answers a readBody failure: 408 with Connection: close for
-// a timeout, WriteError's status otherwise.
+// writeBodyError answers a readBody failure: 408 for a timeout (the
+// connection is then closed), WriteError's status otherwise.
 func writeBodyError(w http.ResponseWriter, err error) {
 	var te *bodyTimeoutError
 	if errors.As(err, &te) {
-		w.Header().Set("Connection", "close")
 		WriteError(w, err, http.StatusRequestTimeout)
 		return
 	}

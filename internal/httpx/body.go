@@ -33,13 +33,18 @@ func ReadBody(w http.ResponseWriter, r *http.Request, max int64, timeout time.Du
 		}
 	}
 	b, err := io.ReadAll(body)
-	if err == nil && rc != nil {
+	switch {
+	case err == nil && rc != nil:
 		_ = rc.SetReadDeadline(time.Time{})
+	case IsTimeout(err) && r.ProtoMajor == 1:
+		// The connection's read side is spent: close it after the answer.
+		// (HTTP/2 cuts only the stream; "Connection: close" would shut the
+		// whole connection down, other clients' streams included.)
+		w.Header().Set("Connection", "close")
 	}
 	return b, err
 }
 
-// IsTimeout reports whether err is ReadBody's timeout. The caller answers
-// 408 Request Timeout with "Connection: close": the connection's read side
-// is spent.
+// IsTimeout reports whether err is ReadBody's timeout; the caller answers
+// 408 Request Timeout (ReadBody has set "Connection: close" on HTTP/1).
 func IsTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
