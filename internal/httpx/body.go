@@ -3,8 +3,8 @@ package httpx
 import (
 	"errors"
 	"io"
-	"os"
 	"net/http"
+	"os"
 	"time"
 )
 
