@@ -57,13 +57,22 @@ func (e *ReasonCodeError) Error() string {
 
 // Is makes errors.Is(err, ErrRefused) true, and also matches
 // pubsub.ErrInvalidFilter for 0x8F (topic filter invalid),
-// pubsub.ErrInvalidTopic for 0x90 (topic name invalid) and
+// pubsub.ErrInvalidTopic for 0x90 (topic name invalid),
 // pubsub.ErrNotSupported for 0x9A, 0x9B, 0x9E, 0xA1 and 0xA2 (a feature the
-// server lacks).
+// server lacks), and for the transports' error mapping
+// transport.ErrForbidden for 0x87 (not authorized), transport.ErrTooLarge
+// for 0x95 (packet too large) and transport.ErrLimit for 0x97 (quota
+// exceeded).
 func (e *ReasonCodeError) Is(target error) bool {
 	switch target {
 	case ErrRefused:
 		return true
+	case transport.ErrForbidden:
+		return e.Code == 0x87
+	case transport.ErrTooLarge:
+		return e.Code == 0x95
+	case transport.ErrLimit:
+		return e.Code == 0x97
 	case pubsub.ErrInvalidFilter:
 		return e.Code == 0x8F
 	case pubsub.ErrInvalidTopic:

@@ -92,3 +92,34 @@ func TestRESTPublishDuringOutage(t *testing.T) {
 	require.Contains(t, string(body), `"unavailable"`)
 	require.Equal(t, "1", resp.Header.Get("Retry-After"))
 }
+
+// TestBrokerPublishRefused: a PUBACK refusing the publish (here 0x87 from
+// an mqttx.Server whose Auth forbids the topic) comes back as a
+// *ReasonCodeError that the transports map (403), not as an unmapped error.
+func TestBrokerPublishRefused(t *testing.T) {
+	mem := newMemory(t)
+	auth := &transport.Auth{Authorize: func(_ context.Context, _ *transport.Identity, a transport.Action, topic string) error {
+		if a == transport.ActionPublish && strings.HasPrefix(topic, "secret/") {
+			return transport.ErrForbidden
+		}
+		return nil
+	}}
+	_, addr := startServer(t, mem, &mqttx.ServerOptions{Auth: auth, Limits: transport.Limits{MaxMessageBytes: 1024}})
+	b := dialAddr(t, addr, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := b.Publish(ctx, pubsub.Message{Topic: "public/x", Data: []byte("ok")})
+	require.NoError(t, err)
+
+	_, err = b.Publish(ctx, pubsub.Message{Topic: "secret/x", Data: []byte("no")})
+	var rc *mqttx.ReasonCodeError
+	require.ErrorAs(t, err, &rc)
+	require.Equal(t, byte(0x87), rc.Code)
+	require.ErrorIs(t, err, mqttx.ErrRefused)
+	require.Equal(t, http.StatusForbidden, transport.HTTPStatus(err), "%v", err)
+
+	_, err = b.Publish(ctx, pubsub.Message{Topic: "public/big", Data: make([]byte, 2000)})
+	require.ErrorAs(t, err, &rc)
+	require.Equal(t, byte(0x95), rc.Code)
+	require.Equal(t, http.StatusRequestEntityTooLarge, transport.HTTPStatus(err), "%v", err)
+}
