@@ -3,6 +3,7 @@ package mqttx_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,7 +29,9 @@ func TestBrokerPublishDuringOutage(t *testing.T) {
 	for _, qos := range []int{-1, 1, 2} {
 		t.Run(map[int]string{-1: "qos0", 1: "qos1", 2: "qos2"}[qos], func(t *testing.T) {
 			px := testenv.NewProxy(t, mosq)
-			b := dialAddr(t, px.Addr(), &mqttx.Options{PublishQoS: qos, MaxBackoff: 100 * time.Millisecond, PacketTimeout: time.Second})
+			lost := &onLog{msg: "mqttx: connection lost", c: make(chan struct{})}
+			b := dialAddr(t, px.Addr(), &mqttx.Options{PublishQoS: qos, MaxBackoff: 100 * time.Millisecond,
+				PacketTimeout: time.Second, Logger: slog.New(lost)})
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			topic := prefix(t) + "outage"
@@ -58,6 +61,11 @@ func TestBrokerPublishDuringOutage(t *testing.T) {
 				}
 			}
 			// Publishes while the connection is down.
+			select {
+			case <-lost.c:
+			case <-ctx.Done():
+				t.Fatal("the Broker did not notice the cut")
+			}
 			_, err = b.Publish(ctx, pubsub.Message{Topic: topic, Data: []byte("down")})
 			require.Error(t, err)
 			require.ErrorIs(t, err, mqttx.ErrDisconnected)
@@ -74,7 +82,8 @@ func TestBrokerPublishDuringOutage(t *testing.T) {
 func TestRESTPublishDuringOutage(t *testing.T) {
 	mosq := testenv.Mosquitto(t)
 	px := testenv.NewProxy(t, mosq)
-	b := dialAddr(t, px.Addr(), &mqttx.Options{MaxBackoff: 100 * time.Millisecond})
+	lost := &onLog{msg: "mqttx: connection lost", c: make(chan struct{})}
+	b := dialAddr(t, px.Addr(), &mqttx.Options{MaxBackoff: 100 * time.Millisecond, Logger: slog.New(lost)})
 	srv := httptest.NewServer(transport.NewRESTHandler(b, nil))
 	defer srv.Close()
 	url := srv.URL + "/topics/" + prefix(t) + "outage"
@@ -84,6 +93,7 @@ func TestRESTPublishDuringOutage(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
 	px.Cut()
+	<-lost.c
 	resp, err = http.Post(url, "text/plain", strings.NewReader("down"))
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
@@ -122,4 +132,21 @@ func TestBrokerPublishRefused(t *testing.T) {
 	require.ErrorAs(t, err, &rc)
 	require.Equal(t, byte(0x95), rc.Code)
 	require.Equal(t, http.StatusRequestEntityTooLarge, transport.HTTPStatus(err), "%v", err)
+}
+
+// onLog is a slog.Handler that closes c when msg is logged.
+type onLog struct {
+	msg  string
+	c    chan struct{}
+	once sync.Once
+}
+
+func (h *onLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *onLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *onLog) WithGroup(string) slog.Handler            { return h }
+func (h *onLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.c) })
+	}
+	return nil
 }
