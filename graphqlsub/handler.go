@@ -27,9 +27,10 @@ const (
 // package documentation. Create it with NewHandler; stop it with Shutdown
 // or Close. It is safe for concurrent use.
 type Handler struct {
-	exec Executor
-	opts Options
-	tr   *lifecycle.Tracker // WebSockets, SSE streams and reservations
+	exec   Executor
+	opts   Options
+	tr     *lifecycle.Tracker // WebSockets, SSE streams and reservations
+	origin originGuard
 
 	mu           sync.Mutex
 	reservations map[string]*reservation // single-connection SSE, by token
@@ -48,6 +49,7 @@ func NewHandler(exec Executor, opts *Options) *Handler {
 		exec:         exec,
 		opts:         o,
 		tr:           lifecycle.New(o.Limits.MaxConnections),
+		origin:       newOriginGuard(&o),
 		reservations: make(map[string]*reservation),
 	}
 }
@@ -57,7 +59,12 @@ func NewHandler(exec Executor, opts *Options) *Handler {
 // and requests carrying a stream token to GraphQL over SSE's single
 // connection mode; an Accept of text/event-stream to GraphQL over SSE's
 // distinct connections mode; any other GET or POST to GraphQL over HTTP.
+// A cross-origin browser request with an unsafe method (POST, PUT, DELETE)
+// from an origin OriginPatterns does not allow gets 403 first.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.origin.check(w, r) {
+		return
+	}
 	token := streamToken(r)
 	switch {
 	case isWebSocketUpgrade(r):

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
 
+	"github.com/switchboard-go/switchboard/internal/httpx"
 	"github.com/switchboard-go/switchboard/transport"
 )
 
@@ -19,8 +19,13 @@ const (
 	mediaEventStream     = "text/event-stream"
 )
 
-// errUnsupportedMedia marks a POST body that is not application/json.
-var errUnsupportedMedia = errors.New("unsupported media type")
+var (
+	// errUnsupportedMedia marks a POST body that is not application/json.
+	errUnsupportedMedia = errors.New("unsupported media type")
+	// errBodyTimeout marks a POST body not received within
+	// Limits.ReadTimeout (408, and the connection is closed).
+	errBodyTimeout = errors.New("request timeout")
+)
 
 // serveHTTP answers a query or mutation (GraphQL over HTTP): POST with a
 // JSON body, or GET with query parameters (queries only).
@@ -86,15 +91,14 @@ func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request) (*Request,
 	if err != nil || mt != mediaJSON {
 		return nil, fmt.Errorf("%w: POST needs Content-Type: application/json", errUnsupportedMedia)
 	}
-	body := r.Body
-	if max := h.opts.Limits.MaxMessageBytes; max > 0 {
-		body = http.MaxBytesReader(w, body, max)
-	}
-	b, err := io.ReadAll(body)
+	b, err := httpx.ReadBody(w, r, h.opts.Limits.MaxMessageBytes, h.opts.Limits.ReadTimeout)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			return nil, fmt.Errorf("%w: request body exceeds %d bytes", transport.ErrTooLarge, mbe.Limit)
+		case httpx.IsTimeout(err):
+			return nil, fmt.Errorf("%w: request body not received within %s", errBodyTimeout, h.opts.Limits.ReadTimeout)
 		}
 		return nil, fmt.Errorf("%w: failed to read the body", transport.ErrBadRequest)
 	}
@@ -174,6 +178,8 @@ func writeRequestError(w http.ResponseWriter, media string, err error) {
 	switch {
 	case errors.Is(err, errUnsupportedMedia):
 		writeErrorBody(w, media, http.StatusUnsupportedMediaType, transport.CodeBadRequest, err.Error())
+	case errors.Is(err, errBodyTimeout): // the connection is closed after it (HTTP/1)
+		writeErrorBody(w, media, http.StatusRequestTimeout, transport.CodeTimeout, err.Error())
 	default:
 		writeErrorBody(w, media, transport.HTTPStatus(err), transport.Code(err), err.Error())
 	}

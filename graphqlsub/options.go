@@ -23,12 +23,13 @@ type Options struct {
 	// Limits bound what a client can make the handler hold:
 	// MaxMessageBytes caps request bodies and WebSocket messages,
 	// MaxSubscriptions caps the operations running on one connection,
-	// MaxConnections caps open WebSockets and SSE streams, and
-	// MaxResponseBytes caps the JSON "data" of a query or mutation result
-	// (default 4 MiB; a bigger result is replaced by "data": null and an
-	// error whose extensions.code is "too_large"). The budget also
-	// reaches resolvers through ResponseBudget(ctx), so that a resolver
-	// reading history stops before the result grows past it.
+	// MaxConnections caps open WebSockets and SSE streams, ReadTimeout
+	// bounds the reading of a POST body (408 and the connection closed
+	// beyond it), and MaxResponseBytes caps the JSON "data" of a query or
+	// mutation result (default 4 MiB; a bigger result is replaced by
+	// "data": null and an error whose extensions.code is "too_large"). The
+	// budget also reaches resolvers through ResponseBudget(ctx), so that a
+	// resolver reading history stops before the result grows past it.
 	Limits transport.Limits
 
 	// MaxCost caps the estimated cost of an operation, checked on every
@@ -63,8 +64,12 @@ type Options struct {
 	WriteTimeout time.Duration
 
 	// OriginPatterns lists the extra origins allowed to open WebSockets
-	// (see websocket.AcceptOptions); the request's own host is always
-	// allowed. InsecureSkipVerify allows every origin.
+	// (see websocket.AcceptOptions) and to send browser POST, PUT and
+	// DELETE requests (mutations); the request's own host is always
+	// allowed. Other cross-origin browser requests with those methods get
+	// 403 (http.CrossOriginProtection), so a page on another site cannot
+	// run mutations with the user's cookies. InsecureSkipVerify allows
+	// every origin.
 	OriginPatterns     []string
 	InsecureSkipVerify bool
 

@@ -246,8 +246,9 @@ func (b *Broker) awaitUp(ctx context.Context) error {
 // Publish sends msg with the QoS of its HeaderQoS or Options.PublishQoS
 // and returns when the server acknowledged it (PUBACK for QoS 1, PUBCOMP
 // for QoS 2, the write for QoS 0). A message without an ID gets one. It
-// fails with pubsub.ErrInvalidTopic, ErrDisconnected, a *ReasonCodeError
-// (ErrRefused), the context's error or pubsub.ErrClosed. When it fails at
+// fails with pubsub.ErrInvalidTopic, ErrDisconnected (the connection is
+// down or failed under the publish; it matches transport.ErrUnavailable),
+// a *ReasonCodeError (ErrRefused), the context's error or pubsub.ErrClosed. When it fails at
 // QoS 1 or 2 the message may still be delivered (it stays in the session).
 func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receipt, error) {
 	if err := pubsub.ValidateTopic(msg.Topic); err != nil {
@@ -278,7 +279,7 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 			return pubsub.Receipt{}, err
 		}
 		res, err := b.cm.Publish(ctx, pk)
-		if err == nil && res != nil && res.ReasonCode >= 0x80 {
+		if res != nil && res.ReasonCode >= 0x80 { // paho also returns an error for a refusing PUBACK
 			rc := &ReasonCodeError{Op: "publish", Topic: msg.Topic, Code: res.ReasonCode}
 			if res.Properties != nil {
 				rc.Reason = res.Properties.ReasonString
@@ -298,8 +299,14 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 			return pubsub.Receipt{}, ErrDisconnected
 		case ctx.Err() != nil:
 			return pubsub.Receipt{}, ctx.Err()
+		case errors.Is(err, paho.ErrInvalidArguments):
+			return pubsub.Receipt{}, fmt.Errorf("mqttx: failed to publish to %q: %w", msg.Topic, err)
 		}
-		return pubsub.Receipt{}, fmt.Errorf("mqttx: failed to publish to %q: %w", msg.Topic, err)
+		// The connection failed under the publish: a failed write, no
+		// connection in the session, a lost connection, no acknowledgement
+		// within PacketTimeout (the cause is quoted, not wrapped: a paho
+		// timeout is the server's unavailability, not the caller's).
+		return pubsub.Receipt{}, fmt.Errorf("%w: publish to %q failed: %v", ErrDisconnected, msg.Topic, err)
 	}
 }
 

@@ -56,8 +56,10 @@
 // (LastCursor is empty: there are no cursors) and OverflowDropOldest drops.
 // A message is acknowledged to the MQTT server (PUBACK) once it sits in
 // every target buffer. Publish while disconnected fails at once with
-// [ErrDisconnected] unless Options.WaitForConnection. Close ends the
-// session on the server.
+// [ErrDisconnected] unless Options.WaitForConnection, and so does a publish
+// the connection fails under; ErrDisconnected matches
+// transport.ErrUnavailable, so the transports answer 503 "unavailable"
+// (gRPC Unavailable). Close ends the session on the server.
 //
 // # Server
 //
@@ -78,7 +80,10 @@
 // 0x9E for "$share" on a broker without groups;
 // PUBACK/PUBREC 0x87 for a refused topic, 0x90 for an invalid topic name
 // (wildcards), 0x95 beyond Limits.MaxMessageBytes (MQTT 3.1.1 clients, which
-// have no reason codes in PUBACK, are disconnected instead); DISCONNECT 0x97
+// have no reason codes in PUBACK, are disconnected instead); a QoS 0
+// PUBLISH, which has no PUBACK, with an invalid topic name or beyond
+// Limits.MaxMessageBytes gets DISCONNECT 0x90 or 0x95 (3.1.1: the
+// connection closes), and one to $SYS is dropped; DISCONNECT 0x97
 // for a client too slow to keep up (its broker subscription overflowed or
 // it left deliveries unacknowledged for WriteTimeout) and 0x8B on shutdown.
 // Malformed packets close the connection (mochi's decoder).

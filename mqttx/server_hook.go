@@ -206,8 +206,11 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
 // OnPacketRead rejects PUBLISH packets whose topic the broker would refuse
 // before mochi drops them silently: MQTT 5 clients get PUBACK/PUBREC 0x90
 // (or 0x87 for $SYS), MQTT 3.1.1 clients at QoS 1 and 2 are disconnected
-// (they have no reason codes), QoS 0 publishes are dropped. Oversized
-// payloads get 0x95 the same way.
+// (they have no reason codes). Oversized payloads get 0x95 the same way.
+// At QoS 0, which has no acknowledgement, an invalid topic or an oversized
+// payload ends the connection as the spec asks (MQTT 5: DISCONNECT 0x90 or
+// 0x95; MQTT 3.1.1: the connection closes); a QoS 0 publish to $SYS is
+// dropped.
 func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if pk.FixedHeader.Type != packets.Publish {
 		return pk, nil
@@ -237,10 +240,16 @@ func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 
 // refusePublish answers a refused PUBLISH: an MQTT 5 ack with the reason
 // code at QoS 1 and 2, a disconnect for MQTT 3.1.1 at QoS 1 and 2 (the
-// returned error ends the connection), nothing at QoS 0.
+// returned error ends the connection). At QoS 0 an invalid topic name
+// (0x90) or a packet too large (0x95) ends the connection (DISCONNECT with
+// the code for MQTT 5); other refusals are dropped, as QoS 0 allows.
 func (s *Server) refusePublish(cl *mqtt.Client, pk packets.Packet, code packets.Code) error {
 	if pk.FixedHeader.Qos == 0 {
-		return nil
+		if code.Code != packets.ErrTopicNameInvalid.Code && code.Code != packets.ErrPacketTooLarge.Code {
+			return nil
+		}
+		s.disconnectClient(cl, code)
+		return code
 	}
 	if cl.Properties.ProtocolVersion < 5 {
 		cl.Stop(code)
@@ -256,6 +265,19 @@ func (s *Server) refusePublish(cl *mqtt.Client, pk packets.Packet, code packets.
 		ack.FixedHeader.Type = packets.Pubrec
 	}
 	return cl.WritePacket(ack)
+}
+
+// disconnectClient ends cl's connection for a protocol error: MQTT 5
+// clients first get DISCONNECT with code, written at once; MQTT 3.1.1 has
+// no server DISCONNECT, so the connection just closes.
+func (s *Server) disconnectClient(cl *mqtt.Client, code packets.Code) {
+	if cc := connOf(cl); cc != nil {
+		cc.unbatch()
+	}
+	if cl.Properties.ProtocolVersion >= 5 {
+		_ = s.mochi.DisconnectClient(cl, code)
+	}
+	cl.Stop(code)
 }
 
 // OnPacketEncode puts the real reason codes into a SUBACK, and fixes

@@ -110,7 +110,8 @@ type ErrorBody struct {
 // WriteError writes err as a JSON error response with the status from
 // HTTPStatus, or status[0] when given. Internal errors are reported as
 // "internal error" without their text, which may hold details the client
-// should not see.
+// should not see. An unavailable error (503) gets "Retry-After: 1" unless
+// the handler set one.
 func WriteError(w http.ResponseWriter, err error, status ...int) {
 	var b ErrorBody
 	b.Error.Code = Code(err)
@@ -122,6 +123,9 @@ func WriteError(w http.ResponseWriter, err error, status ...int) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if b.Error.Code == CodeUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
+	}
+	if b.Error.Code == CodeUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
 	}
 	code := HTTPStatus(err)
 	if len(status) > 0 {

@@ -1,6 +1,10 @@
 package transport
 
-import "github.com/switchboard-go/switchboard/internal/opt"
+import (
+	"time"
+
+	"github.com/switchboard-go/switchboard/internal/opt"
+)
 
 // Limits bound what one client can make a transport hold. Zero means the
 // default; a negative value turns the limit off.
@@ -21,6 +25,13 @@ type Limits struct {
 	// result over it is replaced by an error ("too_large"). 0 means
 	// DefaultMaxResponseBytes (4 MiB).
 	MaxResponseBytes int64
+	// ReadTimeout bounds the reading of one request body, counted from
+	// when the handler starts reading it (REST publish, GraphQL over HTTP
+	// POST): a client that sends its body slower than that, one byte at a
+	// time, gets 408 Request Timeout and its connection is closed. 0 means
+	// DefaultReadTimeout (30 s), negative means no bound. Streams are not
+	// affected: only request bodies are read under it.
+	ReadTimeout time.Duration
 }
 
 // Defaults for Limits.
@@ -31,6 +42,8 @@ const (
 	// DefaultMaxResponseBytes is 4 MiB: four messages of the default
 	// MaxMessageBytes, or thousands of small ones, per page.
 	DefaultMaxResponseBytes = 4 << 20
+	// DefaultReadTimeout bounds the arrival of one request body.
+	DefaultReadTimeout = 30 * time.Second
 )
 
 // WithDefaults returns l with zero fields set to their defaults and negative
@@ -40,5 +53,6 @@ func (l Limits) WithDefaults() Limits {
 	l.MaxSubscriptions = opt.Or(l.MaxSubscriptions, DefaultMaxSubscriptions)
 	l.MaxConnections = opt.Or(l.MaxConnections, DefaultMaxConnections)
 	l.MaxResponseBytes = opt.Or(l.MaxResponseBytes, DefaultMaxResponseBytes)
+	l.ReadTimeout = opt.Or(l.ReadTimeout, DefaultReadTimeout)
 	return l
 }

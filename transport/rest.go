@@ -2,7 +2,6 @@ package transport
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,12 +25,17 @@ type RESTOptions struct {
 	// Auth authenticates each request and authorizes it (ActionPublish for
 	// POST, ActionHistory for GET).
 	Auth *Auth
-	// Limits: MaxMessageBytes bounds the request body (413 beyond);
+	// Limits: MaxMessageBytes bounds the request body (413 beyond),
+	// ReadTimeout the time to receive it (408 beyond), MaxConnections the
+	// requests served at once (503 with Retry-After beyond), and
 	// MaxResponseBytes cuts a history page (default 4 MiB; "more": true
 	// and "next" tell the client to read on).
 	Limits Limits
 	// CORS lets pages on other origins publish and read; nil sends no CORS
-	// headers.
+	// headers. Its AllowedOrigins are also the only foreign origins a
+	// browser may POST from: other cross-origin POSTs (a form or fetch on
+	// another site, which would carry the user's cookies) get 403, through
+	// http.CrossOriginProtection. "*" turns that protection off.
 	CORS *CORS
 	// Logger receives internal errors; nil means silent.
 	Logger *slog.Logger
@@ -61,8 +65,9 @@ type HistoryResponse struct {
 }
 
 type restHandler struct {
-	b    pubsub.Broker
-	opts RESTOptions
+	b     pubsub.Broker
+	opts  RESTOptions
+	guard *restGuard
 }
 
 // NewRESTHandler returns the plain HTTP/REST transport, mounted at
@@ -81,8 +86,11 @@ type restHandler struct {
 // envelopes (default 4 MiB; "more" is then true), written as a stream;
 // GET needs a broker with history (501 otherwise).
 // Errors are JSON bodies written by WriteError: 400 for a bad topic, filter,
-// cursor or limit, 401/403 from Auth, 405 for other methods, 413 for a body
-// over Limits.MaxMessageBytes (default 1 MiB).
+// cursor or limit, 401/403 from Auth, 403 for a cross-origin browser POST
+// from an origin CORS does not allow, 405 for other methods, 408 for a body
+// not received within Limits.ReadTimeout (default 30 s), 413 for a body
+// over Limits.MaxMessageBytes (default 1 MiB), 503 beyond
+// Limits.MaxConnections requests at once (default 10,000).
 func NewRESTHandler(b pubsub.Broker, opts *RESTOptions) http.Handler {
 	h := &restHandler{b: b}
 	if opts != nil {
@@ -92,6 +100,7 @@ func NewRESTHandler(b pubsub.Broker, opts *RESTOptions) http.Handler {
 		h.opts.Prefix = "/topics/"
 	}
 	h.opts.Limits = h.opts.Limits.WithDefaults()
+	h.guard = newRESTGuard(h.opts.Limits.MaxConnections, h.opts.CORS)
 	return h
 }
 
@@ -118,7 +127,11 @@ func (h *restHandler) topic(r *http.Request) (string, error) {
 const restMethods = "GET, HEAD, POST"
 
 func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if cors.Handle((*cors.Policy)(h.opts.CORS), w, r, restMethods) {
+	if !h.guard.enter(w) {
+		return
+	}
+	defer h.guard.leave()
+	if cors.Handle((*cors.Policy)(h.opts.CORS), w, r, restMethods) || !h.guard.checkOrigin(w, r) {
 		return
 	}
 	switch r.Method {
@@ -146,19 +159,9 @@ func (h *restHandler) publish(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	body := r.Body
-	if max := h.opts.Limits.MaxMessageBytes; max > 0 {
-		body = http.MaxBytesReader(w, r.Body, max)
-	}
-	data, err := io.ReadAll(body)
+	data, err := readBody(w, r, h.opts.Limits)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			err = fmt.Errorf("%w: body over %d bytes", ErrTooLarge, mbe.Limit)
-		} else {
-			err = fmt.Errorf("%w: reading body: %v", ErrBadRequest, err)
-		}
-		WriteError(w, err)
+		writeBodyError(w, err)
 		return
 	}
 	msg := pubsub.Message{Topic: topic, Data: data}

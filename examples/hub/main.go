@@ -91,6 +91,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	fs := flag.NewFlagSet("hub", flag.ContinueOnError)
 	addr := fs.String("addr", ":8080", "HTTP listen address")
 	brokerURL := fs.String("broker", "memory", "broker: memory, or a URL such as amqp://guest:guest@127.0.0.1:5672/ or mqtt://127.0.0.1:1883")
+	idleTimeout := fs.Duration("idle-timeout", defaultIdleTimeout, "close a keep-alive connection idle this long (0: never)")
 	for _, f := range extraFlags {
 		f(fs)
 	}
@@ -109,8 +110,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true) // gRPC clients connect with prior-knowledge h2c
 	h := &hub{ctx: hctx, mux: http.NewServeMux(), broker: broker, log: log}
-	h.server = &http.Server{Handler: h.mux, Protocols: p, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	h.server = newServer(h.mux, p, *idleTimeout, log)
 
 	sort.SliceStable(mounts, func(i, j int) bool { return mounts[i].name < mounts[j].name })
 	for _, m := range mounts {
@@ -157,6 +157,35 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 		err = nil
 	}
 	return err
+}
+
+// Server timeouts; see newServer.
+const (
+	defaultIdleTimeout = 60 * time.Second
+	readHeaderTimeout  = 10 * time.Second
+)
+
+// newServer returns the hub's HTTP server. Its timeouts bound what a client
+// can hold without sending a request, and nothing else:
+//
+//   - ReadHeaderTimeout (10 s) bounds the request line and headers, so a
+//     client trickling its headers (slowloris) is cut.
+//   - IdleTimeout (-idle-timeout, 60 s; 0 turns it off, as ReadTimeout is
+//     0) closes a keep-alive connection (or an HTTP/2 connection with no
+//     stream open) that sends no next request, so idle connections do not
+//     pile up.
+//
+// ReadTimeout and WriteTimeout stay 0: they bound the whole request and
+// the whole response, so they would cut every SSE stream, held long poll
+// and gRPC stream after that time (and a hijacked WebSocket keeps the
+// connection deadline that was in force when the handler took it). The
+// handlers bound the rest themselves: request bodies are read under
+// transport.Limits.ReadTimeout (REST publish, GraphQL POST), writes to
+// stream clients under each handler's WriteTimeout, and idle streams are
+// probed with KeepAlive.
+func newServer(h http.Handler, p *http.Protocols, idle time.Duration, log *slog.Logger) *http.Server {
+	return &http.Server{Handler: h, Protocols: p, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idle,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 }
 
 // extraFlags lets a transport's file add its flags (e.g. -mqtt-addr).
