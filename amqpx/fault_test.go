@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/switchboard-go/switchboard/amqpx"
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 // closeConnections closes, from the server side, every connection whose
@@ -223,4 +226,49 @@ func TestCloseDuringOutage(t *testing.T) {
 	_, ok := <-sub.C()
 	require.False(t, ok)
 	require.ErrorIs(t, sub.Err(), pubsub.ErrClosed)
+}
+
+// TestPublishDuringOutageIsUnavailable cuts RabbitMQ off: a publish, direct
+// or through the REST handler, fails after Options.PublishWait with an
+// error that says the broker is unavailable (HTTP 503 with Retry-After),
+// instead of waiting for as long as the caller lets it.
+func TestPublishDuringOutageIsUnavailable(t *testing.T) {
+	t.Parallel()
+	sp := newSpace(t)
+	px, viaProxy := newProxy(t, sp.url)
+	logs := newLogCounter()
+	node := sp.brokerAt(viaProxy, func(o *amqpx.Options) {
+		o.PublishWait = 200 * time.Millisecond
+		o.Logger = slog.New(logs)
+	})
+	c := ctx(t)
+	_, err := node.Publish(c, pubsub.Message{Topic: "x", Data: []byte("before")})
+	require.NoError(t, err)
+
+	px.Cut()
+	// A publish racing the cut may still get through; once the cut is
+	// noticed, none may hang or answer anything but unavailable.
+	for {
+		_, err = node.Publish(c, pubsub.Message{Topic: "x", Data: []byte("during")})
+		if err != nil {
+			break
+		}
+	}
+	require.ErrorIs(t, err, pubsub.ErrUnavailable)
+	require.NoError(t, c.Err(), "failed within PublishWait, not at the test's deadline")
+	require.Equal(t, http.StatusServiceUnavailable, transport.HTTPStatus(err))
+
+	srv := httptest.NewServer(transport.NewRESTHandler(node, nil))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/topics/x", "text/plain", strings.NewReader("rest"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, "1", resp.Header.Get("Retry-After"))
+
+	px.Restore()
+	require.Eventually(t, func() bool { // the connector reconnects with backoff
+		_, err := node.Publish(c, pubsub.Message{Topic: "x", Data: []byte("after")})
+		return err == nil
+	}, 20*time.Second, 50*time.Millisecond)
 }

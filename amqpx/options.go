@@ -32,6 +32,8 @@ const (
 	DefaultKeepAlive = 10 * time.Second
 	// DefaultDrainTimeout is the default Options.DrainTimeout.
 	DefaultDrainTimeout = 5 * time.Second
+	// DefaultPublishWait is the default Options.PublishWait.
+	DefaultPublishWait = 5 * time.Second
 	// DefaultHistoryMaxAge is the default Options.HistoryMaxAge.
 	DefaultHistoryMaxAge = 24 * time.Hour
 	// DefaultHistoryMaxBytes is the default Options.HistoryMaxBytes (1 GiB).
@@ -109,6 +111,12 @@ type Options struct {
 	// DrainTimeout bounds how long Close waits for publishes in flight to be
 	// confirmed; 0 means DefaultDrainTimeout (5 s), negative does not wait.
 	DrainTimeout time.Duration
+	// PublishWait bounds how long Publish waits for a connection while
+	// RabbitMQ is unreachable before it fails with an error wrapping
+	// pubsub.ErrUnavailable (HTTP 503 through the transports), so a client
+	// learns of the outage instead of hanging; 0 means DefaultPublishWait
+	// (5 s), negative waits as long as the caller's context allows.
+	PublishWait time.Duration
 
 	// History keeps every message in a RabbitMQ stream queue (x-queue-type
 	// stream) shared by all nodes, so messages carry cursors,
@@ -156,6 +164,7 @@ func (o *Options) withDefaults() Options {
 	c.MaxBackoff = max(opt.OrMin(c.MaxBackoff, DefaultMaxBackoff), c.MinBackoff)
 	c.KeepAlive = opt.OrMin(c.KeepAlive, DefaultKeepAlive)
 	c.DrainTimeout = opt.Or(c.DrainTimeout, DefaultDrainTimeout)
+	c.PublishWait = opt.Or(c.PublishWait, DefaultPublishWait)
 	c.HistoryStream = cmp.Or(c.HistoryStream, c.Exchange+".history")
 	c.HistoryMaxAge = opt.OrMin(c.HistoryMaxAge, DefaultHistoryMaxAge)
 	c.HistoryMaxBytes = opt.OrMin(c.HistoryMaxBytes, DefaultHistoryMaxBytes)

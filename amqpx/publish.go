@@ -7,6 +7,7 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/switchboard-go/switchboard/pubsub"
 )
 
 // maxPublishAttempts bounds how often one Publish is retried on fresh
@@ -19,12 +20,13 @@ const maxPublishAttempts = 8
 type publisher struct {
 	conn     *connector
 	exchange string
+	wait     time.Duration // bound on waiting for a connection; 0: ctx only
 	sem      chan struct{} // guards ch; a channel so waiting honours ctx
 	ch       *amqp.Channel
 }
 
-func newPublisher(c *connector, exchange string) *publisher {
-	return &publisher{conn: c, exchange: exchange, sem: make(chan struct{}, 1)}
+func newPublisher(c *connector, exchange string, wait time.Duration) *publisher {
+	return &publisher{conn: c, exchange: exchange, wait: wait, sem: make(chan struct{}, 1)}
 }
 
 // channel returns the open confirm channel, opening one (and declaring the
@@ -40,7 +42,7 @@ func (p *publisher) channel(ctx context.Context) (*amqp.Channel, error) {
 		return p.ch, nil
 	}
 	for {
-		conn, _, err := p.conn.get(ctx)
+		conn, err := p.connection(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -54,6 +56,22 @@ func (p *publisher) channel(ctx context.Context) (*amqp.Channel, error) {
 		}
 		// the connection dropped while we set up: wait for the next one
 	}
+}
+
+// connection returns the live publishing connection, waiting at most
+// p.wait for one while RabbitMQ is unreachable.
+func (p *publisher) connection(ctx context.Context) (*amqp.Connection, error) {
+	wctx := ctx
+	if p.wait > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, p.wait)
+		defer cancel()
+	}
+	conn, _, err := p.conn.get(wctx)
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		return nil, fmt.Errorf("%w: amqpx: no connection to RabbitMQ within %v", pubsub.ErrUnavailable, p.wait)
+	}
+	return conn, err
 }
 
 func openConfirm(conn *amqp.Connection, exchange string) (*amqp.Channel, error) {
@@ -112,7 +130,7 @@ func (p *publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 			return err
 		}
 	}
-	return fmt.Errorf("amqpx: failed to publish after %d attempts: %w", maxPublishAttempts, last)
+	return fmt.Errorf("%w: amqpx: failed to publish after %d attempts: %v", pubsub.ErrUnavailable, maxPublishAttempts, last)
 }
 
 // close closes the channel (the connection closes with the connector).

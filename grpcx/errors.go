@@ -48,7 +48,7 @@ func errorCode(err error) connect.Code {
 		return connect.CodeDeadlineExceeded
 	case errors.Is(err, context.Canceled):
 		return connect.CodeCanceled
-	case errors.Is(err, transport.ErrUnavailable), errors.Is(err, pubsub.ErrClosed):
+	case errors.Is(err, transport.ErrUnavailable), errors.Is(err, pubsub.ErrClosed), errors.Is(err, pubsub.ErrUnavailable):
 		return connect.CodeUnavailable
 	}
 	return connect.CodeInternal

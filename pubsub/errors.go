@@ -26,6 +26,11 @@ var (
 	// stored; retrying after state was cleared, or later, may succeed.
 	// Transports answer it as a limit (HTTP 429, MQTT 0x97 quota exceeded).
 	ErrLimit = errors.New("pubsub: limit reached")
+	// ErrUnavailable: the broker cannot reach its server now (a network
+	// broker during an outage); the call did nothing and may succeed later.
+	// Transports answer it as unavailable (HTTP 503 with Retry-After, gRPC
+	// Unavailable).
+	ErrUnavailable = errors.New("pubsub: unavailable")
 	// ErrGap: history does not reach back to the requested cursor. Returned
 	// by helpers that cannot report a gap in band.
 	ErrGap = errors.New("pubsub: history gap")

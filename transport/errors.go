@@ -65,7 +65,7 @@ func Code(err error) string {
 		return CodeNotSupported
 	case errors.Is(err, context.DeadlineExceeded):
 		return CodeTimeout
-	case errors.Is(err, ErrUnavailable), errors.Is(err, pubsub.ErrClosed):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, pubsub.ErrClosed), errors.Is(err, pubsub.ErrUnavailable):
 		return CodeUnavailable
 	}
 	return CodeInternal
