@@ -135,9 +135,6 @@ func (f *fanout) all() []*liveSub {
 	return out
 }
 
-// count returns the number of attached subscriptions.
-func (f *fanout) count() int { return len(f.all()) }
-
 // liveSub is a plain subscription on one or more filters served by the
 // node reader, delivering through its Feed: no goroutine of its own, each
 // message once and in stream order whatever filter it matches. Resuming
