@@ -130,5 +130,10 @@
 // Options.KeepAlive. Close drains publishes in flight, ends every
 // subscription, closes the pools and waits for the Broker's goroutines.
 // go-redis reports its own connection trouble through its package logger
-// (redis.SetLogger), not Options.Logger.
+// (redis.SetLogger), not Options.Logger.//
+// Logging: the Broker logs only through Options.Logger. go-redis itself may
+// print a line through its own global logger when Close cuts a blocking
+// read ("Unexpected conn … state changed by hook to CLOSED"); the library
+// leaves that global alone, so an application that wants it quiet calls
+// redis.SetLogger.
 package redisx
