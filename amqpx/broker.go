@@ -11,6 +11,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/switchboard-go/switchboard/internal/drain"
+	"github.com/switchboard-go/switchboard/internal/fanout"
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -24,7 +26,7 @@ type Broker struct {
 	subConn *connector
 	pub     *publisher
 	node    *node
-	fan     *fanout
+	fan     *fanout.Table[*liveSub]
 
 	ctx    context.Context // cancelled at the end of Close
 	cancel context.CancelFunc
@@ -60,7 +62,7 @@ const maxStreamReaders = 32
 func Dial(ctx context.Context, url string, opts *Options) (*Broker, error) {
 	url = cmp.Or(url, defaultURL)
 	o := opts.withDefaults()
-	b := &Broker{opts: o, log: o.Logger, id: pubsub.NewID(), fan: newFanout(), qsubs: make(map[*queueSub]struct{}),
+	b := &Broker{opts: o, log: o.Logger, id: pubsub.NewID(), fan: fanout.New[*liveSub](), qsubs: make(map[*queueSub]struct{}),
 		readers: make(chan struct{}, maxStreamReaders)}
 	b.pubConn = newConnector(url, &b.opts, "publish")
 	b.subConn = newConnector(url, &b.opts, "consume")
@@ -297,7 +299,7 @@ func (b *Broker) SubscribeMany(ctx context.Context, filters []string, opts *pubs
 	if o.Since != "" {
 		return b.subscribeSince(ctx, s, since)
 	}
-	if !b.fan.add(s) {
+	if !b.fan.Add(s) {
 		b.releaseAll(s)
 		return nil, pubsub.ErrClosed
 	}
@@ -360,7 +362,7 @@ func (b *Broker) forget(s *queueSub) {
 // detach releases a plain subscription's place in the fan-out and its
 // binding references.
 func (b *Broker) detach(s *liveSub) {
-	if b.fan.remove(s) {
+	if b.fan.Remove(s) {
 		b.releaseAll(s)
 	}
 }
@@ -406,19 +408,12 @@ func (b *Broker) close() {
 	}
 	b.mu.Unlock()
 
-	drained := make(chan struct{})
-	go func() { b.inflight.Wait(); close(drained) }()
-	t := time.NewTimer(b.opts.DrainTimeout)
-	select {
-	case <-drained:
-	case <-t.C:
-	}
-	t.Stop()
+	drained := drain.Wait(&b.inflight, b.opts.DrainTimeout)
 
 	b.node.mu.Lock()
 	b.node.closing = true
 	b.node.mu.Unlock()
-	for _, s := range b.fan.closeAll() {
+	for _, s := range b.fan.CloseAll() {
 		s.end(pubsub.ErrClosed)
 	}
 	for _, s := range qsubs {

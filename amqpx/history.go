@@ -238,7 +238,7 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cursor) (pubsub.Subscription, error) {
 	if since.Epoch != b.opts.HistoryEpoch {
 		s.gap = true // another stream's cursor: live from now
-		if !b.fan.add(s) {
+		if !b.fan.Add(s) {
 			b.releaseAll(s)
 			return nil, pubsub.ErrClosed
 		}
@@ -246,7 +246,7 @@ func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cu
 		return s, nil
 	}
 	s.Hold()
-	if !b.fan.add(s) {
+	if !b.fan.Add(s) {
 		b.releaseAll(s)
 		return nil, pubsub.ErrClosed
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-go/switchboard/internal/backoff"
+	"github.com/switchboard-go/switchboard/internal/drain"
+	"github.com/switchboard-go/switchboard/internal/fanout"
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -27,7 +29,7 @@ type Broker struct {
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	node *node
-	fan  *fanout
+	fan  *fanout.Table[*liveSub]
 
 	ctx    context.Context // cancelled at the end of Close
 	cancel context.CancelFunc
@@ -62,7 +64,7 @@ var (
 func Dial(ctx context.Context, url string, opts *Options) (*Broker, error) {
 	url = cmp.Or(url, defaultURL)
 	o := opts.withDefaults()
-	b := &Broker{opts: o, log: o.Logger, fan: newFanout(), qsubs: make(map[*queueSub]struct{}), lost: make(chan struct{})}
+	b := &Broker{opts: o, log: o.Logger, fan: fanout.New[*liveSub](), qsubs: make(map[*queueSub]struct{}), lost: make(chan struct{})}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.node = newNode(b)
 	bo := backoff.Backoff{Min: o.MinBackoff, Max: o.MaxBackoff}
@@ -384,7 +386,7 @@ func (b *Broker) SubscribeMany(ctx context.Context, filters []string, opts *pubs
 	if err := b.node.acquire(ctx, s.subjects); err != nil {
 		return nil, err
 	}
-	if !b.fan.add(s) {
+	if !b.fan.Add(s) {
 		b.node.release(s.subjects)
 		return nil, pubsub.ErrClosed
 	}
@@ -408,7 +410,7 @@ func (b *Broker) subscribeRetained(ctx context.Context, s *liveSub, wide []strin
 		if err := b.node.acquire(ctx, s.subjects); err != nil {
 			return nil, err
 		}
-		if !b.fan.add(s) {
+		if !b.fan.Add(s) {
 			b.node.release(s.subjects)
 			return nil, pubsub.ErrClosed
 		}
@@ -421,7 +423,7 @@ func (b *Broker) subscribeRetained(ctx context.Context, s *liveSub, wide []strin
 		s.Replay(nil, nil, 0)
 		return nil, err
 	}
-	if !b.fan.add(s) {
+	if !b.fan.Add(s) {
 		b.node.release(s.subjects)
 		s.End(pubsub.ErrClosed)
 		s.Replay(nil, nil, 0)
@@ -441,7 +443,7 @@ func (b *Broker) subscribeRetained(ctx context.Context, s *liveSub, wide []strin
 // detach releases a plain subscription's place in the fan-out and its
 // subject references.
 func (b *Broker) detach(s *liveSub) {
-	if b.fan.remove(s) {
+	if b.fan.Remove(s) {
 		b.node.release(s.subjects)
 	}
 }
@@ -481,17 +483,8 @@ func (b *Broker) close() {
 	}
 	b.mu.Unlock()
 
-	drained := make(chan struct{})
-	go func() { b.inflight.Wait(); close(drained) }()
-	if b.opts.DrainTimeout > 0 {
-		t := time.NewTimer(b.opts.DrainTimeout)
-		select {
-		case <-drained:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	for _, s := range b.fan.closeAll() {
+	drained := drain.Wait(&b.inflight, b.opts.DrainTimeout)
+	for _, s := range b.fan.CloseAll() {
 		s.end(pubsub.ErrClosed)
 	}
 	for _, s := range qsubs {

@@ -244,7 +244,7 @@ func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cu
 	if err := b.node.acquire(ctx, s.subjects); err != nil {
 		return fail(err)
 	}
-	if !b.fan.add(s) {
+	if !b.fan.Add(s) {
 		b.node.release(s.subjects)
 		return fail(pubsub.ErrClosed)
 	}

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/switchboard-go/switchboard/internal/drain"
+	"github.com/switchboard-go/switchboard/internal/fanout"
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -22,7 +23,7 @@ type Broker struct {
 	id   string
 	rdb  *redis.Client // commands and the node reader
 	grp  *redis.Client // blocking group reads (one connection per waiting member)
-	fan  *fanout
+	fan  *fanout.Table[*liveSub]
 
 	keyLog, keyEpoch, keyRetained, keyCount string
 
@@ -65,7 +66,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Broker, error) {
 	gro := *ro
 	gro.PoolSize = maxGroupReaders
 	gro.MaxRetries = -1 // a blocking read is issued again by its loop
-	b := &Broker{opts: o, log: o.Logger, id: pubsub.NewID(), fan: newFanout(),
+	b := &Broker{opts: o, log: o.Logger, id: pubsub.NewID(), fan: fanout.New[*liveSub](),
 		rdb: redis.NewClient(ro), grp: redis.NewClient(&gro), gsubs: make(map[*groupSub]struct{}),
 		keyLog: o.Prefix + ":log", keyEpoch: o.Prefix + ":epoch", keyRetained: o.Prefix + ":retained", keyCount: o.Prefix + ":count"}
 	epoch, err := b.loadEpoch(ctx)
@@ -350,17 +351,8 @@ func (b *Broker) close() {
 	}
 	b.mu.Unlock()
 
-	drained := make(chan struct{})
-	go func() { b.inflight.Wait(); close(drained) }()
-	if b.opts.DrainTimeout > 0 {
-		t := time.NewTimer(b.opts.DrainTimeout)
-		select {
-		case <-drained:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	for _, s := range b.fan.closeAll() {
+	drained := drain.Wait(&b.inflight, b.opts.DrainTimeout)
+	for _, s := range b.fan.CloseAll() {
 		s.end(pubsub.ErrClosed)
 	}
 	for _, s := range gsubs {

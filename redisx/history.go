@@ -223,7 +223,7 @@ func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cu
 // caller then reads the head and calls startReplay (or abort).
 func (b *Broker) join(s *liveSub) error {
 	s.Hold()
-	if !b.fan.add(s) {
+	if !b.fan.Add(s) {
 		s.End(pubsub.ErrClosed)
 		s.Replay(nil, nil, 0)
 		return pubsub.ErrClosed
@@ -280,7 +280,7 @@ func (b *Broker) startReplay(s *liveSub, backlog iter.Seq[*pubsub.Message], head
 	}
 	if backlog == nil {
 		if s.Replay(nil, covered, 0) {
-			b.fan.remove(s)
+			b.fan.Remove(s)
 		}
 		return
 	}
@@ -288,7 +288,7 @@ func (b *Broker) startReplay(s *liveSub, backlog iter.Seq[*pubsub.Message], head
 	go func() {
 		defer b.wg.Done()
 		if s.Replay(backlog, covered, replayStall) {
-			b.fan.remove(s)
+			b.fan.Remove(s)
 		}
 	}()
 }

@@ -81,9 +81,9 @@ func (b *Broker) read(last string, n uint64) {
 				continue
 			}
 			seq, _ := IDToSeq(x.ID)
-			dead = b.fan.deliver(m, seq, dead[:0])
+			dead = b.fan.Deliver(m.Topic, func(s *liveSub) bool { return s.offer(m, seq) }, dead[:0])
 			for _, s := range dead {
-				b.fan.remove(s)
+				b.fan.Remove(s)
 			}
 		}
 	}
@@ -172,7 +172,7 @@ func (b *Broker) adopt(epoch string) {
 
 // endAll ends every live subscription with err.
 func (b *Broker) endAll(err error) {
-	for _, s := range b.fan.all() {
+	for _, s := range b.fan.All() {
 		s.end(err)
 	}
 }
