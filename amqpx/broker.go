@@ -194,18 +194,12 @@ func (b *Broker) publish(ctx context.Context, key string, p amqp.Publishing) err
 
 // deadLetter publishes m to its dead-letter topic.
 func (b *Broker) deadLetter(ctx context.Context, opts *pubsub.SubscribeOptions, m *pubsub.Message, reason string) error {
-	h := make(map[string]string, len(m.Header)+2)
-	for k, v := range m.Header {
-		h[k] = v
-	}
-	h[pubsub.HeaderDeadLetterReason] = reason
-	h[pubsub.HeaderOriginalTopic] = m.Topic
-	topic := pubsub.DeadLetterTopicFor(opts, m.Topic)
-	key, err := TopicToKey(topic)
+	dl := pubsub.DeadLetter(opts, m, reason)
+	key, err := TopicToKey(dl.Topic)
 	if err != nil {
-		return fmt.Errorf("amqpx: cannot dead-letter to %q: %w", topic, err)
+		return fmt.Errorf("amqpx: cannot dead-letter to %q: %w", dl.Topic, err)
 	}
-	p, err := toPublishing(&pubsub.Message{Topic: topic, Data: m.Data, Header: h, ID: m.ID}, time.Now())
+	p, err := toPublishing(&dl, time.Now())
 	if err != nil {
 		return err
 	}

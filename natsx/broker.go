@@ -301,19 +301,13 @@ func (b *Broker) dropped() {
 
 // deadLetter publishes m to its dead-letter topic.
 func (b *Broker) deadLetter(ctx context.Context, opts *pubsub.SubscribeOptions, m *pubsub.Message, reason string) error {
-	h := make(map[string]string, len(m.Header)+2)
-	for k, v := range m.Header {
-		h[k] = v
-	}
-	h[pubsub.HeaderDeadLetterReason] = reason
-	h[pubsub.HeaderOriginalTopic] = m.Topic
-	topic := pubsub.DeadLetterTopicFor(opts, m.Topic)
-	subject, err := TopicToSubject(b.opts.SubjectPrefix, topic)
+	dl := pubsub.DeadLetter(opts, m, reason)
+	dl.ID = pubsub.NewID() // the original's would be dropped as a duplicate
+	subject, err := TopicToSubject(b.opts.SubjectPrefix, dl.Topic)
 	if err != nil {
-		return fmt.Errorf("natsx: cannot dead-letter to %q: %w", topic, err)
+		return fmt.Errorf("natsx: cannot dead-letter to %q: %w", dl.Topic, err)
 	}
-	// A fresh ID: the original's would be dropped as a duplicate.
-	nm := toNATS(subject, &pubsub.Message{Topic: topic, Data: m.Data, Header: h, ID: pubsub.NewID()})
+	nm := toNATS(subject, &dl)
 	if _, err := b.publish(ctx, nm); err != nil {
 		return fmt.Errorf("natsx: failed to dead-letter: %w", err)
 	}

@@ -392,16 +392,10 @@ func (b *memory) removeLocked(s *memSub) {
 
 // deadLetterLocked publishes m to its dead-letter topic.
 func (b *memory) deadLetterLocked(opts *SubscribeOptions, m *Message, reason string) {
-	h := make(map[string]string, len(m.Header)+2)
-	for k, v := range m.Header {
-		h[k] = v
-	}
-	h[HeaderDeadLetterReason] = reason
-	h[HeaderOriginalTopic] = m.Topic
 	if b.opts.Logger != nil {
 		b.opts.Logger.Debug("pubsub: dead-lettering", "topic", m.Topic, "id", m.ID, "reason", reason)
 	}
-	b.publishLocked(Message{Topic: DeadLetterTopicFor(opts, m.Topic), Data: m.Data, Header: h, ID: m.ID}, b.opts.Now())
+	b.publishLocked(DeadLetter(opts, m, reason), b.opts.Now())
 }
 
 // Close ends every subscription with ErrClosed and waits for the broker's

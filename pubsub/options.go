@@ -87,6 +87,20 @@ func (o *SubscribeOptions) WithDefaults() SubscribeOptions {
 	return c
 }
 
+// DeadLetter returns the message a broker publishes when it dead-letters m
+// under opts: m's data, ID and header plus HeaderDeadLetterReason (reason)
+// and HeaderOriginalTopic, on DeadLetterTopicFor(opts, m.Topic). m is not
+// changed.
+func DeadLetter(opts *SubscribeOptions, m *Message, reason string) Message {
+	h := make(map[string]string, len(m.Header)+2)
+	for k, v := range m.Header {
+		h[k] = v
+	}
+	h[HeaderDeadLetterReason] = reason
+	h[HeaderOriginalTopic] = m.Topic
+	return Message{Topic: DeadLetterTopicFor(opts, m.Topic), Data: m.Data, Header: h, ID: m.ID}
+}
+
 // DeadLetterTopicFor returns where a message on topic goes when it is
 // dead-lettered under opts.
 func DeadLetterTopicFor(opts *SubscribeOptions, topic string) string {

@@ -178,3 +178,14 @@ func FuzzParseCursor(f *testing.F) {
 		}
 	})
 }
+
+func TestDeadLetter(t *testing.T) {
+	m := &pubsub.Message{Topic: "jobs/1", ID: "id1", Data: []byte("x"), Header: map[string]string{"k": "v"}}
+	dl := pubsub.DeadLetter(nil, m, "max-deliveries")
+	require.Equal(t, "$deadletter/jobs/1", dl.Topic)
+	require.Equal(t, "id1", dl.ID)
+	require.Equal(t, []byte("x"), dl.Data)
+	require.Equal(t, map[string]string{"k": "v", pubsub.HeaderDeadLetterReason: "max-deliveries", pubsub.HeaderOriginalTopic: "jobs/1"}, dl.Header)
+	require.Equal(t, map[string]string{"k": "v"}, m.Header, "the original is not changed")
+	require.Equal(t, "dlq", pubsub.DeadLetter(&pubsub.SubscribeOptions{DeadLetterTopic: "dlq"}, m, "nack").Topic)
+}

@@ -254,15 +254,9 @@ func (b *Broker) add(ctx context.Context, msg *pubsub.Message) (pubsub.Receipt, 
 
 // deadLetter publishes m to its dead-letter topic.
 func (b *Broker) deadLetter(ctx context.Context, opts *pubsub.SubscribeOptions, m *pubsub.Message, reason string) error {
-	h := make(map[string]string, len(m.Header)+2)
-	for k, v := range m.Header {
-		h[k] = v
-	}
-	h[pubsub.HeaderDeadLetterReason] = reason
-	h[pubsub.HeaderOriginalTopic] = m.Topic
-	topic := pubsub.DeadLetterTopicFor(opts, m.Topic)
+	dl := pubsub.DeadLetter(opts, m, reason)
 	b.log.Debug("redisx: dead-lettering", "topic", m.Topic, "id", m.ID, "reason", reason)
-	if _, err := b.add(ctx, &pubsub.Message{Topic: topic, Data: m.Data, Header: h, ID: m.ID}); err != nil {
+	if _, err := b.add(ctx, &dl); err != nil {
 		return fmt.Errorf("redisx: failed to dead-letter: %w", err)
 	}
 	return nil
