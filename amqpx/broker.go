@@ -297,7 +297,7 @@ func (b *Broker) SubscribeMany(ctx context.Context, filters []string, opts *pubs
 		b.releaseAll(s)
 		return nil, pubsub.ErrClosed
 	}
-	s.watch(ctx)
+	s.Watch(ctx)
 	return s, nil
 }
 
@@ -408,7 +408,7 @@ func (b *Broker) close() {
 	b.node.closing = true
 	b.node.mu.Unlock()
 	for _, s := range b.fan.CloseAll() {
-		s.end(pubsub.ErrClosed)
+		s.Stop(pubsub.ErrClosed)
 	}
 	for _, s := range qsubs {
 		s.stop(pubsub.ErrClosed)

@@ -237,12 +237,12 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 // up to the head, and the held messages after it follow.
 func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cursor) (pubsub.Subscription, error) {
 	if since.Epoch != b.opts.HistoryEpoch {
-		s.gap = true // another stream's cursor: live from now
+		s.SetGap(true) // another stream's cursor: live from now
 		if !b.fan.Add(s) {
 			b.releaseAll(s)
 			return nil, pubsub.ErrClosed
 		}
-		s.watch(ctx)
+		s.Watch(ctx)
 		return s, nil
 	}
 	s.Hold()
@@ -254,17 +254,17 @@ func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cu
 	// held back, every message up to it is in the stream.
 	from, gap, err := b.resumePoint(ctx, since.Seq)
 	if err != nil {
-		s.end(err)
+		s.Stop(err)
 		s.Replay(nil, nil, 0) // closes C
 		return nil, err
 	}
 	h := b.node.headOffset()
 	head := uint64(max(h, 0))
 	if gap || h < 0 || from > head {
-		s.gap = gap // a cursor from the future: live from now
+		s.SetGap(gap) // a cursor from the future: live from now
 		b.wg.Add(1)
 		go b.replay(s, from, head, nil, gap)
-		s.watch(ctx)
+		s.Watch(ctx)
 		return s, nil
 	}
 	first := make(chan error, 1)
@@ -276,11 +276,11 @@ func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cu
 		err = ctx.Err()
 	}
 	if err != nil && !errors.Is(err, errGap) {
-		s.end(err)
+		s.Stop(err)
 		return nil, err
 	}
-	s.gap = err != nil
-	s.watch(ctx)
+	s.SetGap(err != nil)
+	s.Watch(ctx)
 	return s, nil
 }
 
@@ -316,7 +316,7 @@ func (b *Broker) replay(s *liveSub, from, head uint64, first chan<- error, gap b
 					return false
 				}
 				m, err := fromDelivery(d)
-				if err != nil || !s.match(m.Topic) {
+				if err != nil || !s.Match(m.Topic) {
 					return off < head
 				}
 				m.Cursor = b.cursor(off)

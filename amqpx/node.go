@@ -335,7 +335,7 @@ func (n *node) deliver(d *amqp.Delivery, dead *[]*liveSub) (skipped bool) {
 		n.b.log.Warn("amqpx: dropped a message with an unusable routing key", "key", clip.String(d.RoutingKey), "err", err)
 		return false
 	}
-	*dead = n.b.fan.Deliver(m.Topic, func(s *liveSub) bool { return s.offer(m) }, (*dead)[:0])
+	*dead = n.b.fan.Deliver(m.Topic, func(s *liveSub) bool { return s.OfferOnce(m) }, (*dead)[:0])
 	for _, s := range *dead {
 		n.b.detach(s)
 	}
@@ -392,7 +392,7 @@ func (n *node) lostStream(off int64) {
 // endLive ends the node's live subscriptions with ErrQueueLost.
 func (n *node) endLive() {
 	for _, s := range n.b.fan.All() {
-		s.end(ErrQueueLost)
+		s.Stop(ErrQueueLost)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/switchboard-go/switchboard/internal/clip"
+	"github.com/switchboard-go/switchboard/internal/fanout"
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -287,7 +288,7 @@ func (s *queueSub) session(conn *amqp.Connection, first *bool) error {
 			_ = d.Ack(false)
 			continue
 		}
-		if !matchAny(s.filters, m.Topic) { // the '$' rule AMQP lacks
+		if !fanout.MatchAny(s.filters, m.Topic) { // the '$' rule AMQP lacks
 			_ = d.Ack(false)
 			continue
 		}

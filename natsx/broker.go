@@ -384,7 +384,7 @@ func (b *Broker) SubscribeMany(ctx context.Context, filters []string, opts *pubs
 		b.node.release(s.subjects)
 		return nil, pubsub.ErrClosed
 	}
-	s.watch(ctx)
+	s.Watch(ctx)
 	return s, nil
 }
 
@@ -408,7 +408,7 @@ func (b *Broker) subscribeRetained(ctx context.Context, s *liveSub, wide []strin
 			b.node.release(s.subjects)
 			return nil, pubsub.ErrClosed
 		}
-		s.watch(ctx)
+		s.Watch(ctx)
 		return s, nil
 	}
 	s.Hold()
@@ -430,7 +430,7 @@ func (b *Broker) subscribeRetained(ctx context.Context, s *liveSub, wide []strin
 			b.detach(s)
 		}
 	}()
-	s.watch(ctx)
+	s.Watch(ctx)
 	return s, nil
 }
 
@@ -479,7 +479,7 @@ func (b *Broker) close() {
 
 	drained := drain.Wait(&b.inflight, b.opts.DrainTimeout)
 	for _, s := range b.fan.CloseAll() {
-		s.end(pubsub.ErrClosed)
+		s.Stop(pubsub.ErrClosed)
 	}
 	for _, s := range qsubs {
 		s.end(pubsub.ErrClosed)

@@ -250,12 +250,12 @@ func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cu
 	}
 	first, last, err := b.state(ctx)
 	if err != nil {
-		s.end(err)
+		s.Stop(err)
 		s.Replay(nil, nil, 0)
 		return nil, err
 	}
 	from, gap := b.resume(since, first, last)
-	s.gap = gap
+	s.SetGap(gap)
 	covered := func(m *pubsub.Message) bool {
 		c, _ := pubsub.ParseCursor(m.Cursor)
 		return c.Seq <= last
@@ -265,13 +265,13 @@ func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cu
 		backlog = func(yield func(*pubsub.Message) bool) {
 			err := b.readStream(b.ctx, s.Done(), b.replayFilter(wide), from, last, func(seq uint64, msg jetstream.Msg) bool {
 				m := b.decode(seq, msg)
-				if m == nil || !s.match(m.Topic) {
+				if m == nil || !s.Match(m.Topic) {
 					return true
 				}
 				return yield(m)
 			})
 			if err != nil && !errors.Is(err, context.Canceled) {
-				s.end(err)
+				s.Stop(err)
 			}
 		}
 	}
@@ -282,7 +282,7 @@ func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cu
 			b.detach(s)
 		}
 	}()
-	s.watch(ctx)
+	s.Watch(ctx)
 	return s, nil
 }
 

@@ -189,7 +189,7 @@ func (n *node) dispatch() {
 		if m == nil {
 			continue
 		}
-		dead = n.b.fan.Deliver(m.Topic, func(s *liveSub) bool { return s.offer(m) }, dead[:0])
+		dead = n.b.fan.Deliver(m.Topic, func(s *liveSub) bool { return s.OfferOnce(m) }, dead[:0])
 		for _, s := range dead {
 			n.b.detach(s)
 		}
@@ -290,6 +290,6 @@ func (n *node) check(ctx context.Context) {
 // endLive ends the node's live subscriptions with err.
 func (n *node) endLive(err error) {
 	for _, s := range n.b.fan.All() {
-		s.end(err)
+		s.Stop(err)
 	}
 }

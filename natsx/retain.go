@@ -93,7 +93,7 @@ func (b *Broker) retainedFor(ctx context.Context, s *liveSub, wide []string) ([]
 	}
 	var subjects []string
 	for subject := range info.State.Subjects {
-		if topic, err := SubjectToTopic(prefix, subject); err == nil && s.match(topic) {
+		if topic, err := SubjectToTopic(prefix, subject); err == nil && s.Match(topic) {
 			subjects = append(subjects, subject)
 		}
 	}

@@ -347,7 +347,7 @@ func (b *Broker) close() {
 
 	drained := drain.Wait(&b.inflight, b.opts.DrainTimeout)
 	for _, s := range b.fan.CloseAll() {
-		s.end(pubsub.ErrClosed)
+		s.Stop(pubsub.ErrClosed)
 	}
 	for _, s := range gsubs {
 		s.end(pubsub.ErrClosed)

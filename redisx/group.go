@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-go/switchboard/internal/backoff"
+	"github.com/switchboard-go/switchboard/internal/fanout"
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -228,7 +229,7 @@ func (s *groupSub) readOnce(n int, checked bool) (bool, error) {
 		for _, x := range st.Messages {
 			got++
 			m, derr := decodeEntry(epoch, x.ID, x.Values)
-			if derr != nil || !matchAny(s.filters, m.Topic) {
+			if derr != nil || !fanout.MatchAny(s.filters, m.Topic) {
 				acks = append(acks, x.ID)
 				continue
 			}
@@ -282,7 +283,7 @@ func (s *groupSub) claim(n int) error {
 	epoch := b.Epoch()
 	for _, x := range msgs {
 		m, derr := decodeEntry(epoch, x.ID, x.Values)
-		if derr != nil || !matchAny(s.filters, m.Topic) {
+		if derr != nil || !fanout.MatchAny(s.filters, m.Topic) {
 			_ = b.rdb.XAck(b.ctx, b.keyLog, s.group, x.ID).Err()
 			continue
 		}

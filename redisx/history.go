@@ -199,7 +199,7 @@ const replayStall = 5 * time.Second
 // head is a gap: delivery starts live.
 func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cursor) (pubsub.Subscription, error) {
 	if since.Epoch != b.Epoch() {
-		s.gap = true
+		s.SetGap(true)
 		return b.subscribeLive(ctx, s, false)
 	}
 	if err := b.join(s); err != nil {
@@ -209,13 +209,13 @@ func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cu
 	if err != nil {
 		return nil, b.abort(s, err)
 	}
-	s.gap = v.empty || !v.found || since.Seq > v.head
+	s.SetGap(v.empty || !v.found || since.Seq > v.head)
 	var backlog iter.Seq[*pubsub.Message]
-	if !s.gap {
+	if !s.Gap() {
 		backlog = b.backlog(s, v)
 	}
 	b.startReplay(s, backlog, v.head)
-	s.watch(ctx)
+	s.Watch(ctx)
 	return s, nil
 }
 
@@ -234,7 +234,7 @@ func (b *Broker) join(s *liveSub) error {
 // abort ends a joined subscription that could not start.
 func (b *Broker) abort(s *liveSub, err error) error {
 	err = b.closedErr(err)
-	s.end(err)
+	s.Stop(err)
 	s.Replay(nil, nil, 0)
 	return err
 }
@@ -251,7 +251,7 @@ func (b *Broker) backlog(s *liveSub, v view) iter.Seq[*pubsub.Message] {
 		var err error
 		for _, x := range b.scan(ctx, v.page, v.head, v.n, &err) {
 			m, derr := decodeEntry(epoch, x.ID, x.Values)
-			if derr != nil || !s.match(m.Topic) {
+			if derr != nil || !s.Match(m.Topic) {
 				continue
 			}
 			if !yield(m) {
@@ -262,7 +262,7 @@ func (b *Broker) backlog(s *liveSub, v view) iter.Seq[*pubsub.Message] {
 			if errors.Is(err, ErrTrimmed) {
 				b.log.Warn("redisx: the stream was trimmed during a replay")
 			}
-			s.end(b.closedErr(err))
+			s.Stop(b.closedErr(err))
 		}
 	}
 }

@@ -173,7 +173,7 @@ func (b *Broker) adopt(epoch string) {
 // endAll ends every live subscription with err.
 func (b *Broker) endAll(err error) {
 	for _, s := range b.fan.All() {
-		s.end(err)
+		s.Stop(err)
 	}
 }
 

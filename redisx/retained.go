@@ -35,12 +35,12 @@ func (b *Broker) subscribeLive(ctx context.Context, s *liveSub, retained bool) (
 		}
 		head, _ := IDToSeq(last)
 		b.startReplay(s, nil, head)
-		s.watch(ctx)
+		s.Watch(ctx)
 		return s, nil
 	}
 	var exact []string
 	wild := false
-	for _, f := range s.filters {
+	for _, f := range s.Filters() {
 		if f.Wildcard() {
 			wild = true
 		}
@@ -63,7 +63,7 @@ func (b *Broker) subscribeLive(ctx context.Context, s *liveSub, retained bool) (
 	}
 	var got []retainedMsg
 	add := func(topic, v string) {
-		if !s.match(topic) {
+		if !s.Match(topic) {
 			return
 		}
 		m, seq, err := decodeRetained(topic, v)
@@ -100,7 +100,7 @@ func (b *Broker) subscribeLive(ctx context.Context, s *liveSub, retained bool) (
 		}
 	}
 	b.startReplay(s, backlog, headSeq)
-	s.watch(ctx)
+	s.Watch(ctx)
 	return s, nil
 }
 

@@ -8,8 +8,13 @@
 // however many subscriptions share it. A subscription on several filters
 // is attached under each of them and may therefore be found more than once
 // for the same message: its offer function sees every find, and the
-// brokers offer the message once (their subscriptions remember the last
+// brokers offer the message once (Live.OfferOnce remembers the last
 // message offered).
+//
+// Live is the part of the brokers' plain subscriptions that does not
+// depend on the broker: the Feed, the filters, the gap flag, the offer
+// de-duplication and the methods of pubsub.Subscription, ending through a
+// detach function each broker provides.
 //
 // One goroutine per node (the consumer, dispatcher or reader) calls
 // Deliver, so every subscription sees messages in the node's order;
