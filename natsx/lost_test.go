@@ -13,7 +13,11 @@ import (
 // ended waits for sub to end and returns its error.
 func ended(t *testing.T, sub pubsub.Subscription) error {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	// A bound, not a timing assertion: when the server's "consumer
+	// deleted" notice misses the pull in flight, the loss is found by the
+	// heartbeat check (two missed 5 s heartbeats, then a consumer info
+	// request), so allow well beyond that.
+	deadline := time.After(30 * time.Second)
 	for {
 		select {
 		case _, ok := <-sub.C():
