@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -146,4 +147,27 @@ func TestSSE(t *testing.T) {
 		line, _ = br.ReadString('\n')
 		require.Equal(t, "\n", line)
 	}
+}
+
+// noFlush is a middleware's ResponseWriter without Flush or Unwrap.
+type noFlush struct{ http.ResponseWriter }
+
+// TestSSEBehindMiddlewareWithoutFlush: GraphQL over SSE behind a wrapper
+// that cannot flush answers 500 naming the problem instead of a stream
+// that ends at once.
+func TestSSEBehindMiddlewareWithoutFlush(t *testing.T) {
+	e := newEnv(t, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.h.ServeHTTP(noFlush{w}, r)
+	}))
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(`{"query":"{ messages(topic: \"s/#\", limit: 1) { data } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	require.Contains(t, string(body), "cannot flush")
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/httpx"
 	"github.com/switchboard-go/switchboard/transport"
 )
 
@@ -96,6 +97,14 @@ type eventStream struct {
 // openEventStream sends the 200 text/event-stream header; false when the
 // response cannot stream (nothing more can be written then).
 func (h *Handler) openEventStream(w http.ResponseWriter) (*eventStream, bool) {
+	if !httpx.CanFlush(w) {
+		// A 200 that ends at once would make EventSource reconnect
+		// forever; say what is wrong instead.
+		msg := fmt.Sprintf("graphqlsub: the ResponseWriter (%T) cannot flush: a middleware wraps it without Flush or Unwrap", w)
+		h.opts.Logger.Error(msg)
+		writeErrorBody(w, mediaJSON, http.StatusInternalServerError, transport.CodeInternal, msg)
+		return nil, false
+	}
 	rc := http.NewResponseController(w)
 	hd := w.Header()
 	hd.Set("Content-Type", mediaEventStream+"; charset=utf-8")

@@ -2,11 +2,14 @@ package sse
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/switchboard-go/switchboard/internal/httpstream"
+	"github.com/switchboard-go/switchboard/internal/httpx"
 	"github.com/switchboard-go/switchboard/internal/lifecycle"
 	"github.com/switchboard-go/switchboard/internal/wire"
 	"github.com/switchboard-go/switchboard/pubsub"
@@ -51,6 +54,10 @@ func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 // ServeHTTP serves GET (and HEAD) requests; see the package doc for the
 // query parameters, the events and the status codes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !httpx.CanFlush(w) {
+		h.refuseNoFlush(w)
+		return
+	}
 	req, sess, ok := httpstream.Open(&h.pre, w, r, h.parse)
 	if !ok {
 		return
@@ -80,6 +87,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.run()
+}
+
+// refuseNoFlush answers 500 naming the problem when w cannot flush (a
+// middleware wrapped it without Flush or Unwrap): a stream would end at
+// once and EventSource would reconnect forever. The message is for the
+// developer who mounted the handler; it discloses nothing about the
+// request.
+func (h *Handler) refuseNoFlush(w http.ResponseWriter) {
+	msg := fmt.Sprintf("sse: the ResponseWriter (%T) cannot flush: a middleware wraps it without Flush or Unwrap", w)
+	h.log.Error(msg)
+	var b transport.ErrorBody
+	b.Error.Code = transport.CodeInternal
+	b.Error.Message = msg
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusInternalServerError)
+	_ = json.NewEncoder(w).Encode(b)
 }
 
 func (h *Handler) writeHeaders(w http.ResponseWriter) {
