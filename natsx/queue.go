@@ -77,7 +77,12 @@ func (b *Broker) subscribeQueue(ctx context.Context, f pubsub.Filter, subject st
 		cfg.InactiveThreshold = b.opts.GroupExpiry
 	} else {
 		s.private = true
-		cfg.MaxAckPending = o.Prefetch
+		// No MaxAckPending: the tokens bound unacknowledged deliveries
+		// to Prefetch here. A pull that reaches the server while the
+		// consumer is at its MaxAckPending can be refused with a 409
+		// status, which the client library reports without re-pulling
+		// until the heartbeat check resets it (~10 s): a nacked message
+		// then came back that late (NackRedeliver failed in CI).
 		cfg.InactiveThreshold = time.Minute // a node that vanished leaves nothing behind
 		cfg.MemoryStorage = true
 	}

@@ -68,20 +68,25 @@ func (s *suite) testNackRedeliver(t *testing.T) {
 	b := s.broker(t)
 	topic := prefix(t) + "/nack"
 	g := pubsub.NewID()
-	for _, opts := range []*pubsub.SubscribeOptions{
-		{ManualAck: true, Prefetch: 1},
-		{ManualAck: true, Prefetch: 1, Group: g},
+	for _, c := range []struct {
+		name string
+		opts *pubsub.SubscribeOptions
+	}{
+		{"alone", &pubsub.SubscribeOptions{ManualAck: true, Prefetch: 1}},
+		{"group", &pubsub.SubscribeOptions{ManualAck: true, Prefetch: 1, Group: g}},
 	} {
+		name, opts := c.name, c.opts
 		sub := s.subscribe(t, b, topic, opts)
 		s.publish(t, b, topic, "x"+opts.Group)
 		m := s.next(t, sub)
-		require.Equal(t, 1, m.Attempt)
-		require.NoError(t, sub.Nack(m, true))
+		require.Equal(t, 1, m.Attempt, name)
+		require.NoError(t, sub.Nack(m, true), name)
+		t.Logf("%s: nacked, waiting for the redelivery", name) // shown on failure
 		m = s.next(t, sub)
-		require.Equal(t, "x"+opts.Group, string(m.Data), "redelivered")
-		require.Equal(t, 2, m.Attempt)
-		require.NoError(t, sub.Ack(m))
-		require.NoError(t, sub.Close())
+		require.Equal(t, "x"+opts.Group, string(m.Data), "%s: redelivered", name)
+		require.Equal(t, 2, m.Attempt, name)
+		require.NoError(t, sub.Ack(m), name)
+		require.NoError(t, sub.Close(), name)
 	}
 }
 
