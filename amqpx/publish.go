@@ -130,7 +130,7 @@ func (p *publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 			return err
 		}
 	}
-	return fmt.Errorf("%w: amqpx: failed to publish after %d attempts: %v", pubsub.ErrUnavailable, maxPublishAttempts, last)
+	return fmt.Errorf("%w: amqpx: failed to publish after %d attempts: %w", pubsub.ErrUnavailable, maxPublishAttempts, last)
 }
 
 // close closes the channel (the connection closes with the connector).

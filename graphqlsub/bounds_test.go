@@ -72,7 +72,8 @@ func TestHTTPSlowBodyCut(t *testing.T) {
 // mutation (POST) unless OriginPatterns allows its origin; same-origin
 // pages and non-browser clients can.
 func TestHTTPCrossOrigin(t *testing.T) {
-	e := newEnv(t, &graphqlsub.Options{OriginPatterns: []string{"app.example"}})
+	// A pattern with a scheme matches scheme://host, as for WebSockets.
+	e := newEnv(t, &graphqlsub.Options{OriginPatterns: []string{"app.example", "https://trusted.example"}})
 	s, err := e.broker.Subscribe(context.Background(), "csrf", nil)
 	require.NoError(t, err)
 	defer s.Close()
@@ -86,6 +87,8 @@ func TestHTTPCrossOrigin(t *testing.T) {
 		{"same-origin", []string{"Origin", e.srv.URL, "Sec-Fetch-Site", "same-origin"}, 200},
 		{"allowed origin", []string{"Origin", "https://app.example", "Sec-Fetch-Site", "cross-site"}, 200},
 		{"no browser headers", nil, 200},
+		{"allowed scheme and host", []string{"Origin", "https://trusted.example", "Sec-Fetch-Site", "cross-site"}, 200},
+		{"other scheme", []string{"Origin", "http://trusted.example", "Sec-Fetch-Site", "cross-site"}, 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest("POST", e.url, strings.NewReader(mutation))
@@ -104,8 +107,13 @@ func TestHTTPCrossOrigin(t *testing.T) {
 			}
 		})
 	}
-	for range 3 {
-		<-s.C()
+	bound := time.After(30 * time.Second) // a bound, not a timing assertion
+	for i := range 4 {
+		select {
+		case <-s.C():
+		case <-bound:
+			t.Fatalf("only %d of the 4 allowed mutations were published", i)
+		}
 	}
 	select {
 	case m := <-s.C():

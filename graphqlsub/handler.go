@@ -142,7 +142,6 @@ func refuse(w http.ResponseWriter, media string, err error) {
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-h.tr.Closing():
-		w.Header().Set("Retry-After", "1")
 		transport.WriteError(w, fmt.Errorf("%w: shutting down", transport.ErrUnavailable))
 		return
 	default:

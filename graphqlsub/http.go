@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/switchboard-go/switchboard/internal/httpx"
+	"github.com/switchboard-go/switchboard/internal/wire"
 	"github.com/switchboard-go/switchboard/transport"
 )
 
@@ -101,6 +102,9 @@ func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request) (*Request,
 			return nil, fmt.Errorf("%w: request body not received within %s", errBodyTimeout, h.opts.Limits.ReadTimeout)
 		}
 		return nil, fmt.Errorf("%w: failed to read the body", transport.ErrBadRequest)
+	}
+	if err := wire.CheckText(b); err != nil { // json.Unmarshal would make it U+FFFD
+		return nil, err
 	}
 	req, err := parseRequest(b)
 	if err != nil {

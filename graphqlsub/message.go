@@ -114,9 +114,6 @@ func parseRequest(payload json.RawMessage) (*Request, error) {
 	if !isObject(payload) {
 		return nil, fmt.Errorf("%w: payload must be an object", errMessage)
 	}
-	if err := wire.CheckText(payload); err != nil { // json.Unmarshal would make it U+FFFD
-		return nil, fmt.Errorf("%w: %v", errMessage, err)
-	}
 	var raw struct {
 		Query         json.RawMessage `json:"query"`
 		OperationName json.RawMessage `json:"operationName"`

@@ -42,8 +42,9 @@ func (g originGuard) check(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// allowed matches origin's host against the patterns the way
-// websocket.AcceptOptions.OriginPatterns does (path.Match, case-folded).
+// allowed matches origin against the patterns the way
+// websocket.AcceptOptions.OriginPatterns does (path.Match, case-folded):
+// a pattern with "://" against scheme://host, any other against the host.
 func (g originGuard) allowed(origin string) bool {
 	if origin == "" || len(g.patterns) == 0 {
 		return false
@@ -54,7 +55,11 @@ func (g originGuard) allowed(origin string) bool {
 	}
 	host := strings.ToLower(u.Host)
 	for _, p := range g.patterns {
-		if ok, _ := path.Match(strings.ToLower(p), host); ok {
+		target := host
+		if strings.Contains(p, "://") { // "https://app.example.com": scheme and host
+			target = strings.ToLower(u.Scheme) + "://" + host
+		}
+		if ok, _ := path.Match(strings.ToLower(p), target); ok {
 			return true
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 
 	"connectrpc.com/connect"
 
@@ -16,8 +15,11 @@ import (
 // credentials from Authorization, and the access_token query parameter of
 // Connect GET requests, read as transport.RequestCredentials reads them.
 func credentials(header http.Header, peer connect.Peer) transport.Credentials {
-	r := &http.Request{Header: header, URL: &url.URL{RawQuery: peer.Query.Encode()}, RemoteAddr: peer.Addr}
-	return transport.RequestCredentials(r, "grpc")
+	c := transport.RequestCredentials(&http.Request{Header: header, RemoteAddr: peer.Addr}, "grpc")
+	if c.Token == "" { // as RequestCredentials does with a URL
+		c.Token = peer.Query.Get("access_token")
+	}
+	return c
 }
 
 // authenticate runs the Authenticate hook once per call and returns a

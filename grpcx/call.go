@@ -52,10 +52,10 @@ func (c *call) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // holdFlush makes the Sends of a stream flush only when hold is false:
 // connect flushes after every message, and a burst is cheaper with one
-// flush (the HTTP/2 server sends the data as its buffer fills). Only the
-// call's own goroutine uses it.
-func holdFlush(ctx context.Context, hold bool) {
-	if c := callOf(ctx); c != nil {
+// flush (the HTTP/2 server sends the data as its buffer fills). c may be
+// nil (no call tracked); only the call's own goroutine uses it.
+func (c *call) holdFlush(hold bool) {
+	if c != nil {
 		c.hold = hold
 	}
 }

@@ -60,7 +60,8 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 	}
 	c := sub.C()
 	held := 0                   // messages sent since the last flush
-	defer holdFlush(ctx, false) // connect flushes the end of the stream
+	call := callOf(ctx)         // looked up once, not per message
+	defer call.holdFlush(false) // connect flushes the end of the stream
 	for {
 		select {
 		case m, ok := <-c:
@@ -80,7 +81,7 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 			if !hold {
 				held = 0
 			}
-			holdFlush(ctx, hold)
+			call.holdFlush(hold)
 			if err := st.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Message{Message: toProto(m)}}); err != nil {
 				return err
 			}

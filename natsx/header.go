@@ -18,7 +18,6 @@ const (
 	// hdrMsgID is JetStream's de-duplication id; it carries Message.ID.
 	hdrMsgID = "Nats-Msg-Id"
 	// Republish headers (stream, original subject, sequence, time).
-	hdrStream    = "Nats-Stream"
 	hdrSubject   = "Nats-Subject"
 	hdrSequence  = "Nats-Sequence"
 	hdrTimestamp = "Nats-Time-Stamp"

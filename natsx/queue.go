@@ -33,7 +33,6 @@ type queueSub struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	tokens   chan struct{} // ManualAck: one per unacknowledged delivery allowed
-	done     chan struct{} // closed when run returns
 
 	mu       sync.Mutex
 	inflight map[*pubsub.Message]jetstream.Msg
@@ -61,7 +60,7 @@ func groupConsumer(group, filter string) string {
 
 func (b *Broker) subscribeQueue(ctx context.Context, f pubsub.Filter, subject string, o pubsub.SubscribeOptions) (pubsub.Subscription, error) {
 	s := &queueSub{Feed: pubsub.NewFeed(o.Buffer, pubsub.OverflowClose), b: b, filter: f, opts: o,
-		done: make(chan struct{}), inflight: make(map[*pubsub.Message]jetstream.Msg)}
+		inflight: make(map[*pubsub.Message]jetstream.Msg)}
 	if o.MaxDeliveries > 0 {
 		s.maxDeliv = o.MaxDeliveries
 	}
@@ -147,7 +146,6 @@ func (s *queueSub) end(err error) {
 // run pulls messages until the subscription ends.
 func (s *queueSub) run(it jetstream.MessagesContext) {
 	defer s.b.wg.Done()
-	defer close(s.done)
 	defer s.b.forget(s)
 	stop := context.AfterFunc(s.ctx, it.Stop)
 	defer stop()
@@ -217,14 +215,20 @@ func (s *queueSub) run(it jetstream.MessagesContext) {
 	}
 }
 
-// message decodes a pulled message; nil for one outside the filter.
+// message decodes a pulled message; nil for one outside the filter or one
+// that does not decode (logged: the caller terminates it).
 func (s *queueSub) message(msg jetstream.Msg) (*pubsub.Message, int) {
 	meta, err := msg.Metadata()
 	if err != nil {
+		s.b.log.Warn("natsx: dropped a message without metadata", "consumer", s.name, "subject", msg.Subject(), "err", err)
 		return nil, 0
 	}
 	m := s.b.decode(meta.Sequence.Stream, msg)
-	if m == nil || !s.filter.Match(m.Topic) {
+	if m == nil {
+		s.b.log.Warn("natsx: dropped a message that maps to no topic", "consumer", s.name, "subject", msg.Subject())
+		return nil, 0
+	}
+	if !s.filter.Match(m.Topic) {
 		return nil, 0
 	}
 	return m, int(meta.NumDelivered)

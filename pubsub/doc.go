@@ -63,10 +63,10 @@
 //
 // # Writing a broker
 //
-// A Broker implementation builds each subscription on a [Feed]: the
-// bounded channel, the overflow policies and replay-then-live (a backlog
-// delivered ahead of live messages with no gap and no duplicate), the
-// same code Memory and this module's amqpx and mqttx use. Run the
+// A Broker implementation builds each subscription on a [Feed]: the bounded
+// channel, the overflow policies and replay-then-live (a backlog delivered
+// ahead of live messages with no gap and no duplicate), the same code
+// Memory and this module's amqpx, mqttx, natsx and redisx use. Run the
 // pubsubtest suite against it.
 //
 // # Delivered messages are shared

@@ -13,8 +13,8 @@ import (
 // implementations: the bounded channel C, the overflow policy, the reason
 // the subscription ended (Err), and replay-then-live (a backlog larger
 // than the buffer delivered from a goroutine while live messages wait,
-// then live delivery with no gap and no duplicate). Memory, amqpx and mqttx
-// build their subscriptions on it.
+// then live delivery with no gap and no duplicate). Memory, amqpx, mqttx,
+// natsx and redisx build their subscriptions on it.
 //
 // Embed a *Feed in the subscription type: C and Err come with it; the
 // broker writes Close (End, then detach from its routing), Gap, Ack and
@@ -29,7 +29,6 @@ import (
 type Feed struct {
 	ch     chan *Message
 	done   chan struct{} // closed when the feed ends
-	buffer int
 	policy OverflowPolicy
 
 	// serial is set by Memory, which makes every Offer and End under its
@@ -64,7 +63,7 @@ func (f *Feed) setup(buffer int, policy OverflowPolicy, serial bool) {
 	}
 	f.ch = make(chan *Message, buffer)
 	f.done = make(chan struct{})
-	f.buffer, f.policy, f.serial = buffer, policy, serial
+	f.policy, f.serial = policy, serial
 	f.live.Store(true)
 }
 
@@ -106,7 +105,7 @@ func (f *Feed) Offer(m *Message) (ended bool) {
 		return false
 	}
 	if f.replaying {
-		if len(f.held) >= f.buffer {
+		if len(f.held) >= cap(f.ch) {
 			if f.policy != OverflowDropOldest {
 				return f.endSlowLocked()
 			}

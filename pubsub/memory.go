@@ -155,12 +155,12 @@ func (b *memory) reapLocked() {
 	}
 }
 
-// evictLocked drops history older than HistoryAge.
-func (b *memory) evictLocked() {
+// evictLocked drops history older than HistoryAge before now.
+func (b *memory) evictLocked(now time.Time) {
 	if b.opts.HistoryAge < 0 || b.n == 0 {
 		return
 	}
-	limit := b.opts.Now().Add(-b.opts.HistoryAge)
+	limit := now.Add(-b.opts.HistoryAge)
 	for b.n > 0 && b.ring[b.head].Time.Before(limit) {
 		b.dropOldestLocked()
 	}
@@ -175,7 +175,7 @@ func (b *memory) at(seq uint64) *Message {
 // resumeLocked locates the first sequence after cursor c. ok is false when
 // c is from another epoch, from the future, or older than the history.
 func (b *memory) resumeLocked(c Cursor) (start uint64, ok bool) {
-	b.evictLocked()
+	b.evictLocked(b.opts.Now())
 	first := b.seq - uint64(b.n) + 1
 	if c.Epoch != b.epoch || c.Seq > b.seq || c.Seq+1 < first {
 		return first, false
@@ -210,7 +210,7 @@ func (b *Memory) History(ctx context.Context, filter string, opts HistoryOptions
 	if b.closed {
 		return HistoryPage{}, ErrClosed
 	}
-	b.evictLocked()
+	b.evictLocked(b.opts.Now())
 	var p HistoryPage
 	p.Head = Cursor{Epoch: b.epoch, Seq: b.seq}.String()
 	start := b.seq - uint64(b.n) + 1

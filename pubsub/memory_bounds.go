@@ -33,7 +33,7 @@ func (b *memory) dropOldestLocked() {
 // message larger than HistoryBytes is dropped at once, which leaves its
 // cursor valid (it is the head) without keeping it.
 func (b *memory) appendHistoryLocked(m *Message, size int64) {
-	b.evictLocked()
+	b.evictLocked(m.Time) // m is stamped with the publish's clock reading
 	if b.n == len(b.ring) {
 		b.dropOldestLocked()
 	}

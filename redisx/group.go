@@ -112,7 +112,15 @@ func (s *groupSub) deliver(m *pubsub.Message, id string, attempt int) bool {
 		s.inflight[m] = id
 	}
 	s.Offer(m)
-	return true
+	select {
+	case <-s.Done():
+		// Ended meanwhile (End does not take s.mu), so m may not have
+		// been delivered: leave the entry pending rather than ack it.
+		delete(s.inflight, m)
+		return false
+	default:
+		return true
+	}
 }
 
 // run is the consumer's loop.
@@ -229,6 +237,9 @@ func (s *groupSub) readOnce(n int, checked bool) (bool, error) {
 		for _, x := range st.Messages {
 			got++
 			m, derr := decodeEntry(epoch, x.ID, x.Values)
+			if derr != nil {
+				b.log.Warn("redisx: dropped an entry that does not decode", "group", s.group, "id", x.ID, "err", derr)
+			}
 			if derr != nil || !fanout.MatchAny(s.filters, m.Topic) {
 				acks = append(acks, x.ID)
 				continue
@@ -283,6 +294,9 @@ func (s *groupSub) claim(n int) error {
 	epoch := b.Epoch()
 	for _, x := range msgs {
 		m, derr := decodeEntry(epoch, x.ID, x.Values)
+		if derr != nil {
+			b.log.Warn("redisx: dropped an entry that does not decode", "group", s.group, "id", x.ID, "err", derr)
+		}
 		if derr != nil || !fanout.MatchAny(s.filters, m.Topic) {
 			_ = b.rdb.XAck(b.ctx, b.keyLog, s.group, x.ID).Err()
 			continue

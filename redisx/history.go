@@ -3,7 +3,6 @@ package redisx
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 	"time"
 
@@ -309,5 +308,3 @@ func (d doneCtx) Err() error {
 		return nil
 	}
 }
-
-var _ = fmt.Sprint

@@ -8,7 +8,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-go/switchboard/internal/backoff"
-	"github.com/switchboard-go/switchboard/pubsub"
 )
 
 // read is the node reader: the one goroutine that reads the stream from
@@ -183,5 +182,3 @@ func after(a, b string) bool {
 	sb, err2 := IDToSeq(b)
 	return err1 == nil && err2 == nil && sa > sb
 }
-
-var _ = pubsub.ErrClosed

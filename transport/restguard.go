@@ -48,7 +48,6 @@ func crossOriginProtection(c *CORS) *http.CrossOriginProtection {
 func (g *restGuard) enter(w http.ResponseWriter) bool {
 	if n := g.active.Add(1); g.max > 0 && n > int64(g.max) {
 		g.active.Add(-1)
-		w.Header().Set("Retry-After", "1")
 		WriteError(w, fmt.Errorf("%w: connection limit of %d reached", ErrUnavailable, g.max))
 		return false
 	}

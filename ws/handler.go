@@ -73,8 +73,7 @@ func NewHandler(broker pubsub.Broker, opts *Options) *Handler {
 // 1002.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.life.Enter(); err != nil {
-		w.Header().Set("Retry-After", "1")
-		transport.WriteError(w, err)
+		transport.WriteError(w, err) // 503 with Retry-After
 		return
 	}
 	s := h.upgrade(w, r)

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"fmt"
 	"unicode/utf8"
 )
@@ -15,12 +16,18 @@ func CheckText(b []byte) error {
 		return fmt.Errorf("%w: not valid UTF-8", ErrBadRequest)
 	}
 	for i := 0; i < len(b); i++ {
-		if b[i] != '\\' {
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 {
+			break
+		}
+		i += j
+		if i+1 >= len(b) || b[i+1] != 'u' {
+			i++ // another escape (or invalid JSON, which the decoder refuses)
 			continue
 		}
 		v, ok := hex4(b, i+2)
-		if i+1 >= len(b) || b[i+1] != 'u' || !ok {
-			i++ // another escape (or invalid JSON, which the decoder refuses)
+		if !ok {
+			i++
 			continue
 		}
 		switch {
