@@ -91,21 +91,27 @@ func TestFeedReplayThenLive(t *testing.T) {
 	go func() { done <- f.Replay(slices.Values(msgs("b", 0, backlog)), nil, 0) }()
 
 	// One live message per 20 received during the replay (at most 50
-	// held, within the buffer), then one per message received.
-	tick := make(chan struct{}, backlog+live)
+	// held, within the buffer), then one per message received. Each offer
+	// completes before the consumer reads on, so C never holds more than
+	// the buffer (a queued offer could land on a C the replay still fills).
+	tick, ack := make(chan struct{}), make(chan struct{})
 	offered := make(chan struct{})
 	go func() {
 		defer close(offered)
 		for _, m := range msgs("l", 0, live) {
 			<-tick
 			f.Offer(m) // an overflow would close C: the consumer fails
+			ack <- struct{}{}
 		}
 	}()
 	var got []string
+	sent := 0
 	for len(got) < backlog+live {
 		m := recv(t, f)
-		if len(got)%20 == 0 || len(got) >= backlog {
+		if sent < live && (len(got)%20 == 0 || len(got) >= backlog) {
 			tick <- struct{}{}
+			<-ack
+			sent++
 		}
 		got = append(got, string(m.Data))
 	}

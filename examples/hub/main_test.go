@@ -82,7 +82,20 @@ func TestHubShutdownTellsClients(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-mqtt-addr", "off"}, io.Discard, func(a string) { addrc <- a })
 	}()
-	base := "http://" + <-addrc
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("hub exited: %v", err)
+	}
+	exited := false
+	t.Cleanup(func() { // a failing require below still stops the hub
+		if !exited {
+			cancel()
+			<-done
+		}
+	})
 
 	resp, err := http.Get(base + "/events?topic=demo/%23")
 	require.NoError(t, err)
@@ -100,6 +113,7 @@ func TestHubShutdownTellsClients(t *testing.T) {
 	defer rcancel()
 	_, _, err = c.Read(rctx)
 	require.Equal(t, websocket.StatusGoingAway, websocket.CloseStatus(err), "%v", err)
+	exited = true
 	require.NoError(t, <-done)
 	http.DefaultClient.CloseIdleConnections()
 }

@@ -187,16 +187,18 @@ func (s *Session) GoAway() { s.once.Do(func() { close(s.away) }) }
 // lifecycle.Session.
 func (s *Session) Cut() {
 	s.cut.Store(true)
-	s.GoAway()
-	s.cancel()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.rc != nil {
 		// A deadline in the past fails the write blocked on a client that
 		// stopped reading; http.ResponseController allows it from another
-		// goroutine while the handler runs (End stops it after).
+		// goroutine while the handler runs (End stops it after). It is set
+		// before the handler is woken: woken first, it could return before
+		// the deadline and let net/http send an empty 200.
 		_ = s.rc.SetWriteDeadline(time.Now())
 	}
+	s.mu.Unlock()
+	s.GoAway()
+	s.cancel()
 }
 
 // End leaves the Tracker. Call it once, before the handler returns.
