@@ -197,8 +197,8 @@ func (s *Session) Cut() {
 		_ = s.rc.SetWriteDeadline(time.Now())
 	}
 	s.mu.Unlock()
+	s.cancel() // before GoingAway closes: a watcher of either sees both
 	s.GoAway()
-	s.cancel()
 }
 
 // End leaves the Tracker. Call it once, before the handler returns.

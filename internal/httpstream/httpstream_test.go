@@ -66,11 +66,13 @@ func TestOpen(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code, "over the limit")
 	require.Equal(t, "7", rec.Header().Get("Retry-After"))
 
-	go func() { _ = tr.Close() }()
+	closed := make(chan error, 1)
+	go func() { closed <- tr.Close() }()
 	<-s.GoingAway()
 	require.True(t, s.IsCut())
 	require.Error(t, s.Context().Err(), "a cut session's context is done")
 	s.End()
+	require.NoError(t, <-closed, "Close returns once the cut session ended")
 
 	refused := false
 	p.Closed = func(w http.ResponseWriter) { refused = true; w.WriteHeader(http.StatusOK) }
