@@ -44,7 +44,9 @@ func Example() {
 			fmt.Println(err)
 			return
 		}
-		var r struct{ Data struct{ SendMessage struct{ Cursor string } } }
+		var r struct {
+			Data struct{ SendMessage struct{ Cursor string } }
+		}
 		_ = json.NewDecoder(resp.Body).Decode(&r)
 		resp.Body.Close()
 		if cursor == "" {

@@ -13,6 +13,8 @@
 // in this directory. The hand-written parts are resolver.go and model.go.
 package chat
 
+//go:generate go run github.com/99designs/gqlgen@v0.17.98 generate
+
 import (
 	"context"
 	"encoding/json"
