@@ -4,7 +4,9 @@
 // Use NewHandler to serve an Executor on one endpoint; use
 // graphqlsub/gophers to get an Executor from a graph-gophers/graphql-go
 // schema (or gophers.NewBrokerSchema for a ready-made API over a
-// pubsub.Broker); use Stream inside a subscription resolver to turn a
+// pubsub.Broker), or graphqlsub/gqlgen from a gqlgen ExecutableSchema
+// (each adapter is its own package, so a program builds only the engine
+// it uses); use Stream inside a subscription resolver to turn a
 // pubsub.Broker subscription into the resolver's channel, filtered by the
 // resolver's arguments, with gaps and overflows reported in band. Mount the
 // Handler on your mux and stop it with Shutdown (graceful) or Close (see
@@ -173,5 +175,8 @@
 // same way for resolvers that are slower than the broker. An event the
 // engine fails to resolve (graph-gophers skips one that exceeds its
 // SubscribeResolverTimeout) ends the operation with extensions.code
-// "event_lost" rather than leave a silent gap.
+// "event_lost" rather than leave a silent gap. The gqlgen adapter needs no
+// queue of its own: gqlgen reads the resolver's channel only when the
+// previous event has been taken, so a slow client pushes back into Stream,
+// whose bounded subscription then reports slow_consumer.
 package graphqlsub

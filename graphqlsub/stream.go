@@ -102,6 +102,44 @@ type StreamOptions struct {
 //
 // Subscribe errors (ErrInvalidFilter, ErrInvalidCursor, ErrNotSupported,
 // ErrClosed) are returned as is, for the resolver to return.
+//
+// The same call serves both engines; only the element type differs. With
+// graph-gophers (graphqlsub/gophers) T is the resolver of the element
+// type, whose field methods return ev.Err (see gophers.BrokerSchema). With
+// gqlgen (graphqlsub/gqlgen) the resolver returns (<-chan *M, error) where
+// M is the Go model bound to the element type in gqlgen.yml, and M's field
+// methods return the error, so that gqlgen reports it whatever fields the
+// client selected:
+//
+//	type Message struct {
+//		m   *pubsub.Message
+//		err error // ev.Err, when set
+//	}
+//
+//	func (m *Message) Cursor() (string, error) {
+//		if m.err != nil {
+//			return "", m.err
+//		}
+//		return m.m.Cursor, nil
+//	}
+//
+//	func (r *subscriptionResolver) MessageAdded(ctx context.Context, room string, since *string) (<-chan *Message, error) {
+//		o := &graphqlsub.StreamOptions{}
+//		if since != nil {
+//			o.Since = *since // resume after the last cursor the client saw
+//		}
+//		return graphqlsub.Stream(ctx, r.broker, "rooms/"+room, o, func(ev graphqlsub.Event) *Message {
+//			if ev.Err != nil {
+//				return &Message{err: ev.Err} // a gap, or the end: slow consumer, broker gone
+//			}
+//			return &Message{m: ev.Message}
+//		})
+//	}
+//
+// Both adapters put the StreamError's {"code", "cursor"} in the GraphQL
+// error's extensions and report it once per event. Store ev.Err in an
+// error only when it is set: a nil *StreamError in an error is not a nil
+// error. examples/gqlgenchat is a complete gqlgen schema built this way.
 func Stream[T any](ctx context.Context, b pubsub.Broker, filter string, opts *StreamOptions, convert func(Event) T) (<-chan T, error) {
 	var o StreamOptions
 	if opts != nil {

@@ -59,7 +59,7 @@ func send(t *testing.T, url, room, content string) string {
 		map[string]any{"r": room, "c": content}, "application/json")
 	defer resp.Body.Close()
 	var res struct {
-		Data struct{ SendMessage struct{ Cursor string } }
+		Data   struct{ SendMessage struct{ Cursor string } }
 		Errors []any
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&res))

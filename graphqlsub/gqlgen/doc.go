@@ -53,9 +53,11 @@
 // {"code": "gap" | "slow_consumer" | "unavailable", "cursor": …}, reported
 // once however many fields returned it, and subscribes again with since
 // set to the cursor to lose nothing. examples/gqlgenchat/chat is a complete
-// schema built this way. Make the subscription field nullable (Message,
-// not Message!), or gqlgen nulls the parent of the failed fields as the
-// GraphQL specification requires and the event's data is null.
+// schema built this way. Declare the subscription field nullable (Message,
+// not Message!): such an event has no message, so its data is
+// {"messageAdded": null}. The adapter puts the root field in front of the
+// paths of an event's field errors (["messageAdded", "id"]), which gqlgen
+// v0.17.98 leaves out.
 //
 // # Guarantees
 //
@@ -74,9 +76,13 @@
 // prints to stderr and is replaced). The adapter copies each event's data
 // (gqlgen reuses its buffer for the next event).
 //
-// Queries with @defer are answered with their initial payload and an error
-// with extensions.code "not_supported" listing what was not delivered:
-// graphqlsub's transports carry one result per query.
+// graphqlsub's transports carry one result per query. A fragment that
+// gqlgen defers (@defer on fields with resolvers of their own) is not
+// delivered: the result has the initial payload and, per deferred
+// fragment, an error with extensions.code "not_supported" naming its
+// label. A subscription event whose result has errors and no data is sent
+// with "data": null (it is not a request error), and a panic that gqlgen
+// did not recover ends the subscription with extensions.code "internal".
 //
 // gqlgen's HandlerExtensions (introspection, automatic persisted queries,
 // complexity limits, tracing) are added with Options.Extensions;

@@ -11,6 +11,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/stretchr/testify/require"
+	gqlparser "github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/switchboard-go/switchboard/examples/gqlgenchat/chat"
 	"github.com/switchboard-go/switchboard/graphqlsub"
@@ -93,7 +96,7 @@ func TestMutationQueryAndSubscription(t *testing.T) {
 	require.Equal(t, "live", got.Content)
 	require.Equal(t, live.Cursor, got.Cursor)
 	cancel()
-	for range ch { //nolint:revive // drain until closed
+	for range ch { // drain until closed
 	}
 }
 
@@ -164,7 +167,7 @@ func TestSlowConsumerThenResume(t *testing.T) {
 		require.Equal(t, fmt.Sprint(i), c)
 	}
 	cancel()
-	for range ch { //nolint:revive // drain until closed
+	for range ch { // drain until closed
 	}
 }
 
@@ -293,4 +296,78 @@ func TestPanicIsLogged(t *testing.T) {
 	require.Equal(t, "internal system error", res.Errors[0].Message)
 	require.Contains(t, logs.String(), "resolver panic")
 	require.Contains(t, logs.String(), "sendMessage")
+}
+
+// fakeSchema is an ExecutableSchema whose responses a test writes, for
+// what a generated schema does not do on demand.
+type fakeSchema struct {
+	s    *ast.Schema
+	next func(n int) *graphql.Response // the n-th response (from 1)
+}
+
+func newFake(sdl string, next func(n int) *graphql.Response) fakeSchema {
+	return fakeSchema{s: gqlparser.MustLoadSchema(&ast.Source{Input: sdl}), next: next}
+}
+
+func (f fakeSchema) Schema() *ast.Schema { return f.s }
+
+func (fakeSchema) Complexity(context.Context, string, string, int, map[string]any) (int, bool) {
+	return 0, false
+}
+
+func (f fakeSchema) Exec(context.Context) graphql.ResponseHandler {
+	n := 0
+	return func(context.Context) *graphql.Response {
+		n++
+		return f.next(n)
+	}
+}
+
+// graphqlsub carries one result per query: deferred fragments are not
+// delivered, and the result says so instead of leaving them out silently.
+// (The chat schema resolves its fragments inline: gqlgen defers only
+// fields with resolvers of their own.)
+func TestDeferIsRefusedLoudly(t *testing.T) {
+	e := gqlgen.New(newFake("type Query { a: String }", func(n int) *graphql.Response {
+		more := n < 2
+		switch n {
+		case 1:
+			return &graphql.Response{Data: json.RawMessage(`{"a":"now"}`), HasNext: &more}
+		case 2:
+			return &graphql.Response{Data: json.RawMessage(`{"b":"later"}`), Label: "late", Path: ast.Path{ast.PathName("a")}, HasNext: &more}
+		}
+		return nil
+	}), nil)
+	res := e.Execute(context.Background(), &graphqlsub.Request{Query: `{ a }`})
+	require.JSONEq(t, `{"a":"now"}`, string(res.Data))
+	require.Len(t, res.Errors, 1)
+	require.Equal(t, transport.CodeNotSupported, res.Errors[0].Extensions["code"])
+	require.Contains(t, res.Errors[0].Message, `"late"`)
+	require.Equal(t, []any{"a"}, res.Errors[0].Path)
+}
+
+// A subscription event with errors and no data stays an event (data null,
+// so the client still gets complete), and a panic gqlgen did not recover
+// ends the stream with an internal error rather than the process.
+func TestSubscriptionEventErrorsAndPanic(t *testing.T) {
+	e := gqlgen.New(newFake("type Query { a: String } type Subscription { s: Int }", func(n int) *graphql.Response {
+		switch n {
+		case 1:
+			return &graphql.Response{Data: json.RawMessage(`{"s":1}`)}
+		case 2:
+			return &graphql.Response{Errors: gqlerror.List{{Message: "boom", Path: ast.Path{ast.PathName("s")}}}}
+		}
+		panic("engine bug")
+	}), nil)
+	ch, err := e.Subscribe(context.Background(), &graphqlsub.Request{Query: `subscription { s }`})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"s":1}`, string((<-ch).Data))
+	r := <-ch
+	require.Equal(t, json.RawMessage("null"), r.Data)
+	require.Equal(t, "boom", r.Errors[0].Message)
+	r = <-ch
+	require.Equal(t, json.RawMessage("null"), r.Data)
+	require.Equal(t, transport.CodeInternal, r.Errors[0].Extensions["code"])
+	_, open := <-ch
+	require.False(t, open)
 }
