@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-go/switchboard/graphqlsub"
 	"github.com/switchboard-go/switchboard/graphqlsub/gqlgen"
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 // gqlgenServer serves the gqlgen chat schema with graphqlsub over a memory
@@ -43,7 +44,7 @@ func gqlgenServer(t *testing.T) (string, string) {
 // schema: mutations, replay after a cursor then live with per-room
 // filtering, resume after the last cursor received (nothing lost or
 // repeated), and the gap error in band for a cursor the history no longer
-// reaches.
+// reaches; a refused subscription keeps its error code.
 func TestGQLGenClients(t *testing.T) {
 	for _, proto := range []string{"ws", "sse", "sse-single", "legacy"} {
 		t.Run(proto, func(t *testing.T) {
@@ -56,7 +57,8 @@ func TestGQLGenClients(t *testing.T) {
 					Data   json.RawMessage    `json:"data"`
 					Errors []graphqlsub.Error `json:"errors"`
 				} `json:"gap"`
-				AfterGap string `json:"afterGap"`
+				AfterGap string             `json:"afterGap"`
+				Refused  []graphqlsub.Error `json:"refused"`
 			}
 			require.NoError(t, json.Unmarshal([]byte(out), &res), out)
 			require.Equal(t, []string{"two", "three"}, res.First)
@@ -65,6 +67,9 @@ func TestGQLGenClients(t *testing.T) {
 			require.Len(t, res.Gap.Errors, 1, out)
 			require.Equal(t, map[string]any{"code": graphqlsub.CodeGap, "cursor": stale}, res.Gap.Errors[0].Extensions)
 			require.Equal(t, "seven", res.AfterGap)
+			require.Len(t, res.Refused, 1, out)
+			require.Equal(t, transport.CodeBadRequest, res.Refused[0].Extensions["code"], out)
+			require.Contains(t, res.Refused[0].Message, "invalid roomId")
 		})
 	}
 }

@@ -4,7 +4,8 @@
 // replayed after a cursor then live (a message to another room never
 // arrives), unsubscribe, resume after the last cursor received with
 // nothing lost or repeated, and a resume from a cursor the history no
-// longer reaches, which yields the gap error in band and then goes on live.
+// longer reaches, which yields the gap error in band and then goes on live;
+// and a subscription the resolver refuses, whose error keeps its code.
 // Usage: node gqlgen-chat.mjs <base http url> <ws|sse|sse-single|legacy> <stale cursor>
 // Prints one JSON line for the Go test to check.
 import { createClient as createWSClient } from "graphql-ws";
@@ -137,6 +138,19 @@ const gap = await take(stale, async (ev) => {
 });
 result.gap = gap[0];
 result.afterGap = content(gap[1]);
+
+// 4. A subscription the resolver refuses (a room id with '/'): the
+// GraphQL error with its code, however the protocol carries it.
+result.refused = await Promise.race([
+  new Promise((resolve) => {
+    subscribe({ query: 'subscription { messageAdded(roomId: "a/b") { content } }' }, {
+      next: (v) => resolve(v.errors),
+      error: (e) => resolve(Array.isArray(e) ? e : e.errors || String(e)),
+      complete: () => {},
+    });
+  }),
+  deadline(5000, "refused subscription"),
+]);
 
 dispose();
 console.log(JSON.stringify(result));
