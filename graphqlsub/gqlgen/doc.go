@@ -34,7 +34,12 @@
 //		err error // a *graphqlsub.StreamError, or nil
 //	}
 //
-//	func (m *Message) Cursor() (string, error) { … return m.msg.Cursor, nil }
+//	func (m *Message) Cursor() (string, error) { // and so on for every field
+//		if m.err != nil {
+//			return "", m.err
+//		}
+//		return m.msg.Cursor, nil
+//	}
 //
 //	func (r *subscriptionResolver) MessageAdded(ctx context.Context, room string, since *string) (<-chan *Message, error) {
 //		o := &graphqlsub.StreamOptions{}
