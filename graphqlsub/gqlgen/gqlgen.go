@@ -50,7 +50,9 @@ type Executor struct {
 
 var _ graphqlsub.Executor = (*Executor)(nil)
 
-// New returns an Executor for es. opts may be nil.
+// New returns an Executor for es. opts may be nil. Like gqlgen's
+// handler.Server.Use, it panics when an extension's Validate refuses the
+// schema: a programming error, found when the program starts.
 func New(es graphql.ExecutableSchema, opts *Options) *Executor {
 	var o Options
 	if opts != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -370,4 +371,20 @@ func TestSubscriptionEventErrorsAndPanic(t *testing.T) {
 	require.Equal(t, transport.CodeInternal, r.Errors[0].Extensions["code"])
 	_, open := <-ch
 	require.False(t, open)
+}
+
+// Options.ErrorPresenter shapes resolver errors; the adapter still adds
+// the transport code the presenter left out.
+func TestErrorPresenter(t *testing.T) {
+	b := pubsub.NewMemory(nil)
+	defer b.Close()
+	e := newExecutor(t, b, &gqlgen.Options{ErrorPresenter: func(ctx context.Context, err error) *gqlerror.Error {
+		ge := graphql.DefaultErrorPresenter(ctx, err)
+		ge.Message = "presented: " + ge.Message
+		return ge
+	}})
+	res := e.Execute(context.Background(), &graphqlsub.Request{Query: `{ messages(roomId: "a/b") { id } }`})
+	require.Len(t, res.Errors, 1)
+	require.True(t, strings.HasPrefix(res.Errors[0].Message, "presented: "), res.Errors[0].Message)
+	require.Equal(t, transport.CodeBadRequest, res.Errors[0].Extensions["code"])
 }
