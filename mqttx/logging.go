@@ -68,4 +68,4 @@ func summarize(a slog.Attr) slog.Attr {
 	}
 	return slog.String(a.Key, s)
 }
-func (q quieter) WithGroup(n string) slog.Handler       { return quieter{q.h.WithGroup(n)} }
+func (q quieter) WithGroup(n string) slog.Handler { return quieter{q.h.WithGroup(n)} }
