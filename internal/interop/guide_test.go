@@ -438,7 +438,7 @@ func TestGuideGRPCClient(t *testing.T) {
 			ID, Title, Content string
 			CreatedAt          string `json:"created_at"`
 		}
-		Batch   struct {
+		Batch struct {
 			NoteIDs      []string `json:"note_ids"`
 			SuccessCount int      `json:"success_count"`
 			FailureCount int      `json:"failure_count"`
