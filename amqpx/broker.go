@@ -307,7 +307,9 @@ func (b *Broker) subscribeQueue(ctx context.Context, fs []pubsub.Filter, keys []
 	if o.MaxDeliveries > 0 {
 		s.maxDeliv = o.MaxDeliveries
 	}
-	if o.Group != "" {
+	if q, ok := b.opts.GroupQueues[o.Group]; ok && o.Group != "" {
+		s.queue, s.app = q, true
+	} else if o.Group != "" {
 		s.queue = groupQueue(b.opts.QueuePrefix, o.Group, fs[0].String())
 	} else {
 		s.queue = b.opts.QueuePrefix + ".sub." + b.id + pubsub.NewID()

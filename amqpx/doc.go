@@ -54,6 +54,29 @@
 // queues. A group takes exactly one filter: SubscribeMany refuses a group
 // on several with pubsub.ErrNotSupported.
 //
+// # Existing topologies
+//
+// A Broker shares an exchange with AMQP clients that know nothing of
+// Switchboard. Point Options.Exchange at the application's topic exchange
+// (e.g. "orders"): a routing key "order.created" written by any producer
+// arrives as topic "order/created", and a Broker's "order/created" is
+// routed as "order.created" to the application's queues. A Broker's
+// message always carries an AMQP headers table (with the sb-topic header
+// when it has no other), so consumers that read
+// msg.properties.headers[...] unguarded work. A message from another
+// producer, without message-id or timestamp, gets an ID and the time it
+// was received; with Options.History also a cursor, and an ID made from it
+// ("amqp-" and the cursor) that every node and every replay agree on.
+//
+// Options.GroupQueues lets a group consume an application-named durable
+// queue, e.g. {"fulfilment": "order_processing"} for a queue bound
+// "order.*" on exchange "orders": members of the group then compete for
+// its messages with the application's own consumers. The Broker declares
+// the queue only when it is missing (durable, no arguments), adds the
+// group's filter as one more binding, leaves the application's bindings
+// alone, delivers everything the queue holds (whichever binding routed
+// it) and never deletes the queue.
+//
 // # Delivery
 //
 // Publish uses persistent delivery mode and waits for the publisher

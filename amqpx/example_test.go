@@ -63,3 +63,32 @@ func ExampleHeaderValue() {
 	// "{\"a\":1}"
 	// ""
 }
+
+// A consumer group joins an application's existing queue: here the queue
+// order_processing, bound "order.*" on the topic exchange orders by the
+// application's own producer. Its workers then compete for the orders with
+// the application's other consumers of that queue; the queue and its
+// bindings stay the application's.
+func ExampleOptions_groupQueues() {
+	ctx := context.Background()
+	b, err := amqpx.Dial(ctx, "amqp://guest:guest@127.0.0.1:5672/", &amqpx.Options{
+		Exchange:    "orders",
+		GroupQueues: map[string]string{"fulfilment": "order_processing"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+
+	sub, err := b.Subscribe(ctx, "order/created", &pubsub.SubscribeOptions{Group: "fulfilment", ManualAck: true, Prefetch: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sub.Close()
+	for m := range sub.C() {
+		// The routing key order.created arrives as topic order/created,
+		// with the producer's headers (order-priority) as Header.
+		fmt.Println(m.Topic, m.Header["order-priority"], string(m.Data))
+		_ = sub.Ack(m)
+	}
+}

@@ -48,9 +48,12 @@ func toPublishing(msg *pubsub.Message, now time.Time) (amqp.Publishing, error) {
 		Timestamp:    now,
 		Body:         msg.Data,
 	}
-	if len(msg.Header) > 0 {
-		p.Headers = make(amqp.Table, len(msg.Header))
-	}
+	// Always a headers table, never an absent one: consumers written for
+	// an existing topology read msg.properties.headers[...] unguarded, and
+	// the AMQP client sends no table when it is empty, so it carries the
+	// topic (a Switchboard header, dropped again on delivery).
+	p.Headers = make(amqp.Table, len(msg.Header)+1)
+	p.Headers[hdrTopic] = msg.Topic
 	for k, v := range msg.Header {
 		switch k {
 		case pubsub.HeaderReplyTo:
@@ -98,8 +101,12 @@ func toPublishing(msg *pubsub.Message, now time.Time) (amqp.Publishing, error) {
 }
 
 // fromDelivery builds the Switchboard message for an AMQP delivery. It
-// fails only when the routing key maps to no valid topic.
-func fromDelivery(d *amqp.Delivery) (*pubsub.Message, error) {
+// fails only when the routing key maps to no valid topic. A message from a
+// producer that is not a Switchboard Broker may lack a message-id and a
+// timestamp: it gets an ID (in a history stream, epoch-derived from its
+// offset, so every node and every replay names it alike; elsewhere a new
+// one) and the time of its delivery.
+func fromDelivery(d *amqp.Delivery, epoch string) (*pubsub.Message, error) {
 	topic := ""
 	var err error
 	if t, ok := d.Headers[hdrTopic].(string); ok && d.Exchange == "" {
@@ -117,6 +124,9 @@ func fromDelivery(d *amqp.Delivery) (*pubsub.Message, error) {
 	}
 	if m.Time.IsZero() {
 		m.Time = time.Now()
+	}
+	if m.ID == "" {
+		m.ID = foreignID(d, epoch)
 	}
 	n := len(d.Headers)
 	if n > 0 || d.ReplyTo != "" || d.CorrelationId != "" || d.Priority != 0 || d.Expiration != "" || d.ContentType != "" {
@@ -157,6 +167,15 @@ func fromDelivery(d *amqp.Delivery) (*pubsub.Message, error) {
 		m.Attempt++
 	}
 	return m, nil
+}
+
+// foreignID names a message that came without a message-id: "amqp-" and
+// its history cursor when it was read from the stream, a new ID otherwise.
+func foreignID(d *amqp.Delivery, epoch string) string {
+	if off, ok := intValue(d.Headers["x-stream-offset"]); ok && off >= 0 && epoch != "" {
+		return "amqp-" + pubsub.Cursor{Epoch: epoch, Seq: uint64(off)}.String()
+	}
+	return pubsub.NewID()
 }
 
 func intValue(v any) (int64, bool) {

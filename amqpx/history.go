@@ -209,7 +209,7 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 		if off > head {
 			return false
 		}
-		if m, err := fromDelivery(d); err == nil && f.Match(m.Topic) {
+		if m, err := fromDelivery(d, b.opts.HistoryEpoch); err == nil && f.Match(m.Topic) {
 			m.Cursor = b.cursor(off)
 			if len(p.Messages) == limit {
 				p.More = true
@@ -315,7 +315,7 @@ func (b *Broker) replay(s *liveSub, from, head uint64, first chan<- error, gap b
 				if off > head {
 					return false
 				}
-				m, err := fromDelivery(d)
+				m, err := fromDelivery(d, b.opts.HistoryEpoch)
 				if err != nil || !s.Match(m.Topic) {
 					return off < head
 				}

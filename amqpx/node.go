@@ -327,7 +327,7 @@ func (n *node) consume(ctx context.Context, deliveries <-chan amqp.Delivery, ctl
 // whether the delivery was skipped (in history mode, a stream chunk
 // replayed from before the resume point).
 func (n *node) deliver(d *amqp.Delivery, dead *[]*liveSub) (skipped bool) {
-	m, err := fromDelivery(d)
+	m, err := fromDelivery(d, n.b.opts.HistoryEpoch)
 	if n.history && n.streamOffset(d, m) {
 		return true
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/switchboard-go/switchboard/internal/opt"
@@ -79,6 +80,20 @@ type Options struct {
 	// consumer for this long; 0 (or negative) keeps group queues until they
 	// are deleted by hand, like any durable queue.
 	GroupQueueExpiry time.Duration
+
+	// GroupQueues lets groups consume existing queues of the application
+	// (declared and bound by other AMQP clients) instead of their own
+	// "<prefix>.group.…" queues: a subscription whose
+	// SubscribeOptions.Group is a key here consumes the queue its value
+	// names, e.g. {"fulfilment": "order_processing"}, together with the
+	// application's other consumers of it. The queue is declared only
+	// when it does not exist yet (durable, without arguments, as
+	// amqplib's assertQueue(name, {durable: true}) does), its filter is
+	// bound on Exchange next to the application's own bindings, and every
+	// message in the queue is delivered, whichever binding routed it
+	// there, with its routing key as topic. The Broker never deletes or
+	// unbinds it; GroupQueueExpiry and MaxPriority do not apply to it.
+	GroupQueues map[string]string
 
 	// MaxPriority declares group and ManualAck queues with x-max-priority,
 	// so HeaderPriority orders their messages; 0 (or negative) means no
@@ -170,6 +185,9 @@ func (o *Options) withDefaults() Options {
 	c.HistoryMaxBytes = opt.OrMin(c.HistoryMaxBytes, DefaultHistoryMaxBytes)
 	if _, err := pubsub.ParseCursor(c.HistoryEpoch + "-0"); c.HistoryEpoch == "" || err != nil {
 		c.HistoryEpoch = streamEpoch(c.HistoryStream)
+	}
+	if c.GroupQueues != nil {
+		c.GroupQueues = maps.Clone(c.GroupQueues)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

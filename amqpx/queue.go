@@ -30,6 +30,7 @@ type queueSub struct {
 	maxDeliv int // 0: no cap
 	queue    string
 	private  bool
+	app      bool // an application's queue (Options.GroupQueues)
 	ch       chan *pubsub.Message
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -220,7 +221,34 @@ func (s *queueSub) run() {
 	close(s.ch)
 }
 
+// ensureAppQueue declares an application's queue only when it does not
+// exist: declared with other arguments than ours, RabbitMQ would refuse a
+// declaration.
+func (s *queueSub) ensureAppQueue(conn *amqp.Connection) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	_, err = ch.QueueDeclarePassive(s.queue, true, false, false, false, nil)
+	_ = ch.Close()
+	var aerr *amqp.Error
+	if err == nil || !errors.As(err, &aerr) || aerr.Code != amqp.NotFound {
+		return err
+	}
+	if ch, err = conn.Channel(); err != nil {
+		return err
+	}
+	defer func() { _ = ch.Close() }()
+	if _, err := ch.QueueDeclare(s.queue, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("amqpx: failed to declare queue %q: %w", s.queue, err)
+	}
+	return nil
+}
+
 func (s *queueSub) declare(ch *amqp.Channel) error {
+	if s.app {
+		return s.bind(ch)
+	}
 	args := amqp.Table{}
 	if s.b.opts.MaxPriority > 0 {
 		args["x-max-priority"] = int64(s.b.opts.MaxPriority)
@@ -235,6 +263,11 @@ func (s *queueSub) declare(ch *amqp.Channel) error {
 	if _, err := ch.QueueDeclare(s.queue, durable, false, false, false, args); err != nil {
 		return fmt.Errorf("amqpx: failed to declare queue %q: %w", s.queue, err)
 	}
+	return s.bind(ch)
+}
+
+// bind declares the exchange and binds the queue to each filter's key.
+func (s *queueSub) bind(ch *amqp.Channel) error {
 	if err := ch.ExchangeDeclare(s.b.opts.Exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("amqpx: failed to declare exchange %q: %w", s.b.opts.Exchange, err)
 	}
@@ -247,6 +280,11 @@ func (s *queueSub) declare(ch *amqp.Channel) error {
 }
 
 func (s *queueSub) session(conn *amqp.Connection, first *bool) error {
+	if s.app {
+		if err := s.ensureAppQueue(conn); err != nil {
+			return fmt.Errorf("amqpx: queue %q: %w", s.queue, err)
+		}
+	}
 	ch, err := conn.Channel()
 	if err != nil {
 		return err
@@ -282,13 +320,13 @@ func (s *queueSub) session(conn *amqp.Connection, first *bool) error {
 		if !ok {
 			return fmt.Errorf("amqpx: deliveries of queue %q ended", s.queue)
 		}
-		m, err := fromDelivery(&d)
+		m, err := fromDelivery(&d, "")
 		if err != nil {
 			s.b.log.Warn("amqpx: dropped a message with an unusable routing key", "queue", s.queue, "key", clip.String(d.RoutingKey), "err", err)
 			_ = d.Ack(false)
 			continue
 		}
-		if !fanout.MatchAny(s.filters, m.Topic) { // the '$' rule AMQP lacks
+		if !s.app && !fanout.MatchAny(s.filters, m.Topic) { // the '$' rule AMQP lacks
 			_ = d.Ack(false)
 			continue
 		}

@@ -79,8 +79,13 @@
 // either), 0x8F for an invalid filter, 0x97 beyond Limits.MaxSubscriptions,
 // 0x9E for "$share" on a broker without groups;
 // PUBACK/PUBREC 0x87 for a refused topic, 0x90 for an invalid topic name
-// (wildcards), 0x95 beyond Limits.MaxMessageBytes (MQTT 3.1.1 clients, which
-// have no reason codes in PUBACK, are disconnected instead); a QoS 0
+// (wildcards), 0x95 beyond Limits.MaxMessageBytes (MQTT 3.1.1 clients,
+// which have no reason codes in PUBACK, are disconnected for the last two;
+// a publish Auth refuses is acknowledged as usual and dropped, which the
+// 3.1.1 spec allows [MQTT-3.3.5-2], so a client that keeps publishing where
+// it may not is not sent into a reconnect loop: the server's Logger says
+// so once per connection at Info, "mqttx: publish refused" with the
+// client, topic and Auth's error, and at Debug after that); a QoS 0
 // PUBLISH, which has no PUBACK, with an invalid topic name or beyond
 // Limits.MaxMessageBytes gets DISCONNECT 0x90 or 0x95 (3.1.1: the
 // connection closes), and one to $SYS is dropped; DISCONNECT 0x97

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/switchboard-go/switchboard/internal/clip"
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
 )
@@ -135,11 +137,24 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if ss == nil {
 		return false
 	}
-	if err := h.s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionPublish, topic); err != nil {
-		h.s.log.Debug("mqttx: publish refused", "client", cl.ID, "topic", topic, "err", err)
-		return false
+	err := h.s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionPublish, topic)
+	ss.refused = err != nil && cl.Properties.ProtocolVersion < 5
+	if err == nil {
+		return true
 	}
-	return true
+	ss.refusals++
+	lvl := slog.LevelDebug
+	if ss.refusals == 1 {
+		lvl = slog.LevelInfo // once per connection: a device that keeps trying does not flood the log
+	}
+	h.s.log.Log(ss.ctx, lvl, "mqttx: publish refused", "client", cl.ID, "topic", clip.String(topic),
+		"version", cl.Properties.ProtocolVersion, "refusals", ss.refusals, "err", err)
+	// MQTT 3.1.1 has no reason code in PUBACK: the server must either
+	// acknowledge a publish it does not authorize or close the connection
+	// [MQTT-3.3.5-2]. Closing sends a QoS 1 client into a reconnect loop
+	// (it publishes the same message again after every reconnect), so the
+	// publish goes on to OnPublish, which acknowledges and drops it.
+	return ss.refused
 }
 
 // OnSessionEstablish runs before mochi hands a live session with the same
@@ -362,6 +377,10 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	ss := s.session(cl)
 	if ss == nil {
 		return pk, packets.ErrRejectPacket
+	}
+	if ss.refused { // MQTT 3.1.1, refused by Auth: acknowledged, dropped
+		ss.refused = false
+		return pk, packets.CodeSuccessIgnore
 	}
 	m := fromWire(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, mochiWire(pk.Properties), ss.now())
 	if m.Header == nil {

@@ -71,7 +71,9 @@ type ServerOptions struct {
 	// always allowed.
 	OriginPatterns []string
 	// Logger receives connection events and mochi-mqtt's logs (one level
-	// lower than mochi logs them, with component=mochi); nil means silent.
+	// lower than mochi logs them, with component=mochi, and a packet in
+	// them summarized on one line: type, topic, QoS, id and payload size,
+	// never the payload); nil means silent.
 	Logger *slog.Logger
 }
 

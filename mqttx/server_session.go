@@ -30,6 +30,13 @@ type session struct {
 
 	noLocal atomic.Int32 // NoLocal subscriptions in subs
 
+	// refused is set by OnACLCheck for an MQTT 3.1.1 PUBLISH Auth refused
+	// and read by OnPublish (the same client goroutine, in that order):
+	// acknowledged and dropped. refusals counts them, so only the first is
+	// logged at Info.
+	refused  bool
+	refusals int
+
 	wg sync.WaitGroup // forwarders and a go-away; waited for when the connection ends
 
 	mu        sync.Mutex

@@ -286,13 +286,34 @@ func TestServerAuth(t *testing.T) {
 	require.Equal(t, packets.Pubrec, pub.FixedHeader.Type)
 	require.Equal(t, byte(0x87), pub.ReasonCode)
 
-	// MQTT 3.1.1 has no reason code in PUBACK: a refused QoS 1 publish
-	// ends the connection; SUBACK says 0x80.
+	// MQTT 3.1.1 has no reason code in PUBACK: a refused QoS 1 or 2
+	// publish is acknowledged and dropped [MQTT-3.3.5-2] (closing the
+	// connection would send the client into a reconnect loop, publishing
+	// it again each time); SUBACK says 0x80.
+	watch, err := mem.Subscribe(context.Background(), "#", nil)
+	require.NoError(t, err)
+	defer watch.Close()
 	rc = dialRaw(t, addr, 4)
 	require.Zero(t, rc.connect("alice3", login("alice", "secret")).ReasonCode)
 	require.Equal(t, []byte{0x80, 1}, rc.subscribe(1, 1, "secret/#", "public/#").ReasonCodes)
 	rc.publish(2, 1, "secret/x", []byte("x"), false)
-	rc.closed()
+	pub = rc.read()
+	require.Equal(t, packets.Puback, pub.FixedHeader.Type)
+	require.Equal(t, uint16(2), pub.PacketID)
+	rc.publish(3, 2, "secret/x", []byte("x"), true)
+	pub = rc.read()
+	require.Equal(t, packets.Pubrec, pub.FixedHeader.Type)
+	require.Zero(t, pub.ReasonCode)
+	rc.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrel, Qos: 1}, PacketID: 3})
+	require.Equal(t, packets.Pubcomp, rc.read().FixedHeader.Type)
+	rc.publish(4, 1, "other/x", []byte("ok"), false) // a topic it has not subscribed to
+	require.Equal(t, packets.Puback, rc.read().FixedHeader.Type, "the connection stays up")
+	select {
+	case m := <-watch.C():
+		require.Equal(t, "other/x", m.Topic, "the refused publishes were dropped")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the allowed publish did not arrive")
+	}
 }
 
 // Issue 13: bob, who may read public/jobs, cannot join alice's "workers"

@@ -1,5 +1,7 @@
-// Command graphqlchat serves the guide's GraphQL chat schema —
-// messageAdded(roomId), userStatusChanged(userId), notificationAdded — over
+// Command graphqlchat serves the guide's GraphQL chat — the schema of its
+// Apollo server and client: messages(roomId), addMessage,
+// updateUserStatus, and the subscriptions messageAdded(roomId),
+// userStatusChanged(userId), notificationAdded — over
 // graphql-transport-ws, legacy graphql-ws and GraphQL over SSE, on a
 // Switchboard broker: each room and each user is a topic, so a subscriber
 // gets exactly the events of the room or user it asked for.
@@ -18,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,7 +54,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	if err != nil {
 		return fmt.Errorf("failed to parse the schema: %w", err)
 	}
-	gql := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{Logger: log})
+	gql := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{Auth: userAuth(), Logger: log})
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", gql)
@@ -88,4 +91,34 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 		err = nil
 	}
 	return err
+}
+
+// userAuth takes the caller's user id as the guide's Apollo server does:
+// the Authorization header (HTTP), or the connection_init payload's
+// authorization (connectionParams of a WebSocket client), with or without
+// "Bearer ". No user id is anonymous; one that cannot name a topic level
+// is refused (401).
+func userAuth() *transport.Auth {
+	return &transport.Auth{Authenticate: func(_ context.Context, c transport.Credentials) (*transport.Identity, error) {
+		user := ""
+		for _, k := range []string{"authorization", "Authorization"} {
+			if s, ok := c.Payload[k].(string); ok && s != "" {
+				user = s
+				break
+			}
+		}
+		if user == "" && c.Header != nil {
+			user = c.Header.Get("Authorization")
+		}
+		if len(user) > 7 && strings.EqualFold(user[:7], "bearer ") {
+			user = user[7:]
+		}
+		if user = strings.TrimSpace(user); user == "" {
+			return nil, nil
+		}
+		if err := checkID("user id", user); err != nil {
+			return nil, err
+		}
+		return &transport.Identity{Subject: user}, nil
+	}}
 }

@@ -12,22 +12,38 @@ import (
 
 	"github.com/switchboard-go/switchboard/graphqlsub"
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
-// schemaSDL is the guide's chat schema, plus the Query and Mutation types a
-// client needs to feed it, and an optional since argument (with a cursor
-// field) so a client that reconnects misses nothing.
+// schemaSDL is the schema of the guide's Apollo server (Query messages
+// and userStatus, Mutation addMessage and updateUserStatus, Message with
+// roomId and sender: String!), which its Apollo client's documents use,
+// plus what the guide's schema section and a client that reconnects need:
+// setStatus and addNotification to feed the other subscriptions,
+// recentMessages for the latest messages, and an optional since argument
+// (with a cursor field) on every subscription, so a client that reconnects
+// misses nothing. The guide's schema section declares Message.sender as
+// User!; one schema cannot have both, and the Apollo server's String!
+// (the sender's id, from the Authorization header or connectionParams)
+// is what its client selects.
 const schemaSDL = `
 schema { query: Query mutation: Mutation subscription: Subscription }
 
 type Query {
+  "The messages of a room, oldest first (the latest 1000)."
+  messages(roomId: ID!): [Message]
+  "A user's latest status, or null."
+  userStatus(userId: ID!): UserStatus
   "The latest messages of a room, oldest first (at most limit, default 50)."
   recentMessages(roomId: ID!, limit: Int): [Message!]!
 }
 
 type Mutation {
-  sendMessage(roomId: ID!, content: String!, sender: UserInput!): Message!
-  "status is ONLINE, OFFLINE or AWAY."
+  "Adds a message to a room, sent by the caller (anonymous without Authorization)."
+  addMessage(roomId: ID!, content: String!): Message
+  "Sets the caller's status (ONLINE, OFFLINE or AWAY); needs Authorization."
+  updateUserStatus(status: String!): UserStatus
+  "Sets a user's status (ONLINE, OFFLINE or AWAY)."
   setStatus(userId: ID!, status: String!): UserStatus!
   addNotification(type: String!, content: String!): Notification!
 }
@@ -41,20 +57,11 @@ type Subscription {
   notificationAdded(since: String): Notification
 }
 
-input UserInput {
-  id: ID!
-  name: String!
-}
-
-type User {
-  id: ID!
-  name: String!
-}
-
 type Message {
   id: ID!
+  roomId: ID!
   content: String!
-  sender: User!
+  sender: String!
   timestamp: String!
   cursor: String!
 }
@@ -62,7 +69,7 @@ type Message {
 type UserStatus {
   userId: ID!
   status: String! # "ONLINE", "OFFLINE", "AWAY"
-  lastSeen: String
+  lastSeen: String!
   cursor: String!
 }
 
@@ -98,8 +105,7 @@ type (
 		ID        string `json:"id"`
 		RoomID    string `json:"roomId"`
 		Content   string `json:"content"`
-		SenderID  string `json:"senderId"`
-		Sender    string `json:"senderName"`
+		Sender    string `json:"sender"`
 		Timestamp string `json:"timestamp"`
 	}
 	userStatus struct {
@@ -137,6 +143,15 @@ func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
 // ---- Query ----
 
+func (r *root) Messages(ctx context.Context, args struct{ RoomID graphql.ID }) (*[]*messageResolver, error) {
+	limit := int32(1000)
+	ms, err := r.RecentMessages(ctx, struct {
+		RoomID graphql.ID
+		Limit  *int32
+	}{args.RoomID, &limit})
+	return &ms, err
+}
+
 func (r *root) RecentMessages(ctx context.Context, args struct {
 	RoomID graphql.ID
 	Limit  *int32
@@ -152,20 +167,41 @@ func (r *root) RecentMessages(ctx context.Context, args struct {
 		}
 		limit = int(*args.Limit)
 	}
-	hr, ok := r.broker.(pubsub.HistoryReader)
+	out, err := latest(ctx, r.broker, roomTopic(room), limit, newMessageResolver)
+	if out == nil && err == nil {
+		out = []*messageResolver{} // [Message!]! : an empty room is an empty list
+	}
+	return out, err
+}
+
+func (r *root) UserStatus(ctx context.Context, args struct{ UserID graphql.ID }) (*statusResolver, error) {
+	user := string(args.UserID)
+	if err := checkID("userId", user); err != nil {
+		return nil, err
+	}
+	out, err := latest(ctx, r.broker, userTopic(user), 1, newStatusResolver)
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// latest pages through a topic's history and keeps the last limit values
+// that decode.
+func latest[T interface{ failed() bool }](ctx context.Context, b pubsub.Broker, topic string, limit int, convert func(graphqlsub.Event) T) ([]T, error) {
+	hr, ok := b.(pubsub.HistoryReader)
 	if !ok {
 		return nil, errors.New("this broker keeps no history")
 	}
-	// Page through the history and keep the last limit messages.
-	var out []*messageResolver
+	var out []T
 	since := ""
 	for {
-		page, err := hr.History(ctx, roomTopic(room), pubsub.HistoryOptions{Since: since, Limit: 1000})
+		page, err := hr.History(ctx, topic, pubsub.HistoryOptions{Since: since, Limit: 1000})
 		if err != nil {
 			return nil, err
 		}
 		for _, m := range page.Messages {
-			if res := newMessageResolver(graphqlsub.Event{Message: m}); res.err == nil {
+			if res := convert(graphqlsub.Event{Message: m}); !res.failed() {
 				out = append(out, res)
 			}
 		}
@@ -179,15 +215,21 @@ func (r *root) RecentMessages(ctx context.Context, args struct {
 	}
 }
 
+// sender is the caller: the identity the handler's Auth made from the
+// Authorization header or the connection_init payload's authorization, as
+// the guide's Apollo server reads it; "anonymous" without one.
+func sender(ctx context.Context) string {
+	if id := transport.IdentityFrom(ctx); id != nil && id.Subject != "" {
+		return id.Subject
+	}
+	return "anonymous"
+}
+
 // ---- Mutation ----
 
-func (r *root) SendMessage(ctx context.Context, args struct {
+func (r *root) AddMessage(ctx context.Context, args struct {
 	RoomID  graphql.ID
 	Content string
-	Sender  struct {
-		ID   graphql.ID
-		Name string
-	}
 }) (*messageResolver, error) {
 	room := string(args.RoomID)
 	if err := checkID("roomId", room); err != nil {
@@ -196,16 +238,23 @@ func (r *root) SendMessage(ctx context.Context, args struct {
 	if strings.TrimSpace(args.Content) == "" || len(args.Content) > maxContent {
 		return nil, fmt.Errorf("content must be 1 to %d bytes and not blank", maxContent)
 	}
-	if args.Sender.ID == "" || strings.TrimSpace(args.Sender.Name) == "" {
-		return nil, errors.New("sender needs an id and a name")
-	}
-	m := chatMessage{ID: pubsub.NewID(), RoomID: room, Content: args.Content,
-		SenderID: string(args.Sender.ID), Sender: args.Sender.Name, Timestamp: now()}
+	m := chatMessage{ID: pubsub.NewID(), RoomID: room, Content: args.Content, Sender: sender(ctx), Timestamp: now()}
 	rc, err := r.publish(ctx, roomTopic(room), m)
 	if err != nil {
 		return nil, err
 	}
 	return &messageResolver{m: m, cursor: rc.Cursor}, nil
+}
+
+func (r *root) UpdateUserStatus(ctx context.Context, args struct{ Status string }) (*statusResolver, error) {
+	id := transport.IdentityFrom(ctx)
+	if id == nil || id.Subject == "" {
+		return nil, errors.New("not authenticated: send your user id as Authorization (header, or connectionParams)")
+	}
+	return r.SetStatus(ctx, struct {
+		UserID graphql.ID
+		Status string
+	}{graphql.ID(id.Subject), args.Status})
 }
 
 func (r *root) SetStatus(ctx context.Context, args struct {
@@ -303,18 +352,13 @@ func newMessageResolver(ev graphqlsub.Event) *messageResolver {
 	return r
 }
 
-func (r *messageResolver) ID() (graphql.ID, error)    { return graphql.ID(r.m.ID), r.err }
-func (r *messageResolver) Content() (string, error)   { return r.m.Content, r.err }
-func (r *messageResolver) Timestamp() (string, error) { return r.m.Timestamp, r.err }
-func (r *messageResolver) Cursor() (string, error)    { return r.cursor, r.err }
-func (r *messageResolver) Sender() (*userResolver, error) {
-	return &userResolver{id: r.m.SenderID, name: r.m.Sender}, r.err
-}
-
-type userResolver struct{ id, name string }
-
-func (u *userResolver) ID() graphql.ID { return graphql.ID(u.id) }
-func (u *userResolver) Name() string   { return u.name }
+func (r *messageResolver) failed() bool                { return r.err != nil }
+func (r *messageResolver) ID() (graphql.ID, error)     { return graphql.ID(r.m.ID), r.err }
+func (r *messageResolver) RoomID() (graphql.ID, error) { return graphql.ID(r.m.RoomID), r.err }
+func (r *messageResolver) Content() (string, error)    { return r.m.Content, r.err }
+func (r *messageResolver) Sender() (string, error)     { return r.m.Sender, r.err }
+func (r *messageResolver) Timestamp() (string, error)  { return r.m.Timestamp, r.err }
+func (r *messageResolver) Cursor() (string, error)     { return r.cursor, r.err }
 
 type statusResolver struct {
 	s      userStatus
@@ -334,12 +378,8 @@ func newStatusResolver(ev graphqlsub.Event) *statusResolver {
 func (r *statusResolver) UserID() (graphql.ID, error) { return graphql.ID(r.s.UserID), r.err }
 func (r *statusResolver) Status() (string, error)     { return r.s.Status, r.err }
 func (r *statusResolver) Cursor() (string, error)     { return r.cursor, r.err }
-func (r *statusResolver) LastSeen() (*string, error) {
-	if r.s.LastSeen == "" {
-		return nil, r.err
-	}
-	return &r.s.LastSeen, r.err
-}
+func (r *statusResolver) LastSeen() (string, error)   { return r.s.LastSeen, r.err }
+func (r *statusResolver) failed() bool                { return r.err != nil }
 
 type notificationResolver struct {
 	n      notification

@@ -169,7 +169,8 @@ func (s *noteService) BatchCreateNotes(ctx context.Context, stream *connect.Clie
 }
 
 // StreamNotes answers each query with the stored notes that match it, then
-// sends every new note that matches the latest query, once.
+// sends every new note that matches the latest query, once. A query with
+// no filter set matches every note.
 func (s *noteService) StreamNotes(ctx context.Context, stream *connect.BidiStream[notespb.NoteQuery, notespb.Note]) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -208,9 +209,10 @@ func (s *noteService) StreamNotes(ctx context.Context, stream *connect.BidiStrea
 	for {
 		select {
 		case q := <-queries:
-			if q.GetFilter() == nil {
-				return connect.NewError(connect.CodeInvalidArgument, errors.New("a NoteQuery needs one of id, title_contains or created_after"))
-			}
+			// An empty NoteQuery (no filter set) asks for every note:
+			// that is what protobufjs sends for the guide's
+			// {filter: {title_contains: …}}, "filter" being the oneof's
+			// name rather than a field.
 			query, sent = q, make(map[string]bool)
 			for _, n := range s.matching(q) {
 				if err := stream.Send(n); err != nil {
@@ -273,7 +275,7 @@ func matches(q *notespb.NoteQuery, n *notespb.Note) bool {
 	case *notespb.NoteQuery_CreatedAfter:
 		return n.GetCreatedAt() > f.CreatedAfter
 	}
-	return false
+	return true // no filter: every note
 }
 
 func newID() string {

@@ -1,17 +1,25 @@
-// Command orders processes orders through RabbitMQ with the amqpx broker:
-// an HTTP API produces orders, a consumer group of workers fulfils them
-// with manual acknowledgements and prefetch 1, express orders jump the
-// queue by priority, and an order that keeps failing is dead-lettered
-// after a few attempts instead of looping forever.
+// Command orders processes the orders of the guide's AMQP scenario through
+// RabbitMQ with the amqpx broker: the guide's amqplib producer publishes
+// {orderId, customer, items, timestamp} to the topic exchange "orders" with
+// routing key "order.created" and an "order-priority" header, and a
+// consumer group of workers fulfils them with manual acknowledgements and
+// prefetch 1. An HTTP API places orders of the same shape, which reach the
+// guide's amqplib consumer on its queue "order_processing" (bound
+// "order.*") as well. An order that is not valid (no orderId, no items) is
+// dead-lettered at once; one that keeps failing is dead-lettered after a
+// few attempts instead of looping forever.
 //
 //	go run ./examples/orders -amqp amqp://guest:guest@127.0.0.1:5672/
-//	curl -d '{"item":"book","qty":1,"express":true}' http://127.0.0.1:8080/orders
+//	curl -H 'Order-Priority: high' -d '{"customer":"Ann","items":[{"product":"book","quantity":1}]}' http://127.0.0.1:8080/orders
 //
 // Run it twice (with different -addr) and the workers of both processes
-// share the work: the group's queue lives in RabbitMQ.
+// share the work: the group's queue lives in RabbitMQ. With -queue
+// order_processing the workers join the guide's consumer on its queue
+// instead (competing consumers: each order is processed by one of them).
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,28 +49,62 @@ func main() {
 	}
 }
 
-// Topics.
+// Topics. On the AMQP exchange "order/created" is the routing key
+// "order.created" the guide's producer writes, and the guide's queue
+// (bound "order.*") receives it; processed and failed announcements have
+// one level more, so that queue does not.
 const (
-	createdTopic   = "orders/created"             // new orders, consumed by the group
-	processedTopic = "orders/processed/"          // + order id: fulfilled
-	failedTopic    = "orders/failed/"             // + order id: dead-lettered
-	deadTopic      = "$deadletter/orders/created" // where the broker moves failing orders
+	createdTopic   = "order/created"             // new orders, consumed by the group
+	processedTopic = "order/processed/"          // + order id: fulfilled
+	failedTopic    = "order/failed/"             // + order id (or message id): dead-lettered
+	deadTopic      = "$deadletter/order/created" // where the broker moves failing orders
 	workerGroup    = "fulfilment"
+	priorityHeader = "order-priority" // "high" or "normal", as the guide's producer sets it
 )
 
-// Order is what POST /orders accepts.
+// Order is the guide's order message, and what POST /orders accepts
+// (orderId and timestamp are filled in when missing).
 type Order struct {
-	ID      string `json:"id"`
-	Item    string `json:"item"`
-	Qty     int    `json:"qty"`
-	Express bool   `json:"express"`
+	OrderID   string `json:"orderId"`
+	Customer  string `json:"customer"`
+	Items     []Item `json:"items"`
+	Timestamp string `json:"timestamp"`
+}
+
+// Item is one line of an order.
+type Item struct {
+	Product  string `json:"product"`
+	Quantity int    `json:"quantity"`
+}
+
+// validate says what is wrong with an order, or nil. The order id must be
+// usable as a topic level (it names the order's announcements).
+func (o *Order) validate() error {
+	if o.OrderID == "" {
+		return errors.New("orderId is required")
+	}
+	if len(o.OrderID) > 64 || strings.ContainsAny(o.OrderID, "/+#.*$") || pubsub.ValidateTopic(o.OrderID) != nil {
+		return fmt.Errorf("orderId %q: 1 to 64 characters without / + # . * $", o.OrderID)
+	}
+	if strings.TrimSpace(o.Customer) == "" {
+		return errors.New("customer is required")
+	}
+	if len(o.Items) == 0 {
+		return errors.New("items must list at least one item")
+	}
+	for i, it := range o.Items {
+		if strings.TrimSpace(it.Product) == "" || it.Quantity < 1 {
+			return fmt.Errorf("items[%d]: product is required and quantity must be at least 1", i)
+		}
+	}
+	return nil
 }
 
 // config is the parsed command line.
 type config struct {
-	addr, amqpURL, exchange, prefix string
-	workers, maxQty, attempts       int
-	workTime, queueExpiry           time.Duration
+	addr, amqpURL, exchange, prefix, queue string
+	workers, maxQty, attempts              int
+	workTime, queueExpiry                  time.Duration
 }
 
 // run serves until ctx is done. ready, if set, gets the HTTP address.
@@ -73,8 +115,9 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	fs.StringVar(&c.amqpURL, "amqp", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ URL")
 	fs.StringVar(&c.exchange, "exchange", "orders", "AMQP topic exchange")
 	fs.StringVar(&c.prefix, "queue-prefix", "orders", "prefix of the AMQP queues")
+	fs.StringVar(&c.queue, "queue", "", "consume this existing application queue (e.g. order_processing) instead of the group's own")
 	fs.IntVar(&c.workers, "workers", 2, "workers in this process (each takes one order at a time)")
-	fs.IntVar(&c.maxQty, "max-qty", 10, "the warehouse cannot fulfil more than this per order (such orders fail)")
+	fs.IntVar(&c.maxQty, "max-qty", 10, "the warehouse cannot fulfil more than this of one item (such orders fail)")
 	fs.IntVar(&c.attempts, "attempts", 3, "attempts before a failing order is dead-lettered")
 	fs.DurationVar(&c.workTime, "work-time", 200*time.Millisecond, "how long fulfilling one order takes")
 	fs.DurationVar(&c.queueExpiry, "queue-expiry", 0, "delete the group's queue after it has had no consumer for this long (0 keeps it)")
@@ -87,8 +130,12 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	broker, err := amqpx.Dial(dctx, c.amqpURL, &amqpx.Options{Exchange: c.exchange, QueuePrefix: c.prefix,
-		ConnectionName: "orders", MaxPriority: 10, GroupQueueExpiry: c.queueExpiry, Logger: log})
+	o := &amqpx.Options{Exchange: c.exchange, QueuePrefix: c.prefix,
+		ConnectionName: "orders", MaxPriority: 10, GroupQueueExpiry: c.queueExpiry, Logger: log}
+	if c.queue != "" {
+		o.GroupQueues = map[string]string{workerGroup: c.queue}
+	}
+	broker, err := amqpx.Dial(dctx, c.amqpURL, o)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("failed to connect to RabbitMQ: %w", err)
@@ -153,8 +200,10 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	return err
 }
 
-// placeOrder validates an order and publishes it; express orders get a
-// higher AMQP priority.
+// placeOrder validates an order and publishes it as the guide's producer
+// does: the order as JSON, the order-priority header (from the request's
+// Order-Priority header: "high" or "normal"), and for high priority a
+// higher AMQP priority too.
 func placeOrder(w http.ResponseWriter, r *http.Request, b pubsub.Broker) {
 	var o Order
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
@@ -163,25 +212,33 @@ func placeOrder(w http.ResponseWriter, r *http.Request, b pubsub.Broker) {
 		http.Error(w, "bad order: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	if strings.TrimSpace(o.Item) == "" || o.Qty < 1 {
-		http.Error(w, "bad order: item is required and qty must be at least 1", http.StatusBadRequest)
+	if o.OrderID == "" {
+		o.OrderID = "ORD-" + pubsub.NewID()
+	}
+	if o.Timestamp == "" {
+		o.Timestamp = time.Now().UTC().Format(time.RFC3339Nano)
+	}
+	if err := o.validate(); err != nil {
+		http.Error(w, "bad order: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	o.ID = pubsub.NewID()
-	data, _ := json.Marshal(o)
-	priority := "1"
-	if o.Express {
-		priority = "9"
+	priority := strings.ToLower(cmp.Or(r.Header.Get("Order-Priority"), "normal"))
+	amqpPriority := map[string]string{"normal": "1", "high": "9"}[priority]
+	if amqpPriority == "" {
+		http.Error(w, "bad order: Order-Priority must be high or normal", http.StatusBadRequest)
+		return
 	}
-	msg := pubsub.Message{Topic: createdTopic, ID: o.ID, Data: data,
-		Header: map[string]string{amqpx.HeaderPriority: priority, amqpx.HeaderContentType: "application/json"}}
+	data, _ := json.Marshal(o)
+	msg := pubsub.Message{Topic: createdTopic, ID: o.OrderID, Data: data,
+		Header: map[string]string{priorityHeader: priority, amqpx.HeaderPriority: amqpPriority,
+			amqpx.HeaderContentType: "application/json"}}
 	if _, err := b.Publish(r.Context(), msg); err != nil {
 		http.Error(w, "order not accepted: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	_ = json.NewEncoder(w).Encode(map[string]string{"id": o.ID})
+	_ = json.NewEncoder(w).Encode(map[string]string{"orderId": o.OrderID})
 }
 
 // worker fulfils orders one at a time.
@@ -196,32 +253,39 @@ func (w *worker) run(ctx context.Context, sub pubsub.Subscription) {
 	defer sub.Close()
 	for m := range sub.C() {
 		var o Order
-		if err := json.Unmarshal(m.Data, &o); err != nil {
-			// Retrying cannot fix a malformed order: dead-letter it now.
-			w.log.Warn("malformed order", "worker", w.name, "err", err)
+		err := json.Unmarshal(m.Data, &o)
+		if err == nil {
+			err = o.validate()
+		}
+		if err != nil {
+			// Retrying cannot fix a malformed or invalid order:
+			// dead-letter it now.
+			w.log.Warn("invalid order", "worker", w.name, "message", m.ID, "err", err)
 			_ = sub.Nack(m, false)
 			continue
 		}
+		priority := cmp.Or(m.Header[priorityHeader], "normal")
 		if err := w.fulfil(ctx, o); err != nil {
 			if ctx.Err() != nil {
 				return // shutting down: closing the subscription requeues the order
 			}
-			w.log.Warn("order failed", "worker", w.name, "order", o.ID, "attempt", m.Attempt, "err", err)
+			w.log.Warn("order failed", "worker", w.name, "order", o.OrderID, "attempt", m.Attempt, "err", err)
 			_ = sub.Nack(m, true) // back to the queue; dead-lettered after -attempts
 			continue
 		}
 		// Announce, then acknowledge: if we crash in between, the order is
 		// fulfilled again rather than lost (at least once).
-		done := pubsub.Message{Topic: processedTopic + o.ID, Data: m.Data, Header: map[string]string{"worker": w.name}}
+		done := pubsub.Message{Topic: processedTopic + o.OrderID, Data: m.Data,
+			Header: map[string]string{"worker": w.name, priorityHeader: priority}}
 		if _, err := w.broker.Publish(ctx, done); err != nil {
 			_ = sub.Nack(m, true)
 			continue
 		}
 		if err := sub.Ack(m); err != nil {
-			w.log.Warn("ack", "worker", w.name, "order", o.ID, "err", err)
+			w.log.Warn("ack", "worker", w.name, "order", o.OrderID, "err", err)
 			continue
 		}
-		w.log.Info("order fulfilled", "worker", w.name, "order", o.ID, "item", o.Item, "express", o.Express)
+		w.log.Info("order fulfilled", "worker", w.name, "order", o.OrderID, "customer", o.Customer, "priority", priority)
 	}
 	if err := sub.Err(); err != nil && ctx.Err() == nil {
 		w.log.Error("worker stopped", "worker", w.name, "err", err)
@@ -236,22 +300,31 @@ func (w *worker) fulfil(ctx context.Context, o Order) error {
 		return ctx.Err()
 	case <-t.C:
 	}
-	if o.Qty > w.cfg.maxQty {
-		return fmt.Errorf("the warehouse cannot ship %d × %s (at most %d)", o.Qty, o.Item, w.cfg.maxQty)
+	for _, it := range o.Items {
+		if it.Quantity > w.cfg.maxQty {
+			return fmt.Errorf("the warehouse cannot ship %d × %s (at most %d)", it.Quantity, it.Product, w.cfg.maxQty)
+		}
 	}
 	return nil
 }
 
-// watchDeadLetters reports every order the workers gave up on.
+// watchDeadLetters reports every order the workers gave up on, under its
+// order id, or its message id when it has no usable one.
 func watchDeadLetters(ctx context.Context, b pubsub.Broker, sub pubsub.Subscription, log *slog.Logger) {
 	defer sub.Close()
 	for m := range sub.C() {
 		var o Order
 		_ = json.Unmarshal(m.Data, &o)
+		name := o.OrderID
+		if (&Order{OrderID: name, Customer: "-", Items: []Item{{"-", 1}}}).validate() != nil {
+			name = m.ID
+		}
 		reason := m.Header[pubsub.HeaderDeadLetterReason]
-		log.Error("order dead-lettered", "order", o.ID, "reason", reason)
-		failed := pubsub.Message{Topic: failedTopic + o.ID, Data: m.Data, Header: map[string]string{"reason": reason}}
+		log.Error("order dead-lettered", "order", o.OrderID, "message", m.ID, "reason", reason)
+		failed := pubsub.Message{Topic: failedTopic + name, Data: m.Data,
+			Header: map[string]string{"reason": reason, "message-id": m.ID}}
 		if _, err := b.Publish(ctx, failed); err != nil {
+			log.Warn("cannot announce a dead letter", "message", m.ID, "err", err)
 			_ = sub.Nack(m, true)
 			continue
 		}

@@ -1,4 +1,5 @@
-// Command sensors lets MQTT devices publish temperatures straight into a
+// Command sensors lets MQTT devices (this example's sensors/ID/temperature and
+// the guide's MQTT.js sensors/temperature/ID alike) publish temperatures straight into a
 // Switchboard broker (mqttx.Server, MQTT 3.1.1 and 5) and shows them live in
 // a browser dashboard over Server-Sent Events.
 //
@@ -52,15 +53,21 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(httpAd
 	fs := flag.NewFlagSet("sensors", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address (dashboard, /events, MQTT over WebSocket at /mqtt)")
 	mqttAddr := fs.String("mqtt-addr", "127.0.0.1:1883", "MQTT TCP listen address")
+	publish := fs.String("publish", defaultPublish, "comma-separated topic filters devices may publish to (and register wills on)")
+	subscribe := fs.String("subscribe", defaultSubscribe, "comma-separated topic filters devices may subscribe to (a filter within one of them is allowed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(logOut, nil))
+	auth, err := deviceAuth(*publish, *subscribe)
+	if err != nil {
+		return err
+	}
 
 	broker := pubsub.NewMemory(nil)
 	defer broker.Close()
 
-	mq, err := mqttx.NewServer(broker, &mqttx.ServerOptions{Auth: deviceAuth(), Logger: log})
+	mq, err := mqttx.NewServer(broker, &mqttx.ServerOptions{Auth: auth, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -123,26 +130,82 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(httpAd
 	return err
 }
 
-// deviceAuth lets MQTT clients publish only well-formed readings under
-// sensors/ID/temperature (a number, in °C) and sensors/ID/status (online
-// or offline), and subscribe to sensors/#. Anything else is refused with a
-// reason code the device sees.
-func deviceAuth() *transport.Auth {
+// What devices may do by default: this example's layout
+// (sensors/ID/temperature, sensors/ID/status), the guide's MQTT.js client
+// (sensors/temperature/ID, its will on clients/disconnected, sensors/# to
+// read) and the guide's browser client over WebSocket (notifications/#).
+const (
+	defaultPublish   = "sensors/+/temperature,sensors/+/status,sensors/temperature/+,sensors/humidity/+,clients/disconnected,notifications/#"
+	defaultSubscribe = "sensors/#,clients/#,notifications/#"
+)
+
+// deviceAuth lets MQTT clients publish (and register wills) on topics that
+// match one of the publish filters, and subscribe to filters within one of
+// the subscribe filters. Anything else is refused: MQTT 5 devices see
+// reason code 0x87; MQTT 3.1.1 devices get a normal acknowledgement and
+// the message is dropped (3.1.1 has no reason code to say no; see mqttx).
+func deviceAuth(publish, subscribe string) (*transport.Auth, error) {
+	parse := func(flag, list string) ([]pubsub.Filter, error) {
+		var fs []pubsub.Filter
+		for f := range strings.SplitSeq(list, ",") {
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			pf, err := pubsub.ParseFilter(f)
+			if err != nil {
+				return nil, fmt.Errorf("-%s: %w", flag, err)
+			}
+			fs = append(fs, pf)
+		}
+		return fs, nil
+	}
+	pubs, err := parse("publish", publish)
+	if err != nil {
+		return nil, err
+	}
+	subs, err := parse("subscribe", subscribe)
+	if err != nil {
+		return nil, err
+	}
 	return &transport.Auth{
 		Authorize: func(_ context.Context, _ *transport.Identity, a transport.Action, topic string) error {
 			switch a {
 			case transport.ActionSubscribe:
-				if topic == "sensors/#" || strings.HasPrefix(topic, "sensors/") {
-					return nil
+				for _, f := range subs {
+					if within(topic, f) {
+						return nil
+					}
 				}
+				return fmt.Errorf("%w: subscribe to %q (allowed: %s)", transport.ErrForbidden, topic, subscribe)
 			case transport.ActionPublish:
-				parts := strings.Split(topic, "/")
-				if len(parts) == 3 && parts[0] == "sensors" && parts[1] != "" &&
-					(parts[2] == "temperature" || parts[2] == "status") {
-					return nil
+				for _, f := range pubs {
+					if f.Match(topic) {
+						return nil
+					}
 				}
+				return fmt.Errorf("%w: publish to %q (allowed: %s)", transport.ErrForbidden, topic, publish)
 			}
-			return fmt.Errorf("%w: %s on %q (devices publish sensors/ID/temperature and sensors/ID/status)", transport.ErrForbidden, a, topic)
+			return fmt.Errorf("%w: %s on %q", transport.ErrForbidden, a, topic)
 		},
+	}, nil
+}
+
+// within reports whether every topic filter matches is also matched by
+// allowed: level by level, allowed's "+" takes any level (a wildcard
+// too) and its "#" takes the rest.
+func within(filter string, allowed pubsub.Filter) bool {
+	want := allowed.Levels()
+	got := strings.Split(filter, "/")
+	for i, w := range want {
+		if w == "#" {
+			return true
+		}
+		if i >= len(got) || got[i] == "#" {
+			return false
+		}
+		if w != "+" && w != got[i] {
+			return false
+		}
 	}
+	return len(got) == len(want)
 }

@@ -50,10 +50,16 @@ func start(t *testing.T) (httpURL, mqttAddr string) {
 // for each message.
 func dashboard(t *testing.T, base string) <-chan string {
 	t.Helper()
+	return follow(t, base, "topic=sensors/%2B/temperature&topic=sensors/%2B/status")
+}
+
+// follow is dashboard with another query.
+func follow(t *testing.T, base, query string) <-chan string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan string, 64)
 	done := make(chan struct{})
-	c := &sse.Client{URL: base + "/events?topic=sensors/%2B/temperature&topic=sensors/%2B/status"}
+	c := &sse.Client{URL: base + "/events?" + query}
 	go func() {
 		defer close(done)
 		_ = c.Run(ctx, func(e sse.Event) error {
@@ -137,5 +143,37 @@ func TestMosquittoPub(t *testing.T) {
 
 	dash := dashboard(t, base)
 	expect(t, dash, "sensors/garage/temperature=7.25")
+}
 
+// Issue 15: the guide's MQTT.js topics (sensors/temperature/ID, the will
+// on clients/disconnected) are allowed; with MQTT 3.1.1 a refused publish
+// is acknowledged and dropped, so mosquitto_pub succeeds, and nothing
+// arrives.
+func TestGuideTopics(t *testing.T) {
+	mosquittoPub := testenv.Command(t, "mosquitto_pub")
+	base, mqttAddr := start(t)
+	host, port, err := net.SplitHostPort(mqttAddr)
+	require.NoError(t, err)
+	dash := follow(t, base, "topic=%23")
+	for _, tc := range []struct{ topic, payload string }{
+		{"sensors/temperature/room1", "22.3"},
+		{"lights/kitchen", "on"}, // refused: acknowledged (3.1.1), dropped
+		{"clients/disconnected", "Client disconnected unexpectedly"},
+	} {
+		out, err := exec.Command(mosquittoPub, "-V", "mqttv311", "-h", host, "-p", port, "-q", "1",
+			"-t", tc.topic, "-m", tc.payload).CombinedOutput()
+		require.NoError(t, err, "%s: %s", tc.topic, out)
+	}
+	expect(t, dash, "sensors/temperature/room1=22.3")
+	expect(t, dash, "clients/disconnected=Client disconnected unexpectedly")
+
+	_, err = deviceAuth("sensors/+/x,bad/#/y", "")
+	require.Error(t, err, "a bad -publish filter is refused at start")
+	auth, err := deviceAuth("a/+", "sensors/#,x/+/y")
+	require.NoError(t, err)
+	for filter, ok := range map[string]bool{"sensors/#": true, "sensors/+/temperature": true, "sensors": true,
+		"x/1/y": true, "x/+/y": true, "x/#": false, "#": false, "+/1/y": false, "x/1/y/z": false} {
+		err := auth.Authorize(context.Background(), nil, transport.ActionSubscribe, filter)
+		require.Equal(t, ok, err == nil, "subscribe %s: %v", filter, err)
+	}
 }
