@@ -42,7 +42,8 @@
 // at CR, LF and CRLF; browsers join them with LF, so CR and CRLF arrive as
 // LF, and bytes that are not UTF-8 are replaced. With [FormatEnvelope] one
 // data line carries the transport JSON envelope (topic, id, cursor, time,
-// header, data or data_b64), byte-exact for any payload.
+// header, and the payload as data for JSON, text for other UTF-8, data_b64
+// for binary), byte-exact for any payload.
 //
 // # Resuming, and the reset event
 //

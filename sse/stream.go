@@ -205,8 +205,8 @@ func eventID(m *pubsub.Message) string {
 // appendEnvelope appends the envelope as data lines. A JSON payload
 // travels verbatim in the envelope and may hold LF as whitespace: one data
 // line per line joins back to the same bytes. (The envelope never holds a
-// raw CR, which SSE would turn into LF: transport sends such payloads as
-// data_b64.)
+// raw CR, which SSE would turn into LF: such payloads travel as an escaped
+// text or data_b64 string.)
 func appendEnvelope(dst []byte, m *pubsub.Message) []byte {
 	start := len(dst)
 	dst = append(dst, "data: "...)

@@ -52,7 +52,7 @@ type clientFrame struct {
 	TimeoutMS int64  `json:"timeout_ms,omitempty"`
 	frameMessage
 
-	payload []byte // Data or DataB64, decoded
+	payload []byte // Data, Text or DataB64, decoded
 }
 
 // frameMessage holds the message fields that client frames (publish,
@@ -61,12 +61,15 @@ type frameMessage struct {
 	Topic   string            `json:"topic,omitempty"`
 	Header  map[string]string `json:"header,omitempty"`
 	Data    json.RawMessage   `json:"data,omitempty"`
+	Text    string            `json:"text,omitempty"`
 	DataB64 string            `json:"data_b64,omitempty"`
 	Retain  bool              `json:"retain,omitempty"`
 }
 
-// decodeData returns the payload, from data or data_b64.
-func (m *frameMessage) decodeData() ([]byte, error) { return wire.DecodeData(m.Data, m.DataB64) }
+// decodeData returns the payload, from data, text or data_b64.
+func (m *frameMessage) decodeData() ([]byte, error) {
+	return wire.DecodeData(m.Data, m.Text, m.DataB64)
+}
 
 // frameError is a bad client frame: the id it carried (if any could be
 // read) and the reason, which wraps transport.ErrBadRequest.

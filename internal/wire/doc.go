@@ -1,6 +1,7 @@
 // Package wire holds the encoding plumbing the transports share: the
 // allocation-free JSON appenders for the message envelope, the payload rule
-// (data, data_b64), and the per-message encoding cache. Applications use
+// (data, text, data_b64: AppendData and DecodeData), and the per-message
+// encoding cache. Applications use
 // transport.Envelope and transport.DecodeEnvelope instead.
 package wire
 
