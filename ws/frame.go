@@ -327,10 +327,6 @@ func appendErrorAbout(dst []byte, id, topic string, err error) []byte {
 	return appendErrorCodeAbout(dst, id, topic, code, msg)
 }
 
-func appendErrorCode(dst []byte, id, code, msg string) []byte {
-	return appendErrorCodeAbout(dst, id, "", code, msg)
-}
-
 func appendErrorCodeAbout(dst []byte, id, topic, code, msg string) []byte {
 	dst = append(dst, `{"type":"error"`...)
 	if id != "" {
