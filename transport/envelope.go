@@ -27,10 +27,10 @@ type Envelope struct {
 	Retain bool `json:"retain,omitempty"`
 }
 
-// DecodeEnvelope parses a JSON envelope into a message (topic, header, data,
-// retain; id, cursor and time when present). It checks JSON syntax and the
-// payload fields (at most one of data, text and data_b64), not the topic: call pubsub.ValidateTopic for that. Errors
-// wrap ErrBadRequest.
+// DecodeEnvelope parses a JSON envelope into a message (topic, header,
+// payload, retain; id, cursor and time when present). It checks JSON syntax
+// and the payload fields (at most one of data, text and data_b64), not the
+// topic: call pubsub.ValidateTopic for that. Errors wrap ErrBadRequest.
 func DecodeEnvelope(b []byte) (pubsub.Message, error) {
 	var e Envelope
 	if err := json.Unmarshal(b, &e); err != nil {
