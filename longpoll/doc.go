@@ -35,7 +35,9 @@
 //	200 {"messages":[<envelope>,…],"cursor":"4kq2m0c1a7bd-42","gap":false,"more":false}
 //
 // Each message is the transport JSON envelope (topic, id, cursor, time,
-// header, data or data_b64). Poll again with cursor; when more is true,
+// header, and the payload as data for JSON, text for other UTF-8 text,
+// data_b64 for binary: a text/plain "hello world" arrives as
+// "text":"hello world"). Poll again with cursor; when more is true,
 // more messages are waiting and the next poll answers at once. An empty
 // batch after the timeout keeps the same cursor. gap true means messages
 // may have been missed: the history no longer reaches back to the cursor

@@ -289,7 +289,7 @@ func TestPollWithoutHistory(t *testing.T) {
 		case r = <-done:
 			require.True(t, r.Gap)
 			require.NotEmpty(t, r.Messages)
-			data, err := wire.DecodeData(r.Messages[0].Data, r.Messages[0].DataB64)
+			data, err := wire.DecodeData(r.Messages[0].Data, r.Messages[0].Text, r.Messages[0].DataB64)
 			require.NoError(t, err)
 			require.Equal(t, "live", string(data))
 			return

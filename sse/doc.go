@@ -11,7 +11,7 @@
 //
 // # Request
 //
-//	GET /events?topic=FILTER[&topic=FILTER…][&lastEventId=CURSOR]
+//	GET /events?topic=FILTER[&topic=FILTER…][&lastEventId=CURSOR][&format=data|envelope]
 //	Last-Event-ID: CURSOR            (sent by browsers on reconnect)
 //
 // Filters follow MQTT 5 ('+' one level, '#' the rest; escape '#' as %23).
@@ -42,7 +42,30 @@
 // at CR, LF and CRLF; browsers join them with LF, so CR and CRLF arrive as
 // LF, and bytes that are not UTF-8 are replaced. With [FormatEnvelope] one
 // data line carries the transport JSON envelope (topic, id, cursor, time,
-// header, data or data_b64), byte-exact for any payload.
+// header, and the payload as data for JSON, text for other UTF-8, data_b64
+// for binary), byte-exact for any payload.
+//
+// format chooses, for this stream, what the data lines carry when it
+// differs from Options.Format (any other value is 400).
+//
+// # Topic and cursor in payload mode
+//
+// In the default payload mode the data is the payload alone, which is what
+// the usual page expects (JSON.parse(event.data) on a JSON payload; a
+// text/plain "hello world" arrives as the string hello world). A browser
+// still learns where each event comes from:
+//
+//   - the cursor is the event's id, event.lastEventId in the page (and the
+//     browser's Last-Event-ID when it reconnects);
+//   - the event type is the message's "event" header (Options.EventName),
+//     so addEventListener("update", …) works as with any SSE server;
+//     messages without one fire onmessage;
+//   - the topic: a stream on one topic name (no wildcard) needs nothing
+//     more; a page that subscribes to a wildcard or several filters and
+//     needs each message's topic opens its stream with format=envelope
+//     and reads env.topic, env.cursor and the payload from env.data (JSON),
+//     env.text (other text) or env.data_b64 (binary), or the server sets
+//     Options.EventName to name events after their topics.
 //
 // # Resuming, and the reset event
 //

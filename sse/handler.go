@@ -29,6 +29,9 @@ type Handler struct {
 	parse  func(*http.Request) (request, []string, error) // h.parseRequest, bound once
 	cache  wire.EncodeCache
 	encode func([]byte, *pubsub.Message) []byte // h.encodeEvent, bound once
+	// The other format, for requests that ask for it with format=.
+	alt       wire.EncodeCache
+	altEncode func([]byte, *pubsub.Message) []byte // h.encodeAlt, bound once
 }
 
 var (
@@ -45,6 +48,7 @@ func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 		Tracker: h.life, RetryAfter: "5", Closed: h.goAway, CutWrites: true}
 	h.parse = h.parseRequest
 	h.encode = h.encodeEvent
+	h.altEncode = h.encodeAlt
 	if hr, ok := b.(pubsub.HistoryReader); ok && b.Capabilities().History {
 		h.hr = hr
 	}
@@ -80,6 +84,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() { _ = sub.Close() }()
 	st := newStream(h, w, sub, sess)
+	st.alt = req.format != h.o.Format
 	h.writeHeaders(w)
 	st.preamble(pre)
 	if err := st.flush(); err != nil {

@@ -183,6 +183,7 @@ func TestStreamRefusesBadRequests(t *testing.T) {
 		{"bad query", "GET", "access_token=good&topic=%zz", 400, "bad_request"},
 		{"too many filters", "GET", "access_token=good&topic=a&topic=b&topic=c", 400, "bad_request"},
 		{"share", "GET", "access_token=good&topic=$share/g/a", 400, "bad_request"},
+		{"bad format", "GET", "access_token=good&topic=a&format=xml", 400, "bad_request"},
 		{"no token", "GET", "topic=a", 401, "unauthorized"},
 		{"banned", "GET", "access_token=banned&topic=a", 403, "forbidden"},
 		{"not allowed", "GET", "access_token=good&topic=a&topic=secret/x", 403, "forbidden"},
@@ -255,6 +256,26 @@ func TestStreamEnvelopeIsByteExact(t *testing.T) {
 		require.Equal(t, "v\r\n", m.Header["k"])
 		require.Equal(t, ev.ID, m.Cursor)
 	}
+}
+
+// TestStreamFormatQuery checks that a request chooses the other format with
+// format=, and that the handler's own format is unchanged for the others.
+func TestStreamFormatQuery(t *testing.T) {
+	b, _, srv := setup(t, pubsub.MemoryOptions{}, nil)
+	plain := open(t, srv.URL+"?topic=chat/%2B", nil)
+	env := open(t, srv.URL+"?topic=chat/%2B&format=envelope", nil)
+	same := open(t, srv.URL+"?topic=chat/%2B&format=data", nil)
+	for _, s := range []*rawStream{plain, env, same} {
+		s.next(t) // sb-open
+	}
+	r := publish(t, b, "chat/a", "hello world", map[string]string{"event": "update"})
+	require.Equal(t, Event{ID: r.Cursor, Type: "update", Data: "hello world"}, plain.next(t))
+	require.Equal(t, Event{ID: r.Cursor, Type: "update", Data: "hello world"}, same.next(t))
+	ev := env.next(t)
+	require.Equal(t, "update", ev.Type)
+	require.Equal(t, r.Cursor, ev.ID)
+	require.JSONEq(t, fmt.Sprintf(`{"topic":"chat/a","id":%q,"cursor":%q,"time":%q,"header":{"event":"update"},"text":"hello world"}`,
+		r.ID, r.Cursor, r.Time.UTC().Format(time.RFC3339Nano)), ev.Data)
 }
 
 func TestStreamBadEventNameIsDropped(t *testing.T) {

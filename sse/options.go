@@ -18,8 +18,8 @@ const (
 	// CRLF arrive as LF; use FormatEnvelope for byte-exact binary payloads.
 	FormatData Format = iota
 	// FormatEnvelope sends the transport JSON envelope (topic, id, cursor,
-	// time, header, data or data_b64) on one data line; payloads round-trip
-	// byte for byte.
+	// time, header, and the payload as data, text or data_b64) on one data
+	// line; payloads round-trip byte for byte.
 	FormatEnvelope
 )
 

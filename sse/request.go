@@ -1,7 +1,12 @@
 package sse
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
+
+	"github.com/switchboard-go/switchboard/internal/clip"
+	"github.com/switchboard-go/switchboard/transport"
 
 	"github.com/switchboard-go/switchboard/internal/httpstream"
 )
@@ -15,12 +20,31 @@ type request struct {
 	filters []string // valid, deduplicated, in request order
 	lastID  string   // resume cursor; "" for a fresh stream
 	resume  bool     // the client sent a Last-Event-ID (possibly empty or malformed)
+	format  Format   // what the data lines carry
 }
 
 // parseRequest reads r's filters and resume cursor for httpstream.Open.
 func (h *Handler) parseRequest(r *http.Request) (request, []string, error) {
 	req, err := parseRequest(r.URL.RawQuery, r.Header.Values("Last-Event-ID"), h.o.Limits.MaxSubscriptions)
+	if err != nil {
+		return req, nil, err
+	}
+	req.format, err = parseFormat(r.URL.Query().Get("format"), h.o.Format)
 	return req, req.filters, err
+}
+
+// parseFormat reads the format query parameter: "data", "envelope", or
+// absent for the handler's own (def).
+func parseFormat(s string, def Format) (Format, error) {
+	switch s {
+	case "":
+		return def, nil
+	case "data":
+		return FormatData, nil
+	case "envelope":
+		return FormatEnvelope, nil
+	}
+	return def, fmt.Errorf("%w: format %s: want data or envelope", transport.ErrBadRequest, strconv.Quote(clip.String(s)))
 }
 
 // parseRequest reads the topic filters and the resume cursor. header is the

@@ -21,6 +21,7 @@ type stream struct {
 	sess  *httpstream.Session
 	buf   []byte
 	batch []*pubsub.Message
+	alt   bool // the request asked for the format Options.Format is not
 
 	deadline time.Time // the write deadline set last
 }
@@ -191,6 +192,10 @@ func (s *stream) writeBatch() {
 // replays exactly what follows. Retained messages (old state sent to a new
 // stream) carry no id: resuming from them would replay old history.
 func (s *stream) writeMessage(m *pubsub.Message) {
+	if s.alt {
+		s.buf = s.h.alt.Append(s.buf, m, s.h.altEncode)
+		return
+	}
 	s.buf = s.h.cache.Append(s.buf, m, s.h.encode)
 }
 
@@ -205,8 +210,8 @@ func eventID(m *pubsub.Message) string {
 // appendEnvelope appends the envelope as data lines. A JSON payload
 // travels verbatim in the envelope and may hold LF as whitespace: one data
 // line per line joins back to the same bytes. (The envelope never holds a
-// raw CR, which SSE would turn into LF: transport sends such payloads as
-// data_b64.)
+// raw CR, which SSE would turn into LF: such payloads travel as an escaped
+// text or data_b64 string.)
 func appendEnvelope(dst []byte, m *pubsub.Message) []byte {
 	start := len(dst)
 	dst = append(dst, "data: "...)

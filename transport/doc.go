@@ -30,8 +30,19 @@
 //	{"topic":"chat/room1","id":"…","cursor":"…","time":"2026-11-26T07:00:00.123Z",
 //	 "header":{"event":"update"},"data":{"text":"hi"}}
 //
-// data holds the payload verbatim when it is valid UTF-8 JSON with no
-// surrounding whitespace and no carriage return; otherwise the payload is
-// base64 (standard, padded) in data_b64. Either way the bytes round-trip
-// exactly across transports. An absent payload is empty.
+// The payload travels in exactly one of three fields, decided by one rule
+// on every transport that uses the envelope (SSE envelope mode, WebSocket
+// switchboard.v1 frames, long poll, REST history):
+//
+//	"data":{"text":"hi"}       JSON: valid UTF-8 JSON with no surrounding
+//	                           whitespace and no carriage return, verbatim
+//	"text":"hello world"       any other valid UTF-8, as a JSON string
+//	"data_b64":"3q2+7w=="      anything else, base64 (standard, padded)
+//
+// A page shows a text payload as it is (env.text) and parses nothing.
+// Either way the bytes round-trip exactly across transports: decoding the
+// text string gives back the published bytes. An absent payload is empty.
+// Where clients send an envelope (WebSocket publish and request frames,
+// [DecodeEnvelope]) any one of the three fields is accepted, and two or
+// more are refused with [ErrBadRequest].
 package transport

@@ -43,10 +43,12 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	}
 	env := wire.AppendEnvelope(nil, &pubsub.Message{Topic: "t", Data: []byte(`{"a": 1}`)})
 	require.Equal(t, `{"topic":"t","data":{"a": 1}}`, string(env), "JSON payloads are embedded verbatim")
+	env = wire.AppendEnvelope(nil, &pubsub.Message{Topic: "t", Data: []byte("hello world")})
+	require.Equal(t, `{"topic":"t","text":"hello world"}`, string(env), "text travels as text")
 }
 
 func TestDecodeEnvelopeErrors(t *testing.T) {
-	for _, in := range []string{``, `{`, `[]`, `{"topic":1}`, `{"data":1,"data_b64":"AA=="}`, `{"data_b64":"!"}`, `{"time":"yesterday"}`} {
+	for _, in := range []string{``, `{`, `[]`, `{"topic":1}`, `{"data":1,"data_b64":"AA=="}`, `{"data":1,"text":"x"}`, `{"text":"x","data_b64":"AA=="}`, `{"data_b64":"!"}`, `{"time":"yesterday"}`} {
 		_, err := transport.DecodeEnvelope([]byte(in))
 		require.ErrorIs(t, err, transport.ErrBadRequest, "%q", in)
 	}
@@ -57,6 +59,8 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	f.Add([]byte(`{"topic":"a","data_b64":"AAE="}`))
 	f.Add([]byte(`{"topic":"a","header":{"k":"v"},"time":"2026-11-26T07:00:00Z"}`))
 	f.Add([]byte(`{"data":1,"data_b64":"AA=="}`))
+	f.Add([]byte(`{"topic":"a","text":"hello world"}`))
+	f.Add([]byte(`{"topic":"a","text":"x","data":1}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m, err := transport.DecodeEnvelope(in)
 		if err != nil {

@@ -21,8 +21,8 @@
 // # Wire protocol switchboard.v1
 //
 // The client offers the subprotocol "switchboard.v1" (a client that offers no
-// subprotocol at all is served the same protocol; one that offers only others
-// is closed with 1002). Every frame is a JSON object in a text frame with a
+// subprotocol at all is served the same protocol, and may use the guide
+// form below; one that offers only others is closed with 1002). Every frame is a JSON object in a text frame with a
 // "type". Fields beyond those listed are ignored, so both sides can grow.
 //
 // Client → server:
@@ -44,10 +44,13 @@
 //	{"type":"gap","sub":"s1"}
 //	{"type":"error","id":"p1","code":"forbidden","message":"…"}
 //
-// The payload travels in "data" verbatim when it is valid JSON without
-// surrounding whitespace, else base64 in "data_b64" (publishers may use
-// either); bytes round-trip byte-identically with every other transport,
-// which follows the same rule. Message frames carry the transport envelope's fields
+// The payload travels in exactly one field, by the transport envelope's
+// rule: "data" verbatim when it is valid JSON without surrounding
+// whitespace, "text" as a JSON string when it is other valid UTF-8 (a
+// text/plain "hello world" arrives as "text":"hello world"), else base64 in
+// "data_b64". Publishers may use any one of the three (two or more is
+// bad_request); bytes round-trip byte-identically with every other
+// transport, which follows the same rule. Message frames carry the transport envelope's fields
 // plus "type" and "sub". The subscribed frame's "cursor" is the broker's
 // newest cursor when the subscription started (brokers with history only): a
 // client that received nothing yet resumes from it.
@@ -59,6 +62,56 @@
 // whose id is a subscription's id ends that subscription. Malformed frames
 // get an error frame (with the frame's id when it could be read) and count
 // towards Options.MaxProtocolErrors.
+//
+// # The guide form
+//
+// The handler also speaks the simpler frames of the usual hand-written
+// WebSocket pub/sub server (as in the guide's "WebSocket-Based Pub/Sub"),
+// so such a browser client works unchanged:
+//
+//	{"type":"subscribe","topics":["user-events","alerts/#"]}
+//	    → {"type":"subscribed","topics":["user-events","alerts/#"],"cursor":"<head>"}
+//	{"type":"unsubscribe","topics":["user-events"]}
+//	    → {"type":"unsubscribed","topics":["user-events"]}
+//	{"type":"publish","topic":"user-events","data":{"userId":42,"action":"login"}}
+//	    → nothing (an error frame if refused)
+//
+// and delivers {"type":"message","topic":"user-events","data":{…},"id":"…",
+// "cursor":"…","time":"…"} (header and retain when set) on the guide
+// subscriptions. Compatibility rules:
+//
+//   - Frames are told apart by their fields, not by subprotocol: a
+//     subscribe or unsubscribe with "topics" (and no id, filter or group:
+//     bad_request otherwise), and a publish without an id, are the guide
+//     form; everything else is switchboard.v1. A client offering no
+//     subprotocol (as a browser's new WebSocket(url) does) or
+//     "switchboard.v1" may use both forms on one connection; a message
+//     frame has the form of the subscription it belongs to.
+//   - Each topic of a guide subscribe is a filter (wildcards allowed) and
+//     its own subscription; subscribing again to a topic the connection
+//     has is a no-op, unsubscribing from one it has not is ignored, and a
+//     subscribe with a refused topic subscribes to none of them. The
+//     answers echo the frame's topics.
+//   - Payloads are what such a client expects in data: a JSON payload as
+//     that JSON value, any other UTF-8 text as a JSON string (so text/plain
+//     "hello world" is "data":"hello world"), the empty payload as "";
+//     bytes that are not UTF-8 come as "data_b64" instead. In a guide
+//     publish, a JSON string in data is text (the string's characters are
+//     the payload: other transports see hello world, not "hello world");
+//     any other JSON value is published verbatim; text and data_b64 are
+//     accepted as in switchboard.v1. The guide form is therefore not
+//     byte-exact for text that happens to be JSON (a text payload 42 is
+//     delivered as the number 42): use switchboard.v1 for exact payloads.
+//   - Guide frames carry no id: a guide publish gets no ack, and errors
+//     about a guide frame carry "topic" (the topic refused, when one is)
+//     instead of "id".
+//   - Resume and gaps, when the client asks: a guide subscribe with
+//     "since":"<cursor>" replays each topic's messages after that cursor
+//     (for topics the connection did not have yet), then goes live; a topic
+//     that cannot resume gets {"type":"gap","topics":["<topic>"]} before its
+//     messages, under the rules of switchboard.v1's since below. A client
+//     keeps the "cursor" of the last message (or of the subscribed frame)
+//     and sends it as since when it reconnects.
 //
 // # Resuming
 //

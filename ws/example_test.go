@@ -92,3 +92,47 @@ func Example_protocol() {
 	// {"type":"message","sub":"s1","topic":"chat/room1","id":"doc-2","cursor":"doc-2","data":{"text":"hi"}}
 	// {"type":"error","id":"p2","code":"bad_request","message":"pubsub: invalid topic \"chat/+\": wildcard '+' at byte 5 is not allowed in a topic name"}
 }
+
+// The guide form, as a hand-written browser pub/sub client speaks it: no
+// subprotocol, no ids, topics in subscribe, the payload in data (text as
+// a string).
+func Example_guideForm() {
+	broker := pubsub.NewMemory(&pubsub.MemoryOptions{Epoch: "doc"})
+	defer broker.Close()
+	h := ws.NewHandler(broker, nil)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer h.Close()
+
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.CloseNow()
+	send := func(s string) { _ = c.Write(ctx, websocket.MessageText, []byte(s)) }
+	recv := func() {
+		_, b, _ := c.Read(ctx)
+		s := string(b)
+		if i := strings.Index(s, `,"time":"`); i >= 0 { // changes from run to run
+			j := strings.Index(s[i+9:], `"`)
+			s = s[:i] + s[i+9+j+1:]
+		}
+		fmt.Println(s)
+	}
+	send(`{"type":"subscribe","topics":["user-events","system-notifications"]}`)
+	recv()
+	send(`{"type":"publish","topic":"user-events","data":{"userId":42,"action":"login"}}`)
+	recv()
+	// A text/plain publish from elsewhere (REST, MQTT…) arrives as a string.
+	_, _ = broker.Publish(ctx, pubsub.Message{Topic: "system-notifications", Data: []byte("hello world")})
+	recv()
+	send(`{"type":"unsubscribe","topics":["user-events"]}`)
+	recv()
+	// Output:
+	// {"type":"subscribed","topics":["user-events","system-notifications"],"cursor":"doc-0"}
+	// {"type":"message","topic":"user-events","data":{"userId":42,"action":"login"},"id":"doc-1","cursor":"doc-1"}
+	// {"type":"message","topic":"system-notifications","data":"hello world","id":"doc-2","cursor":"doc-2"}
+	// {"type":"unsubscribed","topics":["user-events"]}
+}

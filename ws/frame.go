@@ -50,9 +50,12 @@ type clientFrame struct {
 	Since     string `json:"since,omitempty"`
 	Group     string `json:"group,omitempty"`
 	TimeoutMS int64  `json:"timeout_ms,omitempty"`
+	// Topics marks the guide form of subscribe and unsubscribe (see the
+	// package doc); nil when absent, empty but non-nil for "topics":[].
+	Topics []string `json:"topics,omitempty"`
 	frameMessage
 
-	payload []byte // Data or DataB64, decoded
+	payload []byte // Data, Text or DataB64, decoded
 }
 
 // frameMessage holds the message fields that client frames (publish,
@@ -61,18 +64,22 @@ type frameMessage struct {
 	Topic   string            `json:"topic,omitempty"`
 	Header  map[string]string `json:"header,omitempty"`
 	Data    json.RawMessage   `json:"data,omitempty"`
+	Text    string            `json:"text,omitempty"`
 	DataB64 string            `json:"data_b64,omitempty"`
 	Retain  bool              `json:"retain,omitempty"`
 }
 
-// decodeData returns the payload, from data or data_b64.
-func (m *frameMessage) decodeData() ([]byte, error) { return wire.DecodeData(m.Data, m.DataB64) }
+// decodeData returns the payload, from data, text or data_b64.
+func (m *frameMessage) decodeData() ([]byte, error) {
+	return wire.DecodeData(m.Data, m.Text, m.DataB64)
+}
 
 // frameError is a bad client frame: the id it carried (if any could be
 // read) and the reason, which wraps transport.ErrBadRequest.
 type frameError struct {
-	id  string
-	err error
+	id    string
+	topic string // guide-form frames: the topic the error is about, if any
+	err   error
 }
 
 func (e *frameError) Error() string { return e.err.Error() }
@@ -102,6 +109,9 @@ func decodeClientFrame(b []byte) (clientFrame, error) {
 	id := f.ID
 	if len(id) > maxIDLength || !utf8.ValidString(id) {
 		return clientFrame{}, badFrame("", "id must be at most %d bytes of UTF-8", maxIDLength)
+	}
+	if f.guide() {
+		return f, checkGuideFrame(&f)
 	}
 	switch f.Type {
 	case typePing:
@@ -143,6 +153,77 @@ func decodeClientFrame(b []byte) (clientFrame, error) {
 		return f, badFrame(id, "unknown frame type %s", strconv.Quote(clip.String(f.Type)))
 	}
 	return f, nil
+}
+
+// guide reports whether f is in the guide form: a subscribe or
+// unsubscribe with topics, or a publish without an id.
+func (f *clientFrame) guide() bool {
+	switch f.Type {
+	case typeSubscribe, typeUnsubscribe:
+		return f.Topics != nil
+	case typePublish:
+		return f.ID == ""
+	}
+	return false
+}
+
+// maxGuideTopics caps the topics of one guide-form subscribe or
+// unsubscribe (Limits.MaxSubscriptions caps the subscriptions).
+const maxGuideTopics = 1000
+
+// checkGuideFrame checks a guide-form frame (f.guide() is true) and, for a
+// publish, decodes its payload: a JSON string in data is text, the string's
+// UTF-8 bytes; any other JSON value is kept verbatim.
+func checkGuideFrame(f *clientFrame) error {
+	if f.Type == typePublish {
+		if err := pubsub.ValidateTopic(f.Topic); err != nil {
+			return &frameError{topic: safeTopic(f.Topic), err: err}
+		}
+		for k, v := range f.Header {
+			if k == "" || !utf8.ValidString(k) || !utf8.ValidString(v) {
+				return &frameError{topic: f.Topic, err: badFrame("", "header keys must be non-empty UTF-8, values UTF-8").err}
+			}
+		}
+		p, err := guidePayload(f.Data, f.Text, f.DataB64)
+		if err != nil {
+			return &frameError{topic: f.Topic, err: err}
+		}
+		f.payload = p
+		return nil
+	}
+	if f.ID != "" || f.Filter != "" || f.Group != "" {
+		return badFrame("", "%s with topics is the guide form: it takes no id, filter or group", f.Type)
+	}
+	if len(f.Topics) > maxGuideTopics {
+		return badFrame("", "at most %d topics per %s", maxGuideTopics, f.Type)
+	}
+	for _, t := range f.Topics {
+		if _, err := pubsub.ParseFilter(t); err != nil {
+			return &frameError{topic: safeTopic(t), err: err}
+		}
+	}
+	return nil
+}
+
+// guidePayload decodes the payload of a guide-form publish.
+func guidePayload(data json.RawMessage, text, b64 string) ([]byte, error) {
+	if len(data) > 0 && data[0] == '"' && text == "" && b64 == "" {
+		var s string
+		if err := json.Unmarshal(data, &s); err != nil {
+			return nil, fmt.Errorf("%w: data: %v", transport.ErrBadRequest, err)
+		}
+		return []byte(s), nil
+	}
+	return wire.DecodeData(data, text, b64)
+}
+
+// safeTopic is a refused topic as an error frame may quote it: clipped,
+// and "" when it is not UTF-8.
+func safeTopic(t string) string {
+	if !utf8.ValidString(t) {
+		return ""
+	}
+	return clip.String(t)
 }
 
 func safeID(id string) string {
@@ -232,19 +313,29 @@ func appendIDFrame(dst []byte, typ, key, id string) []byte {
 // appendErrorFrame appends an error frame for err (the code from
 // transport.Code). Internal errors do not leak their text.
 func appendErrorFrame(dst []byte, id string, err error) []byte {
+	return appendErrorAbout(dst, id, "", err)
+}
+
+// appendErrorAbout is appendErrorFrame with the topic a guide-form frame's
+// error is about ("" for none).
+func appendErrorAbout(dst []byte, id, topic string, err error) []byte {
 	code := transport.Code(err)
 	msg := err.Error()
 	if code == transport.CodeInternal {
 		msg = "internal error"
 	}
-	return appendErrorCode(dst, id, code, msg)
+	return appendErrorCodeAbout(dst, id, topic, code, msg)
 }
 
-func appendErrorCode(dst []byte, id, code, msg string) []byte {
+func appendErrorCodeAbout(dst []byte, id, topic, code, msg string) []byte {
 	dst = append(dst, `{"type":"error"`...)
 	if id != "" {
 		dst = append(dst, `,"id":`...)
 		dst = wire.AppendJSONString(dst, id)
+	}
+	if topic != "" {
+		dst = append(dst, `,"topic":`...)
+		dst = wire.AppendJSONString(dst, topic)
 	}
 	dst = append(dst, `,"code":`...)
 	dst = wire.AppendJSONString(dst, code)
@@ -327,6 +418,74 @@ func appendClientFrame(dst []byte, f *clientFrame) []byte {
 	if f.TimeoutMS > 0 {
 		dst = append(dst, `,"timeout_ms":`...)
 		dst = strconv.AppendInt(dst, f.TimeoutMS, 10)
+	}
+	return append(dst, '}')
+}
+
+// appendGuideFields appends the fields of a guide-form message frame after
+// its type: topic, the payload as data (see appendGuideData), then id,
+// cursor, time, header and retain, which the guide's client ignores and a
+// resuming client uses. It depends on m alone (the handler caches it).
+func appendGuideFields(dst []byte, m *pubsub.Message) []byte {
+	dst = append(dst, `,"topic":`...)
+	dst = wire.AppendJSONString(dst, m.Topic)
+	dst = appendGuideData(dst, m.Data)
+	if m.ID != "" {
+		dst = append(dst, `,"id":`...)
+		dst = wire.AppendJSONString(dst, m.ID)
+	}
+	if m.Cursor != "" {
+		dst = append(dst, `,"cursor":`...)
+		dst = wire.AppendJSONString(dst, m.Cursor)
+	}
+	if !m.Time.IsZero() {
+		dst = append(dst, `,"time":"`...)
+		dst = m.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = append(dst, '"')
+	}
+	if len(m.Header) > 0 {
+		dst = append(dst, `,"header":`...)
+		dst = wire.AppendHeader(dst, m.Header)
+	}
+	if m.Retain {
+		dst = append(dst, `,"retain":true`...)
+	}
+	return dst
+}
+
+// appendGuideData appends the payload as the guide's client reads it, in
+// data: a JSON payload as that JSON value, other UTF-8 text (the empty
+// payload included) as a JSON string; bytes that are not UTF-8 cannot be
+// a string and travel as data_b64 instead.
+func appendGuideData(dst, data []byte) []byte {
+	switch {
+	case wire.EmbeddableJSON(data):
+		dst = append(dst, `,"data":`...)
+		return append(dst, data...)
+	case utf8.Valid(data):
+		dst = append(dst, `,"data":`...)
+		return wire.AppendText(dst, data)
+	}
+	return wire.AppendData(dst, data) // data_b64
+}
+
+// appendTopicsFrame appends {"type":typ,"topics":[…]} (subscribed,
+// unsubscribed, gap of the guide form), with the broker's head cursor when
+// known.
+func appendTopicsFrame(dst []byte, typ string, topics []string, cursor string) []byte {
+	dst = append(dst, `{"type":`...)
+	dst = wire.AppendJSONString(dst, typ)
+	dst = append(dst, `,"topics":[`...)
+	for i, t := range topics {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = wire.AppendJSONString(dst, t)
+	}
+	dst = append(dst, ']')
+	if cursor != "" {
+		dst = append(dst, `,"cursor":`...)
+		dst = wire.AppendJSONString(dst, cursor)
 	}
 	return append(dst, '}')
 }

@@ -25,6 +25,18 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		`{"type":"request","id":"r1","topic":"svc/echo","data":1,"timeout_ms":5000}`,
 		`{"type":"ping"}`, `{}`, `[]`, `null`, `{"type":"publish","id":"x","topic":"a","data":1,"data_b64":"AA=="}`,
 		`{"type":"publish","id":"p","topic":"a/+"}`, `{"type":"subscribe","id":"s","filter":"#/a"}`,
+		`{"type":"publish","id":"p1","topic":"a","text":"hello world"}`,
+		`{"type":"publish","id":"p1","topic":"a","text":"x","data":1}`,
+		// the guide form
+		`{"type":"subscribe","topics":["user-events","system-notifications"]}`,
+		`{"type":"subscribe","topics":["a/#"],"since":"abc-1"}`,
+		`{"type":"subscribe","topics":[]}`, `{"type":"subscribe","topics":["a/#/b"]}`,
+		`{"type":"subscribe","id":"s1","topics":["a"]}`, `{"type":"subscribe","topics":[1]}`,
+		`{"type":"unsubscribe","topics":["user-events"]}`,
+		`{"type":"publish","topic":"user-events","data":{"userId":42,"action":"login"}}`,
+		`{"type":"publish","topic":"user-events","data":"hello world"}`,
+		`{"type":"publish","topic":"user-events","data":"\ud800"}`,
+		`{"type":"publish","topic":"a/+","data":1}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -35,11 +47,23 @@ func FuzzDecodeClientFrame(f *testing.F) {
 			require.ErrorAs(t, err, &fe)
 			require.LessOrEqual(t, len(fe.id), maxIDLength)
 			// The error frame built from it is valid JSON.
-			require.True(t, json.Valid(appendErrorFrame(nil, fe.id, err)))
+			require.True(t, json.Valid(appendErrorAbout(nil, fe.id, fe.topic, err)))
+			return
+		}
+		if fr.guide() && fr.Type != typePublish {
+			require.Empty(t, fr.ID)
+			require.LessOrEqual(t, len(fr.Topics), maxGuideTopics)
+			for _, topic := range fr.Topics {
+				_, err := pubsub.ParseFilter(topic)
+				require.NoError(t, err)
+			}
 			return
 		}
 		if fr.Type != typePublish && fr.Type != typeRequest {
 			return
+		}
+		if fr.guide() {
+			fr.ID = "g" // the Go client re-encodes with an id: switchboard.v1
 		}
 		// A valid publish re-encodes (as the Go client does) to a frame
 		// that decodes to the same message, byte for byte.

@@ -37,6 +37,7 @@ type Handler struct {
 	life   *lifecycle.Tracker // the connections, with MaxConnections
 	accept websocket.AcceptOptions
 	cache  wire.EncodeCache
+	guide  wire.EncodeCache // message frames of guide-form subscriptions
 }
 
 var (

@@ -70,7 +70,8 @@ type ctrlItem struct {
 
 // serverSub is one client subscription.
 type serverSub struct {
-	id           string
+	id           string // the client's id; guideKey(topic) for the guide form
+	topic        string // the guide form's topic (a filter); "" for switchboard.v1
 	idJSON       string // id as a JSON string, for the message frames
 	sub          pubsub.Subscription
 	ch           <-chan *pubsub.Message // sub.C()
@@ -183,11 +184,11 @@ func (s *session) runFrame(b []byte) {
 
 func (s *session) protocolError(err error) {
 	var fe *frameError
-	id := ""
+	id, topic := "", ""
 	if errors.As(err, &fe) {
-		id = fe.id
+		id, topic = fe.id, fe.topic
 	}
-	s.sendErr(id, err)
+	s.send(ctrlItem{b: appendErrorAbout(nil, id, topic, err)})
 	s.protocolErrors++
 	if m := s.h.opts.MaxProtocolErrors; m > 0 && s.protocolErrors >= m {
 		s.end(websocket.StatusPolicyViolation, protocolErrorsReason)
@@ -195,6 +196,10 @@ func (s *session) protocolError(err error) {
 }
 
 func (s *session) handle(f *clientFrame) {
+	if f.guide() {
+		s.handleGuide(f)
+		return
+	}
 	switch f.Type {
 	case typePing:
 		s.send(ctrlItem{b: appendIDFrame(nil, typePong, "id", f.ID)})
@@ -230,23 +235,11 @@ func (s *session) subscribe(f *clientFrame) {
 		s.sendErr(f.ID, fmt.Errorf("%w: at most %d subscriptions per connection", transport.ErrLimit, max))
 		return
 	}
-	opts := &pubsub.SubscribeOptions{Since: f.Since, Group: f.Group, Buffer: s.h.opts.Buffer}
-	gap := false
-	if f.Since != "" && !s.h.broker.Capabilities().History {
-		// Nothing to resume from: deliver live and say so.
-		opts.Since, gap = "", true
-	}
 	head := ""
 	if f.Since == "" && f.Group == "" {
 		head = s.head()
 	}
-	sub, err := s.h.broker.Subscribe(s.ctx, f.Filter, opts)
-	if errors.Is(err, pubsub.ErrInvalidCursor) {
-		// A cursor this broker cannot read (another broker's, or garbage)
-		// is a gap, not an error: the client reloads its state.
-		opts.Since, gap = "", true
-		sub, err = s.h.broker.Subscribe(s.ctx, f.Filter, opts)
-	}
+	sub, gap, err := s.open(f.Filter, f.Since, f.Group)
 	if err != nil {
 		s.sendErr(f.ID, err)
 		return
@@ -256,7 +249,7 @@ func (s *session) subscribe(f *clientFrame) {
 	s.subs[f.ID] = ss
 	s.mu.Unlock()
 	b := appendSubscribedFrame(nil, f.ID, head)
-	if !s.send(ctrlItem{kind: ctrlAdd, b: b, sub: ss, gap: gap || sub.Gap()}) {
+	if !s.send(ctrlItem{kind: ctrlAdd, b: b, sub: ss, gap: gap}) {
 		_ = sub.Close()
 	}
 }
@@ -273,6 +266,28 @@ func (s *session) unsubscribe(id string) {
 	ss.unsubscribed.Store(true)
 	_ = ss.sub.Close()
 	s.send(ctrlItem{kind: ctrlRemove, b: appendIDFrame(nil, typeUnsubscribed, "id", id), sub: ss})
+}
+
+// open subscribes to filter for a client, resuming after since when it
+// can; gap reports that it could not (no history, a cursor this broker
+// cannot read, or history that no longer reaches back).
+func (s *session) open(filter, since, group string) (sub pubsub.Subscription, gap bool, err error) {
+	opts := &pubsub.SubscribeOptions{Since: since, Group: group, Buffer: s.h.opts.Buffer}
+	if since != "" && !s.h.broker.Capabilities().History {
+		// Nothing to resume from: deliver live and say so.
+		opts.Since, gap = "", true
+	}
+	sub, err = s.h.broker.Subscribe(s.ctx, filter, opts)
+	if errors.Is(err, pubsub.ErrInvalidCursor) {
+		// A cursor this broker cannot read (another broker's, or garbage)
+		// is a gap, not an error: the client reloads its state.
+		opts.Since, gap = "", true
+		sub, err = s.h.broker.Subscribe(s.ctx, filter, opts)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return sub, gap || sub.Gap(), nil
 }
 
 // message authorizes action on f's topic and returns the message f

@@ -152,6 +152,12 @@ func (w *writer) writeMessage(ss *serverSub, m *pubsub.Message) bool {
 	if ss.unsubscribed.Load() {
 		return true
 	}
+	if ss.topic != "" {
+		w.buf = append(w.buf[:0], `{"type":"message"`...)
+		w.buf = w.s.h.guide.Append(w.buf, m, appendGuideFields)
+		w.buf = append(w.buf, '}')
+		return w.write(w.buf)
+	}
 	w.buf = append(w.buf[:0], `{"type":"message","sub":`...)
 	w.buf = append(w.buf, ss.idJSON...)
 	w.buf = w.s.h.cache.Append(w.buf, m, appendEnvelopeFields)
@@ -185,10 +191,15 @@ func (w *writer) rebuild() {
 func (w *writer) control(it ctrlItem) bool {
 	switch it.kind {
 	case ctrlAdd:
-		if !w.write(it.b) {
+		if it.b != nil && !w.write(it.b) {
 			return false
 		}
-		if it.gap {
+		if it.gap && it.sub.topic != "" {
+			w.buf = appendTopicsFrame(w.buf[:0], typeGap, []string{it.sub.topic}, "")
+			if !w.write(w.buf) {
+				return false
+			}
+		} else if it.gap {
 			w.buf = appendIDFrame(w.buf[:0], typeGap, "sub", it.sub.id)
 			if !w.write(w.buf) {
 				return false
@@ -207,7 +218,7 @@ func (w *writer) control(it ctrlItem) bool {
 			}
 		}
 	}
-	return w.write(it.b)
+	return it.b == nil || w.write(it.b)
 }
 
 func (w *writer) remove(i int) {
@@ -245,7 +256,11 @@ func (w *writer) subscriptionEnded(ss *serverSub) bool {
 	if err == nil {
 		err = pubsub.ErrClosed
 	}
-	w.buf = appendErrorFrame(w.buf[:0], ss.id, err)
+	if ss.topic != "" {
+		w.buf = appendErrorAbout(w.buf[:0], "", ss.topic, err)
+	} else {
+		w.buf = appendErrorFrame(w.buf[:0], ss.id, err)
+	}
 	return w.write(w.buf)
 }
 

@@ -10,7 +10,8 @@ import (
 var wsOrigins string
 
 // WebSocket: GET /ws upgrades to the switchboard.v1 protocol (subscribe with
-// since, publish, request/reply). Browsers from other origins are refused
+// since, publish, request/reply), and speaks the guide's simpler pub/sub
+// frames (subscribe with topics, publish without id) on the same socket. Browsers from other origins are refused
 // unless -ws-origins lists them.
 func init() {
 	extraFlags = append(extraFlags, func(fs *flag.FlagSet) {

@@ -1,7 +1,9 @@
 // Package wire holds the encoding plumbing the transports share: the
 // allocation-free JSON appenders for the message envelope, the payload rule
-// (data, data_b64), and the per-message encoding cache. Applications use
-// transport.Envelope and transport.DecodeEnvelope instead.
+// (data for JSON, text for other UTF-8, data_b64 for the rest: AppendData
+// and DecodeData, the one place it is decided), and the per-message
+// encoding cache. Applications use transport.Envelope and
+// transport.DecodeEnvelope instead.
 package wire
 
 import "errors"

@@ -88,6 +88,13 @@ const restJSON = '{"x": [1, 2.50, "é"]}';
 await fetch(base + "/topics/interop/rest", { method: "POST", body: restJSON });
 const m4 = await a.next(is("message", "sub", "s1"), "JSON message from REST");
 assert.ok(m4._raw.includes('"data":' + restJSON), m4._raw);
+// REST text/plain → WebSocket: UTF-8 text travels as "text", byte-exact
+const restText = "hello world\r\n\té \u2028";
+await fetch(base + "/topics/interop/rest", { method: "POST", body: restText, headers: { "Content-Type": "text/plain" } });
+const m5 = await a.next(is("message", "sub", "s1"), "text message from REST");
+assert.equal(m5.text, restText, m5._raw);
+assert.equal(m5.data, undefined, m5._raw);
+assert.equal(m5.data_b64, undefined, m5._raw);
 steps.push("rest-to-ws");
 
 // request/reply with a node responder on another socket
