@@ -132,7 +132,7 @@ func deviceAuth() *transport.Auth {
 		Authorize: func(_ context.Context, _ *transport.Identity, a transport.Action, topic string) error {
 			switch a {
 			case transport.ActionSubscribe:
-				if topic == "sensors/#" || strings.HasPrefix(topic, "sensors/") {
+				if pubsub.Within(topic, "sensors/#") {
 					return nil
 				}
 			case transport.ActionPublish:
