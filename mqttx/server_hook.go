@@ -71,8 +71,11 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		id, err = a.Authenticate(s.ctx, creds)
 		if err != nil {
 			code := packets.ErrBadUsernameOrPassword
-			if errors.Is(err, transport.ErrForbidden) {
+			switch {
+			case errors.Is(err, transport.ErrForbidden):
 				code = packets.ErrNotAuthorized
+			case errors.Is(err, transport.ErrLimit), errors.Is(err, pubsub.ErrLimit):
+				code = packets.ErrQuotaExceeded
 			}
 			s.log.Debug("mqttx: connection refused", "remote", creds.RemoteAddr, "err", err)
 			s.refuseConnect(cl, code)
@@ -115,6 +118,7 @@ func (s *Server) refuseConnect(cl *mqtt.Client, code packets.Code) {
 		packets.ErrBadUsernameOrPassword.Code: 0x04,
 		packets.ErrNotAuthorized.Code:         0x05,
 		packets.ErrServerUnavailable.Code:     0x03,
+		packets.ErrQuotaExceeded.Code:         0x03, // 3.1.1 has no quota code
 	}[code.Code]
 	_ = cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connack}, ReasonCode: v3})
 }
@@ -135,8 +139,13 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if ss == nil {
 		return false
 	}
+	ss.limited.Store(nil) // one left by a packet mochi dropped after the check
 	if err := h.s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionPublish, topic); err != nil {
 		h.s.log.Debug("mqttx: publish refused", "client", cl.ID, "topic", topic, "err", err)
+		if errors.Is(err, transport.ErrLimit) || errors.Is(err, pubsub.ErrLimit) {
+			ss.limited.Store(&err) // refused by OnPublish with 0x97
+			return true
+		}
 		return false
 	}
 	return true
@@ -361,6 +370,11 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	s := h.s
 	ss := s.session(cl)
 	if ss == nil {
+		return pk, packets.ErrRejectPacket
+	}
+	if lerr := ss.limited.Swap(nil); lerr != nil {
+		s.log.Debug("mqttx: publish over a limit", "client", cl.ID, "topic", pk.TopicName, "err", *lerr)
+		_ = s.refusePublish(cl, pk, packets.ErrQuotaExceeded)
 		return pk, packets.ErrRejectPacket
 	}
 	m := fromWire(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, mochiWire(pk.Properties), ss.now())

@@ -30,6 +30,11 @@ type session struct {
 
 	noLocal atomic.Int32 // NoLocal subscriptions in subs
 
+	// limited is a limit error Authorize gave the PUBLISH being read:
+	// OnACLCheck lets it through so that OnPublish, which mochi calls next
+	// on the same goroutine, refuses it with 0x97 instead of 0x87.
+	limited atomic.Pointer[error]
+
 	wg sync.WaitGroup // forwarders and a go-away; waited for when the connection ends
 
 	mu        sync.Mutex
@@ -140,6 +145,8 @@ func (ss *session) subscribe(sub packets.Subscription, inherited bool) byte {
 			return packets.ErrSharedSubscriptionsNotSupported.Code
 		case errors.Is(err, transport.ErrForbidden):
 			return packets.ErrNotAuthorized.Code
+		case errors.Is(err, transport.ErrLimit), errors.Is(err, pubsub.ErrLimit):
+			return packets.ErrQuotaExceeded.Code
 		}
 		return packets.ErrUnspecifiedError.Code
 	}

@@ -107,8 +107,11 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) *session {
 	}
 	if authErr != nil {
 		code := CloseUnauthorized
-		if errors.Is(authErr, transport.ErrForbidden) {
+		switch {
+		case errors.Is(authErr, transport.ErrForbidden):
 			code = CloseForbidden
+		case transport.Code(authErr) == transport.CodeRateLimited:
+			code = CloseRateLimited
 		}
 		h.opts.Logger.Debug("ws: authentication failed", "remote", r.RemoteAddr, "err", authErr)
 		_ = c.Close(code, transport.Code(authErr))
