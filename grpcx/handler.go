@@ -103,13 +103,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Register mounts the service on mux, together with gRPC server reflection
 // (grpc.reflection.v1 and v1alpha, listing PubSubService, the reflection
 // service and the health service) and the gRPC health service
-// (grpc.health.v1, reporting PubSubService and the server as SERVING until
-// Shutdown), unless Options.NoReflection or Options.NoHealth. Tools such as
+// (grpc.health.v1, reporting PubSubService and the server as SERVING while
+// the broker is ready, pubsub.Ready, and NOT_SERVING while it is not and
+// from Shutdown on; Watch streams see broker changes within a second),
+// unless Options.NoReflection or Options.NoHealth. Tools such as
 // grpcurl then work without a .proto file.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("/"+ServiceName+"/", h)
 	if !h.o.NoHealth {
-		mux.Handle(grpchealth.NewHandler(h.health))
+		mux.Handle(grpchealth.NewHandler(&healthChecker{static: h.health, h: h}))
 	}
 	if !h.o.NoReflection {
 		names := []string{ServiceName, grpcreflect.ReflectV1ServiceName}
