@@ -45,7 +45,7 @@ var (
 	_ pubsub.Broker           = (*Broker)(nil)
 	_ pubsub.MultiSubscriber  = (*Broker)(nil)
 	_ pubsub.ReadinessChecker = (*Broker)(nil)
-	_ pubsub.HistoryReader   = (*Broker)(nil)
+	_ pubsub.HistoryReader    = (*Broker)(nil)
 )
 
 // Dial connects to the Redis server at url (redis://, rediss:// or
