@@ -1,0 +1,64 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/switchboard-go/switchboard/transport"
+	"github.com/switchboard-go/switchboard/transport/jwtauth"
+)
+
+var jwtKey string
+
+// -jwt-key requires a JSON Web Token on every transport (see
+// transport/jwtauth for where a client puts it and for the "switchboard"
+// claim listing the filters it may subscribe to and publish under). The
+// value is a PEM file holding a public key or certificate (RS*, PS*, ES*,
+// EdDSA), or else the HMAC secret itself (HS256/384/512); "@FILE" reads
+// the secret from FILE.
+func init() {
+	extraFlags = append(extraFlags, func(fs *flag.FlagSet) {
+		fs.StringVar(&jwtKey, "jwt-key", "", "require JWTs: a PEM public key file, an HS256 secret, or @FILE holding the secret (empty: no auth)")
+	})
+}
+
+// hubAuth returns the transports' Auth for -jwt-key; nil without it.
+func hubAuth() (*transport.Auth, error) {
+	if jwtKey == "" {
+		return nil, nil
+	}
+	key, err := readJWTKey(jwtKey)
+	if err != nil {
+		return nil, err
+	}
+	a, err := jwtauth.New(&jwtauth.Options{Key: key})
+	if err != nil {
+		return nil, fmt.Errorf("-jwt-key: %w", err)
+	}
+	return a.Auth(), nil
+}
+
+// readJWTKey reads -jwt-key: a PEM file's public key, @FILE's secret, or
+// the value as the secret.
+func readJWTKey(v string) (any, error) {
+	if name, ok := strings.CutPrefix(v, "@"); ok {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("-jwt-key: %w", err)
+		}
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	if b, err := os.ReadFile(v); err == nil {
+		key, err := jwtauth.ParseKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("-jwt-key %s: %w", v, err)
+		}
+		return key, nil
+	}
+	if len(v) < 16 {
+		return nil, fmt.Errorf("-jwt-key: an HS256 secret needs at least 16 bytes (or give a PEM file)")
+	}
+	return []byte(v), nil
+}
