@@ -1,0 +1,225 @@
+package ratelimit
+
+import (
+	"context"
+	"maps"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/switchboard-go/switchboard/internal/opt"
+	"github.com/switchboard-go/switchboard/transport"
+)
+
+// Defaults for Options.
+const (
+	DefaultPublishRate  = 50 // publishes per second per identity
+	DefaultPublishBurst = 100
+	DefaultConnectRate  = 5 // connection attempts per second per IP and per identity
+	DefaultConnectBurst = 20
+	DefaultMaxKeys      = 100000
+)
+
+// DefaultConnectTransports are the transports whose connections count
+// against ConnectRate by default.
+var DefaultConnectTransports = []string{"sse", "ws", "graphql", "mqtt"}
+
+// ClaimIP is the Identity.Claims key the wrapped Authenticate sets to the
+// client's IP address.
+const ClaimIP = "ip"
+
+// Options configure a Limiter. Zero values mean the defaults; a negative
+// rate turns that limit off.
+type Options struct {
+	// PublishRate is the sustained publishes (and requests) per second
+	// one identity may make; PublishBurst how many it may make at once
+	// (0 or negative: DefaultPublishBurst).
+	PublishRate  float64
+	PublishBurst int
+	// ConnectRate is the sustained connection attempts per second from
+	// one IP, and separately of one identity; ConnectBurst how many may
+	// come at once (0 or negative: DefaultConnectBurst).
+	ConnectRate  float64
+	ConnectBurst int
+	// ConnectTransports lists the transports (transport.Credentials'
+	// Transport) whose connections count as attempts; nil means
+	// DefaultConnectTransports. REST, long poll and gRPC are left out by
+	// default: they authenticate every request or call, so a busy
+	// publisher would hit the connection limit before PublishRate.
+	ConnectTransports []string
+	// MaxKeys bounds the clients (IPs and identities) whose buckets are
+	// remembered, per kind of limit; 0 (or negative) means DefaultMaxKeys.
+	// Beyond it, buckets that have refilled are dropped first, then
+	// arbitrary ones (a client forgotten that way starts with a full
+	// bucket again).
+	MaxKeys int
+}
+
+// Limiter holds the buckets. It is safe for concurrent use.
+type Limiter struct {
+	publish, connect *buckets
+	counted          map[string]bool // transports whose connections count
+}
+
+// New returns a Limiter; opts may be nil.
+func New(opts *Options) *Limiter {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	maxKeys := opt.OrMin(o.MaxKeys, DefaultMaxKeys)
+	ts := o.ConnectTransports
+	if ts == nil {
+		ts = DefaultConnectTransports
+	}
+	counted := make(map[string]bool, len(ts))
+	for _, t := range ts {
+		counted[t] = true
+	}
+	return &Limiter{
+		counted: counted,
+		publish: newBuckets(opt.Or(o.PublishRate, DefaultPublishRate), opt.OrMin(o.PublishBurst, DefaultPublishBurst), maxKeys),
+		connect: newBuckets(opt.Or(o.ConnectRate, DefaultConnectRate), opt.OrMin(o.ConnectBurst, DefaultConnectBurst), maxKeys),
+	}
+}
+
+// Wrap returns an Auth that applies the limits around a (nil allows
+// everyone, as a nil Auth does). See the package doc.
+func (l *Limiter) Wrap(a *transport.Auth) *transport.Auth {
+	var inner transport.Auth
+	if a != nil {
+		inner = *a
+	}
+	return &transport.Auth{
+		Authenticate: func(ctx context.Context, c transport.Credentials) (*transport.Identity, error) {
+			ip := hostOf(c.RemoteAddr)
+			counted := l.counted[c.Transport]
+			if counted {
+				if err := l.connect.take("ip:"+ip, "connection attempts"); err != nil {
+					return nil, err
+				}
+			}
+			var id *transport.Identity
+			if inner.Authenticate != nil {
+				var err error
+				if id, err = inner.Authenticate(ctx, c); err != nil {
+					return nil, err
+				}
+			}
+			if counted && id != nil && id.Subject != "" {
+				if err := l.connect.take("sub:"+id.Subject, "connection attempts"); err != nil {
+					return nil, err
+				}
+			}
+			return withIP(id, ip), nil
+		},
+		Authorize: func(ctx context.Context, id *transport.Identity, act transport.Action, topic string) error {
+			if act == transport.ActionPublish || act == transport.ActionRequest {
+				if err := l.publish.take(identityKey(id), "publish rate"); err != nil {
+					return err
+				}
+			}
+			if inner.Authorize == nil {
+				return nil
+			}
+			return inner.Authorize(ctx, id, act, topic)
+		},
+	}
+}
+
+// withIP returns a copy of id (a new Identity when nil) with ClaimIP set.
+func withIP(id *transport.Identity, ip string) *transport.Identity {
+	out := &transport.Identity{}
+	if id != nil {
+		*out = *id
+	}
+	out.Claims = maps.Clone(out.Claims)
+	if out.Claims == nil {
+		out.Claims = make(map[string]string, 1)
+	}
+	out.Claims[ClaimIP] = ip
+	return out
+}
+
+// identityKey keys an identity's publish bucket: its Subject, else its IP.
+func identityKey(id *transport.Identity) string {
+	switch {
+	case id == nil:
+		return "anon" // not through Wrap's Authenticate: one shared bucket
+	case id.Subject != "":
+		return "sub:" + id.Subject
+	}
+	return "ip:" + id.Claims[ClaimIP]
+}
+
+// hostOf is the IP of a host:port address (the address itself when it has
+// no port).
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
+
+// buckets is one kind of limit, one token bucket per key.
+type buckets struct {
+	limit   rate.Limit // 0: the limit is off
+	burst   int
+	maxKeys int
+
+	mu sync.Mutex
+	m  map[string]*rate.Limiter
+}
+
+func newBuckets(perSecond float64, burst, maxKeys int) *buckets {
+	b := &buckets{burst: burst, maxKeys: maxKeys, m: make(map[string]*rate.Limiter)}
+	if perSecond > 0 {
+		b.limit = rate.Limit(perSecond)
+	}
+	return b
+}
+
+// take spends one token of key's bucket, or returns a *transport.LimitError
+// with the wait until the next one.
+func (b *buckets) take(key, what string) error {
+	if b.limit == 0 {
+		return nil
+	}
+	now := time.Now()
+	b.mu.Lock()
+	lim := b.m[key]
+	if lim == nil {
+		if len(b.m) >= b.maxKeys {
+			b.evictLocked(now)
+		}
+		lim = rate.NewLimiter(b.limit, b.burst)
+		b.m[key] = lim
+	}
+	b.mu.Unlock()
+	r := lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return &transport.LimitError{What: what, RetryAfter: d}
+	}
+	return nil
+}
+
+// evictLocked forgets the buckets that have refilled (a new one is the
+// same), and then arbitrary ones until a tenth of maxKeys is free, so
+// that the next sweep is that many new keys away.
+func (b *buckets) evictLocked(now time.Time) {
+	for k, lim := range b.m {
+		if lim.TokensAt(now) >= float64(b.burst) {
+			delete(b.m, k)
+		}
+	}
+	keep := b.maxKeys - max(1, b.maxKeys/10)
+	for k := range b.m {
+		if len(b.m) <= keep {
+			break
+		}
+		delete(b.m, k)
+	}
+}
