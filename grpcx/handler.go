@@ -3,10 +3,12 @@ package grpcx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/switchboard-go/switchboard/internal/cors"
+	"github.com/switchboard-go/switchboard/internal/httpx"
 	"github.com/switchboard-go/switchboard/internal/lifecycle"
 	"github.com/switchboard-go/switchboard/internal/opt"
 
@@ -95,7 +97,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cors.Handle((*cors.Policy)(h.o.CORS), w, r, "GET, POST") {
 		return
 	}
-	c := &call{ResponseWriter: w, h: h}
+	c := &call{ResponseWriter: w, rc: http.NewResponseController(w), h: h}
 	h.inner.ServeHTTP(c, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
 	c.finish()
 }
@@ -189,6 +191,12 @@ func (h *Handler) stream(ctx context.Context, header http.Header, peer connect.P
 	c := callOf(ctx)
 	if c == nil { // the service is only reachable through ServeHTTP
 		return ctx, nil, h.toError(errors.New("grpcx: call not served by Handler.ServeHTTP"))
+	}
+	if !httpx.CanFlush(c.ResponseWriter) {
+		// Its messages would wait in a buffer: say so instead.
+		msg := fmt.Sprintf("grpcx: the ResponseWriter (%T) cannot flush: a middleware wraps it without Flush or Unwrap", c.ResponseWriter)
+		h.log.Warn(msg)
+		return ctx, nil, connect.NewError(connect.CodeInternal, errors.New(msg))
 	}
 	if err := h.streams.Enter(); err != nil {
 		return ctx, nil, h.toError(err)
