@@ -8,9 +8,13 @@ import (
 
 	"github.com/switchboard-go/switchboard/transport"
 	"github.com/switchboard-go/switchboard/transport/jwtauth"
+	"github.com/switchboard-go/switchboard/transport/ratelimit"
 )
 
-var jwtKey string
+var (
+	jwtKey                   string
+	publishRate, connectRate float64
+)
 
 // -jwt-key requires a JSON Web Token on every transport (see
 // transport/jwtauth for where a client puts it and for the "switchboard"
@@ -21,13 +25,31 @@ var jwtKey string
 func init() {
 	extraFlags = append(extraFlags, func(fs *flag.FlagSet) {
 		fs.StringVar(&jwtKey, "jwt-key", "", "require JWTs: a PEM public key file, an HS256 secret, or @FILE holding the secret (empty: no auth)")
+		fs.Float64Var(&publishRate, "publish-rate", 0, "publishes per second per client (its token's subject, else its IP), bursts of 5x; 0: no limit")
+		fs.Float64Var(&connectRate, "connect-rate", 0, "SSE, WebSocket, GraphQL and MQTT connection attempts per second per IP and per subject, bursts of 5x; 0: no limit")
 	})
+}
+
+// hubLimits wraps a (nil allows everyone) in the -publish-rate and
+// -connect-rate limits (transport/ratelimit); a without them.
+func hubLimits(a *transport.Auth) *transport.Auth {
+	if publishRate <= 0 && connectRate <= 0 {
+		return a
+	}
+	o := &ratelimit.Options{PublishRate: -1, ConnectRate: -1}
+	if publishRate > 0 {
+		o.PublishRate, o.PublishBurst = publishRate, max(1, int(5*publishRate))
+	}
+	if connectRate > 0 {
+		o.ConnectRate, o.ConnectBurst = connectRate, max(1, int(5*connectRate))
+	}
+	return ratelimit.New(o).Wrap(a)
 }
 
 // hubAuth returns the transports' Auth for -jwt-key; nil without it.
 func hubAuth() (*transport.Auth, error) {
 	if jwtKey == "" {
-		return nil, nil
+		return hubLimits(nil), nil
 	}
 	key, err := readJWTKey(jwtKey)
 	if err != nil {
@@ -37,7 +59,7 @@ func hubAuth() (*transport.Auth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-jwt-key: %w", err)
 	}
-	return a.Auth(), nil
+	return hubLimits(a.Auth()), nil
 }
 
 // readJWTKey reads -jwt-key: a PEM file's public key, @FILE's secret, or

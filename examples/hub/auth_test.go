@@ -111,3 +111,19 @@ func TestHubHealth(t *testing.T) {
 		return code == http.StatusOK
 	}, 15*time.Second, 10*time.Millisecond)
 }
+
+// TestHubPublishRate: -publish-rate answers publishes beyond the burst
+// with 429 and Retry-After.
+func TestHubPublishRate(t *testing.T) {
+	base := startHub(t, "-publish-rate", "0.2", "-mqtt-addr", "off") // a burst of 1, then one every 5 s
+	post := func() *http.Response {
+		resp, err := http.Post(base+"/topics/news", "text/plain", strings.NewReader("x"))
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	require.Equal(t, http.StatusOK, post().StatusCode)
+	resp := post()
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Equal(t, "5", resp.Header.Get("Retry-After"))
+}
