@@ -65,11 +65,16 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		creds.RemoteAddr = wc.remote
 		creds.Token = wc.token
 	}
+	// The connection's context: Authenticate gets it, and it ends with
+	// the session (or now, when the client is refused), so a hook can
+	// hold something for as long as the connection lasts.
+	ctx, cancel := context.WithCancel(s.ctx)
 	var id *transport.Identity
 	if a := s.opts.Auth; a != nil && a.Authenticate != nil {
 		var err error
-		id, err = a.Authenticate(s.ctx, creds)
+		id, err = a.Authenticate(ctx, creds)
 		if err != nil {
+			cancel()
 			code := packets.ErrBadUsernameOrPassword
 			switch {
 			case errors.Is(err, transport.ErrForbidden):
@@ -92,8 +97,9 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		s.mochi.UnsubscribeClient(old)
 		s.mochi.Clients.Delete(old.ID)
 	}
-	ss := newSession(s, cl, id)
+	ss := newSession(ctx, cancel, s, cl, id)
 	if !cc.accept(ss) { // the server is shutting down
+		cancel()
 		s.refuseConnect(cl, packets.ErrServerUnavailable)
 		return packets.ErrServerUnavailable
 	}

@@ -57,10 +57,11 @@ type clientSub struct {
 	cancel context.CancelFunc
 }
 
-func newSession(s *Server, cl *mqtt.Client, id *transport.Identity) *session {
-	ss := &session{s: s, cl: cl, id: id, subs: make(map[string]*clientSub)}
-	ss.ctx, ss.cancel = context.WithCancel(transport.WithIdentity(s.ctx, id))
-	return ss
+// newSession returns the session of an authenticated client; ctx (ending
+// with cancel, which end calls) is the connection's.
+func newSession(ctx context.Context, cancel context.CancelFunc, s *Server, cl *mqtt.Client, id *transport.Identity) *session {
+	return &session{s: s, cl: cl, id: id, subs: make(map[string]*clientSub),
+		ctx: transport.WithIdentity(ctx, id), cancel: cancel}
 }
 
 func (s *Server) session(cl *mqtt.Client) *session {

@@ -74,8 +74,11 @@ type Identity struct {
 // allows everything, anonymously.
 type Auth struct {
 	// Authenticate checks a connection's credentials once, when it
-	// connects. A nil func accepts everyone with a nil Identity. An error
-	// refuses the connection: wrapping ErrForbidden gives 403, wrapping
+	// connects. Its ctx ends when the connection (HTTP request, gRPC
+	// call or stream, WebSocket, MQTT connection) ends, so a hook may tie
+	// something to the connection's life with context.AfterFunc. A nil
+	// func accepts everyone with a nil Identity. An error refuses the
+	// connection: wrapping ErrForbidden gives 403, wrapping
 	// ErrLimit 429 (WebSocket close 4429, MQTT 0x97), anything else 401.
 	Authenticate func(ctx context.Context, c Credentials) (*Identity, error)
 	// Authorize checks every subscribe, publish, request and history read,

@@ -36,12 +36,13 @@ func hubLimits(a *transport.Auth) *transport.Auth {
 	if publishRate <= 0 && connectRate <= 0 {
 		return a
 	}
-	o := &ratelimit.Options{PublishRate: -1, ConnectRate: -1}
+	o := &ratelimit.Options{PublishRate: -1, ConnectRate: -1, MaxConnectionsPerIP: -1, MaxConnectionsPerIdentity: -1}
 	if publishRate > 0 {
 		o.PublishRate, o.PublishBurst = publishRate, max(1, int(5*publishRate))
 	}
-	if connectRate > 0 {
+	if connectRate > 0 { // with the default caps of open connections per IP and subject
 		o.ConnectRate, o.ConnectBurst = connectRate, max(1, int(5*connectRate))
+		o.MaxConnectionsPerIP, o.MaxConnectionsPerIdentity = 0, 0
 	}
 	return ratelimit.New(o).Wrap(a)
 }

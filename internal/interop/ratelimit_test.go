@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-go/switchboard/internal/grpcgo"
 	"github.com/switchboard-go/switchboard/mqttx"
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/sse"
 	"github.com/switchboard-go/switchboard/transport"
 	"github.com/switchboard-go/switchboard/transport/ratelimit"
 	"github.com/switchboard-go/switchboard/ws"
@@ -33,8 +34,10 @@ import (
 func limitServer(t *testing.T, auth *transport.Auth) (string, string) {
 	b := pubsub.NewMemory(nil)
 	wsH := ws.NewHandler(b, &ws.Options{Auth: auth})
+	sseH := sse.NewHandler(b, &sse.Options{Auth: auth})
 	path, g := grpcx.NewHandler(b, &grpcx.Options{Auth: auth})
 	mux := http.NewServeMux()
+	mux.Handle("/events", sseH)
 	mux.Handle("/topics/", transport.NewRESTHandler(b, &transport.RESTOptions{Auth: auth}))
 	mux.Handle("/ws", wsH)
 	mux.Handle(path, g)
@@ -54,6 +57,7 @@ func limitServer(t *testing.T, auth *transport.Auth) (string, string) {
 		require.NoError(t, mq.Close())
 		require.ErrorIs(t, <-served, mqttx.ErrServerClosed)
 		require.NoError(t, wsH.Close())
+		require.NoError(t, sseH.Close())
 		require.NoError(t, g.Close())
 		srv.Close()
 		require.NoError(t, b.Close())
@@ -186,5 +190,99 @@ func TestConnectRateLimitAcrossTransports(t *testing.T) {
 		require.Error(t, err)
 		require.NotNil(t, ack)
 		require.Equal(t, byte(0x97), ack.ReasonCode)
+	})
+}
+
+// TestMaxConnectionsAcrossTransports: one open connection per IP; a second
+// one is refused as a limit while the first lasts (so the count outlives
+// the WebSocket upgrade's ServeHTTP), and accepted once it has closed.
+func TestMaxConnectionsAcrossTransports(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	server := func() (string, string) {
+		lim := ratelimit.New(&ratelimit.Options{ConnectRate: -1, MaxConnectionsPerIP: 1})
+		return limitServer(t, lim.Wrap(byBearer))
+	}
+
+	t.Run("ws", func(t *testing.T) {
+		base, _ := server()
+		dial := func() (*websocket.Conn, error) {
+			c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", &websocket.DialOptions{Subprotocols: []string{ws.Subprotocol}})
+			require.NoError(t, err)
+			require.NoError(t, c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)))
+			if _, _, err := c.Read(ctx); err != nil {
+				c.CloseNow()
+				return nil, err
+			}
+			return c, nil
+		}
+		first, err := dial()
+		require.NoError(t, err)
+		_, err = dial()
+		require.Equal(t, ws.CloseRateLimited, websocket.CloseStatus(err), "%v", err)
+		require.NoError(t, first.Close(websocket.StatusNormalClosure, ""))
+		require.Eventually(t, func() bool { // the server ends the session after the close handshake
+			c, err := dial()
+			if err == nil {
+				c.CloseNow()
+			}
+			return err == nil
+		}, 10*time.Second, 10*time.Millisecond)
+	})
+
+	t.Run("sse", func(t *testing.T) {
+		base, _ := server()
+		open := func(ctx context.Context) *http.Response {
+			req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events?topic=t", nil)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			return resp
+		}
+		sctx, stop := context.WithCancel(ctx)
+		first := open(sctx)
+		require.Equal(t, http.StatusOK, first.StatusCode)
+		second := open(ctx)
+		second.Body.Close()
+		require.Equal(t, http.StatusTooManyRequests, second.StatusCode)
+		require.NotEmpty(t, second.Header.Get("Retry-After"))
+		stop()
+		first.Body.Close()
+		require.Eventually(t, func() bool {
+			rctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			resp := open(rctx)
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		}, 10*time.Second, 10*time.Millisecond)
+	})
+
+	t.Run("mqtt", func(t *testing.T) {
+		_, addr := server()
+		connect := func(id string) (*paho.Client, *paho.Connack, error) {
+			conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			require.NoError(t, err)
+			pc := paho.NewClient(paho.ClientConfig{ClientID: id, Conn: conn})
+			ack, err := pc.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30})
+			if err != nil {
+				<-pc.Done()
+			}
+			return pc, ack, err
+		}
+		first, _, err := connect("one")
+		require.NoError(t, err)
+		_, ack, err := connect("two")
+		require.Error(t, err)
+		require.NotNil(t, ack)
+		require.Equal(t, byte(0x97), ack.ReasonCode)
+		require.NoError(t, first.Disconnect(&paho.Disconnect{}))
+		<-first.Done()
+		require.Eventually(t, func() bool {
+			pc, _, err := connect("three")
+			if err == nil {
+				_ = pc.Disconnect(&paho.Disconnect{})
+				<-pc.Done()
+			}
+			return err == nil
+		}, 10*time.Second, 10*time.Millisecond)
 	})
 }

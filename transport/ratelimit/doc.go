@@ -15,7 +15,10 @@
 // the wrapped Authenticate runs (so a flood of bad credentials is slowed
 // too), then per identity (its Subject) once it accepted. Publishes and
 // requests are counted per identity: by Subject, or by IP for a client
-// without one.
+// without one. The connections of those transports open at once are
+// capped per IP and per identity too (Options.MaxConnectionsPerIP and
+// MaxConnectionsPerIdentity); a connection counts until the context its
+// transport passed to Authenticate ends, which is when it closes.
 // For that, the wrapped Authenticate returns an Identity even for
 // anonymous clients (Subject "", Claims[ClaimIP] set), and a copy of the
 // inner Identity with Claims[ClaimIP] added otherwise.

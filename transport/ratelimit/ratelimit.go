@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net"
 	"sync"
@@ -20,6 +21,10 @@ const (
 	DefaultConnectRate  = 5 // connection attempts per second per IP and per identity
 	DefaultConnectBurst = 20
 	DefaultMaxKeys      = 100000
+	// DefaultMaxConnectionsPerIP leaves room for many users behind one
+	// NAT; DefaultMaxConnectionsPerIdentity for many tabs and devices.
+	DefaultMaxConnectionsPerIP       = 1000
+	DefaultMaxConnectionsPerIdentity = 100
 )
 
 // DefaultConnectTransports are the transports whose connections count
@@ -49,6 +54,14 @@ type Options struct {
 	// default: they authenticate every request or call, so a busy
 	// publisher would hit the connection limit before PublishRate.
 	ConnectTransports []string
+	// MaxConnectionsPerIP and MaxConnectionsPerIdentity cap the
+	// connections of ConnectTransports open at once from one IP and of
+	// one identity (Subject); the next is refused as a limit until one
+	// ends. 0 means DefaultMaxConnectionsPerIP and
+	// DefaultMaxConnectionsPerIdentity, negative no cap. A connection
+	// counts until the context its transport gave Authenticate ends,
+	// which every transport ends with the connection.
+	MaxConnectionsPerIP, MaxConnectionsPerIdentity int
 	// MaxKeys bounds the clients (IPs and identities) whose buckets are
 	// remembered, per kind of limit; 0 (or negative) means DefaultMaxKeys.
 	// Beyond it, buckets that have refilled are dropped first, then
@@ -60,6 +73,7 @@ type Options struct {
 // Limiter holds the buckets. It is safe for concurrent use.
 type Limiter struct {
 	publish, connect *buckets
+	perIP, perID     *counts
 	counted          map[string]bool // transports whose connections count
 }
 
@@ -80,6 +94,8 @@ func New(opts *Options) *Limiter {
 	}
 	return &Limiter{
 		counted: counted,
+		perIP:   newCounts(opt.Or(o.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP), "connections from one IP"),
+		perID:   newCounts(opt.Or(o.MaxConnectionsPerIdentity, DefaultMaxConnectionsPerIdentity), "connections of one identity"),
 		publish: newBuckets(opt.Or(o.PublishRate, DefaultPublishRate), opt.OrMin(o.PublishBurst, DefaultPublishBurst), maxKeys),
 		connect: newBuckets(opt.Or(o.ConnectRate, DefaultConnectRate), opt.OrMin(o.ConnectBurst, DefaultConnectBurst), maxKeys),
 	}
@@ -88,31 +104,47 @@ func New(opts *Options) *Limiter {
 // Wrap returns an Auth that applies the limits around a (nil allows
 // everyone, as a nil Auth does). See the package doc.
 func (l *Limiter) Wrap(a *transport.Auth) *transport.Auth {
-	var inner transport.Auth
+	var inner innerAuth
 	if a != nil {
-		inner = *a
+		inner = innerAuth(*a)
 	}
 	return &transport.Auth{
 		Authenticate: func(ctx context.Context, c transport.Credentials) (*transport.Identity, error) {
 			ip := hostOf(c.RemoteAddr)
-			counted := l.counted[c.Transport]
-			if counted {
-				if err := l.connect.take("ip:"+ip, "connection attempts"); err != nil {
+			if !l.counted[c.Transport] {
+				id, err := inner.authenticate(ctx, c)
+				if err != nil {
 					return nil, err
 				}
+				return withIP(id, ip), nil
 			}
-			var id *transport.Identity
-			if inner.Authenticate != nil {
-				var err error
-				if id, err = inner.Authenticate(ctx, c); err != nil {
-					return nil, err
-				}
+			if err := l.connect.take("ip:"+ip, "connection attempts"); err != nil {
+				return nil, err
 			}
-			if counted && id != nil && id.Subject != "" {
+			releaseIP, err := l.perIP.acquire(ip)
+			if err != nil {
+				return nil, err
+			}
+			id, err := inner.authenticate(ctx, c)
+			if err != nil {
+				releaseIP()
+				return nil, err
+			}
+			releaseID := func() {}
+			if id != nil && id.Subject != "" {
 				if err := l.connect.take("sub:"+id.Subject, "connection attempts"); err != nil {
+					releaseIP()
+					return nil, err
+				}
+				if releaseID, err = l.perID.acquire(id.Subject); err != nil {
+					releaseIP()
 					return nil, err
 				}
 			}
+			context.AfterFunc(ctx, func() {
+				releaseID()
+				releaseIP()
+			})
 			return withIP(id, ip), nil
 		},
 		Authorize: func(ctx context.Context, id *transport.Identity, act transport.Action, topic string) error {
@@ -127,6 +159,54 @@ func (l *Limiter) Wrap(a *transport.Auth) *transport.Auth {
 			return inner.Authorize(ctx, id, act, topic)
 		},
 	}
+}
+
+// innerAuth is the wrapped Auth.
+type innerAuth transport.Auth
+
+// authenticate runs the wrapped Authenticate; nil without one.
+func (a innerAuth) authenticate(ctx context.Context, c transport.Credentials) (*transport.Identity, error) {
+	if a.Authenticate == nil {
+		return nil, nil
+	}
+	return a.Authenticate(ctx, c)
+}
+
+// counts is the number of open connections per key, capped.
+type counts struct {
+	max  int // 0: no cap
+	what string
+
+	mu sync.Mutex
+	m  map[string]int // keys with open connections only
+}
+
+func newCounts(maxOpen int, what string) *counts {
+	return &counts{max: max(0, maxOpen), what: what, m: make(map[string]int)}
+}
+
+// acquire counts one more connection of key, or refuses with a
+// *transport.LimitError; release (idempotent) counts it out.
+func (c *counts) acquire(key string) (release func(), err error) {
+	if c.max == 0 {
+		return func() {}, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m[key] >= c.max {
+		return nil, &transport.LimitError{What: fmt.Sprintf("%s (at most %d)", c.what, c.max), RetryAfter: time.Second}
+	}
+	c.m[key]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.m[key]--; c.m[key] <= 0 {
+				delete(c.m, key)
+			}
+		})
+	}, nil
 }
 
 // withIP returns a copy of id (a new Identity when nil) with ClaimIP set.

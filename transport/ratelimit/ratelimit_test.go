@@ -143,3 +143,45 @@ func TestMaxKeys(t *testing.T) {
 		require.ErrorIs(t, a.Check(ctx, &transport.Identity{Subject: "999"}, transport.ActionPublish, "t"), transport.ErrLimit)
 	})
 }
+
+// TestMaxConnections: open connections are capped per IP and per
+// identity, and counted out when the context Authenticate got ends.
+func TestMaxConnections(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := ratelimit.New(&ratelimit.Options{ConnectRate: -1, MaxConnectionsPerIP: 2, MaxConnectionsPerIdentity: 1}).Wrap(byToken)
+		var cancels []context.CancelFunc
+		defer func() {
+			for _, c := range cancels {
+				c()
+			}
+		}()
+		connect := func(ip, token string) (context.CancelFunc, error) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancels = append(cancels, cancel)
+			_, err := a.Authenticate(ctx, creds(ip, token))
+			return cancel, err
+		}
+		alice, err := connect("10.0.0.1", "alice")
+		require.NoError(t, err)
+		_, err = connect("10.0.0.2", "alice")
+		require.ErrorIs(t, err, transport.ErrLimit, "a second connection of alice")
+		_, err = connect("10.0.0.1", "")
+		require.NoError(t, err)
+		_, err = connect("10.0.0.1", "")
+		require.ErrorIs(t, err, transport.ErrLimit, "a third connection from the IP")
+		_, err = connect("10.0.0.1", "bad")
+		require.ErrorIs(t, err, transport.ErrLimit, "refused before the inner Authenticate")
+
+		alice()         // alice's connection ends: both of its counts are released
+		synctest.Wait() // by context.AfterFunc's goroutine
+		_, err = connect("10.0.0.1", "alice")
+		require.NoError(t, err)
+
+		rest := creds("10.0.0.9", "carol")
+		rest.Transport = "rest"
+		for range 5 { // not a counted transport
+			_, err := a.Authenticate(context.Background(), rest)
+			require.NoError(t, err)
+		}
+	})
+}
