@@ -26,7 +26,7 @@ func init() {
 	extraFlags = append(extraFlags, func(fs *flag.FlagSet) {
 		fs.StringVar(&jwtKey, "jwt-key", "", "require JWTs: a PEM public key file, an HS256 secret, or @FILE holding the secret (empty: no auth)")
 		fs.Float64Var(&publishRate, "publish-rate", 0, "publishes per second per client (its token's subject, else its IP), bursts of 5x; 0: no limit")
-		fs.Float64Var(&connectRate, "connect-rate", 0, "SSE, WebSocket, GraphQL and MQTT connection attempts per second per IP and per subject, bursts of 5x; 0: no limit")
+		fs.Float64Var(&connectRate, "connect-rate", 0, "SSE, WebSocket and MQTT connection attempts per second per IP and per subject, bursts of 5x; 0: no limit")
 	})
 }
 

@@ -10,8 +10,8 @@
 //	sse.NewHandler(b, &sse.Options{Auth: auth})
 //	ws.NewHandler(b, &ws.Options{Auth: auth})
 //
-// Connection attempts (of SSE, WebSocket, GraphQL and MQTT clients by
-// default, see Options.ConnectTransports) are counted per client IP before
+// Connection attempts (of SSE, WebSocket and MQTT clients by default,
+// see Options.ConnectTransports) are counted per client IP before
 // the wrapped Authenticate runs (so a flood of bad credentials is slowed
 // too), then per identity (its Subject) once it accepted. Publishes and
 // requests are counted per identity: by Subject, or by IP for a client

@@ -29,7 +29,7 @@ const (
 
 // DefaultConnectTransports are the transports whose connections count
 // against ConnectRate by default.
-var DefaultConnectTransports = []string{"sse", "ws", "graphql", "mqtt"}
+var DefaultConnectTransports = []string{"sse", "ws", "mqtt"}
 
 // ClaimIP is the Identity.Claims key the wrapped Authenticate sets to the
 // client's IP address.
@@ -50,9 +50,12 @@ type Options struct {
 	ConnectBurst int
 	// ConnectTransports lists the transports (transport.Credentials'
 	// Transport) whose connections count as attempts; nil means
-	// DefaultConnectTransports. REST, long poll and gRPC are left out by
-	// default: they authenticate every request or call, so a busy
-	// publisher would hit the connection limit before PublishRate.
+	// DefaultConnectTransports. REST, long poll, gRPC and GraphQL are left
+	// out by default: they authenticate every request or call (GraphQL
+	// queries and mutations over HTTP are "graphql" as its WebSockets and
+	// event streams are), so a busy client would hit the connection
+	// limits before PublishRate. Add "graphql" to count GraphQL
+	// connections, and its HTTP requests with them.
 	ConnectTransports []string
 	// MaxConnectionsPerIP and MaxConnectionsPerIdentity cap the
 	// connections of ConnectTransports open at once from one IP and of
