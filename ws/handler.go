@@ -3,8 +3,10 @@ package ws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
+	"github.com/switchboard-go/switchboard/internal/httpx"
 	"github.com/switchboard-go/switchboard/internal/lifecycle"
 	"github.com/switchboard-go/switchboard/internal/wire"
 
@@ -126,6 +128,10 @@ func (h *Handler) acceptAs(w http.ResponseWriter, r, areq *http.Request) *sessio
 	_, id, authErr := h.opts.Auth.AuthenticateRequest(areq, "ws")
 	c, err := websocket.Accept(w, r, &h.accept)
 	if err != nil {
+		if !httpx.CanHijack(w) {
+			// A 501 the browser cannot read: say why where an operator looks.
+			h.opts.Logger.Warn(fmt.Sprintf("ws: the ResponseWriter (%T) cannot hijack: a middleware wraps it without Hijack or Unwrap", w))
+		}
 		h.opts.Logger.Debug("ws: upgrade refused", "remote", r.RemoteAddr, "err", err)
 		return nil
 	}
