@@ -1,6 +1,7 @@
 package pubsub_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -152,4 +153,17 @@ func bruteWithin(t testing.TB, filter, scope string) bool {
 	}
 	walk("", 1)
 	return ok
+}
+
+// ExampleReady asks a broker whether it can serve, as a readiness probe
+// does; network brokers answer ErrUnavailable with the reason while their
+// connection is down.
+func ExampleReady() {
+	b := pubsub.NewMemory(nil)
+	fmt.Println(pubsub.Ready(context.Background(), b))
+	b.Close()
+	fmt.Println(pubsub.Ready(context.Background(), b))
+	// Output:
+	// <nil>
+	// pubsub: closed
 }

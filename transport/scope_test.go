@@ -103,3 +103,22 @@ func TestAuthenticateLimitIs429(t *testing.T) {
 	require.ErrorIs(t, transport.AuthenticateError(errors.New("bad")), transport.ErrUnauthenticated)
 	require.NoError(t, transport.AuthenticateError(nil))
 }
+
+// ExampleScope bounds an identity to its own topics: Check refuses the
+// rest before any Authorize hook runs.
+func ExampleScope() {
+	id := &transport.Identity{Subject: "alice", Scope: &transport.Scope{
+		Subscribe: []string{"user/alice/#"},
+		Publish:   []string{"user/alice/outbox"},
+	}}
+	var auth transport.Auth // no hooks: the scope alone decides
+	for _, f := range []string{"user/alice/+", "user/+/#", "#"} {
+		fmt.Println("subscribe", f, auth.Check(context.Background(), id, transport.ActionSubscribe, f) == nil)
+	}
+	fmt.Println("publish user/bob/inbox", auth.Check(context.Background(), id, transport.ActionPublish, "user/bob/inbox") == nil)
+	// Output:
+	// subscribe user/alice/+ true
+	// subscribe user/+/# false
+	// subscribe # false
+	// publish user/bob/inbox false
+}
