@@ -43,8 +43,9 @@ type Broker struct {
 }
 
 var (
-	_ pubsub.Broker          = (*Broker)(nil)
-	_ pubsub.MultiSubscriber = (*Broker)(nil)
+	_ pubsub.Broker           = (*Broker)(nil)
+	_ pubsub.MultiSubscriber  = (*Broker)(nil)
+	_ pubsub.ReadinessChecker = (*Broker)(nil)
 )
 
 // maxStreamReaders bounds the history stream consumers (resumes and
@@ -115,6 +116,24 @@ func (b *Broker) NodeQueue() string { return b.node.queue }
 // is on. Retain is not supported.
 func (b *Broker) Capabilities() pubsub.Capabilities {
 	return pubsub.Capabilities{Groups: true, Acks: true, History: b.opts.History}
+}
+
+// Ready returns nil while both of the Broker's connections (publishing
+// and consuming) are up; otherwise an error wrapping pubsub.ErrUnavailable
+// naming the connection that is down and its last error, or
+// pubsub.ErrClosed after Close (pubsub.ReadinessChecker). It does not
+// wait.
+func (b *Broker) Ready(context.Context) error {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return pubsub.ErrClosed
+	}
+	if err := b.pubConn.ready(); err != nil {
+		return err
+	}
+	return b.subConn.ready()
 }
 
 // begin registers a call that Close drains.

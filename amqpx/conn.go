@@ -2,6 +2,8 @@ package amqpx
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -28,6 +30,7 @@ type connector struct {
 	down chan struct{}    // closed when conn is lost
 	gen  uint64           // counts connections
 	dead bool             // run has returned
+	why  error            // the last dial or connection error, for Ready
 }
 
 func newConnector(url string, opts *Options, role string) *connector {
@@ -57,6 +60,9 @@ func (c *connector) run(ctx context.Context, first *amqp.Connection) {
 			conn, err = c.dial()
 			if err != nil {
 				attempt++
+				c.mu.Lock()
+				c.why = err
+				c.mu.Unlock()
 				delay := c.backoff.Delay(attempt)
 				c.log.Warn("amqpx: connect failed", "err", err, "retry", delay)
 				if pause(ctx, delay) != nil {
@@ -83,6 +89,13 @@ func (c *connector) run(ctx context.Context, first *amqp.Connection) {
 			c.finish()
 			return
 		case err := <-closed:
+			c.mu.Lock()
+			if err != nil {
+				c.why = err
+			} else {
+				c.why = errors.New("connection closed")
+			}
+			c.mu.Unlock()
 			c.lost()
 			c.log.Warn("amqpx: connection closed", "err", err)
 			_ = conn.Close()
@@ -133,6 +146,23 @@ func (c *connector) get(ctx context.Context) (*amqp.Connection, uint64, error) {
 		case <-wait:
 		}
 	}
+}
+
+// ready returns nil while the connection is up, else why it is not: an
+// error wrapping pubsub.ErrUnavailable with the last connection error, or
+// pubsub.ErrClosed once the connector has stopped.
+func (c *connector) ready() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.dead:
+		return pubsub.ErrClosed
+	case c.conn != nil && !c.conn.IsClosed():
+		return nil
+	case c.why != nil:
+		return fmt.Errorf("%w: amqpx: %s connection down: %w", pubsub.ErrUnavailable, c.name, c.why)
+	}
+	return fmt.Errorf("%w: amqpx: %s connection down", pubsub.ErrUnavailable, c.name)
 }
 
 // closedConn reports whether the connection is down (or going down).

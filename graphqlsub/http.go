@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/switchboard-go/switchboard/internal/httpx"
@@ -202,6 +204,9 @@ func writeErrorBody(w http.ResponseWriter, media string, status int, code, msg s
 func writeAuthError(w http.ResponseWriter, media string, err error) {
 	if transport.Code(err) == transport.CodeUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
+	}
+	if d, ok := transport.RetryAfter(err); ok {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
 	}
 	writeErrorBody(w, media, transport.HTTPStatus(err), transport.Code(err), err.Error())
 }

@@ -3,10 +3,12 @@ package graphqlsub_test
 import (
 	"bufio"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -153,10 +155,12 @@ func TestSSE(t *testing.T) {
 type noFlush struct{ http.ResponseWriter }
 
 // TestSSEBehindMiddlewareWithoutFlush: GraphQL over SSE behind a wrapper
-// that cannot flush answers 500 naming the problem instead of a stream
-// that ends at once.
+// that cannot flush answers 500 naming the problem, with a Warn log,
+// instead of a stream that ends at once: in distinct connections mode and
+// for the stream of single connection mode.
 func TestSSEBehindMiddlewareWithoutFlush(t *testing.T) {
-	e := newEnv(t, nil)
+	var logs lockedLog
+	e := newEnv(t, &graphqlsub.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.h.ServeHTTP(noFlush{w}, r)
 	}))
@@ -170,4 +174,38 @@ func TestSSEBehindMiddlewareWithoutFlush(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 	require.Contains(t, string(body), "cannot flush")
+	require.Contains(t, logs.String(), "level=WARN")
+	require.Contains(t, logs.String(), "cannot flush")
+
+	// Single connection mode: reserve, then open the stream.
+	status, _, token := do(t, "PUT", srv.URL, "", "", "")
+	require.Equal(t, http.StatusCreated, status)
+	req, _ = http.NewRequest("GET", srv.URL, nil)
+	req.Header.Set("X-GraphQL-Event-Stream-Token", token)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	require.Contains(t, string(body), "cannot flush")
+	require.Equal(t, 2, strings.Count(logs.String(), "cannot flush"))
+}
+
+// lockedLog collects log output written by handler goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

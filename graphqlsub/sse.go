@@ -102,7 +102,7 @@ func (h *Handler) openEventStream(w http.ResponseWriter) (*eventStream, bool) {
 		// A 200 that ends at once would make EventSource reconnect
 		// forever; say what is wrong instead.
 		msg := fmt.Sprintf("graphqlsub: the ResponseWriter (%T) cannot flush: a middleware wraps it without Flush or Unwrap", w)
-		h.opts.Logger.Error(msg)
+		h.opts.Logger.Warn(msg)
 		writeErrorBody(w, mediaJSON, http.StatusInternalServerError, transport.CodeInternal, msg)
 		return nil, false
 	}

@@ -2,7 +2,6 @@ package grpcx
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"connectrpc.com/connect"
@@ -32,10 +31,7 @@ func (h *Handler) authenticate(ctx context.Context, header http.Header, peer con
 	}
 	id, err := a.Authenticate(ctx, credentials(header, peer))
 	if err != nil {
-		if !errors.Is(err, transport.ErrForbidden) && !errors.Is(err, transport.ErrUnauthenticated) {
-			err = errors.Join(transport.ErrUnauthenticated, err)
-		}
-		return ctx, nil, h.toError(err)
+		return ctx, nil, h.toError(transport.AuthenticateError(err))
 	}
 	return transport.WithIdentity(ctx, id), id, nil
 }

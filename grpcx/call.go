@@ -19,7 +19,8 @@ import (
 // http.ResponseController, which ends a blocked read or write at once.
 type call struct {
 	http.ResponseWriter
-	hold bool // Flush does nothing: more messages follow (see holdFlush)
+	rc   *http.ResponseController // of ResponseWriter
+	hold bool                     // Flush does nothing: more messages follow (see holdFlush)
 
 	h      *Handler
 	cancel context.CancelFunc // cancels the stream's context; nil for a unary call
@@ -37,14 +38,14 @@ func callOf(ctx context.Context) *call {
 	return c
 }
 
-// Flush flushes unless a stream holds flushes back.
+// Flush flushes unless a stream holds flushes back. It goes through
+// http.ResponseController, which follows Unwrap to a writer that flushes
+// (a plain type assertion stops at the first middleware wrapper).
 func (c *call) Flush() {
 	if c.hold {
 		return
 	}
-	if f, ok := c.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+	_ = c.rc.Flush()
 }
 
 // Unwrap lets http.ResponseController reach the server's writer.

@@ -109,6 +109,10 @@
 // Limits.MaxConnections caps them. Unary calls (Publish, Request) are not
 // counted.
 //
+// The health service reports SERVING while the broker is ready
+// (pubsub.Ready) and NOT_SERVING while it is not, so a load balancer
+// drains a node whose broker connection is down.
+//
 // [Handler.Shutdown] is graceful: new calls fail with UNAVAILABLE, the
 // health service reports NOT_SERVING, Subscribe streams end with
 // UNAVAILABLE and the cursor to resume from (sb-resume-cursor), Session

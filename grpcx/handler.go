@@ -3,10 +3,12 @@ package grpcx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/switchboard-go/switchboard/internal/cors"
+	"github.com/switchboard-go/switchboard/internal/httpx"
 	"github.com/switchboard-go/switchboard/internal/lifecycle"
 	"github.com/switchboard-go/switchboard/internal/opt"
 
@@ -95,7 +97,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cors.Handle((*cors.Policy)(h.o.CORS), w, r, "GET, POST") {
 		return
 	}
-	c := &call{ResponseWriter: w, h: h}
+	c := &call{ResponseWriter: w, rc: http.NewResponseController(w), h: h}
 	h.inner.ServeHTTP(c, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
 	c.finish()
 }
@@ -103,13 +105,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Register mounts the service on mux, together with gRPC server reflection
 // (grpc.reflection.v1 and v1alpha, listing PubSubService, the reflection
 // service and the health service) and the gRPC health service
-// (grpc.health.v1, reporting PubSubService and the server as SERVING until
-// Shutdown), unless Options.NoReflection or Options.NoHealth. Tools such as
+// (grpc.health.v1, reporting PubSubService and the server as SERVING while
+// the broker is ready, pubsub.Ready, and NOT_SERVING while it is not and
+// from Shutdown on; Watch streams see broker changes within a second),
+// unless Options.NoReflection or Options.NoHealth. Tools such as
 // grpcurl then work without a .proto file.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("/"+ServiceName+"/", h)
 	if !h.o.NoHealth {
-		mux.Handle(grpchealth.NewHandler(h.health))
+		mux.Handle(grpchealth.NewHandler(&healthChecker{static: h.health, h: h}))
 	}
 	if !h.o.NoReflection {
 		names := []string{ServiceName, grpcreflect.ReflectV1ServiceName}
@@ -187,6 +191,12 @@ func (h *Handler) stream(ctx context.Context, header http.Header, peer connect.P
 	c := callOf(ctx)
 	if c == nil { // the service is only reachable through ServeHTTP
 		return ctx, nil, h.toError(errors.New("grpcx: call not served by Handler.ServeHTTP"))
+	}
+	if !httpx.CanFlush(c.ResponseWriter) {
+		// Its messages would wait in a buffer: say so instead.
+		msg := fmt.Sprintf("grpcx: the ResponseWriter (%T) cannot flush: a middleware wraps it without Flush or Unwrap", c.ResponseWriter)
+		h.log.Warn(msg)
+		return ctx, nil, connect.NewError(connect.CodeInternal, errors.New(msg))
 	}
 	if err := h.streams.Enter(); err != nil {
 		return ctx, nil, h.toError(err)

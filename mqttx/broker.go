@@ -36,7 +36,8 @@ type Broker struct {
 	opsMu      sync.Mutex // orders SUBSCRIBE and UNSUBSCRIBE
 	mu         sync.Mutex
 	closed     bool
-	up         bool // connection is up
+	up         bool  // connection is up
+	why        error // why the connection is down (the last connect error), for Ready
 	everUp     bool
 	serverCaps paho.ConnackProperties
 	firstUp    chan struct{}     // closed by the first onUp
@@ -45,7 +46,10 @@ type Broker struct {
 	seq        uint64            // counts SUBSCRIBEs; never wraps
 }
 
-var _ pubsub.Broker = (*Broker)(nil)
+var (
+	_ pubsub.Broker           = (*Broker)(nil)
+	_ pubsub.ReadinessChecker = (*Broker)(nil)
+)
 
 // subRef is what a subscription identifier stands for: an entry, and the
 // SUBSCRIBE (numbered by seq) that set it.
@@ -140,6 +144,9 @@ func (b *Broker) clientConfig(u *url.URL) autopaho.ClientConfig {
 		OnConnectionUp:                b.onUp,
 		OnConnectionDown:              b.onDown,
 		OnConnectError: func(err error) {
+			b.mu.Lock()
+			b.why = err
+			b.mu.Unlock()
 			b.log.Debug("mqttx: connect attempt failed", "err", err)
 		},
 		DisconnectPacketBuilder: func() *paho.Disconnect {
@@ -179,6 +186,7 @@ func (b *Broker) awaitFirst(ctx context.Context) error {
 func (b *Broker) onUp(_ *autopaho.ConnectionManager, ack *paho.Connack) {
 	b.mu.Lock()
 	b.up = true
+	b.why = nil
 	first := !b.everUp
 	b.everUp = true
 	if ack.Properties != nil {
@@ -203,10 +211,30 @@ func (b *Broker) onUp(_ *autopaho.ConnectionManager, ack *paho.Connack) {
 func (b *Broker) onDown() bool {
 	b.mu.Lock()
 	b.up = false
+	b.why = errors.New("connection lost")
 	closed := b.closed
 	b.mu.Unlock()
 	b.log.Info("mqttx: connection lost", "client_id", b.opts.ClientID)
 	return !closed
+}
+
+// Ready returns nil while the connection to the MQTT server is up;
+// otherwise an error wrapping pubsub.ErrUnavailable with the last connect
+// error ("connection lost" until a reconnect attempt fails), or
+// pubsub.ErrClosed after Close (pubsub.ReadinessChecker). It does not
+// wait.
+func (b *Broker) Ready(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed:
+		return pubsub.ErrClosed
+	case b.up:
+		return nil
+	case b.why != nil:
+		return fmt.Errorf("%w: mqttx: not connected: %w", pubsub.ErrUnavailable, b.why)
+	}
+	return fmt.Errorf("%w: mqttx: not connected", pubsub.ErrUnavailable)
 }
 
 // Capabilities reports Groups (as MQTT shared subscriptions, when the

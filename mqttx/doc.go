@@ -72,8 +72,10 @@
 // into the broker when a client disconnects without DISCONNECT (not when
 // the server shuts down).
 //
-// Reason codes: CONNACK 0x86 for a refused login (transport.ErrUnauthenticated)
-// and 0x87 for transport.ErrForbidden (3.1.1: 0x04 and 0x05); SUBACK 0x87
+// Reason codes: CONNACK 0x86 for a refused login (transport.ErrUnauthenticated),
+// 0x87 for transport.ErrForbidden and 0x97 (quota exceeded) for a rate
+// limit, transport.ErrLimit (3.1.1: 0x04, 0x05 and 0x03); an Authorize
+// error wrapping transport.ErrLimit is 0x97 in SUBACK and PUBACK too; SUBACK 0x87
 // for a filter Auth refuses (ActionSubscribe) or a shared subscription whose
 // group it refuses (ActionJoin with the group name; 3.1.1: SUBACK 0x80 for
 // either), 0x8F for an invalid filter, 0x97 beyond Limits.MaxSubscriptions,

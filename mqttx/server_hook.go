@@ -67,14 +67,22 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		creds.RemoteAddr = wc.remote
 		creds.Token = wc.token
 	}
+	// The connection's context: Authenticate gets it, and it ends with
+	// the session (or now, when the client is refused), so a hook can
+	// hold something for as long as the connection lasts.
+	ctx, cancel := context.WithCancel(s.ctx)
 	var id *transport.Identity
 	if a := s.opts.Auth; a != nil && a.Authenticate != nil {
 		var err error
-		id, err = a.Authenticate(s.ctx, creds)
+		id, err = a.Authenticate(ctx, creds)
 		if err != nil {
+			cancel()
 			code := packets.ErrBadUsernameOrPassword
-			if errors.Is(err, transport.ErrForbidden) {
+			switch {
+			case errors.Is(err, transport.ErrForbidden):
 				code = packets.ErrNotAuthorized
+			case errors.Is(err, transport.ErrLimit), errors.Is(err, pubsub.ErrLimit):
+				code = packets.ErrQuotaExceeded
 			}
 			s.log.Debug("mqttx: connection refused", "remote", creds.RemoteAddr, "err", err)
 			s.refuseConnect(cl, code)
@@ -91,8 +99,9 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		s.mochi.UnsubscribeClient(old)
 		s.mochi.Clients.Delete(old.ID)
 	}
-	ss := newSession(s, cl, id)
+	ss := newSession(ctx, cancel, s, cl, id)
 	if !cc.accept(ss) { // the server is shutting down
+		cancel()
 		s.refuseConnect(cl, packets.ErrServerUnavailable)
 		return packets.ErrServerUnavailable
 	}
@@ -117,6 +126,7 @@ func (s *Server) refuseConnect(cl *mqtt.Client, code packets.Code) {
 		packets.ErrBadUsernameOrPassword.Code: 0x04,
 		packets.ErrNotAuthorized.Code:         0x05,
 		packets.ErrServerUnavailable.Code:     0x03,
+		packets.ErrQuotaExceeded.Code:         0x03, // 3.1.1 has no quota code
 	}[code.Code]
 	_ = cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connack}, ReasonCode: v3})
 }
@@ -137,11 +147,18 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if ss == nil {
 		return false
 	}
+	ss.limited.Store(nil) // one left by a packet mochi dropped after the check
 	err := h.s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionPublish, topic)
-	ss.refused = err != nil && cl.Properties.ProtocolVersion < 5
+	ss.refused = false
 	if err == nil {
 		return true
 	}
+	if errors.Is(err, transport.ErrLimit) || errors.Is(err, pubsub.ErrLimit) {
+		h.s.log.Debug("mqttx: publish refused", "client", cl.ID, "topic", clip.String(topic), "err", err)
+		ss.limited.Store(&err) // refused by OnPublish with 0x97
+		return true
+	}
+	ss.refused = cl.Properties.ProtocolVersion < 5
 	ss.refusals++
 	lvl := slog.LevelDebug
 	if ss.refusals == 1 {
@@ -376,6 +393,11 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	s := h.s
 	ss := s.session(cl)
 	if ss == nil {
+		return pk, packets.ErrRejectPacket
+	}
+	if lerr := ss.limited.Swap(nil); lerr != nil {
+		s.log.Debug("mqttx: publish over a limit", "client", cl.ID, "topic", clip.String(pk.TopicName), "err", *lerr)
+		_ = s.refusePublish(cl, pk, packets.ErrQuotaExceeded)
 		return pk, packets.ErrRejectPacket
 	}
 	if ss.refused { // MQTT 3.1.1, refused by Auth: acknowledged, dropped

@@ -36,6 +36,10 @@ type session struct {
 	// logged at Info.
 	refused  bool
 	refusals int
+	// limited is a limit error Authorize gave the PUBLISH being read:
+	// OnACLCheck lets it through so that OnPublish, which mochi calls next
+	// on the same goroutine, refuses it with 0x97 instead of 0x87.
+	limited atomic.Pointer[error]
 
 	wg sync.WaitGroup // forwarders and a go-away; waited for when the connection ends
 
@@ -59,10 +63,11 @@ type clientSub struct {
 	cancel context.CancelFunc
 }
 
-func newSession(s *Server, cl *mqtt.Client, id *transport.Identity) *session {
-	ss := &session{s: s, cl: cl, id: id, subs: make(map[string]*clientSub)}
-	ss.ctx, ss.cancel = context.WithCancel(transport.WithIdentity(s.ctx, id))
-	return ss
+// newSession returns the session of an authenticated client; ctx (ending
+// with cancel, which end calls) is the connection's.
+func newSession(ctx context.Context, cancel context.CancelFunc, s *Server, cl *mqtt.Client, id *transport.Identity) *session {
+	return &session{s: s, cl: cl, id: id, subs: make(map[string]*clientSub),
+		ctx: transport.WithIdentity(ctx, id), cancel: cancel}
 }
 
 func (s *Server) session(cl *mqtt.Client) *session {
@@ -147,6 +152,8 @@ func (ss *session) subscribe(sub packets.Subscription, inherited bool) byte {
 			return packets.ErrSharedSubscriptionsNotSupported.Code
 		case errors.Is(err, transport.ErrForbidden):
 			return packets.ErrNotAuthorized.Code
+		case errors.Is(err, transport.ErrLimit), errors.Is(err, pubsub.ErrLimit):
+			return packets.ErrQuotaExceeded.Code
 		}
 		return packets.ErrUnspecifiedError.Code
 	}

@@ -51,9 +51,10 @@ type Broker struct {
 }
 
 var (
-	_ pubsub.Broker          = (*Broker)(nil)
-	_ pubsub.MultiSubscriber = (*Broker)(nil)
-	_ pubsub.HistoryReader   = (*Broker)(nil)
+	_ pubsub.Broker           = (*Broker)(nil)
+	_ pubsub.MultiSubscriber  = (*Broker)(nil)
+	_ pubsub.HistoryReader    = (*Broker)(nil)
+	_ pubsub.ReadinessChecker = (*Broker)(nil)
 )
 
 // Dial connects to the NATS server at url ("" means nats://127.0.0.1:4222;
@@ -489,4 +490,24 @@ func (b *Broker) close() {
 	b.wg.Wait()
 	b.node.stop()
 	b.nc.Close()
+}
+
+// Ready returns nil while the connection to NATS is up; otherwise an error
+// wrapping pubsub.ErrUnavailable with the connection's status and last
+// error, or pubsub.ErrClosed after Close (pubsub.ReadinessChecker). It
+// does not wait.
+func (b *Broker) Ready(context.Context) error {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return pubsub.ErrClosed
+	}
+	if st := b.nc.Status(); st != nats.CONNECTED {
+		if err := b.nc.LastError(); err != nil {
+			return fmt.Errorf("%w: natsx: %v: %w", pubsub.ErrUnavailable, st, err)
+		}
+		return fmt.Errorf("%w: natsx: %v", pubsub.ErrUnavailable, st)
+	}
+	return nil
 }

@@ -398,6 +398,16 @@ func (b *memory) deadLetterLocked(opts *SubscribeOptions, m *Message, reason str
 	b.publishLocked(DeadLetter(opts, m, reason), b.opts.Now())
 }
 
+// Ready returns nil until Close, then ErrClosed (pubsub.ReadinessChecker).
+func (b *Memory) Ready(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
 // Close ends every subscription with ErrClosed and waits for the broker's
 // goroutines. It is idempotent.
 func (b *Memory) Close() error {

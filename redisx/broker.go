@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -41,9 +42,10 @@ type Broker struct {
 }
 
 var (
-	_ pubsub.Broker          = (*Broker)(nil)
-	_ pubsub.MultiSubscriber = (*Broker)(nil)
-	_ pubsub.HistoryReader   = (*Broker)(nil)
+	_ pubsub.Broker           = (*Broker)(nil)
+	_ pubsub.MultiSubscriber  = (*Broker)(nil)
+	_ pubsub.ReadinessChecker = (*Broker)(nil)
+	_ pubsub.HistoryReader    = (*Broker)(nil)
 )
 
 // Dial connects to the Redis server at url (redis://, rediss:// or
@@ -358,4 +360,27 @@ func (b *Broker) close() {
 	_ = b.rdb.Close() // ends the node reader's blocking read
 	<-drained
 	b.wg.Wait()
+}
+
+// readyTimeout bounds the PING behind Ready when ctx has no earlier
+// deadline.
+const readyTimeout = 2 * time.Second
+
+// Ready PINGs the server (within ctx, at most 2 s): nil when it
+// answers; otherwise an error wrapping pubsub.ErrUnavailable with the
+// client's error, or pubsub.ErrClosed after Close
+// (pubsub.ReadinessChecker).
+func (b *Broker) Ready(ctx context.Context) error {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return pubsub.ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if err := b.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("%w: redisx: %w", pubsub.ErrUnavailable, err)
+	}
+	return nil
 }

@@ -117,6 +117,7 @@
 //	400  no topic, a bad filter, too many filters (fix the request)
 //	401  Authenticate refused (get a token, then reconnect)
 //	403  Authenticate or Authorize refused (ErrForbidden)
+//	429  a rate limit of an Auth hook (transport.LimitError), with Retry-After
 //	405  not GET or HEAD
 //	503  over Limits.MaxConnections (default 10,000), with Retry-After: 5
 //

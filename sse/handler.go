@@ -101,7 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // request.
 func (h *Handler) refuseNoFlush(w http.ResponseWriter) {
 	msg := fmt.Sprintf("sse: the ResponseWriter (%T) cannot flush: a middleware wraps it without Flush or Unwrap", w)
-	h.log.Error(msg)
+	h.log.Warn(msg)
 	var b transport.ErrorBody
 	b.Error.Code = transport.CodeInternal
 	b.Error.Message = msg

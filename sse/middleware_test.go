@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +27,24 @@ type accessLog struct {
 
 func (a *accessLog) WriteHeader(code int) { a.status = code; a.ResponseWriter.WriteHeader(code) }
 
+// lockedLog collects log output written by handler goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // unwrapLog is the same middleware done right: it keeps Unwrap.
 type unwrapLog struct{ accessLog }
 
@@ -37,7 +57,8 @@ func (u *unwrapLog) Unwrap() http.ResponseWriter { return u.ResponseWriter }
 func TestMiddlewareWithoutFlush(t *testing.T) {
 	b := pubsub.NewMemory(nil)
 	defer b.Close()
-	h := NewHandler(b, nil)
+	var logs lockedLog
+	h := NewHandler(b, &Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	defer h.Close()
 
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -52,6 +73,8 @@ func TestMiddlewareWithoutFlush(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 	require.Contains(t, body.Error.Message, "cannot flush")
 	require.Contains(t, body.Error.Message, "Unwrap")
+	require.Contains(t, logs.String(), "level=WARN")
+	require.Contains(t, logs.String(), "cannot flush")
 
 	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(&unwrapLog{accessLog{ResponseWriter: w}}, r)

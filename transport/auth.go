@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/switchboard-go/switchboard/pubsub"
 )
 
 // Errors an Auth hook returns (wrap them for detail). Transports map them to
@@ -62,20 +64,31 @@ type Credentials struct {
 type Identity struct {
 	Subject string
 	Claims  map[string]string
+	// Scope, when not nil, bounds the filters and topics this identity
+	// may use; Auth.Check refuses anything outside it before Authorize
+	// runs. nil leaves every decision to Authorize.
+	Scope *Scope
 }
 
 // Auth is the one set of access hooks every transport calls. The zero value
 // allows everything, anonymously.
 type Auth struct {
 	// Authenticate checks a connection's credentials once, when it
-	// connects. A nil func accepts everyone with a nil Identity. An error
-	// refuses the connection: wrapping ErrForbidden gives 403, anything
-	// else 401.
+	// connects. Its ctx ends when the connection (HTTP request, gRPC
+	// call or stream, WebSocket, MQTT connection) ends, so a hook may tie
+	// something to the connection's life with context.AfterFunc. A nil
+	// func accepts everyone with a nil Identity. An error refuses the
+	// connection: wrapping ErrForbidden gives 403, wrapping
+	// ErrLimit 429 (WebSocket close 4429, MQTT 0x97), anything else 401.
 	Authenticate func(ctx context.Context, c Credentials) (*Identity, error)
 	// Authorize checks every subscribe, publish, request and history read,
 	// and every consumer group a client asks to join (ActionJoin, with the
-	// group name as topic). A nil func allows all. An error refuses the
-	// operation with 403 (or 401 when it wraps ErrUnauthenticated).
+	// group name as topic), after the identity's Scope allowed it. A nil
+	// func allows all. An error refuses the operation with 403 (or 401
+	// when it wraps ErrUnauthenticated); one wrapping ErrLimit or
+	// pubsub.ErrLimit (a rate limit, see *LimitError) is answered as a
+	// limit instead: 429 with Retry-After, gRPC ResourceExhausted, MQTT
+	// 0x97 quota exceeded.
 	Authorize func(ctx context.Context, id *Identity, a Action, topic string) error
 }
 
@@ -88,10 +101,7 @@ func (a *Auth) AuthenticateRequest(r *http.Request, transport string) (context.C
 	}
 	id, err := a.Authenticate(ctx, RequestCredentials(r, transport))
 	if err != nil {
-		if !errors.Is(err, ErrForbidden) && !errors.Is(err, ErrUnauthenticated) {
-			err = errors.Join(ErrUnauthenticated, err)
-		}
-		return ctx, nil, err
+		return ctx, nil, AuthenticateError(err)
 	}
 	return WithIdentity(ctx, id), id, nil
 }
@@ -113,9 +123,28 @@ func (a *Auth) Admit(r *http.Request, transport string, act Action, topics []str
 	return ctx, id, nil
 }
 
-// Check runs Authorize; nil when allowed. A refusal wraps ErrForbidden
-// unless the hook's error wraps ErrUnauthenticated.
+// AuthenticateError classifies an error of an Authenticate hook as the
+// transports answer it: kept as it is when it wraps ErrForbidden,
+// ErrUnauthenticated or a limit (ErrLimit, pubsub.ErrLimit), else joined
+// with ErrUnauthenticated. Transports that call Authenticate themselves use
+// it; nil stays nil.
+func AuthenticateError(err error) error {
+	if err == nil || errors.Is(err, ErrForbidden) || errors.Is(err, ErrUnauthenticated) || isLimit(err) {
+		return err
+	}
+	return errors.Join(ErrUnauthenticated, err)
+}
+
+// Check checks that act on topic lies within id's Scope (when it has one),
+// then runs Authorize; nil when allowed. A refusal wraps ErrForbidden
+// unless the hook's error wraps ErrUnauthenticated or a limit (ErrLimit,
+// pubsub.ErrLimit), which it keeps as they are.
 func (a *Auth) Check(ctx context.Context, id *Identity, act Action, topic string) error {
+	if id != nil && id.Scope != nil {
+		if err := id.Scope.Allows(act, topic); err != nil {
+			return err
+		}
+	}
 	if a == nil || a.Authorize == nil {
 		return nil
 	}
@@ -123,11 +152,13 @@ func (a *Auth) Check(ctx context.Context, id *Identity, act Action, topic string
 	if err == nil {
 		return nil
 	}
-	if !errors.Is(err, ErrForbidden) && !errors.Is(err, ErrUnauthenticated) {
+	if !errors.Is(err, ErrForbidden) && !errors.Is(err, ErrUnauthenticated) && !isLimit(err) {
 		err = errors.Join(ErrForbidden, err)
 	}
 	return err
 }
+
+func isLimit(err error) bool { return errors.Is(err, ErrLimit) || errors.Is(err, pubsub.ErrLimit) }
 
 // RequestCredentials collects the credentials of an HTTP request: a bearer
 // token or HTTP Basic credentials from Authorization, else the

@@ -23,6 +23,20 @@
 // with its own code: HTTP 403, a WebSocket "forbidden" error frame, gRPC
 // PermissionDenied, MQTT reason 0x87 (SUBACK 0x80 for MQTT 3.1.1).
 //
+// Check filters with [pubsub.Within], never with a string prefix: it
+// answers whether a filter reaches only topics under a scope ("user/+/#"
+// is not within "user/alice/#"). An Authenticate hook may instead set the
+// [Identity]'s [Scope], the filters the client may subscribe to and
+// publish under, which [Auth.Check] enforces on every transport before
+// Authorize runs; package transport/jwtauth fills it from a JWT's claims.
+//
+// A hook that refuses for a rate limit returns an error wrapping
+// [ErrLimit] (a [*LimitError] carries the wait): every transport answers it
+// as a limit, not a refusal: HTTP 429 with Retry-After, WebSocket close 4429
+// at connect or a "rate_limited" error frame, gRPC ResourceExhausted, MQTT
+// 0x97. Package transport/ratelimit provides per-client limits of
+// connection attempts and publishes built on that.
+//
 // # The envelope
 //
 // Messages travel as one JSON object:

@@ -111,7 +111,7 @@ type ErrorBody struct {
 // HTTPStatus, or status[0] when given. Internal errors are reported as
 // "internal error" without their text, which may hold details the client
 // should not see. An unavailable error (503) gets "Retry-After: 1" unless
-// the handler set one.
+// the handler set one; a *LimitError (429) gets its RetryAfter in seconds.
 func WriteError(w http.ResponseWriter, err error, status ...int) {
 	var b ErrorBody
 	b.Error.Code = Code(err)
@@ -126,6 +126,9 @@ func WriteError(w http.ResponseWriter, err error, status ...int) {
 	}
 	if b.Error.Code == CodeUnavailable && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
+	}
+	if d, ok := RetryAfter(err); ok && b.Error.Code == CodeRateLimited && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", retryAfterSeconds(d))
 	}
 	code := HTTPStatus(err)
 	if len(status) > 0 {

@@ -147,7 +147,9 @@
 //	4401  authentication failed; 4403 authentication refused (Auth.Authenticate)
 //	4429  slow consumer: a subscription's buffer overflowed; every message up
 //	      to the last one written was delivered, so resubscribe with since =
-//	      the last cursor received and nothing is lost
+//	      the last cursor received and nothing is lost. Also a connection
+//	      refused by a rate limit of Auth.Authenticate (reason
+//	      "rate_limited", transport.LimitError): wait before reconnecting
 //
 // A refused Origin gets HTTP 403 and a full handler (Limits.MaxConnections)
 // HTTP 503, before any upgrade. Authorization refusals of single operations

@@ -23,6 +23,11 @@ const (
 	// written was delivered; reconnect and resubscribe with since set to the
 	// last cursor received to lose nothing.
 	CloseSlowConsumer websocket.StatusCode = 4429
+	// CloseRateLimited: authentication refused the connection for a rate
+	// limit (HTTP 429, a *transport.LimitError); the reason is
+	// "rate_limited". Wait before reconnecting. It is the same code as
+	// CloseSlowConsumer: both ask the client to slow down.
+	CloseRateLimited websocket.StatusCode = 4429
 )
 
 // Errors returned by the Client. Match them with errors.Is.

@@ -3,8 +3,10 @@ package ws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
+	"github.com/switchboard-go/switchboard/internal/httpx"
 	"github.com/switchboard-go/switchboard/internal/lifecycle"
 	"github.com/switchboard-go/switchboard/internal/wire"
 
@@ -92,6 +94,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// two goroutines per connection, both awaited through h.life.
 	go func() {
 		s.run()
+		if s.authDone != nil {
+			s.authDone()
+		}
 		h.life.Leave(s)
 		h.opts.Logger.Debug("ws: disconnected", "remote", s.remote, "code", int(s.closeCode), "reason", s.closeReason)
 	}()
@@ -100,16 +105,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // upgrade accepts the WebSocket, authenticates it and returns its session;
 // nil when the client was refused (and answered).
 func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) *session {
-	_, id, authErr := h.opts.Auth.AuthenticateRequest(r, "ws")
+	// Authenticate gets a context with the request's values that ends
+	// with the connection (the request's own ends when ServeHTTP returns,
+	// right after the upgrade), so a hook may hold something, such as a
+	// connection count, for as long as the connection lasts.
+	areq, authDone := r, context.CancelFunc(nil)
+	if a := h.opts.Auth; a != nil && a.Authenticate != nil {
+		var actx context.Context
+		actx, authDone = context.WithCancel(context.WithoutCancel(r.Context()))
+		areq = r.WithContext(actx)
+	}
+	s := h.acceptAs(w, r, areq)
+	if s == nil && authDone != nil {
+		authDone()
+	} else if s != nil {
+		s.authDone = authDone
+	}
+	return s
+}
+
+// acceptAs is upgrade, with areq the request Authenticate sees.
+func (h *Handler) acceptAs(w http.ResponseWriter, r, areq *http.Request) *session {
+	_, id, authErr := h.opts.Auth.AuthenticateRequest(areq, "ws")
 	c, err := websocket.Accept(w, r, &h.accept)
 	if err != nil {
+		if !httpx.CanHijack(w) {
+			// A 501 the browser cannot read: say why where an operator looks.
+			h.opts.Logger.Warn(fmt.Sprintf("ws: the ResponseWriter (%T) cannot hijack: a middleware wraps it without Hijack or Unwrap", w))
+		}
 		h.opts.Logger.Debug("ws: upgrade refused", "remote", r.RemoteAddr, "err", err)
 		return nil
 	}
 	if authErr != nil {
 		code := CloseUnauthorized
-		if errors.Is(authErr, transport.ErrForbidden) {
+		switch {
+		case errors.Is(authErr, transport.ErrForbidden):
 			code = CloseForbidden
+		case transport.Code(authErr) == transport.CodeRateLimited:
+			code = CloseRateLimited
 		}
 		h.opts.Logger.Debug("ws: authentication failed", "remote", r.RemoteAddr, "err", authErr)
 		_ = c.Close(code, transport.Code(authErr))

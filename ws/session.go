@@ -37,6 +37,9 @@ type session struct {
 	cancel context.CancelFunc
 	id     *transport.Identity
 	remote string
+	// authDone ends the context Authenticate got; called when the
+	// connection has ended. nil without an Authenticate hook.
+	authDone context.CancelFunc
 
 	ctrl        chan ctrlItem
 	writerDone  chan struct{}

@@ -27,7 +27,6 @@ import (
 	"os/signal"
 	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -257,7 +256,9 @@ func (c *chat) auth() *transport.Auth {
 			room := id.Claims["room"]
 			switch a {
 			case transport.ActionSubscribe:
-				if topic == roomFilter(room) || strings.HasPrefix(topic, "chat/"+room+"/") {
+				// Within, not a prefix test: it keeps "chat/ROOM/#" from
+				// reaching "chat/+/…" or "#".
+				if pubsub.Within(topic, roomFilter(room)) {
 					return nil
 				}
 			case transport.ActionPublish:

@@ -45,6 +45,7 @@ type hub struct {
 	broker pubsub.Broker
 	log    *slog.Logger
 	server *http.Server
+	auth   *transport.Auth // every transport's; nil allows everyone (see auth.go)
 
 	mu    sync.Mutex
 	parts []transport.Shutdowner // handlers stopped with the HTTP server
@@ -110,6 +111,10 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true) // gRPC clients connect with prior-knowledge h2c
 	h := &hub{ctx: hctx, mux: http.NewServeMux(), broker: broker, log: log}
+	if h.auth, err = hubAuth(); err != nil {
+		_ = broker.Close()
+		return err
+	}
 	h.server = newServer(h.mux, p, *idleTimeout, log)
 
 	sort.SliceStable(mounts, func(i, j int) bool { return mounts[i].name < mounts[j].name })

@@ -172,7 +172,7 @@ func deviceAuth(publish, subscribe string) (*transport.Auth, error) {
 			switch a {
 			case transport.ActionSubscribe:
 				for _, f := range subs {
-					if within(topic, f) {
+					if pubsub.Within(topic, f.String()) {
 						return nil
 					}
 				}
@@ -188,24 +188,4 @@ func deviceAuth(publish, subscribe string) (*transport.Auth, error) {
 			return fmt.Errorf("%w: %s on %q", transport.ErrForbidden, a, topic)
 		},
 	}, nil
-}
-
-// within reports whether every topic filter matches is also matched by
-// allowed: level by level, allowed's "+" takes any level (a wildcard
-// too) and its "#" takes the rest.
-func within(filter string, allowed pubsub.Filter) bool {
-	want := allowed.Levels()
-	got := strings.Split(filter, "/")
-	for i, w := range want {
-		if w == "#" {
-			return true
-		}
-		if i >= len(got) || got[i] == "#" {
-			return false
-		}
-		if w != "+" && w != got[i] {
-			return false
-		}
-	}
-	return len(got) == len(want)
 }

@@ -20,3 +20,18 @@ func CanFlush(w http.ResponseWriter) bool {
 		}
 	}
 }
+
+// CanHijack reports whether w, or a ResponseWriter it unwraps to, can be
+// hijacked (http.Hijacker), as a WebSocket upgrade needs.
+func CanHijack(w http.ResponseWriter) bool {
+	for {
+		switch t := w.(type) {
+		case http.Hijacker:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return false
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package httpx_test
 
 import (
+	"bufio"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -28,4 +30,17 @@ func TestCanFlush(t *testing.T) {
 	// The answer agrees with what ResponseController does.
 	require.ErrorIs(t, http.NewResponseController(logged{httptest.NewRecorder()}).Flush(), http.ErrNotSupported)
 	require.NoError(t, http.NewResponseController(unwrapping{httptest.NewRecorder()}).Flush())
+}
+
+// hijackable is a ResponseWriter that can be hijacked.
+type hijackable struct{ http.ResponseWriter }
+
+func (hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) { return nil, nil, nil }
+
+func TestCanHijack(t *testing.T) {
+	rec := httptest.NewRecorder() // cannot hijack
+	require.False(t, httpx.CanHijack(rec))
+	require.True(t, httpx.CanHijack(hijackable{rec}))
+	require.True(t, httpx.CanHijack(unwrapping{hijackable{rec}}))
+	require.False(t, httpx.CanHijack(logged{hijackable{rec}}))
 }
