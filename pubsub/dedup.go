@@ -23,7 +23,8 @@ const (
 // broker can make Publish idempotent and drop the copies a network broker
 // redelivers. A publisher-supplied Message.ID is the idempotency key: a
 // Publish whose ID was accepted within the window returns the original
-// Receipt and delivers nothing again.
+// Receipt and delivers nothing again. An ID counts per topic (a message
+// dead-lettered keeps its ID on another topic).
 //
 // It serves both sides of a broker. Publish calls [Dedup.Begin] before
 // sending and the returned end func after; the receiving side calls
@@ -44,10 +45,11 @@ type Dedup struct {
 }
 
 type dedupEntry struct {
-	id        string
+	key       string // topic "\x00" id
 	at        time.Time
 	rec       Receipt
 	accepted  bool          // rec is known (a publish was confirmed, or a delivery seen)
+	published bool          // rec came from a Publish (it wins over a delivery's)
 	delivered bool          // a delivery of the ID was fanned out
 	pending   chan struct{} // closed when a Publish in flight ends; nil when none
 	gone      bool          // removed from entries
@@ -81,36 +83,48 @@ func (d *Dedup) Window() time.Duration {
 	return d.window
 }
 
-// Lookup returns the Receipt of an ID accepted within the window.
-func (d *Dedup) Lookup(id string) (Receipt, bool) {
+func dedupKey(topic, id string) string { return topic + "\x00" + id }
+
+// Lookup returns the Receipt of an ID accepted on topic within the window.
+func (d *Dedup) Lookup(topic, id string) (Receipt, bool) {
 	if d == nil || id == "" {
 		return Receipt{}, false
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.expireLocked(d.now())
-	e := d.entries[id]
+	e := d.entries[dedupKey(topic, id)]
 	if e == nil || !e.accepted {
 		return Receipt{}, false
 	}
 	return e.rec, true
 }
 
-// Record remembers that rec's ID was accepted with rec, unless the ID is
-// remembered with a Receipt already (the original one wins).
-func (d *Dedup) Record(rec Receipt) {
+// Record remembers that a Publish to topic was accepted with rec (its ID
+// the key), unless the ID is remembered with a published Receipt already
+// (the original one wins).
+func (d *Dedup) Record(topic string, rec Receipt) {
 	if d == nil || rec.ID == "" {
 		return
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	e := d.entryLocked(rec.ID)
-	if !e.accepted {
-		e.rec, e.accepted = rec, true
-	}
+	d.acceptLocked(d.entryLocked(dedupKey(topic, rec.ID)), rec)
 }
 
-// Begin starts a Publish of a message with a publisher-supplied id. When
+// acceptLocked sets a published receipt on e unless it has one; a
+// delivery's cursor fills a receipt without one. d.mu held.
+func (d *Dedup) acceptLocked(e *dedupEntry, r Receipt) {
+	if e.published {
+		return
+	}
+	if r.Cursor == "" && e.accepted {
+		r.Cursor = e.rec.Cursor
+	}
+	e.rec, e.accepted, e.published = r, true, true
+}
+
+// Begin starts a Publish to topic of a message with a publisher-supplied id. When
 // the ID was accepted within the window it returns the original Receipt
 // and dup true: the caller must not publish. When another Publish of the
 // same ID is in flight, Begin waits for it to end (or for ctx). Otherwise
@@ -118,18 +132,20 @@ func (d *Dedup) Record(rec Receipt) {
 // Receipt with a nil error is remembered, an error forgets the attempt so
 // that a retry publishes again. An empty id (the broker assigns one) is
 // never a duplicate; end is then a no-op.
-func (d *Dedup) Begin(ctx context.Context, id string) (rec Receipt, dup bool, end func(Receipt, error), err error) {
+func (d *Dedup) Begin(ctx context.Context, topic, id string) (rec Receipt, dup bool, end func(Receipt, error), err error) {
 	if d == nil || id == "" {
 		return Receipt{}, false, func(Receipt, error) {}, nil
 	}
+	key := dedupKey(topic, id)
 	for {
 		d.mu.Lock()
 		d.expireLocked(d.now())
-		e := d.entries[id]
+		e := d.entries[key]
 		switch {
 		case e != nil && e.accepted:
+			r := e.rec
 			d.mu.Unlock()
-			return e.rec, true, nil, nil
+			return r, true, nil, nil
 		case e != nil && e.pending != nil:
 			wait := e.pending
 			d.mu.Unlock()
@@ -140,7 +156,7 @@ func (d *Dedup) Begin(ctx context.Context, id string) (rec Receipt, dup bool, en
 				return Receipt{}, false, nil, ctx.Err()
 			}
 		}
-		e = d.entryLocked(id)
+		e = d.entryLocked(key)
 		e.pending = make(chan struct{})
 		d.mu.Unlock()
 		return Receipt{}, false, func(r Receipt, err error) { d.end(e, r, err) }, nil
@@ -152,11 +168,8 @@ func (d *Dedup) end(e *dedupEntry, r Receipt, err error) {
 	defer d.mu.Unlock()
 	close(e.pending)
 	e.pending = nil
-	if err == nil && !e.accepted {
-		if r.ID == "" {
-			r.ID = e.id
-		}
-		e.rec, e.accepted = r, true
+	if err == nil {
+		d.acceptLocked(e, r)
 		e.at = d.now() // the window counts from the acceptance
 	}
 }
@@ -172,7 +185,7 @@ func (d *Dedup) Deliver(m *Message) bool {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	e := d.entryLocked(m.ID)
+	e := d.entryLocked(dedupKey(m.Topic, m.ID))
 	if e.delivered {
 		return false
 	}
@@ -194,7 +207,7 @@ func (d *Dedup) Copy(m *Message) bool {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	e := d.entries[m.ID]
+	e := d.entries[dedupKey(m.Topic, m.ID)]
 	return e != nil && e.delivered && e.rec.Cursor != "" && e.rec.Cursor != m.Cursor
 }
 
@@ -211,16 +224,16 @@ func (d *Dedup) Len() int {
 
 // entryLocked returns the entry of id, creating it (and making room) when
 // there is none; d.mu held.
-func (d *Dedup) entryLocked(id string) *dedupEntry {
+func (d *Dedup) entryLocked(key string) *dedupEntry {
 	now := d.now()
 	d.expireLocked(now)
-	if e := d.entries[id]; e != nil {
+	if e := d.entries[key]; e != nil {
 		return e
 	}
 	for len(d.entries) >= d.size && d.popLocked() {
 	}
-	e := &dedupEntry{id: id, at: now}
-	d.entries[id] = e
+	e := &dedupEntry{key: key, at: now}
+	d.entries[key] = e
 	d.order = append(d.order, e)
 	return e
 }
@@ -247,7 +260,7 @@ func (d *Dedup) popLocked() bool {
 	d.head++
 	if !e.gone {
 		e.gone = true
-		delete(d.entries, e.id)
+		delete(d.entries, e.key)
 	}
 	if d.head > 1024 && d.head*2 > len(d.order) {
 		d.order = append(d.order[:0:0], d.order[d.head:]...)

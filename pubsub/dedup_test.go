@@ -16,30 +16,30 @@ import (
 func TestDedupWindowAndSize(t *testing.T) {
 	clk := newFakeClock()
 	d := pubsub.NewDedup(time.Minute, 3, clk.Now)
-	d.Record(pubsub.Receipt{ID: "a", Cursor: "c1"})
-	d.Record(pubsub.Receipt{ID: "a", Cursor: "c2"}) // the original wins
-	r, ok := d.Lookup("a")
+	d.Record("t", pubsub.Receipt{ID: "a", Cursor: "c1"})
+	d.Record("t", pubsub.Receipt{ID: "a", Cursor: "c2"}) // the original wins
+	r, ok := d.Lookup("t", "a")
 	require.True(t, ok)
 	require.Equal(t, "c1", r.Cursor)
 
 	clk.Advance(59 * time.Second)
-	_, ok = d.Lookup("a")
+	_, ok = d.Lookup("t", "a")
 	require.True(t, ok, "inside the window")
 	clk.Advance(time.Second)
-	_, ok = d.Lookup("a")
+	_, ok = d.Lookup("t", "a")
 	require.False(t, ok, "the window has passed")
 
 	for i := range 5 {
-		d.Record(pubsub.Receipt{ID: strconv.Itoa(i)})
+		d.Record("t", pubsub.Receipt{ID: strconv.Itoa(i)})
 	}
 	require.Equal(t, 3, d.Len(), "bounded in count")
-	_, ok = d.Lookup("1")
+	_, ok = d.Lookup("t", "1")
 	require.False(t, ok, "the oldest are forgotten first")
-	_, ok = d.Lookup("4")
+	_, ok = d.Lookup("t", "4")
 	require.True(t, ok)
 
 	for i := range 10000 { // the queue compacts: memory stays bounded
-		d.Record(pubsub.Receipt{ID: "x" + strconv.Itoa(i)})
+		d.Record("t", pubsub.Receipt{ID: "x" + strconv.Itoa(i)})
 	}
 	require.Equal(t, 3, d.Len())
 }
@@ -47,12 +47,12 @@ func TestDedupWindowAndSize(t *testing.T) {
 func TestDedupOff(t *testing.T) {
 	d := pubsub.NewDedup(-1, 0, nil)
 	require.Nil(t, d)
-	d.Record(pubsub.Receipt{ID: "a"})
-	_, ok := d.Lookup("a")
+	d.Record("t", pubsub.Receipt{ID: "a"})
+	_, ok := d.Lookup("t", "a")
 	require.False(t, ok)
-	require.True(t, d.Deliver(&pubsub.Message{ID: "a"}))
-	require.True(t, d.Deliver(&pubsub.Message{ID: "a"}))
-	_, dup, end, err := d.Begin(context.Background(), "a")
+	require.True(t, d.Deliver(&pubsub.Message{Topic: "t", ID: "a"}))
+	require.True(t, d.Deliver(&pubsub.Message{Topic: "t", ID: "a"}))
+	_, dup, end, err := d.Begin(context.Background(), "t", "a")
 	require.NoError(t, err)
 	require.False(t, dup)
 	end(pubsub.Receipt{}, nil)
@@ -63,11 +63,11 @@ func TestDedupBeginEnd(t *testing.T) {
 	ctx := context.Background()
 
 	// A failed attempt is forgotten: the retry publishes.
-	_, dup, end, err := d.Begin(ctx, "k")
+	_, dup, end, err := d.Begin(ctx, "t", "k")
 	require.NoError(t, err)
 	require.False(t, dup)
 	end(pubsub.Receipt{}, errors.New("timeout"))
-	_, dup, end, err = d.Begin(ctx, "k")
+	_, dup, end, err = d.Begin(ctx, "t", "k")
 	require.NoError(t, err)
 	require.False(t, dup, "a failed publish is not remembered")
 
@@ -75,7 +75,7 @@ func TestDedupBeginEnd(t *testing.T) {
 	got := make(chan pubsub.Receipt, 1)
 	errc := make(chan error, 1)
 	go func() {
-		r, dup, _, err := d.Begin(ctx, "k")
+		r, dup, _, err := d.Begin(ctx, "t", "k")
 		if err == nil && !dup {
 			err = errors.New("not a duplicate")
 		}
@@ -87,35 +87,36 @@ func TestDedupBeginEnd(t *testing.T) {
 	require.Equal(t, "c9", (<-got).Cursor)
 
 	// A Begin waiting on a publish in flight gives up with its context.
-	_, _, end2, err := d.Begin(ctx, "other")
+	_, _, end2, err := d.Begin(ctx, "t", "other")
 	require.NoError(t, err)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	_, _, _, err = d.Begin(cctx, "other")
+	_, _, _, err = d.Begin(cctx, "t", "other")
 	require.ErrorIs(t, err, context.Canceled)
 	end2(pubsub.Receipt{ID: "other"}, nil)
 }
 
 func TestDedupDeliver(t *testing.T) {
 	d := pubsub.NewDedup(0, 0, nil)
-	m := &pubsub.Message{ID: "k", Cursor: "c1"}
+	m := &pubsub.Message{Topic: "t", ID: "k", Cursor: "c1"}
 	require.True(t, d.Deliver(m))
-	require.False(t, d.Deliver(&pubsub.Message{ID: "k", Cursor: "c2"}), "a redelivered copy")
-	require.True(t, d.Deliver(&pubsub.Message{}), "no ID, no dedup")
-	require.True(t, d.Deliver(&pubsub.Message{}))
-	require.True(t, d.Copy(&pubsub.Message{ID: "k", Cursor: "c2"}), "the copy in history")
+	require.False(t, d.Deliver(&pubsub.Message{Topic: "t", ID: "k", Cursor: "c2"}), "a redelivered copy")
+	require.True(t, d.Deliver(&pubsub.Message{Topic: "$deadletter/t", ID: "k"}), "an ID counts per topic")
+	require.True(t, d.Deliver(&pubsub.Message{Topic: "t"}), "no ID, no dedup")
+	require.True(t, d.Deliver(&pubsub.Message{Topic: "t"}))
+	require.True(t, d.Copy(&pubsub.Message{Topic: "t", ID: "k", Cursor: "c2"}), "the copy in history")
 	require.False(t, d.Copy(m), "the original in history")
-	r, ok := d.Lookup("k")
+	r, ok := d.Lookup("t", "k")
 	require.True(t, ok, "a delivered ID answers a later Publish")
 	require.Equal(t, "c1", r.Cursor)
 
 	// Published here first, then read back: the first delivery passes.
-	_, _, end, err := d.Begin(context.Background(), "p")
+	_, _, end, err := d.Begin(context.Background(), "t", "p")
 	require.NoError(t, err)
 	end(pubsub.Receipt{ID: "p"}, nil)
-	require.True(t, d.Deliver(&pubsub.Message{ID: "p", Cursor: "c5"}))
-	require.False(t, d.Deliver(&pubsub.Message{ID: "p", Cursor: "c6"}))
-	r, _ = d.Lookup("p")
+	require.True(t, d.Deliver(&pubsub.Message{Topic: "t", ID: "p", Cursor: "c5"}))
+	require.False(t, d.Deliver(&pubsub.Message{Topic: "t", ID: "p", Cursor: "c6"}))
+	r, _ = d.Lookup("t", "p")
 	require.Equal(t, "c5", r.Cursor, "the delivery completes a receipt without cursor")
 }
 

@@ -94,7 +94,7 @@ func (b *Memory) Publish(ctx context.Context, msg Message) (Receipt, error) {
 	if b.closed {
 		return Receipt{}, ErrClosed
 	}
-	if r, ok := b.dedup.Lookup(msg.ID); ok {
+	if r, ok := b.dedup.Lookup(msg.Topic, msg.ID); ok {
 		return r, nil
 	}
 	if err := b.admitRetainedLocked(&msg); err != nil {
@@ -106,7 +106,7 @@ func (b *Memory) Publish(ctx context.Context, msg Message) (Receipt, error) {
 	m := b.publishLocked(msg, now)
 	r := Receipt{ID: m.ID, Cursor: m.Cursor, Time: m.Time}
 	if keyed {
-		b.dedup.Record(r)
+		b.dedup.Record(m.Topic, r)
 	}
 	return r, nil
 }
