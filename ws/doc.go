@@ -37,6 +37,13 @@
 //	    → {"type":"reply","id":"r1","topic":"$reply/…","header":{…},"data":…}
 //	{"type":"ping","id":"x"}                    → {"type":"pong","id":"x"} (id optional)
 //
+// A publish or request frame may carry "key", the publisher's idempotency
+// key (1 to 200 bytes of UTF-8, transport.CheckKey): it becomes the
+// message ID, and a frame repeating a key the broker accepted within its
+// dedup window is acknowledged with the original message_id, cursor and
+// time and not delivered again, so a client that lost the connection
+// before the ack publishes again with the same key, safely.
+//
 // Server → client:
 //
 //	{"type":"message","sub":"s1","topic":"chat/room1","id":"…","cursor":"…",
@@ -104,7 +111,8 @@
 //     delivered as the number 42): use switchboard.v1 for exact payloads.
 //   - Guide frames carry no id: a guide publish gets no ack, and errors
 //     about a guide frame carry "topic" (the topic refused, when one is)
-//     instead of "id".
+//     instead of "id". A guide publish may carry "key", the idempotency
+//     key, as a switchboard.v1 publish does.
 //   - Resume and gaps, when the client asks: a guide subscribe with
 //     "since":"<cursor>" replays each topic's messages after that cursor
 //     (for topics the connection did not have yet), then goes live; a topic

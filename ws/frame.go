@@ -53,6 +53,7 @@ type clientFrame struct {
 	// Topics marks the guide form of subscribe and unsubscribe (see the
 	// package doc); nil when absent, empty but non-nil for "topics":[].
 	Topics []string `json:"topics,omitempty"`
+	Key    string   `json:"key,omitempty"` // publish, request: the idempotency key
 	frameMessage
 
 	payload []byte // Data, Text or DataB64, decoded
@@ -134,6 +135,9 @@ func decodeClientFrame(b []byte) (clientFrame, error) {
 		if err := pubsub.ValidateTopic(f.Topic); err != nil {
 			return f, &frameError{id: id, err: err}
 		}
+		if err := transport.CheckKey(f.Key); err != nil {
+			return f, &frameError{id: id, err: err}
+		}
 		if f.TimeoutMS < 0 || f.TimeoutMS > maxRequestTimeoutMS {
 			return f, badFrame(id, "timeout_ms must be between 0 and %d", maxRequestTimeoutMS)
 		}
@@ -178,6 +182,9 @@ func checkGuideFrame(f *clientFrame) error {
 	if f.Type == typePublish {
 		if err := pubsub.ValidateTopic(f.Topic); err != nil {
 			return &frameError{topic: safeTopic(f.Topic), err: err}
+		}
+		if err := transport.CheckKey(f.Key); err != nil {
+			return &frameError{topic: f.Topic, err: err}
 		}
 		for k, v := range f.Header {
 			if k == "" || !utf8.ValidString(k) || !utf8.ValidString(v) {
@@ -407,6 +414,7 @@ func appendClientFrame(dst []byte, f *clientFrame) []byte {
 	field("since", f.Since)
 	field("group", f.Group)
 	field("topic", f.Topic)
+	field("key", f.Key)
 	if len(f.Header) > 0 {
 		dst = append(dst, `,"header":`...)
 		dst = wire.AppendHeader(dst, f.Header)

@@ -202,3 +202,20 @@ func FuzzGuideMessageFrame(f *testing.F) {
 		}
 	})
 }
+
+// TestGuideKey: a guide publish with a key is idempotent like a v1 one;
+// a bad key is refused by topic.
+func TestGuideKey(t *testing.T) {
+	ts := newTestServer(t, nil, nil)
+	c := ts.dialRaw(t, nil)
+	c.send(`{"type":"subscribe","topics":["k"]}`)
+	c.expect("subscribed", "")
+	c.send(`{"type":"publish","topic":"k","key":"once","data":1}`)
+	c.send(`{"type":"publish","topic":"k","key":"once","data":1}`)
+	c.send(`{"type":"publish","topic":"k","data":2}`)
+	require.Equal(t, float64(1), c.expect("message", "")["data"])
+	require.Equal(t, float64(2), c.expect("message", "")["data"], "the repeat was not delivered")
+	c.send(`{"type":"publish","topic":"k","key":"a\u0001","data":3}`)
+	e := c.expect("error", "")
+	require.Equal(t, "k", e["topic"])
+}

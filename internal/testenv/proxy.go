@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -15,7 +14,8 @@ type Proxy struct {
 
 	mu    sync.Mutex
 	down  bool
-	conns map[net.Conn]struct{}
+	hole  chan struct{}              // non-nil while black-holed; closed by Restore
+	conns map[net.Conn]chan struct{} // each closed (with its done) by Drop
 	wg    sync.WaitGroup
 }
 
@@ -26,7 +26,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("testenv: proxy: %v", err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
+	p := &Proxy{ln: ln, target: target, conns: make(map[net.Conn]chan struct{})}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(func() {
@@ -59,17 +59,54 @@ func (p *Proxy) accept() {
 			_ = c.Close()
 			continue
 		}
-		p.conns[c], p.conns[s] = struct{}{}, struct{}{}
+		done := make(chan struct{})
+		p.conns[c], p.conns[s] = done, done
 		p.wg.Add(2)
 		p.mu.Unlock()
-		pipe := func(dst, src net.Conn) {
-			defer p.wg.Done()
-			_, _ = io.Copy(dst, src)
-			_ = dst.Close()
-			_ = src.Close()
+		go p.pipe(c, s, done)
+		go p.pipe(s, c, done)
+	}
+}
+
+// pipe copies src to dst, holding each chunk while the proxy is
+// black-holed, until either side closes.
+func (p *Proxy) pipe(dst, src net.Conn, done <-chan struct{}) {
+	defer p.wg.Done()
+	defer func() {
+		_ = dst.Close()
+		_ = src.Close()
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if !p.pass(done) {
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
 		}
-		go pipe(c, s)
-		go pipe(s, c)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// pass waits while the proxy is black-holed; false when the connection
+// was dropped meanwhile.
+func (p *Proxy) pass(done <-chan struct{}) bool {
+	p.mu.Lock()
+	hole := p.hole
+	p.mu.Unlock()
+	if hole == nil {
+		return true
+	}
+	select {
+	case <-hole:
+		return true
+	case <-done:
+		return false
 	}
 }
 
@@ -77,10 +114,27 @@ func (p *Proxy) accept() {
 func (p *Proxy) Drop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for c := range p.conns {
+	for c, done := range p.conns {
 		_ = c.Close()
+		select {
+		case <-done:
+		default:
+			close(done)
+		}
 	}
 	clear(p.conns)
+}
+
+// BlackHole stops forwarding, as a network that drops every packet would:
+// connections stay open and new ones are accepted, but no byte passes in
+// either direction until Restore, when what was held passes on (to peers
+// that may have given up meanwhile). Drop and Cut still close connections.
+func (p *Proxy) BlackHole() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hole == nil {
+		p.hole = make(chan struct{})
+	}
 }
 
 // Cut closes every proxied connection and refuses new ones until Restore.
@@ -91,9 +145,14 @@ func (p *Proxy) Cut() {
 	p.Drop()
 }
 
-// Restore accepts connections again after Cut.
+// Restore accepts connections again after Cut, and forwards again after
+// BlackHole.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.down = false
+	if p.hole != nil {
+		close(p.hole)
+		p.hole = nil
+	}
 }
