@@ -62,6 +62,7 @@ func NewHandler(b pubsub.Broker, opts *Options) (string, *Handler) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.streams = lifecycle.New(h.lim.MaxConnections)
+	h.streams.Observe(o.Observer, transportName)
 	if o.CORS != nil {
 		c := *o.CORS
 		if c.AllowHeaders == nil {

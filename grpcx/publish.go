@@ -46,7 +46,7 @@ func (h *Handler) publish(ctx context.Context, id *transport.Identity, r *pb.Pub
 	if err := h.authorize(ctx, id, transport.ActionPublish, m.Topic); err != nil {
 		return pubsub.Receipt{}, err
 	}
-	return h.b.Publish(ctx, m)
+	return transport.PublishObserved(ctx, h.o.Observer, transportName, h.b, m)
 }
 
 // PublishStream publishes every message the client streams and answers

@@ -48,7 +48,7 @@ var (
 // NewHandler returns a Handler serving broker. opts may be nil; it is copied.
 func NewHandler(broker pubsub.Broker, opts *Options) *Handler {
 	o := opts.withDefaults()
-	return &Handler{
+	h := &Handler{
 		broker: broker,
 		opts:   o,
 		life:   lifecycle.New(o.Limits.MaxConnections),
@@ -57,6 +57,8 @@ func NewHandler(broker pubsub.Broker, opts *Options) *Handler {
 			OriginPatterns: o.OriginPatterns,
 		},
 	}
+	h.life.Observe(o.Observer, "ws")
+	return h
 }
 
 // ServeHTTP upgrades the request to a WebSocket speaking switchboard.v1.

@@ -75,6 +75,15 @@ type serverSub struct {
 	sub          pubsub.Subscription
 	ch           <-chan *pubsub.Message // sub.C()
 	unsubscribed atomic.Bool
+	filter       string
+	reported     atomic.Bool // its end was reported to the Observer
+}
+
+// subEnded reports the end of ss to the Observer, once.
+func (s *session) subEnded(ss *serverSub, reason transport.EndReason, err error) {
+	if s.h.opts.Observer != nil && ss.reported.CompareAndSwap(false, true) {
+		s.h.opts.Observer.OnSubEnded("ws", reason, err, ss.filter)
+	}
 }
 
 func newSession(h *Handler, c *websocket.Conn, ctx context.Context, id *transport.Identity, remote string) *session {
@@ -119,9 +128,14 @@ func (s *session) run() {
 	s.end(websocket.StatusNormalClosure, "")
 	<-s.writerDone
 	s.reqs.Wait()
+	reason := transport.EndClient
+	if s.closeReason == shutdownReason || s.closeReason == cutReason {
+		reason = transport.EndShutdown
+	}
 	s.mu.Lock()
 	for _, ss := range s.subs {
 		_ = ss.sub.Close()
+		s.subEnded(ss, reason, nil)
 	}
 	s.mu.Unlock()
 }
@@ -215,6 +229,7 @@ func (s *session) subscribe(f *clientFrame) {
 		err = s.h.opts.Auth.Check(s.ctx, s.id, transport.ActionJoin, f.Group)
 	}
 	if err != nil {
+		s.h.opts.Observer.OnSubEnded("ws", transport.EndAuth, err, f.Filter)
 		s.sendErr(f.ID, err)
 		return
 	}
@@ -251,13 +266,14 @@ func (s *session) subscribe(f *clientFrame) {
 		s.sendErr(f.ID, err)
 		return
 	}
-	ss := &serverSub{id: f.ID, idJSON: string(wire.AppendJSONString(nil, f.ID)), sub: sub, ch: sub.C()}
+	ss := &serverSub{id: f.ID, idJSON: string(wire.AppendJSONString(nil, f.ID)), sub: sub, ch: sub.C(), filter: f.Filter}
+	s.h.opts.Observer.OnSubStarted("ws", f.Filter)
 	s.mu.Lock()
 	s.subs[f.ID] = ss
 	s.mu.Unlock()
 	b := appendSubscribedFrame(nil, f.ID, head)
 	if !s.send(ctrlItem{kind: ctrlAdd, b: b, sub: ss, gap: gap || sub.Gap()}) {
-		_ = sub.Close()
+		_ = sub.Close() // the session ended: run reports it with the others
 	}
 }
 
@@ -272,6 +288,7 @@ func (s *session) unsubscribe(id string) {
 	}
 	ss.unsubscribed.Store(true)
 	_ = ss.sub.Close()
+	s.subEnded(ss, transport.EndClient, nil)
 	s.send(ctrlItem{kind: ctrlRemove, b: appendIDFrame(nil, typeUnsubscribed, "id", id), sub: ss})
 }
 
@@ -294,7 +311,7 @@ func (s *session) publish(f *clientFrame) {
 	if !ok {
 		return
 	}
-	r, err := s.h.broker.Publish(s.ctx, m)
+	r, err := transport.PublishObserved(s.ctx, s.h.opts.Observer, "ws", s.h.broker, m)
 	if err != nil {
 		s.sendErr(f.ID, err)
 		return
