@@ -73,6 +73,10 @@ type ServerOptions struct {
 	// Logger receives connection events and mochi-mqtt's logs (one level
 	// lower than mochi logs them, with component=mochi); nil means silent.
 	Logger *slog.Logger
+	// Observer hears of connections, subscriptions, publishes (wills
+	// included) and deliveries (Bytes is the payload), as transport name
+	// "mqtt"; nil reports nothing.
+	Observer *transport.Observer
 }
 
 // withDefaults returns a copy of o (nil allowed) with every default
