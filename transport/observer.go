@@ -61,7 +61,7 @@ const (
 	// EndGap: the subscription ended because messages were missed and the
 	// transport cannot tell the client in band.
 	EndGap EndReason = "gap"
-	// EndAuth: the subscription was refused by Auth (or ended by it).
+	// EndAuth: the subscription was refused by Auth; it is reported with SubEnded only (no SubStarted came before).
 	EndAuth EndReason = "auth"
 	// EndBroker: the broker ended it (closed, or lost its connection).
 	EndBroker EndReason = "broker"

@@ -23,7 +23,7 @@ func init() {
 		if err != nil {
 			return err
 		}
-		gh := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{Logger: h.log})
+		gh := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{Logger: h.log, Observer: h.observer})
 		h.mux.Handle("/graphql", gh)
 		h.manage(gh)
 		return nil

@@ -18,7 +18,7 @@ func init() {
 		fs.StringVar(&sseFormat, "sse-format", "envelope", "SSE data lines: envelope (JSON with topic and cursor) or data (raw payload)")
 	})
 	register("sse", func(h *hub) error {
-		o := &sse.Options{Logger: h.log}
+		o := &sse.Options{Logger: h.log, Observer: h.observer}
 		switch sseFormat {
 		case "envelope", "":
 			o.Format = sse.FormatEnvelope
