@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
+	"os"
+	"regexp"
 	"net/http"
 	"strconv"
 	"strings"
@@ -109,6 +112,16 @@ func TestHubMetricsMove(t *testing.T) {
 	require.Equal(t, 1.0, m[`switchboard_subscriptions_ended_total{reason="client",transport="ws"}`])
 	require.Equal(t, 1.0, m[`switchboard_connections_total{transport="sse"}`])
 	require.Equal(t, 1.0, m[`switchboard_connections_total{transport="ws"}`])
+
+	// grafana-dashboard.json queries only series the hub serves.
+	served := map[string]bool{}
+	for series := range m {
+		name, _, _ := strings.Cut(series, "{")
+		served[name] = true
+	}
+	for name := range dashboardMetrics(t) {
+		require.True(t, served[name], "grafana-dashboard.json queries %s, which the hub does not serve", name)
+	}
 }
 
 func TestHubWithoutMetricsServesNone(t *testing.T) {
@@ -117,4 +130,33 @@ func TestHubWithoutMetricsServesNone(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// dashboardMetrics returns the switchboard_ metric names the queries of
+// grafana-dashboard.json use.
+func dashboardMetrics(t *testing.T) map[string]bool {
+	t.Helper()
+	raw, err := os.ReadFile("grafana-dashboard.json")
+	require.NoError(t, err)
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &dash))
+	names := map[string]bool{}
+	re := regexp.MustCompile(`switchboard_[a-z_]+`)
+	for _, p := range dash.Panels {
+		require.NotEmpty(t, p.Targets, p.Title)
+		for _, tg := range p.Targets {
+			for _, n := range re.FindAllString(tg.Expr, -1) {
+				names[n] = true
+			}
+		}
+	}
+	require.NotEmpty(t, names)
+	return names
 }
