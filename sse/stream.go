@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/switchboard-go/switchboard/internal/httpstream"
@@ -137,8 +138,11 @@ func (s *stream) run() (transport.EndReason, error) {
 		}
 		if err := s.flush(); err != nil {
 			s.h.log.Debug("sse: write failed", "err", err)
-			if s.sess.IsCut() {
+			switch {
+			case s.sess.IsCut():
 				return transport.EndShutdown, err
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				return transport.EndSlowConsumer, err // the client stopped reading
 			}
 			return transport.EndError, err
 		}

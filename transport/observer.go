@@ -56,7 +56,8 @@ const (
 	EndClient EndReason = "client"
 	// EndShutdown: the server is shutting down or closing (Shutdown, Close).
 	EndShutdown EndReason = "shutdown"
-	// EndSlowConsumer: the client fell too far behind (pubsub.ErrSlowConsumer).
+	// EndSlowConsumer: the client fell too far behind: its subscription
+	// overflowed (pubsub.ErrSlowConsumer) or a write to it timed out.
 	EndSlowConsumer EndReason = "slow_consumer"
 	// EndGap: the subscription ended because messages were missed and the
 	// transport cannot tell the client in band.

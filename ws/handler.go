@@ -19,6 +19,7 @@ const (
 	shutdownReason               = "server shutting down"
 	cutReason                    = "server closed" // logged only: a cut sends no close frame
 	slowConsumerReason           = "slow consumer"
+	writeTimeoutReason           = "write timeout"
 	protocolErrorsReason         = "too many malformed frames"
 	unsupportedSubprotocolReason = "unsupported subprotocol, want " + Subprotocol
 )

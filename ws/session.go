@@ -129,11 +129,19 @@ func (s *session) run() {
 	<-s.writerDone
 	s.reqs.Wait()
 	reason := transport.EndClient
-	if s.closeReason == shutdownReason || s.closeReason == cutReason {
+	switch s.closeReason {
+	case shutdownReason, cutReason:
 		reason = transport.EndShutdown
+	case writeTimeoutReason:
+		reason = transport.EndSlowConsumer
 	}
 	s.mu.Lock()
 	for _, ss := range s.subs {
+		if err := ss.sub.Err(); err != nil && s.closeReason != shutdownReason && s.closeReason != cutReason {
+			// It ended on its own (it overflowed while the writer was
+			// blocked) before the session did.
+			s.subEnded(ss, transport.ReasonOf(err), err)
+		}
 		_ = ss.sub.Close()
 		s.subEnded(ss, reason, nil)
 	}

@@ -39,7 +39,7 @@ func (s *session) writeLoop() {
 		// write that outlives the timeout drops the connection, which is
 		// what coder/websocket does when a write context expires.
 		w.watchdog = time.AfterFunc(time.Hour, func() {
-			s.end(websocket.StatusInternalError, "write timeout")
+			s.end(websocket.StatusInternalError, writeTimeoutReason)
 			_ = s.conn.CloseNow()
 		})
 		w.watchdog.Stop()
