@@ -64,16 +64,13 @@ func (ss *session) observeEnd(cs *clientSub) {
 	}
 	err := cs.bsub.Err()
 	reason := transport.EndClient
-	select {
-	case <-ss.s.conns.Closing():
+	switch {
+	case ss.s.ctx.Err() != nil: // Shutdown or Close started
 		reason = transport.EndShutdown
-	default:
-		switch {
-		case errors.Is(err, pubsub.ErrSlowConsumer):
-			reason = transport.EndSlowConsumer
-		case errors.Is(err, pubsub.ErrClosed) && ss.ctx.Err() == nil && cs.ctx.Err() == nil:
-			reason = transport.EndBroker
-		}
+	case errors.Is(err, pubsub.ErrSlowConsumer):
+		reason = transport.EndSlowConsumer
+	case errors.Is(err, pubsub.ErrClosed) && ss.ctx.Err() == nil && cs.ctx.Err() == nil:
+		reason = transport.EndBroker
 	}
 	obs.OnSubEnded(transportName, reason, err, cs.filter)
 }
