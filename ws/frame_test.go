@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 func FuzzDecodeClientFrame(f *testing.F) {
@@ -175,9 +176,13 @@ func BenchmarkAppendMessageFrame(b *testing.B) {
 // BenchmarkDelivery measures broker Publish → server writer → a raw client
 // reading the frame, over loopback.
 func BenchmarkDelivery(b *testing.B) {
+	benchDelivery(b, nil)
+}
+
+func benchDelivery(b *testing.B, obs *transport.Observer) {
 	br := pubsub.NewMemory(nil)
 	defer br.Close()
-	h := NewHandler(br, &Options{Buffer: 4096})
+	h := NewHandler(br, &Options{Buffer: 4096, Observer: obs})
 	srv := newBenchServer(h)
 	defer func() { _ = h.Close(); srv.Close() }()
 	ctx := context.Background()
