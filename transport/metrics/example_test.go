@@ -31,11 +31,17 @@ func Example() {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	resp, _ := http.Post(srv.URL+"/topics/news", "text/plain", strings.NewReader("hello"))
+	resp, err := http.Post(srv.URL+"/topics/news", "text/plain", strings.NewReader("hello"))
+	if err != nil {
+		panic(err)
+	}
 	resp.Body.Close()
 
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL+"/metrics", nil)
-	resp, _ = http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
