@@ -32,13 +32,14 @@
 // fell behind counts with reason "slow_consumer" (its messages were
 // dropped for it: the client resumes from its cursor).
 //
-// The hot path (a delivery) costs a map read under a read lock and two
-// atomic adds: the label values of each transport are resolved once.
+// The hot path (a delivery) costs a lock-free map read and two atomic
+// adds: the label values of each transport are resolved once.
 package metrics
 
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -71,8 +72,8 @@ type Metrics struct {
 	deliveries, deliveredBytes *prometheus.CounterVec
 	publishes, publishedBytes  *prometheus.CounterVec
 	publishLatency             *prometheus.HistogramVec
-	mu                         sync.RWMutex
-	byTransport                map[string]*series
+	mu                         sync.Mutex                         // serializes additions to byTransport
+	byTransport                atomic.Pointer[map[string]*series] // copied on write: reads take no lock
 	obs                        *transport.Observer
 }
 
@@ -123,8 +124,8 @@ func New(reg prometheus.Registerer, opts *Options) (*Metrics, error) {
 		publishedBytes: counter("published_bytes_total", "Payload bytes published for clients."),
 		publishLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: o.Namespace, Name: "publish_duration_seconds",
 			Help: "Time the broker took to accept a publish.", ConstLabels: o.ConstLabels, Buckets: o.Buckets}, tr),
-		byTransport: make(map[string]*series),
 	}
+	m.byTransport.Store(&map[string]*series{})
 	var errs []error
 	for _, c := range []prometheus.Collector{m.conns, m.connsTotal, m.subs, m.subsTotal, m.subsEnded,
 		m.deliveries, m.deliveredBytes, m.publishes, m.publishedBytes, m.publishLatency} {
@@ -177,18 +178,16 @@ func (m *Metrics) Observer() *transport.Observer { return m.obs }
 
 // series returns the children for one transport, creating them once.
 func (m *Metrics) series(tr string) *series {
-	m.mu.RLock()
-	s := m.byTransport[tr]
-	m.mu.RUnlock()
-	if s != nil {
+	if s := (*m.byTransport.Load())[tr]; s != nil {
 		return s
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if s = m.byTransport[tr]; s != nil {
+	old := *m.byTransport.Load()
+	if s := old[tr]; s != nil {
 		return s
 	}
-	s = &series{
+	s := &series{
 		conns:          m.conns.WithLabelValues(tr),
 		connsTotal:     m.connsTotal.WithLabelValues(tr),
 		subs:           m.subs.WithLabelValues(tr),
@@ -200,7 +199,12 @@ func (m *Metrics) series(tr string) *series {
 		publishedBytes: m.publishedBytes.WithLabelValues(tr),
 		publishLatency: m.publishLatency.WithLabelValues(tr),
 	}
-	m.byTransport[tr] = s
+	next := make(map[string]*series, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[tr] = s
+	m.byTransport.Store(&next)
 	return s
 }
 

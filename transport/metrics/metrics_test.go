@@ -111,6 +111,12 @@ func BenchmarkDelivered(b *testing.B) {
 	}{{"nil", nil}, {"metrics", m.Observer()}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
+			for b.Loop() {
+				c.o.OnDelivered("ws", msg, 100)
+			}
+		})
+		b.Run(c.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					c.o.OnDelivered("ws", msg, 100)

@@ -72,6 +72,7 @@ type Options struct {
 type Tracing struct {
 	tracer trace.Tracer
 	prop   propagation.TextMapPropagator
+	fields []string // the header keys prop reads
 	obs    *transport.Observer
 }
 
@@ -87,7 +88,7 @@ func New(opts *Options) *Tracing {
 	if o.Propagator == nil {
 		o.Propagator = propagation.TraceContext{}
 	}
-	t := &Tracing{tracer: o.TracerProvider.Tracer(ScopeName), prop: o.Propagator}
+	t := &Tracing{tracer: o.TracerProvider.Tracer(ScopeName), prop: o.Propagator, fields: o.Propagator.Fields()}
 	t.obs = &transport.Observer{Delivered: t.delivered}
 	return t
 }
@@ -148,8 +149,8 @@ func (t *Tracing) publish(ctx context.Context, m pubsub.Message, next func(conte
 // delivered starts and ends the delivery span of one message.
 func (t *Tracing) delivered(ev transport.DeliveryEvent) {
 	m := ev.Message
-	if m == nil || len(m.Header) == 0 {
-		return
+	if m == nil || !t.carries(m.Header) {
+		return // the common untraced case costs a map lookup or two
 	}
 	ctx := t.Extract(context.Background(), m.Header)
 	pub := trace.SpanContextFromContext(ctx)
@@ -167,6 +168,19 @@ func (t *Tracing) delivered(ev transport.DeliveryEvent) {
 			AttrTransport.String(ev.Transport),
 		))
 	span.End()
+}
+
+// carries reports whether h holds one of the propagator's keys.
+func (t *Tracing) carries(h map[string]string) bool {
+	if len(h) == 0 {
+		return false
+	}
+	for _, f := range t.fields {
+		if _, ok := h[f]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // headerCarrier adapts a message header to propagation.TextMapCarrier.
