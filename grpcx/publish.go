@@ -120,7 +120,7 @@ func (s *service) Request(ctx context.Context, req *connect.Request[pb.RequestRe
 	defer cancel(nil)
 	stop := context.AfterFunc(h.ctx, func() { cancel(errShuttingDown) })
 	defer stop()
-	reply, err := pubsub.Request(ctx, h.b, pubsub.Message{Topic: r.GetTopic(), Data: r.GetData(), Header: r.GetHeader()})
+	reply, err := pubsub.Request(ctx, h.requester, pubsub.Message{Topic: r.GetTopic(), Data: r.GetData(), Header: r.GetHeader()})
 	if err != nil {
 		if c := context.Cause(ctx); c != nil && errors.Is(c, transport.ErrUnavailable) {
 			err = c

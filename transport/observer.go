@@ -191,6 +191,26 @@ func PublishObserved(ctx context.Context, o *Observer, transport string, b pubsu
 	return rec, err
 }
 
+// ObserveBroker returns b wrapped (pubsub.Wrap, so its optional
+// interfaces stay) so that every Publish through it is reported to o's
+// Published as made by the named transport; b itself when o has no
+// Published hook. Use it where a publish happens out of a transport's
+// sight: a GraphQL mutation resolver, code of the application.
+func ObserveBroker(b pubsub.Broker, o *Observer, transport string) pubsub.Broker {
+	if o == nil || o.Published == nil {
+		return b
+	}
+	return pubsub.Wrap(b, pubsub.Middleware{
+		Publish: func(ctx context.Context, m pubsub.Message, next func(context.Context, pubsub.Message) (pubsub.Receipt, error)) (pubsub.Receipt, error) {
+			start := time.Now()
+			rec, err := next(ctx, m)
+			o.Published(PublishEvent{Context: ctx, Transport: transport, Message: &m, Receipt: rec,
+				Err: err, Latency: time.Since(start), Bytes: len(m.Data)})
+			return rec, err
+		},
+	})
+}
+
 // JoinObservers returns an Observer that calls each of obs in turn (nil
 // ones are skipped), or nil when none is set.
 func JoinObservers(obs ...*Observer) *Observer {

@@ -73,3 +73,16 @@ func TestJoinObserversCallsEach(t *testing.T) {
 	single := a.Observer()
 	require.Same(t, single, transport.JoinObservers(nil, single))
 }
+
+func TestObserveBrokerReportsPublishesAndKeepsHistory(t *testing.T) {
+	rec := obstest.New()
+	mem := pubsub.NewMemory(nil)
+	defer mem.Close()
+	b := transport.ObserveBroker(mem, rec.Observer(), "graphql")
+	_, err := b.Publish(context.Background(), pubsub.Message{Topic: "a", Data: []byte("xy")})
+	require.NoError(t, err)
+	require.Equal(t, []obstest.Event{{Kind: obstest.Published, Transport: "graphql", Topic: "a", Bytes: 2}}, rec.Events())
+	_, ok := b.(pubsub.HistoryReader)
+	require.True(t, ok, "the wrapper keeps history")
+	require.Same(t, pubsub.Broker(mem), transport.ObserveBroker(mem, nil, "x"), "nothing to report: b itself")
+}

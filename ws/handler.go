@@ -33,11 +33,12 @@ const (
 // with transport.Shutdown(ctx, server, handler), which shuts the handlers
 // down before the server.
 type Handler struct {
-	broker pubsub.Broker
-	opts   Options
-	life   *lifecycle.Tracker // the connections, with MaxConnections
-	accept websocket.AcceptOptions
-	cache  wire.EncodeCache
+	broker    pubsub.Broker
+	requester pubsub.Broker // broker, reporting the request's publish to the Observer
+	opts      Options
+	life      *lifecycle.Tracker // the connections, with MaxConnections
+	accept    websocket.AcceptOptions
+	cache     wire.EncodeCache
 }
 
 var (
@@ -59,6 +60,7 @@ func NewHandler(broker pubsub.Broker, opts *Options) *Handler {
 		},
 	}
 	h.life.Observe(o.Observer, "ws")
+	h.requester = transport.ObserveBroker(broker, o.Observer, "ws")
 	return h
 }
 

@@ -104,3 +104,15 @@ func TestObserverSeesSlowConsumer(t *testing.T) {
 	rec.WaitKind(t, obstest.ConnClosed, 1)
 	require.Len(t, rec.Of(obstest.SubEnded), 1, "reported once")
 }
+
+// TestObserverSeesRequestPublish: the publish of a request frame is
+// reported too.
+func TestObserverSeesRequestPublish(t *testing.T) {
+	rec := obstest.New()
+	ts := newTestServer(t, &Options{Observer: rec.Observer()}, nil)
+	c := ts.dialRaw(t, nil)
+	c.send(`{"type":"request","id":"r","topic":"svc/echo","data":"q","timeout_ms":1}`)
+	c.expect("error", "r") // nobody answers
+	pub := rec.WaitKind(t, obstest.Published, 1)
+	require.Equal(t, obstest.Event{Kind: obstest.Published, Transport: "ws", Topic: "svc/echo", Bytes: len(`"q"`)}, pub[0])
+}

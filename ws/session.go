@@ -350,7 +350,7 @@ func (s *session) request(f *clientFrame) {
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
 		}
-		reply, err := pubsub.Request(ctx, s.h.broker, m)
+		reply, err := pubsub.Request(ctx, s.h.requester, m)
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && s.ctx.Err() == nil {
 				err = fmt.Errorf("%w: no reply within %v", context.DeadlineExceeded, timeout)
