@@ -177,11 +177,11 @@ func (ss *session) subscribe(ctx context.Context, id string, c *pb.SessionSubscr
 		return nil, err
 	}
 	if err := h.authorize(ctx, ss.id, transport.ActionSubscribe, c.GetFilter()); err != nil {
-		h.o.Observer.OnSubEnded(transportName, transport.EndAuth, err, c.GetFilter())
+		h.o.Observer.OnSubRefused(transportName, err, c.GetFilter())
 		return nil, err
 	}
 	if err := h.authorizeJoin(ctx, ss.id, c.GetGroup()); err != nil {
-		h.o.Observer.OnSubEnded(transportName, transport.EndAuth, err, c.GetFilter())
+		h.o.Observer.OnSubRefused(transportName, err, c.GetFilter())
 		return nil, err
 	}
 	opts := pubsub.SubscribeOptions{Group: c.GetGroup(), ManualAck: c.GetManualAck(),

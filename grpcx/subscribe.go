@@ -38,12 +38,12 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 			return h.toError(err)
 		}
 		if err := h.authorize(ctx, id, transport.ActionSubscribe, f); err != nil {
-			h.o.Observer.OnSubEnded(transportName, transport.EndAuth, err, filters...)
+			h.o.Observer.OnSubRefused(transportName, err, filters...)
 			return h.toError(err)
 		}
 	}
 	if err := h.authorizeJoin(ctx, id, r.GetGroup()); err != nil {
-		h.o.Observer.OnSubEnded(transportName, transport.EndAuth, err, filters...)
+		h.o.Observer.OnSubRefused(transportName, err, filters...)
 		return h.toError(err)
 	}
 	ctx, cancel := context.WithCancel(ctx)

@@ -115,12 +115,12 @@ func (ss *session) admit(sub packets.Subscription) (group, filter string, code b
 	}
 	if err := s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionSubscribe, filter); err != nil {
 		s.log.Debug("mqttx: subscribe refused", "client", ss.cl.ID, "filter", filter, "err", err)
-		s.opts.Observer.OnSubEnded(transportName, transport.EndAuth, err, filter)
+		s.opts.Observer.OnSubRefused(transportName, err, filter)
 		return "", "", packets.ErrNotAuthorized.Code
 	}
 	if group != "" {
 		if err := s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionJoin, group); err != nil {
-			s.opts.Observer.OnSubEnded(transportName, transport.EndAuth, err, filter)
+			s.opts.Observer.OnSubRefused(transportName, err, filter)
 			s.log.Debug("mqttx: joining a group refused", "client", ss.cl.ID, "group", group, "err", err)
 			return "", "", packets.ErrNotAuthorized.Code
 		}

@@ -38,6 +38,7 @@ func TestObserverSeesStreamLifecycle(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	ended := rec.WaitKind(t, obstest.SubEnded, 1)
 	require.Equal(t, transport.EndAuth, ended[0].Reason)
+	require.True(t, ended[0].Refused)
 	require.Equal(t, []string{"secret"}, ended[0].Filters)
 	require.Empty(t, rec.Of(obstest.ConnOpened), "refused before admission")
 

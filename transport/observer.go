@@ -30,7 +30,8 @@ type Observer struct {
 	// SubStarted is called when a subscription starts delivering.
 	SubStarted func(SubEvent)
 	// SubEnded is called when a subscription ends, with the reason, and
-	// when one is refused (Reason EndAuth, without a SubStarted).
+	// when one is refused before it starts (Refused set, no SubStarted
+	// before: by Auth, EndAuth, or by a limit, EndLimit).
 	SubEnded func(SubEvent)
 	// Published is called when a publish a transport accepted from a
 	// client has been answered by the broker (successfully or not).
@@ -62,8 +63,11 @@ const (
 	// EndGap: the subscription ended because messages were missed and the
 	// transport cannot tell the client in band.
 	EndGap EndReason = "gap"
-	// EndAuth: the subscription was refused by Auth; it is reported with SubEnded only (no SubStarted came before).
+	// EndAuth: the subscription was refused by Auth.
 	EndAuth EndReason = "auth"
+	// EndLimit: a limit refused or ended it (transport.ErrLimit,
+	// pubsub.ErrLimit: subscriptions per connection, a rate limit).
+	EndLimit EndReason = "limit"
 	// EndBroker: the broker ended it (closed, or lost its connection).
 	EndBroker EndReason = "broker"
 	// EndError: any other error, such as a failed write.
@@ -80,6 +84,8 @@ func ReasonOf(err error) EndReason {
 		return EndSlowConsumer
 	case errors.Is(err, pubsub.ErrGap):
 		return EndGap
+	case errors.Is(err, ErrLimit), errors.Is(err, pubsub.ErrLimit):
+		return EndLimit // before auth: a hook's limit error is also wrapped in ErrForbidden
 	case errors.Is(err, ErrForbidden), errors.Is(err, ErrUnauthenticated):
 		return EndAuth
 	case errors.Is(err, ErrUnavailable):
@@ -98,6 +104,9 @@ type SubEvent struct {
 	Filters []string
 	// Reason is why it ended; "" for SubStarted.
 	Reason EndReason
+	// Refused reports a subscription refused before it started: no
+	// SubStarted was reported for it.
+	Refused bool
 	// Err is the error it ended with, when there is one.
 	Err error
 }
@@ -157,6 +166,19 @@ func (o *Observer) OnSubStarted(transport string, filters ...string) {
 func (o *Observer) OnSubEnded(transport string, reason EndReason, err error, filters ...string) {
 	if o != nil && o.SubEnded != nil {
 		o.SubEnded(SubEvent{Transport: transport, Filters: filters, Reason: reason, Err: err})
+	}
+}
+
+// OnSubRefused calls o.SubEnded, when both are set, for a subscription
+// refused before it started, with the reason err gives (ReasonOf; an
+// error that names no reason counts as EndAuth).
+func (o *Observer) OnSubRefused(transport string, err error, filters ...string) {
+	if o != nil && o.SubEnded != nil {
+		r := ReasonOf(err)
+		if r == EndError || r == EndClient {
+			r = EndAuth
+		}
+		o.SubEnded(SubEvent{Transport: transport, Filters: filters, Reason: r, Err: err, Refused: true})
 	}
 }
 

@@ -30,16 +30,18 @@ func TestRESTPublishIsObserved(t *testing.T) {
 
 func TestReasonOf(t *testing.T) {
 	for err, want := range map[error]transport.EndReason{
-		nil:                              transport.EndClient,
-		context.Canceled:                 transport.EndClient,
-		&pubsub.SlowConsumerError{}:      transport.EndSlowConsumer,
-		pubsub.ErrGap:                    transport.EndGap,
-		transport.ErrForbidden:           transport.EndAuth,
-		transport.ErrUnauthenticated:     transport.EndAuth,
-		transport.ErrUnavailable:         transport.EndShutdown,
-		pubsub.ErrClosed:                 transport.EndBroker,
-		errors.New("write: broken pipe"): transport.EndError,
-		context.DeadlineExceeded:         transport.EndError,
+		nil:                          transport.EndClient,
+		context.Canceled:             transport.EndClient,
+		&pubsub.SlowConsumerError{}:  transport.EndSlowConsumer,
+		pubsub.ErrGap:                transport.EndGap,
+		transport.ErrForbidden:       transport.EndAuth,
+		transport.ErrUnauthenticated: transport.EndAuth,
+		transport.ErrLimit:           transport.EndLimit,
+		errors.Join(transport.ErrForbidden, pubsub.ErrLimit): transport.EndLimit,
+		transport.ErrUnavailable:                             transport.EndShutdown,
+		pubsub.ErrClosed:                                     transport.EndBroker,
+		errors.New("write: broken pipe"):                     transport.EndError,
+		context.DeadlineExceeded:                             transport.EndError,
 	} {
 		require.Equal(t, want, transport.ReasonOf(err), "%v", err)
 	}
@@ -52,6 +54,7 @@ func TestNilObserver(t *testing.T) {
 		o.OnConnClosed("x")
 		o.OnSubStarted("x", "f")
 		o.OnSubEnded("x", transport.EndClient, nil, "f")
+		o.OnSubRefused("x", transport.ErrForbidden, "f")
 		o.OnPublished(transport.PublishEvent{})
 		o.OnDelivered("x", nil, 0)
 		require.False(t, o.Observes())
@@ -68,7 +71,11 @@ func TestJoinObserversCallsEach(t *testing.T) {
 	o.OnDelivered("ws", &pubsub.Message{Topic: "f"}, 3)
 	o.OnPublished(transport.PublishEvent{Transport: "ws", Message: &pubsub.Message{Topic: "f"}, Bytes: 1})
 	o.OnConnClosed("ws")
-	require.Len(t, a.Events(), 6)
+	o.OnSubRefused("ws", errors.New("no reason given"), "g")
+	require.Len(t, a.Events(), 7)
+	last := a.Events()[6]
+	require.True(t, last.Refused)
+	require.Equal(t, transport.EndAuth, last.Reason, "a refusal naming no reason counts as auth")
 	require.Equal(t, a.Events(), b.Events())
 	single := a.Observer()
 	require.Same(t, single, transport.JoinObservers(nil, single))

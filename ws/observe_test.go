@@ -67,6 +67,8 @@ func TestObserverSeesConnectionLifecycle(t *testing.T) {
 	}
 	require.Equal(t, []string{"secret auth", "chat/# client", "news shutdown"}, ends)
 	require.Len(t, rec.Of(obstest.SubStarted), 2)
+	require.True(t, rec.Of(obstest.SubEnded)[0].Refused)
+	require.False(t, rec.Of(obstest.SubEnded)[1].Refused)
 	for _, e := range rec.Events() {
 		require.Equal(t, "ws", e.Transport)
 	}

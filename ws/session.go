@@ -237,7 +237,7 @@ func (s *session) subscribe(f *clientFrame) {
 		err = s.h.opts.Auth.Check(s.ctx, s.id, transport.ActionJoin, f.Group)
 	}
 	if err != nil {
-		s.h.opts.Observer.OnSubEnded("ws", transport.EndAuth, err, f.Filter)
+		s.h.opts.Observer.OnSubRefused("ws", err, f.Filter)
 		s.sendErr(f.ID, err)
 		return
 	}
@@ -250,7 +250,9 @@ func (s *session) subscribe(f *clientFrame) {
 		return
 	}
 	if max := s.h.opts.Limits.MaxSubscriptions; max > 0 && n >= max {
-		s.sendErr(f.ID, fmt.Errorf("%w: at most %d subscriptions per connection", transport.ErrLimit, max))
+		err := fmt.Errorf("%w: at most %d subscriptions per connection", transport.ErrLimit, max)
+		s.h.opts.Observer.OnSubRefused("ws", err, f.Filter)
+		s.sendErr(f.ID, err)
 		return
 	}
 	opts := &pubsub.SubscribeOptions{Since: f.Since, Group: f.Group, Buffer: s.h.opts.Buffer}

@@ -29,6 +29,7 @@ type Event struct {
 	Transport string
 	Filters   []string            // SubStarted, SubEnded
 	Reason    transport.EndReason // SubEnded
+	Refused   bool                // SubEnded
 	Err       error               // SubEnded, Published
 	Topic     string              // Published, Delivered ("" for a nil Message)
 	Bytes     int                 // Published, Delivered
@@ -79,7 +80,7 @@ func (r *Recorder) Observer() *transport.Observer {
 			r.add(Event{Kind: SubStarted, Transport: ev.Transport, Filters: append([]string(nil), ev.Filters...)})
 		},
 		SubEnded: func(ev transport.SubEvent) {
-			r.add(Event{Kind: SubEnded, Transport: ev.Transport, Filters: append([]string(nil), ev.Filters...), Reason: ev.Reason, Err: ev.Err})
+			r.add(Event{Kind: SubEnded, Transport: ev.Transport, Filters: append([]string(nil), ev.Filters...), Reason: ev.Reason, Err: ev.Err, Refused: ev.Refused})
 		},
 		Published: func(ev transport.PublishEvent) {
 			r.add(Event{Kind: Published, Transport: ev.Transport, Topic: ev.Message.Topic, Bytes: ev.Bytes, Err: ev.Err})

@@ -20,15 +20,16 @@
 //	switchboard_subscriptions                    gauge: subscriptions delivering now
 //	switchboard_subscriptions_total              counter: subscriptions started
 //	switchboard_subscriptions_ended_total        counter, label reason: client, shutdown,
-//	                                             slow_consumer, gap, auth, broker, error
+//	                                             slow_consumer, gap, auth, limit, broker, error
 //	switchboard_deliveries_total                 counter: messages written to clients
 //	switchboard_delivered_bytes_total            counter: bytes written for them
 //	switchboard_publishes_total                  counter, label result: ok, error
 //	switchboard_published_bytes_total            counter: payload bytes published
 //	switchboard_publish_duration_seconds         histogram: Broker.Publish latency
 //
-// A subscription refused by Auth counts in subscriptions_ended_total with
-// reason "auth" and never in subscriptions; one ended because the client
+// A subscription refused before it started counts in
+// subscriptions_ended_total (reason "auth", or "limit") and never in
+// subscriptions; one ended because the client
 // fell behind counts with reason "slow_consumer" (its messages were
 // dropped for it: the client resumes from its cursor).
 //
@@ -148,7 +149,7 @@ func New(reg prometheus.Registerer, opts *Options) (*Metrics, error) {
 		},
 		SubEnded: func(ev transport.SubEvent) {
 			s := m.series(ev.Transport)
-			if ev.Reason != transport.EndAuth { // a refusal never started
+			if !ev.Refused { // a refusal never started
 				s.subs.Dec()
 			}
 			m.ended(s, ev.Transport, ev.Reason).Inc()

@@ -29,7 +29,7 @@ func TestSeriesFollowEvents(t *testing.T) {
 	o.OnConnOpened("ws")
 	o.OnSubStarted("ws", "t")
 	o.OnSubStarted("ws", "u")
-	o.OnSubEnded("ws", transport.EndAuth, transport.ErrForbidden, "secret") // refused: never started
+	o.OnSubRefused("ws", transport.ErrForbidden, "secret") // never started
 	o.OnDelivered("ws", msg, 40)
 	o.OnDelivered("ws", msg, 40)
 	o.OnSubEnded("ws", transport.EndSlowConsumer, pubsub.ErrSlowConsumer, "t")
