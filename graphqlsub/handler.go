@@ -45,13 +45,15 @@ var (
 // (all defaults); the Handler keeps a copy.
 func NewHandler(exec Executor, opts *Options) *Handler {
 	o := opts.withDefaults()
-	return &Handler{
+	h := &Handler{
 		exec:         exec,
 		opts:         o,
 		tr:           lifecycle.New(o.Limits.MaxConnections),
 		origin:       newOriginGuard(&o),
 		reservations: make(map[string]*reservation),
 	}
+	h.tr.Observe(o.Observer, transportName)
+	return h
 }
 
 // ServeHTTP dispatches on the request: a WebSocket upgrade goes to

@@ -13,14 +13,21 @@ import (
 // start runs req on the executor: Subscribe for a subscription operation,
 // Execute (one result) for anything else, including documents the handler
 // cannot classify, so the engine reports their errors.
-func (h *Handler) start(ctx context.Context, req *Request) (<-chan *Result, error) {
+//
+// A subscription that starts is reported to the Observer: the returned
+// *opObserver (nil without one) reports its results and its end.
+func (h *Handler) start(ctx context.Context, req *Request) (<-chan *Result, *opObserver, error) {
 	if res := h.admit(req); res != nil {
-		return closedResult(res), nil
+		return closedResult(res), nil, nil
 	}
 	if typ, err := operationType(req.Query, req.OperationName); err == nil && typ == opSubscription {
-		return h.exec.Subscribe(ctx, req)
+		ch, err := h.exec.Subscribe(ctx, req)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ch, h.observeOp(), nil
 	}
-	return closedResult(h.execute(ctx, req)), nil
+	return closedResult(h.execute(ctx, req)), nil, nil
 }
 
 // admit checks req's cost and depth before it runs: nil when it may run,

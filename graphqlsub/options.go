@@ -76,6 +76,12 @@ type Options struct {
 	// Logger receives connection-level events at debug level and internal
 	// errors at warn level; nil is silent.
 	Logger *slog.Logger
+	// Observer hears of connections and streams, of subscription
+	// operations (their start and end; the event's Filters are empty,
+	// since the resolver picks the topics) and of the results written
+	// (Delivered with a nil Message), as transport name "graphql"; nil
+	// reports nothing.
+	Observer *transport.Observer
 }
 
 const (

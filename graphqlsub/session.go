@@ -331,7 +331,7 @@ func (s *wsSession) runOp(ctx context.Context, id string, req *Request, op *wsOp
 			s.p.fault(s, faultPanic, id, "")
 		}
 	}()
-	results, err := s.h.start(ctx, req)
+	results, obs, err := s.h.start(ctx, req)
 	if err != nil {
 		s.h.opts.Logger.Warn("graphqlsub: executor failed", "err", err)
 		if s.release(id, op) {
@@ -339,6 +339,7 @@ func (s *wsSession) runOp(ctx context.Context, id string, req *Request, op *wsOp
 		}
 		return
 	}
+	defer obs.end()
 	for first := true; ; first = false {
 		var res *Result
 		var ok bool
@@ -355,14 +356,15 @@ func (s *wsSession) runOp(ctx context.Context, id string, req *Request, op *wsOp
 		}
 		b, last := s.p.result(id, res, first)
 		if last {
-			if s.release(id, op) {
-				_ = s.write(b)
+			if s.release(id, op) && s.write(b) == nil {
+				obs.delivered(res, len(b))
 			}
 			return
 		}
 		if s.write(b) != nil {
 			return
 		}
+		obs.delivered(res, len(b))
 	}
 	if ctx.Err() == nil && s.release(id, op) {
 		_ = s.send(msgComplete, id, nil)

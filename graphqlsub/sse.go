@@ -53,13 +53,14 @@ func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	results, err := h.start(ctx, req)
+	results, obs, err := h.start(ctx, req)
 	if err != nil {
 		h.opts.Logger.Warn("graphqlsub: executor failed", "err", err)
 		es.write(appendEvent(nil, msgNext, errorsResult(transport.CodeInternal, "internal error")))
 		es.write(appendEvent(nil, msgComplete, nil))
 		return
 	}
+	defer obs.end()
 	tick, stop := h.keepAliveTicker()
 	defer stop()
 	var buf []byte
@@ -82,6 +83,7 @@ func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request) {
 			if !es.write(buf) {
 				return
 			}
+			obs.delivered(res, len(buf))
 		}
 	}
 }

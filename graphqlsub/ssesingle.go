@@ -214,11 +214,12 @@ func (r *reservation) runOp(ctx context.Context, op *wsOp, id string, params *Re
 		b = appendResult(b, res)
 		return appendEvent(nil, msgNext, append(b, '}'))
 	}
-	results, err := r.h.start(ctx, params)
+	results, obs, err := r.h.start(ctx, params)
 	if err != nil {
 		r.h.opts.Logger.Warn("graphqlsub: executor failed", "err", err)
 		results = closedResult(requestError(transport.CodeInternal, "internal error"))
 	}
+	defer obs.end()
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
@@ -228,9 +229,11 @@ func (r *reservation) runOp(ctx context.Context, op *wsOp, id string, params *Re
 				done = true
 				break
 			}
-			if !put(next(res)) {
+			b := next(res)
+			if !put(b) {
 				return
 			}
+			obs.delivered(res, len(b)) // queued for the stream
 		}
 	}
 	r.mu.Lock()

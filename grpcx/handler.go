@@ -25,14 +25,15 @@ import (
 // the Connect protocol. Create it with NewHandler. It is safe for concurrent
 // use.
 type Handler struct {
-	b       pubsub.Broker
-	hr      pubsub.HistoryReader // nil when the broker keeps no history
-	o       Options
-	lim     transport.Limits
-	streams *lifecycle.Tracker // Subscribe, PublishStream and Session calls
-	log     *slog.Logger
-	inner   http.Handler
-	health  *grpchealth.StaticChecker
+	b         pubsub.Broker
+	requester pubsub.Broker        // b, reporting the publish of a Request to the Observer
+	hr        pubsub.HistoryReader // nil when the broker keeps no history
+	o         Options
+	lim       transport.Limits
+	streams   *lifecycle.Tracker // Subscribe, PublishStream and Session calls
+	log       *slog.Logger
+	inner     http.Handler
+	health    *grpchealth.StaticChecker
 
 	ctx    context.Context // cancelled when Shutdown or Close starts
 	cancel context.CancelFunc
@@ -64,6 +65,8 @@ func NewHandler(b pubsub.Broker, opts *Options) (string, *Handler) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.streams = lifecycle.New(h.lim.MaxConnections)
+	h.streams.Observe(o.Observer, transportName)
+	h.requester = transport.ObserveBroker(b, o.Observer, transportName)
 	if o.CORS != nil {
 		c := *o.CORS
 		if c.AllowHeaders == nil {

@@ -77,6 +77,10 @@ type Options struct {
 
 	// Logger receives internal errors; nil means silent.
 	Logger *slog.Logger
+	// Observer hears of streams, subscriptions, publishes and deliveries
+	// of gRPC, Connect and gRPC-Web calls (transport name "grpc"); nil
+	// reports nothing.
+	Observer *transport.Observer
 }
 
 // DefaultReadLimit is the request message limit, in bytes, used when

@@ -46,7 +46,7 @@ func (h *Handler) publish(ctx context.Context, id *transport.Identity, r *pb.Pub
 	if err := h.authorize(ctx, id, transport.ActionPublish, m.Topic); err != nil {
 		return pubsub.Receipt{}, err
 	}
-	return h.b.Publish(ctx, m)
+	return transport.PublishObserved(ctx, h.o.Observer, transportName, h.b, m)
 }
 
 // PublishStream publishes every message the client streams and answers
@@ -124,7 +124,7 @@ func (s *service) Request(ctx context.Context, req *connect.Request[pb.RequestRe
 	defer cancel(nil)
 	stop := context.AfterFunc(h.ctx, func() { cancel(errShuttingDown) })
 	defer stop()
-	reply, err := pubsub.Request(ctx, h.b, pubsub.Message{Topic: r.GetTopic(), Data: r.GetData(), Header: r.GetHeader(), ID: key})
+	reply, err := pubsub.Request(ctx, h.requester, pubsub.Message{Topic: r.GetTopic(), Data: r.GetData(), Header: r.GetHeader(), ID: key})
 	if err != nil {
 		if c := context.Cause(ctx); c != nil && errors.Is(c, transport.ErrUnavailable) {
 			err = c

@@ -8,6 +8,7 @@ import (
 	"reflect"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/switchboard-go/switchboard/grpcx/pubsubv1"
 	"github.com/switchboard-go/switchboard/pubsub"
@@ -32,6 +33,7 @@ type sessionSub struct {
 	manual   bool
 	inflight map[string]*pubsub.Message // unacknowledged deliveries by message id
 	last     string                     // cursor of the last delivery
+	filter   string
 }
 
 // Session runs a bidirectional stream of commands and events; see the
@@ -47,7 +49,7 @@ func (s *service) Session(ctx context.Context, st *connect.BidiStream[pb.Session
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ss := &session{h: h, st: st, id: id}
-	defer ss.closeAll()
+	defer ss.closeAll(ctx)
 
 	// The reader hands commands over one at a time. It ends when the
 	// request body does: the client closed its side, or ServeHTTP ended
@@ -175,9 +177,11 @@ func (ss *session) subscribe(ctx context.Context, id string, c *pb.SessionSubscr
 		return nil, err
 	}
 	if err := h.authorize(ctx, ss.id, transport.ActionSubscribe, c.GetFilter()); err != nil {
+		h.o.Observer.OnSubRefused(transportName, err, c.GetFilter())
 		return nil, err
 	}
 	if err := h.authorizeJoin(ctx, ss.id, c.GetGroup()); err != nil {
+		h.o.Observer.OnSubRefused(transportName, err, c.GetFilter())
 		return nil, err
 	}
 	opts := pubsub.SubscribeOptions{Group: c.GetGroup(), ManualAck: c.GetManualAck(),
@@ -186,7 +190,8 @@ func (ss *session) subscribe(ctx context.Context, id string, c *pb.SessionSubscr
 	if err != nil {
 		return nil, err
 	}
-	s := &sessionSub{id: id, sub: sub, manual: opts.ManualAck, last: c.GetSince()}
+	s := &sessionSub{id: id, sub: sub, manual: opts.ManualAck, last: c.GetSince(), filter: c.GetFilter()}
+	h.o.Observer.OnSubStarted(transportName, s.filter)
 	if opened.GetGap() != nil || s.last == "" {
 		s.last = opened.GetHead()
 	}
@@ -204,6 +209,7 @@ func (ss *session) unsubscribe(id string) error {
 		return fmt.Errorf("%w: no subscription %q", transport.ErrNotFound, id)
 	}
 	_ = s.sub.Close()
+	ss.h.o.Observer.OnSubEnded(transportName, transport.EndClient, nil, s.filter)
 	ss.subs = append(ss.subs[:i], ss.subs[i+1:]...)
 	ss.dirty = true
 	return nil
@@ -235,8 +241,15 @@ func (ss *session) deliver(s *sessionSub, m *pubsub.Message) error {
 	if m.Cursor != "" {
 		s.last = m.Cursor
 	}
-	return ss.send(&pb.SessionResponse{Event: &pb.SessionResponse_Delivery{Delivery: &pb.SessionDelivery{
-		SubscriptionId: s.id, Message: toProto(m)}}})
+	resp := &pb.SessionResponse{Event: &pb.SessionResponse_Delivery{Delivery: &pb.SessionDelivery{
+		SubscriptionId: s.id, Message: toProto(m)}}}
+	if err := ss.send(resp); err != nil {
+		return err
+	}
+	if obs := ss.h.o.Observer; obs.Observes() {
+		obs.OnDelivered(transportName, m, proto.Size(resp))
+	}
+	return nil
 }
 
 // ended reports a subscription the broker ended (slow consumer, broker
@@ -249,6 +262,7 @@ func (ss *session) ended(s *sessionSub) error {
 	if err == nil {
 		err = pubsub.ErrClosed
 	}
+	ss.h.o.Observer.OnSubEnded(transportName, transport.ReasonOf(err), err, s.filter)
 	ce := ss.h.toError(err)
 	msg := ce.Message()
 	if errors.Is(err, pubsub.ErrSlowConsumer) {
@@ -258,8 +272,11 @@ func (ss *session) ended(s *sessionSub) error {
 		SubscriptionId: s.id, Code: codeName(ce.Code()), Error: msg, LastCursor: s.last}}})
 }
 
-func (ss *session) closeAll() {
+func (ss *session) closeAll(ctx context.Context) {
 	for _, s := range ss.subs {
+		if obs := ss.h.o.Observer; obs != nil {
+			obs.OnSubEnded(transportName, ss.h.endReason(ctx, s.sub), s.sub.Err(), s.filter)
+		}
 		_ = s.sub.Close()
 	}
 	ss.subs = nil

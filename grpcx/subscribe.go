@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/switchboard-go/switchboard/grpcx/pubsubv1"
 	"github.com/switchboard-go/switchboard/pubsub"
@@ -37,10 +38,12 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 			return h.toError(err)
 		}
 		if err := h.authorize(ctx, id, transport.ActionSubscribe, f); err != nil {
+			h.o.Observer.OnSubRefused(transportName, err, filters...)
 			return h.toError(err)
 		}
 	}
 	if err := h.authorizeJoin(ctx, id, r.GetGroup()); err != nil {
+		h.o.Observer.OnSubRefused(transportName, err, filters...)
 		return h.toError(err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -51,6 +54,11 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 		return h.toError(err)
 	}
 	defer func() { _ = sub.Close() }()
+	obs := h.o.Observer
+	if obs != nil {
+		obs.OnSubStarted(transportName, filters...)
+		defer func() { obs.OnSubEnded(transportName, h.endReason(ctx, sub), sub.Err(), filters...) }()
+	}
 	if err := st.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Opened{Opened: opened}}); err != nil {
 		return err
 	}
@@ -82,8 +90,12 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 				held = 0
 			}
 			call.holdFlush(hold)
-			if err := st.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Message{Message: toProto(m)}}); err != nil {
+			resp := &pb.SubscribeResponse{Event: &pb.SubscribeResponse_Message{Message: toProto(m)}}
+			if err := st.Send(resp); err != nil {
 				return err
+			}
+			if obs.Observes() {
+				obs.OnDelivered(transportName, m, proto.Size(resp))
 			}
 			if m.Cursor != "" {
 				last = m.Cursor
@@ -94,6 +106,22 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 			return h.endError(errShuttingDown, last)
 		}
 	}
+}
+
+// transportName names gRPC, Connect and gRPC-Web calls to the Observer.
+const transportName = "grpc"
+
+// endReason says why a subscription of a call ended, for the Observer.
+func (h *Handler) endReason(ctx context.Context, sub pubsub.Subscription) transport.EndReason {
+	select {
+	case <-h.streams.Closing():
+		return transport.EndShutdown
+	default:
+	}
+	if err := sub.Err(); err != nil && ctx.Err() == nil {
+		return transport.ReasonOf(err)
+	}
+	return transport.EndClient
 }
 
 // endError is the error ending a stream the server ends, with the cursor

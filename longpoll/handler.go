@@ -33,8 +33,9 @@ var (
 func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 	o := opts.withDefaults()
 	h := &Handler{b: b, o: o, life: lifecycle.New(o.Limits.MaxConnections)}
+	h.life.Observe(o.Observer, "longpoll")
 	h.pre = httpstream.Preamble{Transport: "longpoll", Methods: "GET", Auth: o.Auth, CORS: o.CORS,
-		Tracker: h.life, RetryAfter: "1"}
+		Tracker: h.life, Observer: o.Observer, RetryAfter: "1"}
 	h.parse = h.parseRequest
 	if hr, ok := b.(pubsub.HistoryReader); ok && b.Capabilities().History {
 		h.hr = hr
@@ -50,18 +51,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sess.End()
+	obs := h.o.Observer
+	obs.OnSubStarted("longpoll", req.filters...)
 	res, err := h.poll(sess, req)
 	switch {
 	case sess.IsCut():
+		obs.OnSubEnded("longpoll", transport.EndShutdown, err, req.filters...)
 		h.pre.Unavailable(w, fmt.Errorf("%w: the server closed", transport.ErrUnavailable))
 		return
 	case err != nil && sess.Context().Err() != nil:
+		obs.OnSubEnded("longpoll", transport.EndClient, err, req.filters...)
 		return // the client left
 	case err != nil:
+		obs.OnSubEnded("longpoll", transport.ReasonOf(err), err, req.filters...)
 		transport.WriteError(w, err)
 		return
 	}
-	res.writeJSON(w, h.o.Limits.MaxResponseBytes)
+	res.writeJSON(w, h.o.Limits.MaxResponseBytes, obs)
+	reason := transport.EndClient // the poll was answered: the client polls again
+	select {
+	case <-sess.GoingAway():
+		reason = transport.EndShutdown
+	default:
+	}
+	obs.OnSubEnded("longpoll", reason, nil, req.filters...)
 }
 
 // Shutdown stops the Handler gracefully. New polls are refused with 503

@@ -46,6 +46,10 @@ type Options struct {
 	CORS *transport.CORS
 	// Logger receives debug events; nil is silent.
 	Logger *slog.Logger
+	// Observer hears of polls (as sessions and as subscriptions) and the
+	// messages they answer with (transport name "longpoll"); nil reports
+	// nothing.
+	Observer *transport.Observer
 }
 
 // withDefaults returns a copy of *opts (nil: the zero value) with the

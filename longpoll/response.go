@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/switchboard-go/switchboard/internal/wire"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 // writeJSON streams the response body:
@@ -17,14 +18,17 @@ import (
 // last message that fits in budget bytes of envelopes (0: no bound; the
 // first message always goes): the cursor is then that message's and more
 // is true. Only one envelope at a time is held in memory.
-func (r *result) writeJSON(w http.ResponseWriter, budget int64) {
+func (r *result) writeJSON(w http.ResponseWriter, budget int64, obs *transport.Observer) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = io.WriteString(w, `{"messages":[`)
 	pw := wire.PageWriter{W: w, Budget: budget}
 	cursor, more := r.cursor, r.more
 	for _, m := range r.messages {
-		if !pw.Add(m) {
+		n := pw.Bytes()
+		if pw.Add(m) {
+			obs.OnDelivered("longpoll", m, int(pw.Bytes()-n))
+		} else {
 			if pw.Err() != nil {
 				return // the client left
 			}

@@ -55,6 +55,7 @@ func NewServer(b pubsub.Broker, opts *ServerOptions) (*Server, error) {
 		conns:     lifecycle.New(0), // mochi enforces MaxConnections, with CONNACK 0x89
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.conns.Observe(o.Observer, transportName)
 
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumSessionExpiryInterval = 0 // sessions end with the connection

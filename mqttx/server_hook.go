@@ -496,7 +496,7 @@ func (s *Server) publish(ctx context.Context, m *pubsub.Message) (pubsub.Receipt
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	return s.broker.Publish(ctx, *m)
+	return transport.PublishObserved(ctx, s.opts.Observer, transportName, s.broker, *m)
 }
 
 func mochiWire(p packets.Properties) wire {

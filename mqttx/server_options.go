@@ -75,6 +75,10 @@ type ServerOptions struct {
 	// them summarized on one line: type, topic, QoS, id and payload size,
 	// never the payload); nil means silent.
 	Logger *slog.Logger
+	// Observer hears of connections, subscriptions, publishes (wills
+	// included) and deliveries (Bytes is the payload), as transport name
+	// "mqtt"; nil reports nothing.
+	Observer *transport.Observer
 }
 
 // withDefaults returns a copy of o (nil allowed) with every default

@@ -61,6 +61,29 @@ type clientSub struct {
 	sub    packets.Subscription
 	bsub   pubsub.Subscription
 	cancel context.CancelFunc
+	filter string // the broker's filter (without $share/<group>/)
+}
+
+// transportName names the MQTT server to the Observer.
+const transportName = "mqtt"
+
+// observeEnd reports the end of cs's forwarder to the Observer.
+func (ss *session) observeEnd(cs *clientSub) {
+	obs := ss.s.opts.Observer
+	if obs == nil {
+		return
+	}
+	err := cs.bsub.Err()
+	reason := transport.EndClient
+	switch {
+	case ss.s.ctx.Err() != nil: // Shutdown or Close started
+		reason = transport.EndShutdown
+	case errors.Is(err, pubsub.ErrSlowConsumer):
+		reason = transport.EndSlowConsumer
+	case errors.Is(err, pubsub.ErrClosed) && ss.ctx.Err() == nil && cs.ctx.Err() == nil:
+		reason = transport.EndBroker
+	}
+	obs.OnSubEnded(transportName, reason, err, cs.filter)
 }
 
 // newSession returns the session of an authenticated client; ctx (ending
@@ -104,10 +127,12 @@ func (ss *session) admit(sub packets.Subscription) (group, filter string, code b
 	}
 	if err := s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionSubscribe, filter); err != nil {
 		s.log.Debug("mqttx: subscribe refused", "client", ss.cl.ID, "filter", filter, "err", err)
+		s.opts.Observer.OnSubRefused(transportName, err, filter)
 		return "", "", packets.ErrNotAuthorized.Code
 	}
 	if group != "" {
 		if err := s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionJoin, group); err != nil {
+			s.opts.Observer.OnSubRefused(transportName, err, filter)
 			s.log.Debug("mqttx: joining a group refused", "client", ss.cl.ID, "group", group, "err", err)
 			return "", "", packets.ErrNotAuthorized.Code
 		}
@@ -157,7 +182,7 @@ func (ss *session) subscribe(sub packets.Subscription, inherited bool) byte {
 		}
 		return packets.ErrUnspecifiedError.Code
 	}
-	cs := &clientSub{ctx: ctx, sub: sub, bsub: bsub, cancel: cancel}
+	cs := &clientSub{ctx: ctx, sub: sub, bsub: bsub, cancel: cancel, filter: filter}
 	ss.mu.Lock()
 	if ss.ended {
 		ss.mu.Unlock()
@@ -173,6 +198,7 @@ func (ss *session) subscribe(sub packets.Subscription, inherited bool) byte {
 	if old != nil && old.sub.NoLocal {
 		ss.noLocal.Add(-1)
 	}
+	s.opts.Observer.OnSubStarted(transportName, filter)
 	ss.wg.Go(func() { ss.forward(cs) })
 	ss.mu.Unlock()
 	if old != nil {
@@ -357,6 +383,7 @@ var errStalled = errors.New("mqttx: client stopped acknowledging deliveries")
 // slow) disconnects the client with 0x97 so it knows it missed messages;
 // a broker that closed disconnects it with 0x8B.
 func (ss *session) forward(cs *clientSub) {
+	defer ss.observeEnd(cs)
 	s := ss.s
 	cl := ss.cl
 	limit := s.opts.MaxInflight
@@ -437,7 +464,9 @@ func (ss *session) deliver(cs *clientSub, m *pubsub.Message, bc *batchConn, limi
 			cl.Stop(err)
 			return false
 		}
+		return true
 	}
+	s.opts.Observer.OnDelivered(transportName, m, len(m.Data))
 	return true
 }
 

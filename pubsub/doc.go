@@ -84,6 +84,22 @@
 // Memory and this module's amqpx, mqttx, natsx and redisx use. Run the
 // pubsubtest suite against it.
 //
+// # Decorating a broker
+//
+// To add metrics, logging, tracing or a policy around a Broker, use [Wrap]
+// with a [Middleware]: each hook gets the call and the next step to run.
+// The wrapper keeps the optional interfaces of the broker it wraps
+// ([HistoryReader], [MultiSubscriber]), which transports find by type
+// assertion: SSE and gRPC resume, long polling and REST history read, and
+// a stream of several filters stays in cursor order. A struct that embeds
+// the Broker and overrides Publish hides them instead, and every client
+// that reconnects is told it cannot resume. [As] finds any other interface
+// under a chain of wrappers (each has Unwrap() Broker).
+//
+// For what the transports see (connections, subscriptions and why they
+// end, deliveries), set the Observer option of each handler
+// (transport.Observer) instead.
+//
 // # Delivered messages are shared
 //
 // Brokers may hand the same *Message to many subscribers. Treat delivered

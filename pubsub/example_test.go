@@ -3,6 +3,7 @@ package pubsub_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/switchboard-go/switchboard/pubsub"
 )
@@ -84,4 +85,29 @@ func ExampleSubscription_Nack() {
 	// attempt 1
 	// attempt 2
 	// $deadletter/jobs max-deliveries
+}
+
+// Wrap counts publishes without hiding the broker's history: resume and
+// history reads keep working through the wrapper.
+func ExampleWrap() {
+	mem := pubsub.NewMemory(nil)
+	defer mem.Close()
+	var published atomic.Int64
+	b := pubsub.Wrap(mem, pubsub.Middleware{
+		Publish: func(ctx context.Context, m pubsub.Message, next func(context.Context, pubsub.Message) (pubsub.Receipt, error)) (pubsub.Receipt, error) {
+			published.Add(1)
+			return next(ctx, m)
+		},
+	})
+	ctx := context.Background()
+	_, _ = b.Publish(ctx, pubsub.Message{Topic: "news", Data: []byte("one")})
+	_, _ = b.Publish(ctx, pubsub.Message{Topic: "news", Data: []byte("two")})
+
+	hr, ok := b.(pubsub.HistoryReader)
+	fmt.Println("history kept:", ok)
+	page, _ := hr.History(ctx, "news", pubsub.HistoryOptions{})
+	fmt.Println(len(page.Messages), "messages,", published.Load(), "publishes counted")
+	// Output:
+	// history kept: true
+	// 2 messages, 2 publishes counted
 }

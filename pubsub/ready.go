@@ -15,10 +15,10 @@ type ReadinessChecker interface {
 	Ready(ctx context.Context) error
 }
 
-// Ready asks b whether it is ready (see ReadinessChecker); a broker that
-// cannot tell is taken as ready.
+// Ready asks b whether it is ready (see ReadinessChecker), looking through
+// wrappers (see Wrap and As); a broker that cannot tell is taken as ready.
 func Ready(ctx context.Context, b Broker) error {
-	if rc, ok := b.(ReadinessChecker); ok {
+	if rc, ok := As[ReadinessChecker](b); ok {
 		return rc.Ready(ctx)
 	}
 	return nil

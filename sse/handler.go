@@ -44,8 +44,9 @@ var (
 func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 	o := opts.withDefaults()
 	h := &Handler{b: b, o: o, log: o.Logger, life: lifecycle.New(o.Limits.MaxConnections)}
+	h.life.Observe(o.Observer, "sse")
 	h.pre = httpstream.Preamble{Transport: "sse", Methods: "GET, HEAD", Auth: o.Auth, CORS: o.CORS,
-		Tracker: h.life, RetryAfter: "5", Closed: h.goAway, CutWrites: true}
+		Tracker: h.life, Observer: o.Observer, RetryAfter: "5", Closed: h.goAway, CutWrites: true}
 	h.parse = h.parseRequest
 	h.encode = h.encodeEvent
 	h.altEncode = h.encodeAlt
@@ -83,15 +84,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { _ = sub.Close() }()
+	obs := h.o.Observer
+	obs.OnSubStarted("sse", req.filters...)
 	st := newStream(h, w, sub, sess)
 	st.alt = req.format != h.o.Format
 	h.writeHeaders(w)
 	st.preamble(pre)
 	if err := st.flush(); err != nil {
 		h.log.Debug("sse: cannot start stream", "err", err)
+		obs.OnSubEnded("sse", transport.EndError, err, req.filters...)
 		return
 	}
-	st.run()
+	reason, err := st.run()
+	obs.OnSubEnded("sse", reason, err, req.filters...)
 }
 
 // refuseNoFlush answers 500 naming the problem when w cannot flush (a

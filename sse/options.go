@@ -75,6 +75,9 @@ type Options struct {
 	CORS *transport.CORS
 	// Logger receives debug and warning events; nil is silent.
 	Logger *slog.Logger
+	// Observer hears of streams, subscriptions and deliveries (transport
+	// name "sse"); nil reports nothing.
+	Observer *transport.Observer
 }
 
 // withDefaults returns a copy of *opts (nil: the zero value) with the

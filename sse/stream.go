@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/switchboard-go/switchboard/internal/httpstream"
 	"github.com/switchboard-go/switchboard/internal/wire"
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 // stream is one open event stream. Only the ServeHTTP goroutine uses it.
@@ -97,7 +99,7 @@ func (s *stream) preamble(st start) {
 // ends) or cut (it ends at once). The subscription delivers each message once, in
 // cursor order, whatever filter it matched (pubsub.SubscribeAll), so the
 // id of every event covers everything sent before it.
-func (s *stream) run() {
+func (s *stream) run() (transport.EndReason, error) {
 	var ka <-chan time.Time
 	if d := s.h.o.KeepAlive; d > 0 {
 		t := time.NewTicker(d)
@@ -110,32 +112,40 @@ func (s *stream) run() {
 		select {
 		case m, ok := <-c:
 			if !ok {
-				s.end()
-				return
+				return s.end()
 			}
 			s.batch = append(s.batch[:0], m)
 			if closed := s.collect(); closed {
 				// Slow consumer or broker closed: send what was delivered,
 				// then end; the client resumes from the last id.
 				s.writeBatch()
-				s.end()
+				r, err := s.end()
 				_ = s.flush()
-				return
+				return r, err
 			}
 			s.writeBatch()
 		case <-ka:
 			s.buf = append(s.buf, ": ping\n\n"...)
 		case <-done:
-			return
+			if s.sess.IsCut() {
+				return transport.EndShutdown, nil
+			}
+			return transport.EndClient, nil
 		case <-s.sess.GoingAway():
 			if !s.sess.IsCut() {
 				s.drain()
 			}
-			return
+			return transport.EndShutdown, nil
 		}
 		if err := s.flush(); err != nil {
 			s.h.log.Debug("sse: write failed", "err", err)
-			return
+			switch {
+			case s.sess.IsCut():
+				return transport.EndShutdown, err
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				return transport.EndSlowConsumer, err // the client stopped reading
+			}
+			return transport.EndError, err
 		}
 	}
 }
@@ -169,14 +179,17 @@ func (s *stream) drain() {
 
 // end logs why the subscription ended; the stream then closes and the
 // client reconnects with the Last-Event-ID of the last event it got.
-func (s *stream) end() {
+func (s *stream) end() (transport.EndReason, error) {
 	err := s.sub.Err()
-	switch {
-	case errors.Is(err, pubsub.ErrSlowConsumer):
+	if errors.Is(err, pubsub.ErrSlowConsumer) {
 		s.h.log.Warn("sse: slow client disconnected; it resumes from its Last-Event-ID", "err", err)
-	default:
+	} else {
 		s.h.log.Debug("sse: subscription ended", "err", err)
 	}
+	if s.sess.IsCut() {
+		return transport.EndShutdown, err
+	}
+	return transport.ReasonOf(err), err
 }
 
 func (s *stream) writeBatch() {
@@ -192,11 +205,14 @@ func (s *stream) writeBatch() {
 // replays exactly what follows. Retained messages (old state sent to a new
 // stream) carry no id: resuming from them would replay old history.
 func (s *stream) writeMessage(m *pubsub.Message) {
+	n := len(s.buf)
 	if s.alt {
 		s.buf = s.h.alt.Append(s.buf, m, s.h.altEncode)
+		s.h.o.Observer.OnDelivered("sse", m, len(s.buf)-n)
 		return
 	}
 	s.buf = s.h.cache.Append(s.buf, m, s.h.encode)
+	s.h.o.Observer.OnDelivered("sse", m, len(s.buf)-n)
 }
 
 // eventID is the id: of m's event, "" for none.

@@ -10,6 +10,16 @@
 // lifecycle ([Shutdowner]); [Shutdown] stops an http.Server and the
 // handlers mounted on it in the right order.
 //
+// # Observing
+//
+// Every transport reports to an [Observer] set on its options (the field
+// is Observer everywhere): sessions opened and closed, subscriptions
+// started and ended with their [EndReason], publishes with their latency,
+// deliveries with their bytes. Package transport/metrics turns them into
+// Prometheus metrics and transport/tracing into OpenTelemetry spans; both
+// live in their own packages, so a program that uses neither does not
+// link their dependencies.
+//
 // # Access rules
 //
 // [Auth.Authenticate] runs once per connection (or request) and

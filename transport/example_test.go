@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
@@ -71,4 +72,35 @@ func ExampleAuth() {
 	// <nil>
 	// transport: forbidden
 	// bob may not join "alice-workers"
+}
+
+// An Observer counts what a handler does; set the same one on every
+// handler's Options to see a whole server.
+func ExampleObserver() {
+	broker := pubsub.NewMemory(nil)
+	defer broker.Close()
+	var published atomic.Int64
+	obs := &transport.Observer{
+		Published: func(ev transport.PublishEvent) {
+			if ev.Err == nil {
+				published.Add(1)
+			}
+		},
+		SubEnded: func(ev transport.SubEvent) {
+			fmt.Println(ev.Transport, "subscription ended:", ev.Reason)
+		},
+	}
+	srv := httptest.NewServer(transport.NewRESTHandler(broker, &transport.RESTOptions{Observer: obs}))
+	defer srv.Close()
+	for range 3 {
+		resp, err := http.Post(srv.URL+"/topics/news", "text/plain", strings.NewReader("hi"))
+		if err == nil {
+			resp.Body.Close()
+		}
+	}
+	fmt.Println(published.Load(), "publishes")
+	obs.OnSubEnded("custom", transport.ReasonOf(pubsub.ErrSlowConsumer), pubsub.ErrSlowConsumer)
+	// Output:
+	// 3 publishes
+	// custom subscription ended: slow_consumer
 }

@@ -39,6 +39,9 @@ type RESTOptions struct {
 	CORS *CORS
 	// Logger receives internal errors; nil means silent.
 	Logger *slog.Logger
+	// Observer hears of every publish (transport name "rest"); nil
+	// reports nothing.
+	Observer *Observer
 }
 
 // HeaderPrefix marks request headers that become message headers on POST:
@@ -188,7 +191,7 @@ func (h *restHandler) publish(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rec, err := h.b.Publish(ctx, msg)
+	rec, err := PublishObserved(ctx, h.opts.Observer, "rest", h.b, msg)
 	if err != nil {
 		h.logInternal(err)
 		WriteError(w, err)

@@ -203,9 +203,13 @@ func BenchmarkAppendMessageFrame(b *testing.B) {
 // BenchmarkDelivery measures broker Publish → server writer → a raw client
 // reading the frame, over loopback.
 func BenchmarkDelivery(b *testing.B) {
+	benchDelivery(b, nil)
+}
+
+func benchDelivery(b *testing.B, obs *transport.Observer) {
 	br := pubsub.NewMemory(nil)
 	defer br.Close()
-	h := NewHandler(br, &Options{Buffer: 4096})
+	h := NewHandler(br, &Options{Buffer: 4096, Observer: obs})
 	srv := newBenchServer(h)
 	defer func() { _ = h.Close(); srv.Close() }()
 	ctx := context.Background()

@@ -36,6 +36,7 @@ func (s *session) guideSubscribe(f *clientFrame) {
 	topics := dedupe(f.Topics)
 	for _, t := range topics {
 		if err := s.h.opts.Auth.Check(s.ctx, s.id, transport.ActionSubscribe, t); err != nil {
+			s.h.opts.Observer.OnSubRefused("ws", err, t)
 			s.sendErrAbout(t, err)
 			return
 		}
@@ -50,7 +51,9 @@ func (s *session) guideSubscribe(f *clientFrame) {
 	}
 	s.mu.Unlock()
 	if max := s.h.opts.Limits.MaxSubscriptions; max > 0 && n+len(fresh) > max {
-		s.sendErrAbout("", fmt.Errorf("%w: at most %d subscriptions per connection", transport.ErrLimit, max))
+		err := fmt.Errorf("%w: at most %d subscriptions per connection", transport.ErrLimit, max)
+		s.h.opts.Observer.OnSubRefused("ws", err, fresh...)
+		s.sendErrAbout("", err)
 		return
 	}
 	head := ""
@@ -71,10 +74,11 @@ func (s *session) guideSubscribe(f *clientFrame) {
 			s.sendErrAbout(t, err)
 			return
 		}
-		subs = append(subs, opened{&serverSub{id: guideKey(t), topic: t, sub: sub, ch: sub.C()}, gap})
+		subs = append(subs, opened{&serverSub{id: guideKey(t), topic: t, sub: sub, ch: sub.C(), filter: t}, gap})
 	}
 	s.mu.Lock()
 	for _, o := range subs {
+		s.h.opts.Observer.OnSubStarted("ws", o.ss.filter)
 		s.subs[o.ss.id] = o.ss
 	}
 	s.mu.Unlock()
@@ -103,6 +107,7 @@ func (s *session) guideUnsubscribe(f *clientFrame) {
 		}
 		ss.unsubscribed.Store(true)
 		_ = ss.sub.Close()
+		s.subEnded(ss, transport.EndClient, nil)
 		if !s.send(ctrlItem{kind: ctrlRemove, sub: ss}) {
 			return
 		}

@@ -21,6 +21,7 @@ const (
 	shutdownReason               = "server shutting down"
 	cutReason                    = "server closed" // logged only: a cut sends no close frame
 	slowConsumerReason           = "slow consumer"
+	writeTimeoutReason           = "write timeout"
 	protocolErrorsReason         = "too many malformed frames"
 	unsupportedSubprotocolReason = "unsupported subprotocol, want " + Subprotocol
 )
@@ -34,12 +35,13 @@ const (
 // with transport.Shutdown(ctx, server, handler), which shuts the handlers
 // down before the server.
 type Handler struct {
-	broker pubsub.Broker
-	opts   Options
-	life   *lifecycle.Tracker // the connections, with MaxConnections
-	accept websocket.AcceptOptions
-	cache  wire.EncodeCache
-	guide  wire.EncodeCache // message frames of guide-form subscriptions
+	broker    pubsub.Broker
+	requester pubsub.Broker // broker, reporting the request's publish to the Observer
+	opts      Options
+	life      *lifecycle.Tracker // the connections, with MaxConnections
+	accept    websocket.AcceptOptions
+	cache     wire.EncodeCache
+	guide     wire.EncodeCache // message frames of guide-form subscriptions
 }
 
 var (
@@ -51,7 +53,7 @@ var (
 // NewHandler returns a Handler serving broker. opts may be nil; it is copied.
 func NewHandler(broker pubsub.Broker, opts *Options) *Handler {
 	o := opts.withDefaults()
-	return &Handler{
+	h := &Handler{
 		broker: broker,
 		opts:   o,
 		life:   lifecycle.New(o.Limits.MaxConnections),
@@ -60,6 +62,9 @@ func NewHandler(broker pubsub.Broker, opts *Options) *Handler {
 			OriginPatterns: o.OriginPatterns,
 		},
 	}
+	h.life.Observe(o.Observer, "ws")
+	h.requester = transport.ObserveBroker(broker, o.Observer, "ws")
+	return h
 }
 
 // ServeHTTP upgrades the request to a WebSocket speaking switchboard.v1.

@@ -82,6 +82,9 @@ type Options struct {
 	// Logger receives connection events (connected, refused, disconnected
 	// with the close code and reason) at debug level; nil means silent.
 	Logger *slog.Logger
+	// Observer hears of connections, subscriptions, publishes and
+	// deliveries (transport name "ws"); nil reports nothing.
+	Observer *transport.Observer
 }
 
 // Defaults of Options.

@@ -79,6 +79,15 @@ type serverSub struct {
 	sub          pubsub.Subscription
 	ch           <-chan *pubsub.Message // sub.C()
 	unsubscribed atomic.Bool
+	filter       string
+	reported     atomic.Bool // its end was reported to the Observer
+}
+
+// subEnded reports the end of ss to the Observer, once.
+func (s *session) subEnded(ss *serverSub, reason transport.EndReason, err error) {
+	if s.h.opts.Observer != nil && ss.reported.CompareAndSwap(false, true) {
+		s.h.opts.Observer.OnSubEnded("ws", reason, err, ss.filter)
+	}
 }
 
 func newSession(h *Handler, c *websocket.Conn, ctx context.Context, id *transport.Identity, remote string) *session {
@@ -123,9 +132,22 @@ func (s *session) run() {
 	s.end(websocket.StatusNormalClosure, "")
 	<-s.writerDone
 	s.reqs.Wait()
+	reason := transport.EndClient
+	switch s.closeReason {
+	case shutdownReason, cutReason:
+		reason = transport.EndShutdown
+	case writeTimeoutReason:
+		reason = transport.EndSlowConsumer
+	}
 	s.mu.Lock()
 	for _, ss := range s.subs {
+		if err := ss.sub.Err(); err != nil && s.closeReason != shutdownReason && s.closeReason != cutReason {
+			// It ended on its own (it overflowed while the writer was
+			// blocked) before the session did.
+			s.subEnded(ss, transport.ReasonOf(err), err)
+		}
 		_ = ss.sub.Close()
+		s.subEnded(ss, reason, nil)
 	}
 	s.mu.Unlock()
 }
@@ -223,6 +245,7 @@ func (s *session) subscribe(f *clientFrame) {
 		err = s.h.opts.Auth.Check(s.ctx, s.id, transport.ActionJoin, f.Group)
 	}
 	if err != nil {
+		s.h.opts.Observer.OnSubRefused("ws", err, f.Filter)
 		s.sendErr(f.ID, err)
 		return
 	}
@@ -235,7 +258,9 @@ func (s *session) subscribe(f *clientFrame) {
 		return
 	}
 	if max := s.h.opts.Limits.MaxSubscriptions; max > 0 && n >= max {
-		s.sendErr(f.ID, fmt.Errorf("%w: at most %d subscriptions per connection", transport.ErrLimit, max))
+		err := fmt.Errorf("%w: at most %d subscriptions per connection", transport.ErrLimit, max)
+		s.h.opts.Observer.OnSubRefused("ws", err, f.Filter)
+		s.sendErr(f.ID, err)
 		return
 	}
 	head := ""
@@ -247,13 +272,14 @@ func (s *session) subscribe(f *clientFrame) {
 		s.sendErr(f.ID, err)
 		return
 	}
-	ss := &serverSub{id: f.ID, idJSON: string(wire.AppendJSONString(nil, f.ID)), sub: sub, ch: sub.C()}
+	ss := &serverSub{id: f.ID, idJSON: string(wire.AppendJSONString(nil, f.ID)), sub: sub, ch: sub.C(), filter: f.Filter}
+	s.h.opts.Observer.OnSubStarted("ws", f.Filter)
 	s.mu.Lock()
 	s.subs[f.ID] = ss
 	s.mu.Unlock()
 	b := appendSubscribedFrame(nil, f.ID, head)
 	if !s.send(ctrlItem{kind: ctrlAdd, b: b, sub: ss, gap: gap}) {
-		_ = sub.Close()
+		_ = sub.Close() // the session ended: run reports it with the others
 	}
 }
 
@@ -268,6 +294,7 @@ func (s *session) unsubscribe(id string) {
 	}
 	ss.unsubscribed.Store(true)
 	_ = ss.sub.Close()
+	s.subEnded(ss, transport.EndClient, nil)
 	s.send(ctrlItem{kind: ctrlRemove, b: appendIDFrame(nil, typeUnsubscribed, "id", id), sub: ss})
 }
 
@@ -312,7 +339,7 @@ func (s *session) publish(f *clientFrame) {
 	if !ok {
 		return
 	}
-	r, err := s.h.broker.Publish(s.ctx, m)
+	r, err := transport.PublishObserved(s.ctx, s.h.opts.Observer, "ws", s.h.broker, m)
 	if err != nil {
 		s.sendErr(f.ID, err)
 		return
@@ -343,7 +370,7 @@ func (s *session) request(f *clientFrame) {
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
 		}
-		reply, err := pubsub.Request(ctx, s.h.broker, m)
+		reply, err := pubsub.Request(ctx, s.h.requester, m)
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && s.ctx.Err() == nil {
 				err = fmt.Errorf("%w: no reply within %v", context.DeadlineExceeded, timeout)

@@ -9,6 +9,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 // fixedSubs is how many subscriptions the writer selects on with a plain
@@ -38,7 +39,7 @@ func (s *session) writeLoop() {
 		// write that outlives the timeout drops the connection, which is
 		// what coder/websocket does when a write context expires.
 		w.watchdog = time.AfterFunc(time.Hour, func() {
-			s.end(websocket.StatusInternalError, "write timeout")
+			s.end(websocket.StatusInternalError, writeTimeoutReason)
 			_ = s.conn.CloseNow()
 		})
 		w.watchdog.Stop()
@@ -162,7 +163,11 @@ func (w *writer) writeMessage(ss *serverSub, m *pubsub.Message) bool {
 	w.buf = append(w.buf, ss.idJSON...)
 	w.buf = w.s.h.cache.Append(w.buf, m, appendEnvelopeFields)
 	w.buf = append(w.buf, '}')
-	return w.write(w.buf)
+	if !w.write(w.buf) {
+		return false
+	}
+	w.s.h.opts.Observer.OnDelivered("ws", m, len(w.buf))
+	return true
 }
 
 // rebuild refreshes the channels waitFixed or waitMany select on after
@@ -243,11 +248,13 @@ func (w *writer) subscriptionEnded(ss *serverSub) bool {
 	err := ss.sub.Err()
 	switch {
 	case errors.Is(err, pubsub.ErrSlowConsumer):
+		s.subEnded(ss, transport.EndSlowConsumer, err)
 		s.end(CloseSlowConsumer, slowConsumerReason)
 		return false
 	case s.ctx.Err() != nil:
 		return false
 	}
+	s.subEnded(ss, transport.ReasonOf(err), err)
 	s.mu.Lock()
 	if s.subs[ss.id] == ss {
 		delete(s.subs, ss.id)

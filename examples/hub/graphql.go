@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchboard-go/switchboard/graphqlsub"
 	"github.com/switchboard-go/switchboard/graphqlsub/gophers"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 // GraphQL: /graphql serves gophers.BrokerSchema (Query.messages,
@@ -19,11 +20,12 @@ func init() {
 		logPanic := gqllog.LoggerFunc(func(ctx context.Context, v any) {
 			h.log.Error("graphql resolver panicked", "panic", v)
 		})
-		schema, err := gophers.NewBrokerSchema(h.broker, nil, graphql.Logger(logPanic))
+		// Mutations publish through the schema: ObserveBroker reports them.
+		schema, err := gophers.NewBrokerSchema(transport.ObserveBroker(h.broker, h.observer, "graphql"), nil, graphql.Logger(logPanic))
 		if err != nil {
 			return err
 		}
-		gh := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{Logger: h.log, Auth: h.auth})
+		gh := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{Logger: h.log, Auth: h.auth, Observer: h.observer})
 		h.mux.Handle("/graphql", gh)
 		h.manage(gh)
 		return nil

@@ -13,7 +13,7 @@ import (
 // prior knowledge: grpcurl -plaintext localhost:8080 list).
 func init() {
 	register("grpc", func(h *hub) error {
-		_, g := grpcx.NewHandler(h.broker, &grpcx.Options{Logger: h.log, Auth: h.auth})
+		_, g := grpcx.NewHandler(h.broker, &grpcx.Options{Logger: h.log, Auth: h.auth, Observer: h.observer})
 		g.Register(h.mux)
 		// HTTP/2 keepalive: ping a connection that has been silent for 30 s
 		// and drop it when the ping is not answered within 15 s, so dead

@@ -7,7 +7,7 @@ import "github.com/switchboard-go/switchboard/longpoll"
 // Publishing over plain HTTP is POST /topics/{topic} (rest.go).
 func init() {
 	register("longpoll", func(h *hub) error {
-		p := longpoll.NewHandler(h.broker, &longpoll.Options{Logger: h.log, Auth: h.auth})
+		p := longpoll.NewHandler(h.broker, &longpoll.Options{Logger: h.log, Auth: h.auth, Observer: h.observer})
 		h.mux.Handle("/poll", p)
 		h.manage(p) // held polls are answered at once
 		return nil

@@ -46,6 +46,9 @@ type hub struct {
 	log    *slog.Logger
 	server *http.Server
 	auth   *transport.Auth // every transport's; nil allows everyone (see auth.go)
+	// observer is set on every transport's Options (Observer); the setups
+	// (-metrics, -tracing) fill it before the transports mount.
+	observer *transport.Observer
 
 	mu    sync.Mutex
 	parts []transport.Shutdowner // handlers stopped with the HTTP server
@@ -117,6 +120,13 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 	}
 	h.server = newServer(h.mux, p, *idleTimeout, log)
 
+	for _, setup := range setups {
+		if err := setup(h); err != nil {
+			_ = broker.Close()
+			return err
+		}
+	}
+	broker = h.broker // a setup may have wrapped it
 	sort.SliceStable(mounts, func(i, j int) bool { return mounts[i].name < mounts[j].name })
 	for _, m := range mounts {
 		if err := m.fn(h); err != nil {
@@ -195,6 +205,10 @@ func newServer(h http.Handler, p *http.Protocols, idle time.Duration, log *slog.
 
 // extraFlags lets a transport's file add its flags (e.g. -mqtt-addr).
 var extraFlags []func(fs *flag.FlagSet)
+
+// setups run before the transports mount: they may set h.observer and
+// wrap h.broker (pubsub.Wrap) for every transport.
+var setups []func(h *hub) error
 
 func openBroker(ctx context.Context, u string, log *slog.Logger) (pubsub.Broker, error) {
 	if u == "" || u == "memory" {

@@ -30,7 +30,7 @@ func init() {
 		return mqttx.Dial(ctx, u, &mqttx.Options{Logger: log})
 	})
 	register("mqtt", func(h *hub) error {
-		srv, err := mqttx.NewServer(h.broker, &mqttx.ServerOptions{Logger: h.log, Auth: h.auth})
+		srv, err := mqttx.NewServer(h.broker, &mqttx.ServerOptions{Logger: h.log, Auth: h.auth, Observer: h.observer})
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,7 @@ import "github.com/switchboard-go/switchboard/transport"
 // reads history.
 func init() {
 	register("rest", func(h *hub) error {
-		h.mux.Handle("/topics/", transport.NewRESTHandler(h.broker, &transport.RESTOptions{Logger: h.log, Auth: h.auth}))
+		h.mux.Handle("/topics/", transport.NewRESTHandler(h.broker, &transport.RESTOptions{Logger: h.log, Auth: h.auth, Observer: h.observer}))
 		return nil
 	})
 }

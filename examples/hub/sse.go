@@ -21,7 +21,7 @@ func init() {
 		fs.StringVar(&sseFormat, "sse-format", "data", "SSE data lines: data (raw payload, as the sse package) or envelope (JSON with topic and cursor)")
 	})
 	register("sse", func(h *hub) error {
-		o := &sse.Options{Logger: h.log, Auth: h.auth}
+		o := &sse.Options{Logger: h.log, Auth: h.auth, Observer: h.observer}
 		switch sseFormat {
 		case "data", "":
 			o.Format = sse.FormatData

@@ -18,7 +18,7 @@ func init() {
 		fs.StringVar(&wsOrigins, "ws-origins", "", "comma-separated extra origins allowed to open /ws (host patterns such as app.example.com or *.example.com)")
 	})
 	register("ws", func(h *hub) error {
-		o := &ws.Options{Logger: h.log, Auth: h.auth}
+		o := &ws.Options{Logger: h.log, Auth: h.auth, Observer: h.observer}
 		for _, p := range strings.Split(wsOrigins, ",") {
 			if p = strings.TrimSpace(p); p != "" {
 				o.OriginPatterns = append(o.OriginPatterns, p)

@@ -53,6 +53,9 @@ type Preamble struct {
 	// Closed answers a request that arrives once Shutdown or Close has
 	// started; nil answers 503 with Retry-After.
 	Closed func(w http.ResponseWriter)
+	// Observer hears of subscriptions refused by Auth (SubEnded, Refused); the
+	// Tracker reports sessions. nil reports nothing.
+	Observer *transport.Observer
 	// CutWrites makes Cut also fail a write in progress, so that a stream
 	// blocked on a client that stopped reading ends at once.
 	CutWrites bool
@@ -78,6 +81,7 @@ func Open[R any](p *Preamble, w http.ResponseWriter, r *http.Request, parse func
 	}
 	ctx, _, err := p.Auth.Admit(r, p.Transport, transport.ActionSubscribe, filters)
 	if err != nil {
+		p.Observer.OnSubRefused(p.Transport, err, filters...)
 		transport.WriteError(w, err)
 		return req, nil, false
 	}

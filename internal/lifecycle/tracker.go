@@ -31,7 +31,9 @@ type Session interface {
 // Tracker counts and ends the sessions of one handler. The zero value is
 // not usable; create one with New. It is safe for concurrent use.
 type Tracker struct {
-	max int
+	max  int
+	obs  *transport.Observer // ConnOpened and ConnClosed; nil reports nothing
+	name string              // the transport, for obs
 
 	mu               sync.Mutex
 	n                int
@@ -49,20 +51,30 @@ func New(max int) *Tracker {
 		closing: make(chan struct{}), cut: make(chan struct{}), idle: make(chan struct{})}
 }
 
+// Observe makes t report every session it admits to o (ConnOpened on
+// Enter, ConnClosed on Leave) under the transport name. Call it before the
+// Tracker is used.
+func (t *Tracker) Observe(o *transport.Observer, name string) {
+	t.obs, t.name = o, name
+}
+
 // Enter admits one session or returns an error wrapping
 // transport.ErrUnavailable (HTTP 503, WebSocket close 1013 or 1001): the
 // handler is shutting down, or max sessions are open. Every nil return is
 // paired with one Leave.
 func (t *Tracker) Enter() error {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	switch {
 	case t.isClosing:
+		t.mu.Unlock()
 		return fmt.Errorf("%w: shutting down", transport.ErrUnavailable)
 	case t.max > 0 && t.n >= t.max:
+		t.mu.Unlock()
 		return fmt.Errorf("%w: connection limit of %d reached", transport.ErrUnavailable, t.max)
 	}
 	t.n++
+	t.mu.Unlock()
+	t.obs.OnConnOpened(t.name)
 	return nil
 }
 
@@ -84,6 +96,7 @@ func (t *Tracker) Attach(s Session) {
 // Leave ends a session admitted by Enter; s is the attached session, or
 // nil when none was attached.
 func (t *Tracker) Leave(s Session) {
+	t.obs.OnConnClosed(t.name) // before n drops: Shutdown returns after every report
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if s != nil {

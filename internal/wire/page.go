@@ -52,5 +52,8 @@ func (p *PageWriter) Add(m *pubsub.Message) bool {
 // Count returns the number of envelopes written.
 func (p *PageWriter) Count() int { return p.count }
 
+// Bytes returns the envelope bytes written (commas included).
+func (p *PageWriter) Bytes() int64 { return p.n }
+
 // Err returns the first write error.
 func (p *PageWriter) Err() error { return p.err }
