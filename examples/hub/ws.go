@@ -10,7 +10,8 @@ import (
 var wsOrigins string
 
 // WebSocket: GET /ws upgrades to the switchboard.v1 protocol (subscribe with
-// since, publish, request/reply). Browsers from other origins are refused
+// since, publish, request/reply); GET /switchboard.mjs serves its JavaScript
+// client (and /switchboard.d.ts its types). Browsers from other origins are refused
 // unless -ws-origins lists them.
 func init() {
 	extraFlags = append(extraFlags, func(fs *flag.FlagSet) {
@@ -25,6 +26,9 @@ func init() {
 		}
 		s := ws.NewHandler(h.broker, o)
 		h.mux.Handle("/ws", s)
+		// The switchboard.v1 JavaScript client, which the page imports.
+		h.mux.Handle("GET /switchboard.mjs", ws.ClientScript())
+		h.mux.Handle("GET /switchboard.d.ts", ws.ClientTypes())
 		h.manage(s) // hijacked: close 1001, which http.Server cannot do
 		return nil
 	})

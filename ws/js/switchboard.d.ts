@@ -5,9 +5,10 @@
  * "reconnecting" while it waits to retry, "closed" for good. */
 export type State = "connecting" | "open" | "reconnecting" | "closed";
 
-/** What a payload argument may be: bytes and strings travel as exact bytes,
- * anything else (object, array, number, boolean, null) as JSON; undefined
- * sends no payload. */
+/** What a payload argument may be. Bytes travel as they are; a string as
+ * its UTF-8 bytes (so a string holding JSON text arrives as JSON, like a
+ * REST body); anything else (object, array, number, boolean, null) is
+ * JSON-encoded; undefined sends no payload. */
 export type Payload = Uint8Array | ArrayBuffer | ArrayBufferView | string | unknown;
 
 export interface ClientOptions {
