@@ -153,7 +153,7 @@ func checkJSClientResult(t *testing.T, out string) {
 	t.Helper()
 	var res jsClientResult
 	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &res), out)
-	require.Equal(t, []string{"payloads", "restart-nothing-lost", "gap", "request-reply", "callback", "slow-consumer", "unauthorized"}, res.Steps, out)
+	require.Equal(t, []string{"payloads", "restart-nothing-lost", "gap", "request-reply", "callback", "slow-consumer", "unauthorized", "http-refusal-retried"}, res.Steps, out)
 	require.Equal(t, []string{`{"n":1}`, `{"n":2}`, `{"n":3}`, "queued while away"}, res.Restart, "every message published while the client was away, once, in order")
 	require.Contains(t, res.States, "reconnecting")
 	require.Equal(t, "open", res.States[len(res.States)-2], "states %q", res.States)

@@ -164,6 +164,9 @@ export class Client {
         }
       } else this.frame(f);
     };
+    // A close event follows every error (and npm ws throws an error
+    // nobody listens to).
+    sock.onerror = () => {};
     sock.onclose = (e) => this.dropped(sock, e.code, e.reason);
   }
 

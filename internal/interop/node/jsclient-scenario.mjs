@@ -133,6 +133,17 @@ export async function run({ connect, WebSocket, base, runtime }) {
   check(await ended.next().then(() => false, (e) => e.code === "unauthorized"), "subscribe on a closed client fails", null);
   steps.push("unauthorized");
 
+  // 8. A handshake the server answers with HTTP (404 here; 503 while
+  //    shutting down) is retried with backoff, not fatal.
+  let retries = 0, retried;
+  const twice = new Promise((res) => { retried = res; });
+  const nowhere = connect(base + "/nowhere", { ...fast, onState: (s) => { if (s === "reconnecting" && ++retries === 3) retried(); } });
+  await within(twice, 5000, "retries after HTTP refusals");
+  check(nowhere.state === "reconnecting", "still retrying", nowhere.state);
+  nowhere.close();
+  check(await nowhere.ready().then(() => "", (e) => e.code) === "closed", "ready rejects after close", null);
+  steps.push("http-refusal-retried");
+
   // The iterator ends when the client closes.
   a.close();
   const end = await within(sub.next(), 1000, "end of iteration");
