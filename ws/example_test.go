@@ -103,7 +103,7 @@ func ExampleClientScript() {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", h)
 	mux.Handle("GET /switchboard.mjs", ws.ClientScript())
-	mux.Handle("GET /switchboard.d.ts", ws.ClientTypes())
+	mux.Handle("GET /switchboard.d.mts", ws.ClientTypes())
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 

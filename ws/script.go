@@ -12,7 +12,7 @@ import (
 // The JavaScript client and its TypeScript declarations, served by
 // ClientScript and ClientTypes.
 //
-//go:embed js/switchboard.mjs js/switchboard.d.ts
+//go:embed js/switchboard.mjs js/switchboard.d.mts
 var clientFiles embed.FS
 
 // ClientScript returns an http.Handler that serves switchboard.mjs, the
@@ -26,7 +26,7 @@ var clientFiles embed.FS
 //	const sb = connect("/ws");
 //	for await (const ev of sb.subscribe("chat/#")) { … }
 //
-// The module's doc comments and [ClientTypes] (switchboard.d.ts) describe
+// The module's doc comments and [ClientTypes] (switchboard.d.mts) describe
 // its API. The handler answers GET and HEAD with Content-Type
 // text/javascript, a strong ETag (the content's hash; If-None-Match gets
 // 304), Cache-Control no-cache (browsers revalidate, so a new server's
@@ -36,11 +36,13 @@ func ClientScript() http.Handler {
 	return newStaticFile("js/switchboard.mjs", "text/javascript; charset=utf-8")
 }
 
-// ClientTypes returns an http.Handler that serves switchboard.d.ts, the
-// TypeScript declarations of the module [ClientScript] serves (mount it
-// beside it, e.g. at /switchboard.d.ts), with the same caching headers.
+// ClientTypes returns an http.Handler that serves switchboard.d.mts, the
+// TypeScript declarations of the module [ClientScript] serves, with the
+// same caching headers. Mount it beside the module (e.g. at
+// /switchboard.d.mts); saved next to switchboard.mjs, it is the file
+// TypeScript looks for when code imports "./switchboard.mjs".
 func ClientTypes() http.Handler {
-	return newStaticFile("js/switchboard.d.ts", "application/typescript; charset=utf-8")
+	return newStaticFile("js/switchboard.d.mts", "application/typescript; charset=utf-8")
 }
 
 // staticFile serves one embedded file.

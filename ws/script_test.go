@@ -18,7 +18,7 @@ func TestClientScript(t *testing.T) {
 		h                           http.Handler
 	}{
 		{"switchboard.mjs", "text/javascript; charset=utf-8", "export function connect(", ws.ClientScript()},
-		{"switchboard.d.ts", "application/typescript; charset=utf-8", "export function connect(", ws.ClientTypes()},
+		{"switchboard.d.mts", "application/typescript; charset=utf-8", "export function connect(", ws.ClientTypes()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(tc.h)

@@ -28,8 +28,8 @@ func TestHubServesClient(t *testing.T) {
 	require.True(t, strings.HasPrefix(strings.TrimSpace(string(script)), "//"), "the block starts after <script type=\"module\">")
 
 	for path, ctype := range map[string]string{
-		"/switchboard.mjs":  "text/javascript; charset=utf-8",
-		"/switchboard.d.ts": "application/typescript; charset=utf-8",
+		"/switchboard.mjs":   "text/javascript; charset=utf-8",
+		"/switchboard.d.mts": "application/typescript; charset=utf-8",
 	} {
 		resp, err := http.Get(base + path)
 		require.NoError(t, err)

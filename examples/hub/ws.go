@@ -11,7 +11,7 @@ var wsOrigins string
 
 // WebSocket: GET /ws upgrades to the switchboard.v1 protocol (subscribe with
 // since, publish, request/reply); GET /switchboard.mjs serves its JavaScript
-// client (and /switchboard.d.ts its types). Browsers from other origins are refused
+// client (and /switchboard.d.mts its types). Browsers from other origins are refused
 // unless -ws-origins lists them.
 func init() {
 	extraFlags = append(extraFlags, func(fs *flag.FlagSet) {
@@ -28,7 +28,7 @@ func init() {
 		h.mux.Handle("/ws", s)
 		// The switchboard.v1 JavaScript client, which the page imports.
 		h.mux.Handle("GET /switchboard.mjs", ws.ClientScript())
-		h.mux.Handle("GET /switchboard.d.ts", ws.ClientTypes())
+		h.mux.Handle("GET /switchboard.d.mts", ws.ClientTypes())
 		h.manage(s) // hijacked: close 1001, which http.Server cannot do
 		return nil
 	})

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -66,7 +67,7 @@ func jsClientServer(t *testing.T, dir string) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { cur.Load().ServeHTTP(w, r) }))
 	mux.Handle("GET /switchboard.mjs", ws.ClientScript())
-	mux.Handle("GET /switchboard.d.ts", ws.ClientTypes())
+	mux.Handle("GET /switchboard.d.mts", ws.ClientTypes())
 	mux.HandleFunc("GET /scenario.mjs", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		http.ServeFile(w, r, filepath.Join(dir, "jsclient-scenario.mjs"))
@@ -193,4 +194,17 @@ func TestJSClientSize(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &size), out)
 	require.Positive(t, size.Minified)
 	t.Logf("switchboard.mjs: %d bytes source, %d minified (terser), %d minified+gzip", size.Source, size.Minified, size.Gzipped)
+}
+
+// TestJSClientTypes type-checks switchboard.d.mts with tsc --strict
+// against node/jsclient-types.mts, which uses the client as an application
+// would (and expects two misuses to be errors).
+func TestJSClientTypes(t *testing.T) {
+	dir := testenv.NodeDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.jsclient.json")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "tsc:\n%s", out)
 }

@@ -1,6 +1,6 @@
 // switchboard.mjs: a client for Switchboard's WebSocket protocol
 // switchboard.v1 (see the doc of Go package ws). One ES module, no
-// dependencies, no build step; types in switchboard.d.ts beside it.
+// dependencies, no build step; types in switchboard.d.mts beside it.
 //
 //   import { connect } from "/switchboard.mjs";
 //   const sb = connect("/ws", { token });
