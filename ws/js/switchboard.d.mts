@@ -84,7 +84,7 @@ export interface SubscribeOptions {
   group?: string;
   /** Callback form: each message; the subscription is then not iterated. */
   onMessage?: (m: Message) => void;
-  /** Callback form: a gap. */
+  /** Callback form (with onMessage): a gap. */
   onGap?: () => void;
   /** The subscription ended with an error (refused, or the client closed
    * for good). */

@@ -179,7 +179,9 @@ export class Client {
     for (const s of this.all) s.sid = "";
     this.subs.clear();
     for (const op of this.pending.values()) {
-      if (op.f.key !== undefined) this.outbox.push(op); // idempotent: send again
+      // A keyed publish is idempotent: send it again. (A request is not:
+      // its reply went to the old connection.)
+      if (op.f.type === "publish" && op.f.key !== undefined) this.outbox.push(op);
       else op.done(fail("unavailable", "connection closed before the answer"));
     }
     this.pending.clear();
@@ -391,9 +393,7 @@ export class Subscription {
 
   push(ev) {
     const o = this.o;
-    if (o.onMessage || o.onGap) {
-      return ev.type === "gap" ? o.onGap?.() : o.onMessage?.(ev);
-    }
+    if (o.onMessage) return ev.type === "gap" ? o.onGap?.() : o.onMessage(ev);
     this.queue.push(ev);
     if (this.wake) this.wake();
     // A consumer that falls behind: stop the server side and resume from
