@@ -1,14 +1,17 @@
 package interop
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,10 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-go/switchboard/internal/testenv"
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/redisx"
 	"github.com/switchboard-go/switchboard/transport"
 	"github.com/switchboard-go/switchboard/ws"
 )
@@ -207,4 +212,99 @@ func TestJSClientTypes(t *testing.T) {
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "tsc:\n%s", out)
+}
+
+// TestJSClientHubRestart restarts the hub (a new process on the same
+// address) on Redis, whose history outlives it, with switchboard.mjs
+// connected in headless Chromium (the hub's page importing the hub's
+// /switchboard.mjs) and in Node. One message is published before the
+// restart, three while the hub is down and one after: both clients
+// reconnect by themselves, resume from their cursors and get all five,
+// once, in order, without a gap.
+func TestJSClientHubRestart(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	dir := testenv.NodeDir(t)
+	redisURL := testenv.Redis(t)
+	prefix := "sbjs:" + pubsub.NewID()
+	t.Cleanup(func() {
+		o, err := redis.ParseURL(redisURL)
+		if err != nil {
+			return
+		}
+		c := redis.NewClient(o)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c.Del(ctx, prefix+":log", prefix+":epoch", prefix+":retained", prefix+":count")
+	})
+	dctx, dcancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer dcancel()
+	b, err := redisx.Dial(dctx, redisURL, &redisx.Options{Prefix: prefix})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	publish := func(text string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := b.Publish(ctx, pubsub.Message{Topic: "jsr/x", Data: []byte(text)})
+		require.NoError(t, err)
+	}
+
+	bin := build(t, "hub")["hub"]
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	args := []string{"-addr", addr, "-broker", redisURL, "-redis-prefix", prefix}
+	if hasFlag(bin, "mqtt-addr") {
+		args = append(args, "-mqtt-addr", "off")
+	}
+	patterns := map[string]*regexp.Regexp{"http": hubListening}
+	hub := start(t, bin, args, patterns)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	want := []string{"before", "while down 1", "while down 2", "while down 3", "after"}
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "jsclient-hub-restart.mjs"), "http://"+addr, chromium, strconv.Itoa(len(want)))
+	cmd.Dir = dir
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() }) // if the test stops early
+
+	var last string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		if line != "READY" {
+			last = line
+			continue
+		}
+		publish(want[0])
+		require.NoError(t, hub.stop(), "the hub shuts down cleanly with clients connected")
+		for _, w := range want[1:4] {
+			publish(w)
+		}
+		hub = start(t, bin, args, patterns)
+		publish(want[4])
+		_, err := io.WriteString(stdin, "RESTARTED\n")
+		require.NoError(t, err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("node jsclient-hub-restart.mjs: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var res map[string]struct {
+		Events []string `json:"events"`
+		States []string `json:"states"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(last), &res), last)
+	t.Logf("timings (ms since the page opened): %s", strings.ReplaceAll(stderr.String(), "\n", "; "))
+	for _, rt := range []string{"node", "chromium"} {
+		require.Equal(t, want, res[rt].Events, "%s: every message once, in order, no gap", rt)
+		require.Contains(t, res[rt].States, "reconnecting", rt)
+		require.Equal(t, "open", res[rt].States[len(res[rt].States)-1], "%s states %q", rt, res[rt].States)
+	}
 }
