@@ -152,18 +152,19 @@ type jsClientResult struct {
 	Steps    []string        `json:"steps"`
 	States   []string        `json:"states"`
 	Restart  []string        `json:"restart"`
-	Payloads json.RawMessage `json:"payloads"`
+	Dedup    bool            `json:"dedup"`
 }
 
 func checkJSClientResult(t *testing.T, out string) {
 	t.Helper()
 	var res jsClientResult
 	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &res), out)
-	require.Equal(t, []string{"payloads", "restart-nothing-lost", "gap", "request-reply", "callback", "slow-consumer", "unauthorized", "http-refusal-retried"}, res.Steps, out)
+	require.Equal(t, []string{"payloads", "restart-nothing-lost", "gap", "request-reply", "callback", "group", "idempotency-key", "slow-consumer", "unauthorized", "http-refusal-retried"}, res.Steps, out)
 	require.Equal(t, []string{`{"n":1}`, `{"n":2}`, `{"n":3}`, "queued while away"}, res.Restart, "every message published while the client was away, once, in order")
 	require.Contains(t, res.States, "reconnecting")
 	require.Equal(t, "open", res.States[len(res.States)-2], "states %q", res.States)
 	require.Equal(t, "closed", res.States[len(res.States)-1], "states %q", res.States)
+	t.Logf("the server deduplicates publishes by key: %v", res.Dedup)
 }
 
 // TestJSClientNode runs switchboard.mjs in Node (with npm's ws package as

@@ -112,6 +112,37 @@ export async function run({ connect, WebSocket, base, runtime }) {
   cb.close();
   steps.push("callback");
 
+  // 5b. A group: two members share the messages, each delivered once.
+  const shared = [];
+  let allShared;
+  const gotAll = new Promise((res) => { allShared = res; });
+  const member = (c) => c.subscribe("grp/+", { group: "g", onMessage: (m) => { shared.push(m.data); if (shared.length === 6) allShared(); } });
+  const g1 = member(a), g2 = member(b);
+  await within(Promise.all([g1.ready, g2.ready]), 5000, "group subscribed");
+  for (let i = 1; i <= 6; i++) await a.publish("grp/x", i);
+  await within(gotAll, 5000, "group messages");
+  check(same([...shared].sort(), [1, 2, 3, 4, 5, 6]), "each group message once", shared);
+  g1.close();
+  g2.close();
+  steps.push("group");
+
+  // 5c. Idempotency key: a second publish with the same key is the same
+  //    message. Where the server deduplicates (the ack repeats the first
+  //    message id), the subscriber gets it once.
+  const k = `dup-${runtime}`;
+  const first = await b.publish("js/dup", "once", { key: k });
+  const again = await b.publish("js/dup", "once", { key: k });
+  await b.publish("js/dup-end", "end");
+  const dups = [];
+  for (;;) {
+    const ev = await nextMessage("dedup");
+    if (ev.topic === "js/dup-end") break;
+    dups.push(ev.text());
+  }
+  const dedup = first.id !== undefined && first.id === again.id;
+  check(dedup ? dups.length === 1 : dups.length === 2, "keyed publishes delivered", { first, again, dups });
+  steps.push("idempotency-key");
+
   // 6. A slow iterator: with buffer 3 the server side pauses, and resumes
   //    from the cursor once the consumer has caught up: nothing lost.
   const slow = b.subscribe("slow/#", { buffer: 3 });
@@ -149,5 +180,5 @@ export async function run({ connect, WebSocket, base, runtime }) {
   const end = await within(sub.next(), 1000, "end of iteration");
   check(end.done, "iteration ends on close", end);
   b.close();
-  return { steps, states, restart };
+  return { steps, states, restart, dedup };
 }
