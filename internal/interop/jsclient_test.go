@@ -149,10 +149,10 @@ func jsClientServer(t *testing.T, dir string) *httptest.Server {
 
 // jsClientResult is what jsclient-scenario.mjs returns.
 type jsClientResult struct {
-	Steps    []string        `json:"steps"`
-	States   []string        `json:"states"`
-	Restart  []string        `json:"restart"`
-	Dedup    bool            `json:"dedup"`
+	Steps   []string `json:"steps"`
+	States  []string `json:"states"`
+	Restart []string `json:"restart"`
+	Dedup   bool     `json:"dedup"`
 }
 
 func checkJSClientResult(t *testing.T, out string) {
