@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +41,7 @@ import (
 //	POST /ctl/start             serve /ws again with a new handler
 //	POST /ctl/ask?topic=T       pubsub.Request(T, body) from Go; the reply's
 //	                            payload is the response body
+//	GET /hang                   never answers (a handshake that hangs)
 //
 // The broker keeps 8 messages of history, so a stop with many messages
 // makes a gap.
@@ -78,6 +80,12 @@ func jsClientServer(t *testing.T, dir string) *httptest.Server {
 		http.ServeFile(w, r, filepath.Join(dir, "jsclient-scenario.mjs"))
 	})
 	mux.HandleFunc("GET /blank", blankPage)
+	mux.HandleFunc("GET /hang", func(w http.ResponseWriter, r *http.Request) {
+		select { // never answers the upgrade
+		case <-r.Context().Done():
+		case <-ctx.Done():
+		}
+	})
 	mux.Handle("/topics/", transport.NewRESTHandler(b, nil))
 	mux.HandleFunc("POST /ctl/stop", func(w http.ResponseWriter, r *http.Request) {
 		sctx, scancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -159,7 +167,7 @@ func checkJSClientResult(t *testing.T, out string) {
 	t.Helper()
 	var res jsClientResult
 	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &res), out)
-	require.Equal(t, []string{"payloads", "restart-nothing-lost", "gap", "request-reply", "callback", "group", "idempotency-key", "slow-consumer", "unauthorized", "http-refusal-retried"}, res.Steps, out)
+	require.Equal(t, []string{"payloads", "restart-nothing-lost", "gap", "request-reply", "callback", "group", "idempotency-key", "slow-consumer", "unauthorized", "http-refusal-retried", "connect-timeout"}, res.Steps, out)
 	require.Equal(t, []string{`{"n":1}`, `{"n":2}`, `{"n":3}`, "queued while away"}, res.Restart, "every message published while the client was away, once, in order")
 	require.Contains(t, res.States, "reconnecting")
 	require.Equal(t, "open", res.States[len(res.States)-2], "states %q", res.States)
@@ -261,6 +269,15 @@ func TestJSClientHubRestart(t *testing.T) {
 	}
 	patterns := map[string]*regexp.Regexp{"http": hubListening}
 	hub := start(t, bin, args, patterns)
+	// An empty stream has no head cursor to resume from (a client that
+	// reconnects before its first message reports a gap): start with one
+	// message outside the clients' filter.
+	{
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := b.Publish(ctx, pubsub.Message{Topic: "setup/x", Data: []byte("x")})
+		cancel()
+		require.NoError(t, err)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -295,6 +312,10 @@ func TestJSClientHubRestart(t *testing.T) {
 		require.NoError(t, err)
 	}
 	if err := cmd.Wait(); err != nil {
+		// The hub's goroutines go to its log (shown on failure): SIGQUIT
+		// dumps them, and stop waits for the process to end.
+		_ = syscall.Kill(hub.pid, syscall.SIGQUIT)
+		_ = hub.stop()
 		t.Fatalf("node jsclient-hub-restart.mjs: %v\nstderr:\n%s", err, stderr.String())
 	}
 	var res map[string]struct {

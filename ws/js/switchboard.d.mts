@@ -24,6 +24,9 @@ export interface ClientOptions {
    * (100) up to maxBackoff (5000), each drawn from [d/2, d]. */
   minBackoff?: number;
   maxBackoff?: number;
+  /** ms a connection may take to open and answer the greeting ping
+   * (10000) before it is given up and retried. 0 = no limit. */
+  connectTimeout?: number;
   /** Application ping interval in ms (25000); a connection that has not
    * answered the previous ping when the next is due is replaced. 0 = off. */
   pingInterval?: number;

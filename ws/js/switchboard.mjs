@@ -15,6 +15,7 @@ const PROTOCOL = "switchboard.v1";
 // Close codes after which retrying cannot help: authentication (4401,
 // 4403), protocol (1002, 1003) and policy (1008).
 const FATAL = [4401, 4403, 1002, 1003, 1008];
+const REPLY_TO = "sb-reply-to", CORRELATION = "sb-correlation-id";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -137,6 +138,9 @@ export class Client {
     this.sock = sock;
     sock.binaryType = "arraybuffer";
     let pongWait = 0, hello = this.id("h");
+    // A handshake (upgrade and greeting ping) that hangs is given up on.
+    const limit = this.o.connectTimeout ?? 10000;
+    this.stuck = limit > 0 && setTimeout(() => sock.close(4000), limit);
     sock.onopen = () => {
       for (const s of this.all) s.resubscribe();
       this.send({ type: "ping", id: hello });
@@ -158,6 +162,7 @@ export class Client {
       if (f.type === "pong") {
         pongWait = 0;
         if (f.id === hello) {
+          clearTimeout(this.stuck);
           this.attempt = 0;
           this.setState("open");
           this.openedRes();
@@ -176,13 +181,14 @@ export class Client {
     if (this.sock !== sock) return;
     this.sock = null;
     clearInterval(this.pinger);
+    clearTimeout(this.stuck);
     for (const s of this.all) s.sid = "";
     this.subs.clear();
     for (const op of this.pending.values()) {
       // A keyed publish is idempotent: send it again. (A request is not:
       // its reply went to the old connection.)
       if (op.f.type === "publish" && op.f.key !== undefined) this.outbox.push(op);
-      else op.done(fail("unavailable", "connection closed before the answer"));
+      else op.done(fail("unavailable", "disconnected"));
     }
     this.pending.clear();
     if (this.state === "closed") return;
@@ -243,7 +249,7 @@ export class Client {
       };
       // A request's server-side timeout answers first; ours is the
       // backstop a second later.
-      const timer = timeout > 0 && setTimeout(() => op.done(fail("timeout", `no answer to ${f.type} within ${timeout} ms`)), timeout + (request ? 1000 : 0));
+      const timer = timeout > 0 && setTimeout(() => op.done(fail("timeout", `no answer in ${timeout} ms`)), timeout + (request ? 1000 : 0));
       this.op(op);
     });
   }
@@ -273,9 +279,9 @@ export class Client {
 
   /** reply answers a request message (one carrying sb-reply-to). */
   reply(req, payload, o = {}) {
-    const to = req.header?.["sb-reply-to"];
-    if (!to) return Promise.reject(fail("bad_request", "the message is not a request (no sb-reply-to header)"));
-    const header = { ...o.header, "sb-correlation-id": req.header["sb-correlation-id"] ?? "" };
+    const to = req.header?.[REPLY_TO];
+    if (!to) return Promise.reject(fail("bad_request", "not a request"));
+    const header = { ...o.header, [CORRELATION]: req.header[CORRELATION] ?? "" };
     return this.publish(to, payload, { ...o, header });
   }
 
@@ -285,7 +291,7 @@ export class Client {
     return this.subscribe(filter, {
       ...o,
       onMessage: async (m) => {
-        if (!m.header["sb-reply-to"]) return;
+        if (!m.header[REPLY_TO]) return;
         try {
           await this.reply(m, await handler(m));
         } catch (e) {
@@ -314,6 +320,7 @@ export class Client {
     this.error = err;
     this.setState("closed", err);
     clearTimeout(this.timer);
+    clearTimeout(this.stuck);
     clearInterval(this.pinger);
     const sock = this.sock;
     this.sock = null;
@@ -386,7 +393,6 @@ export class Subscription {
       if (m.cursor && !m.retain) this.cursor = m.cursor;
       this.push(m);
     } else if (f.type === "error") {
-      this.c.subs.delete(this.sid);
       this.close(fail(f.code, f.message));
     }
   }
@@ -400,11 +406,7 @@ export class Subscription {
     // the cursor once it has caught up (nothing lost while history lasts).
     if (this.queue.length >= (o.buffer ?? 1000) && !this.group && !this.paused) {
       this.paused = true;
-      if (this.sid) {
-        this.c.send({ type: "unsubscribe", id: this.sid });
-        this.c.subs.delete(this.sid);
-        this.sid = "";
-      }
+      this.stop(true);
     }
   }
 
@@ -413,18 +415,21 @@ export class Subscription {
     this.closed = true;
     this.err = err;
     this.c.all.delete(this);
-    this.readyRej(err || fail("closed", "subscription closed"));
+    this.readyRej(err || fail("closed", "closed"));
     if (err) this.o.onError?.(err);
     if (this.wake) this.wake();
   }
 
+  // stop ends the server side (telling the server when tell is set).
+  stop(tell) {
+    if (tell && this.sid) this.c.send({ type: "unsubscribe", id: this.sid });
+    this.c.subs.delete(this.sid);
+    this.sid = "";
+  }
+
   /** close ends the subscription (the iterator finishes). */
   close(err) {
-    if (this.sid) {
-      if (!err) this.c.send({ type: "unsubscribe", id: this.sid });
-      this.c.subs.delete(this.sid);
-      this.sid = "";
-    }
+    this.stop(!err);
     this.end(err);
   }
 

@@ -39,7 +39,7 @@ try {
     await sub.ready;
   });
   const node = { events: [], states: [] };
-  const c = connect(base + "/ws", { WebSocket, minBackoff: 50, maxBackoff: 500, onState: (s) => node.states.push(s) });
+  const c = connect(base + "/ws", { WebSocket, minBackoff: 50, maxBackoff: 500, onState: (s, d) => { node.states.push(s); console.error("node state", s, Date.now() - t0, JSON.stringify(d ?? null)); } });
   const sub = c.subscribe("jsr/#");
   await deadline(sub.ready, "node subscribed");
   const reading = (async () => {
@@ -54,7 +54,9 @@ try {
   console.error("restarted", Date.now() - t0);
   if (value !== "RESTARTED") throw new Error(`expected RESTARTED on stdin, got ${value}`);
 
-  await deadline(reading, "node messages: " + JSON.stringify(node));
+  const dump = () => JSON.stringify({ ...node, t: Date.now() - t0, readyState: c.sock?.readyState, state: c.state,
+    subs: [...c.all].map((s) => ({ sid: s.sid, cursor: s.cursor, head: s.head })), pending: [...c.pending.keys()], outbox: c.outbox.length });
+  await deadline(reading, "node messages").catch((e) => { throw new Error(e.message + ": " + dump()); });
   console.error("node done", Date.now() - t0);
   await deadline(page.waitForFunction((n) => window.seen.events.length >= n, n, { timeout: 30_000 }), "page messages");
   const chromiumSeen = await page.evaluate(() => window.seen);

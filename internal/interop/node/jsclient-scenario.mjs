@@ -175,6 +175,15 @@ export async function run({ connect, WebSocket, base, runtime }) {
   check(await nowhere.ready().then(() => "", (e) => e.code) === "closed", "ready rejects after close", null);
   steps.push("http-refusal-retried");
 
+  // 9. A handshake the server never answers is given up after
+  //    connectTimeout and retried.
+  let hung = 0, hungTwice;
+  const gaveUp = new Promise((res) => { hungTwice = res; });
+  const hang = connect(base + "/hang", { ...fast, connectTimeout: 200, onState: (s) => { if (s === "reconnecting" && ++hung === 2) hungTwice(); } });
+  await within(gaveUp, 5000, "connect timeouts");
+  hang.close();
+  steps.push("connect-timeout");
+
   // The iterator ends when the client closes.
   a.close();
   const end = await within(sub.next(), 1000, "end of iteration");
