@@ -143,6 +143,26 @@
 // ([Client.Reply] does this); its publish is authorized like any other
 // (ActionPublish on "$reply/…").
 //
+// # JavaScript client
+//
+// [ClientScript] serves switchboard.mjs, this protocol's client for
+// browsers and Node as one ES module without dependencies (and
+// [ClientTypes] its TypeScript declarations). It does what the Go [Client]
+// does: reconnects with backoff and jitter, resubscribes from the last
+// cursor it delivered (a retained message does not move it), reports gaps,
+// sends a keyed publish again after a reconnect (the key is the
+// idempotency key), and answers requests (Client.reply and Client.serve).
+// Subscriptions are async iterators or take callbacks; an iterator whose
+// consumer falls behind pauses its server-side subscription and resumes it
+// from its cursor when drained. Payloads are decoded for the caller: a
+// JSON value, a string, or a Uint8Array.
+//
+//	import { connect } from "/switchboard.mjs";
+//	const sb = connect("/ws", { token });
+//	for await (const ev of sb.subscribe("chat/#")) {
+//	  if (ev.type === "gap") reload(); else show(ev.topic, ev.data);
+//	}
+//
 // # Close codes
 //
 //	1000  normal closure

@@ -136,3 +136,33 @@ func Example_guideForm() {
 	// {"type":"message","topic":"system-notifications","data":"hello world","id":"doc-2","cursor":"doc-2"}
 	// {"type":"unsubscribed","topics":["user-events"]}
 }
+
+// Serve the JavaScript client beside the WebSocket handler, so a page of
+// the same server can import it.
+func ExampleClientScript() {
+	broker := pubsub.NewMemory(nil)
+	defer broker.Close()
+	h := ws.NewHandler(broker, nil)
+	defer h.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/ws", h)
+	mux.Handle("GET /switchboard.mjs", ws.ClientScript())
+	mux.Handle("GET /switchboard.d.mts", ws.ClientTypes())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	// A page then loads it with
+	//	<script type="module">
+	//	import { connect } from "/switchboard.mjs";
+	//	const sb = connect("/ws");
+	//	for await (const ev of sb.subscribe("chat/#")) console.log(ev);
+	//	</script>
+	resp, err := http.Get(srv.URL + "/switchboard.mjs")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.Header.Get("Content-Type"))
+	// Output: text/javascript; charset=utf-8
+}

@@ -90,6 +90,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(addr s
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", c.presence(wsh))
+	mux.Handle("GET /switchboard.mjs", ws.ClientScript()) // the page's client
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(indexHTML)

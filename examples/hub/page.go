@@ -10,9 +10,9 @@ import (
 	"strconv"
 )
 
-// indexHTML is the hub's browser page: one self-contained file (inline CSS
-// and JavaScript, no build step, no CDN) with live panes for SSE, WebSocket
-// and long polling.
+// indexHTML is the hub's browser page: one file (inline CSS and JavaScript,
+// no build step, no CDN) with live panes for SSE, WebSocket and long
+// polling; its WebSocket pane imports the hub's /switchboard.mjs.
 //
 //go:embed page/index.html
 var indexHTML []byte
@@ -41,7 +41,8 @@ func init() {
 }
 
 // pageCSP builds a Content-Security-Policy that allows the page's own inline
-// <style> and <script> (by hash) and connections to this origin only.
+// <style> and <script> (by hash), scripts of this origin (the module
+// /switchboard.mjs) and connections to this origin only.
 func pageCSP(page []byte) (string, error) {
 	style, err := inlineBlock(page, "style")
 	if err != nil {
@@ -52,18 +53,24 @@ func pageCSP(page []byte) (string, error) {
 		return "", err
 	}
 	return "default-src 'none'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; " +
-		"style-src " + hashSource(style) + "; script-src " + hashSource(script), nil
+		"style-src " + hashSource(style) + "; script-src 'self' " + hashSource(script), nil
 }
 
-// inlineBlock returns the text between <tag> and </tag>.
+// inlineBlock returns the text between <tag …> and </tag>.
 func inlineBlock(page []byte, tag string) ([]byte, error) {
-	open, closing := []byte("<"+tag+">"), []byte("</"+tag+">")
-	i := bytes.Index(page, open)
-	j := bytes.Index(page, closing)
-	if i < 0 || j < i {
-		return nil, fmt.Errorf("page has no inline <%s> block", tag)
+	i := bytes.Index(page, []byte("<"+tag+">"))
+	if i < 0 {
+		i = bytes.Index(page, []byte("<"+tag+" "))
 	}
-	return page[i+len(open) : j], nil
+	if i >= 0 {
+		if k := bytes.IndexByte(page[i:], '>'); k >= 0 {
+			i += k + 1
+			if j := bytes.Index(page[i:], []byte("</"+tag+">")); j >= 0 {
+				return page[i : i+j], nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("page has no inline <%s> block", tag)
 }
 
 func hashSource(b []byte) string {

@@ -11,7 +11,9 @@ var wsOrigins string
 
 // WebSocket: GET /ws upgrades to the switchboard.v1 protocol (subscribe with
 // since, publish, request/reply), and speaks the guide's simpler pub/sub
-// frames (subscribe with topics, publish without id) on the same socket. Browsers from other origins are refused
+// frames (subscribe with topics, publish without id) on the same socket;
+// GET /switchboard.mjs serves its JavaScript client (and /switchboard.d.mts
+// its types). Browsers from other origins are refused
 // unless -ws-origins lists them.
 func init() {
 	extraFlags = append(extraFlags, func(fs *flag.FlagSet) {
@@ -26,6 +28,9 @@ func init() {
 		}
 		s := ws.NewHandler(h.broker, o)
 		h.mux.Handle("/ws", s)
+		// The switchboard.v1 JavaScript client, which the page imports.
+		h.mux.Handle("GET /switchboard.mjs", ws.ClientScript())
+		h.mux.Handle("GET /switchboard.d.mts", ws.ClientTypes())
 		h.manage(s) // hijacked: close 1001, which http.Server cannot do
 		return nil
 	})

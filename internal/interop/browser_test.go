@@ -27,6 +27,7 @@ import (
 type process struct {
 	addrs map[string]string // what the patterns captured, by name
 	stop  func() error      // SIGTERM, then wait; idempotent
+	pid   int
 
 	mu  sync.Mutex
 	log strings.Builder
@@ -86,7 +87,7 @@ func start(t *testing.T, bin string, args []string, patterns map[string]*regexp.
 	cmd.Stdout = io.Discard
 	require.NoError(t, cmd.Start())
 
-	p := &process{addrs: map[string]string{}}
+	p := &process{addrs: map[string]string{}, pid: cmd.Process.Pid}
 	ready := make(chan struct{})
 	scanned := make(chan struct{})
 	go func() {
