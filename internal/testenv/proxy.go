@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -13,28 +12,48 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	down   bool
+	held   chan struct{} // non-nil while black-holed: closed to let bytes flow again
+	closed chan struct{} // closed by Close
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
 }
 
 // NewProxy starts a proxy to target (host:port) on a free loopback port.
 func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := StartProxy(target)
 	if err != nil {
 		t.Fatalf("testenv: proxy: %v", err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// StartProxy starts a proxy to target (host:port) on a free loopback port
+// outside a test (the chaos program uses it); stop it with Close.
+func StartProxy(target string) (*Proxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{ln: ln, target: target, conns: make(map[net.Conn]struct{}), closed: make(chan struct{})}
 	p.wg.Add(1)
 	go p.accept()
-	t.Cleanup(func() {
-		_ = ln.Close()
+	return p, nil
+}
+
+// Close stops the proxy: the listener and every connection close, and
+// Close waits for the proxy's goroutines. It is idempotent.
+func (p *Proxy) Close() {
+	p.once.Do(func() {
+		_ = p.ln.Close()
+		close(p.closed)
 		p.Cut()
 		p.wg.Wait()
 	})
-	return p
 }
 
 // Addr is the proxy's host:port.
@@ -62,14 +81,49 @@ func (p *Proxy) accept() {
 		p.conns[c], p.conns[s] = struct{}{}, struct{}{}
 		p.wg.Add(2)
 		p.mu.Unlock()
-		pipe := func(dst, src net.Conn) {
-			defer p.wg.Done()
-			_, _ = io.Copy(dst, src)
-			_ = dst.Close()
-			_ = src.Close()
+		go p.pipe(c, s)
+		go p.pipe(s, c)
+	}
+}
+
+// pipe copies src to dst until either fails, holding each chunk while the
+// proxy is black-holed.
+func (p *Proxy) pipe(dst, src net.Conn) {
+	defer p.wg.Done()
+	defer func() {
+		_ = dst.Close()
+		_ = src.Close()
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if !p.flowing() {
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
 		}
-		go pipe(c, s)
-		go pipe(s, c)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// flowing waits while the proxy is black-holed; false when it closed.
+func (p *Proxy) flowing() bool {
+	p.mu.Lock()
+	held := p.held
+	p.mu.Unlock()
+	if held == nil {
+		return true
+	}
+	select {
+	case <-held:
+		return true
+	case <-p.closed:
+		return false
 	}
 }
 
@@ -91,9 +145,27 @@ func (p *Proxy) Cut() {
 	p.Drop()
 }
 
-// Restore accepts connections again after Cut.
+// Blackhole stops forwarding bytes in both directions on every connection,
+// open or new, without closing any, as a network that silently drops
+// packets would: peers notice only through their own timeouts. Bytes sent
+// meanwhile are held and flow on after Restore (as TCP retransmits them),
+// unless a peer gave up and closed its side first.
+func (p *Proxy) Blackhole() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held == nil {
+		p.held = make(chan struct{})
+	}
+}
+
+// Restore accepts connections again after Cut, and lets bytes flow again
+// after Blackhole.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.down = false
+	if p.held != nil {
+		close(p.held)
+		p.held = nil
+	}
 }

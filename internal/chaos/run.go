@@ -1,0 +1,504 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/switchboard-go/switchboard/internal/testenv"
+	"github.com/switchboard-go/switchboard/pubsub"
+)
+
+// Config bounds one chaos run. Zero fields take the defaults of the
+// Default* constants.
+type Config struct {
+	// Duration is how long clients are killed and faults injected (the
+	// drain afterwards adds up to DrainTimeout).
+	Duration time.Duration
+	// Disconnects is how many random client kills are spread over Duration.
+	Disconnects int
+	// Faults is how many broker-link faults (cut or black hole of a
+	// hub↔RabbitMQ or hub↔Mosquitto link) are spread over Duration.
+	Faults int
+	// Restarts is how many hub restarts are added to the faults; negative
+	// means none.
+	Restarts int
+	// Seed makes the choices of clients, faults and pauses repeatable
+	// (timing still varies); 0 means 1.
+	Seed uint64
+	// Interval is each publisher's pause between two publishes.
+	Interval time.Duration
+	// PerKind is how many clients of each kind the RabbitMQ world runs.
+	PerKind int
+	// DrainTimeout bounds the wait for the last messages after the chaos.
+	DrainTimeout time.Duration
+	// AMQPURL and MQTTAddr locate the services (loopback).
+	AMQPURL, MQTTAddr string
+	// Logger receives the run's progress; nil is silent. HubLogger
+	// receives the hubs' and brokers' logs; nil is silent.
+	Logger, HubLogger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultDuration     = 60 * time.Second
+	DefaultDisconnects  = 100
+	DefaultFaults       = 4
+	DefaultRestarts     = 1
+	DefaultInterval     = 100 * time.Millisecond
+	DefaultPerKind      = 2
+	DefaultDrainTimeout = 45 * time.Second
+	DefaultAMQPURL      = "amqp://guest:guest@127.0.0.1:5672/"
+	DefaultMQTTAddr     = "127.0.0.1:1883"
+)
+
+func (c Config) withDefaults() Config {
+	or := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	or(&c.Duration, DefaultDuration)
+	or(&c.Interval, DefaultInterval)
+	or(&c.DrainTimeout, DefaultDrainTimeout)
+	if c.Disconnects <= 0 {
+		c.Disconnects = DefaultDisconnects
+	}
+	if c.Faults <= 0 {
+		c.Faults = DefaultFaults
+	}
+	if c.Restarts == 0 {
+		c.Restarts = DefaultRestarts
+	} else if c.Restarts < 0 {
+		c.Restarts = 0
+	}
+	if c.PerKind <= 0 {
+		c.PerKind = DefaultPerKind
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.AMQPURL == "" {
+		c.AMQPURL = DefaultAMQPURL
+	}
+	if c.MQTTAddr == "" {
+		c.MQTTAddr = DefaultMQTTAddr
+	}
+	if c.Logger == nil {
+		c.Logger = discard
+	}
+	if c.HubLogger == nil {
+		c.HubLogger = discard
+	}
+	return c
+}
+
+// Run sets up the hubs, clients and proxies, runs the chaos for
+// cfg.Duration, drains, tears everything down and returns the summary.
+// Its error is about the setup; the contract's verdict is Summary.OK.
+func Run(ctx context.Context, cfg Config) (*Summary, error) {
+	cfg = cfg.withDefaults()
+	log := cfg.Logger
+	run := strings.ToLower(pubsub.NewID())
+	if len(run) > 10 {
+		run = run[:10]
+	}
+	seed := cfg.Seed
+
+	amqpHost, err := hostOf(cfg.AMQPURL)
+	if err != nil {
+		return nil, err
+	}
+	pa, err := testenv.StartProxy(amqpHost)
+	if err != nil {
+		return nil, err
+	}
+	defer pa.Close()
+	pb, err := testenv.StartProxy(amqpHost)
+	if err != nil {
+		return nil, err
+	}
+	defer pb.Close()
+	pc, err := testenv.StartProxy(cfg.MQTTAddr)
+	if err != nil {
+		return nil, err
+	}
+	defer pc.Close()
+
+	aw := &world{name: "amqp", history: true, exchange: "chaos-" + run, topicRoot: "chaos/" + run + "/a",
+		rnd: rand.New(rand.NewPCG(seed, 1))}
+	mw := &world{name: "mqtt", topicRoot: "chaos/" + run + "/m", rnd: rand.New(rand.NewPCG(seed, 2))}
+	aw.filter, mw.filter = aw.topicRoot+"/#", mw.topicRoot+"/#"
+	hl := cfg.HubLogger
+	hubA := &hub{name: "A", world: aw, log: hl.With("hub", "A"), dial: amqpDialer(viaProxy(cfg.AMQPURL, pa.Addr()), "A", hl.With("hub", "A"), aw)}
+	hubB := &hub{name: "B", world: aw, log: hl.With("hub", "B"), dial: amqpDialer(viaProxy(cfg.AMQPURL, pb.Addr()), "B", hl.With("hub", "B"), aw)}
+	hubC := &hub{name: "C", world: mw, log: hl.With("hub", "C"), dial: mqttDialer("mqtt://"+pc.Addr(), "chaos-"+run+"-c", hl.With("hub", "C"))}
+	aw.hubs, mw.hubs = []*hub{hubA, hubB}, []*hub{hubC}
+	hubs := []*hub{hubA, hubB, hubC}
+	defer func() {
+		for _, h := range hubs {
+			h.stop()
+		}
+		cleanupAMQP(cfg.AMQPURL, aw.exchange, log)
+	}()
+	for _, h := range hubs {
+		if err := h.start(ctx); err != nil {
+			return nil, err
+		}
+	}
+	log.Info("hubs up", "run", run, "A", hubA.httpAddr, "B", hubB.httpAddr, "C", hubC.httpAddr)
+
+	// Clients. The RabbitMQ world: every kind, PerKind each, all killable
+	// (they resume, on the other hub). The Mosquitto world: one of each
+	// kind that can be checked without history, not killed (their hub
+	// keeps no history, so every reconnect would be a gap by design);
+	// they live through the link faults.
+	subKinds := []struct {
+		kind string
+		run  func(context.Context, *subscriber, *hub) error
+		mqtt bool // also in the Mosquitto world
+	}{
+		{"sse", runSSE, true}, {"longpoll", runLongPoll, false}, {"ws", runWS, true},
+		{"grpc", runGRPC, true}, {"graphql", runGraphQL, true}, {"mqtt", runMQTT, true},
+	}
+	for _, k := range subKinds {
+		for i := range cfg.PerKind {
+			aw.subs = append(aw.subs, &subscriber{name: fmt.Sprintf("a-%s-%d-%s", k.kind, i+1, run), kind: k.kind,
+				world: aw, killable: true, run: k.run, t: newTally()})
+		}
+		if k.mqtt {
+			mw.subs = append(mw.subs, &subscriber{name: fmt.Sprintf("m-%s-%s", k.kind, run), kind: k.kind,
+				world: mw, run: k.run, t: newTally()})
+		}
+	}
+	pubKinds := []struct {
+		kind string
+		dial func(name string) func(context.Context, *hub) (pubConn, error)
+	}{
+		{"rest", func(string) func(context.Context, *hub) (pubConn, error) { return dialREST }},
+		{"ws", func(string) func(context.Context, *hub) (pubConn, error) { return dialWS }},
+		{"grpc", func(string) func(context.Context, *hub) (pubConn, error) { return dialGRPC }},
+		{"mqtt", func(name string) func(context.Context, *hub) (pubConn, error) {
+			return func(ctx context.Context, h *hub) (pubConn, error) { return dialMQTT(ctx, h, name) }
+		}},
+	}
+	for _, k := range pubKinds {
+		for i := range cfg.PerKind {
+			name := fmt.Sprintf("pa-%s-%d", k.kind, i+1)
+			aw.pubs = append(aw.pubs, &publisher{name: name, kind: k.kind, world: aw, topic: aw.topicRoot + "/" + name,
+				run: run, dial: k.dial(name + "-" + run)})
+		}
+		name := "pm-" + k.kind
+		mw.pubs = append(mw.pubs, &publisher{name: name, kind: k.kind, world: mw, topic: mw.topicRoot + "/" + name,
+			run: run, dial: k.dial(name + "-" + run)})
+	}
+	worlds := []*world{aw, mw}
+
+	subCtx, stopSubs := context.WithCancel(ctx)
+	defer stopSubs()
+	var subsWG sync.WaitGroup
+	for _, w := range worlds {
+		for _, s := range w.subs {
+			subsWG.Go(func() { s.loop(subCtx) })
+		}
+	}
+	defer subsWG.Wait()
+	defer stopSubs()
+
+	if err := barrier(ctx, worlds, 60*time.Second); err != nil {
+		return nil, err
+	}
+	log.Info("every subscriber is live; publishing", "subscribers", len(aw.subs)+len(mw.subs), "publishers", len(aw.pubs)+len(mw.pubs))
+
+	pubCtx, stopPubs := context.WithCancel(ctx)
+	defer stopPubs()
+	stopNew := make(chan struct{})
+	var pubsWG sync.WaitGroup
+	for _, w := range worlds {
+		for _, p := range w.pubs {
+			pubsWG.Go(func() { p.loop(pubCtx, stopNew, cfg.Interval) })
+		}
+	}
+
+	sum := &Summary{Run: run, Config: cfg}
+	start := time.Now()
+	chaosCtx, endChaos := context.WithTimeout(ctx, cfg.Duration)
+	var chaosWG sync.WaitGroup
+	chaosWG.Go(func() { killLoop(chaosCtx, cfg, worlds, sum) })
+	chaosWG.Go(func() {
+		faultLoop(chaosCtx, ctx, cfg, faultTargets{amqp: []*testenv.Proxy{pa, pb}, amqpHubs: []*hub{hubA, hubB},
+			mqtt: pc, worlds: worlds}, sum)
+	})
+	chaosWG.Wait()
+	endChaos()
+	sum.ChaosTime = time.Since(start)
+	log.Info("chaos over; draining", "disconnects", sum.Disconnects.Load(), "faults", sum.LinkFaults.Load())
+
+	// Drain: publishers finish the message in flight, subscribers catch up.
+	close(stopNew)
+	drainCtx, endDrain := context.WithTimeout(ctx, cfg.DrainTimeout)
+	defer endDrain()
+	pubsDone := make(chan struct{})
+	go func() { pubsWG.Wait(); close(pubsDone) }()
+	select {
+	case <-pubsDone:
+	case <-drainCtx.Done():
+		stopPubs()
+		<-pubsDone
+	}
+	waitCaughtUp(drainCtx, worlds)
+	sum.DrainTime = time.Since(start) - sum.ChaosTime
+	stopSubs()
+	subsWG.Wait()
+	sum.settle(worlds)
+	return sum, nil
+}
+
+// barrier publishes barrier messages into each world until every
+// subscriber has received one: from then on its subscription is live.
+func barrier(ctx context.Context, worlds []*world, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for n := 1; ; n++ {
+		waiting := 0
+		var names []string
+		for _, w := range worlds {
+			h := w.hubs[0]
+			data := fmt.Appendf(nil, `{"p":%q,"s":%d}`, barrierName, n)
+			h.mu.Lock()
+			b := h.broker
+			h.mu.Unlock()
+			_, _ = b.Publish(ctx, pubsub.Message{Topic: w.topicRoot + "/" + barrierName, Data: data})
+			for _, s := range w.subs {
+				if !s.t.live() {
+					waiting++
+					names = append(names, s.name)
+				}
+			}
+		}
+		if waiting == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("subscribers not live after %v: %s", limit, strings.Join(names, ", "))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// waitCaughtUp waits until every subscriber has every acknowledged message
+// (or a gap explains it), or ctx ends.
+func waitCaughtUp(ctx context.Context, worlds []*world) {
+	for {
+		done := true
+		for _, w := range worlds {
+			for _, s := range w.subs {
+				for _, p := range w.pubs {
+					if n := int(p.acked.Load()); n > 0 && !s.t.has(p.name, n) {
+						done = false
+					}
+				}
+			}
+		}
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// killLoop kills random clients, Disconnects of them spread over the run.
+func killLoop(ctx context.Context, cfg Config, worlds []*world, sum *Summary) {
+	rnd := rand.New(rand.NewPCG(cfg.Seed, 3))
+	type target struct {
+		kill func() bool
+		kind string
+	}
+	var targets []target
+	for _, w := range worlds {
+		for _, s := range w.subs {
+			if s.killable {
+				targets = append(targets, target{s.kill, "sub " + s.kind})
+			}
+		}
+		for _, p := range w.pubs {
+			targets = append(targets, target{p.kill, "pub " + p.kind})
+		}
+	}
+	every := cfg.Duration / time.Duration(cfg.Disconnects+1)
+	for range cfg.Disconnects {
+		// Jitter: between half and one and a half of the mean pause.
+		sleep(ctx, every/2+time.Duration(rnd.Int64N(int64(every)+1)))
+		if ctx.Err() != nil {
+			return
+		}
+		for range 10 { // a client without a connection or cursor yet: pick another
+			t := targets[rnd.IntN(len(targets))]
+			if t.kill() {
+				sum.disconnect(t.kind)
+				break
+			}
+		}
+	}
+}
+
+// faultTargets is what faultLoop breaks.
+type faultTargets struct {
+	amqp     []*testenv.Proxy // hub A's and hub B's links to RabbitMQ
+	amqpHubs []*hub
+	mqtt     *testenv.Proxy // hub C's link to Mosquitto
+	worlds   []*world
+}
+
+// faultLoop injects cfg.Faults link faults and cfg.Restarts hub restarts,
+// one at a time, spread over the run. Every fault is repaired before it
+// returns, even when ctx ends first (hard is the run's own context).
+func faultLoop(ctx, hard context.Context, cfg Config, ft faultTargets, sum *Summary) {
+	rnd := rand.New(rand.NewPCG(cfg.Seed, 4))
+	n := cfg.Faults + cfg.Restarts
+	plan := make([]string, 0, n)
+	kinds := []string{"cut-amqp", "blackhole-amqp", "cut-mqtt", "blackhole-mqtt"}
+	for i := range cfg.Faults {
+		plan = append(plan, kinds[i%len(kinds)])
+	}
+	for range cfg.Restarts {
+		plan = append(plan, "restart-hub")
+	}
+	rnd.Shuffle(len(plan), func(i, j int) { plan[i], plan[j] = plan[j], plan[i] })
+	slot := cfg.Duration / time.Duration(n)
+	start := time.Now()
+	for i, kind := range plan {
+		// Each fault starts in the first part of its slot, so it has ended
+		// before the next one starts (and before the run's end).
+		begin := time.Duration(i)*slot + time.Duration(rnd.Int64N(int64(slot)/4+1))
+		if sleep(ctx, time.Until(start.Add(begin))); ctx.Err() != nil {
+			return
+		}
+		// A fault lasts up to half its slot: cuts 1–3 s, black holes 3–8 s
+		// (longer than the 2 s heartbeats need to notice).
+		var d time.Duration
+		switch {
+		case strings.HasPrefix(kind, "cut"):
+			d = time.Second + time.Duration(rnd.Int64N(int64(2*time.Second)))
+		case strings.HasPrefix(kind, "blackhole"):
+			d = 3*time.Second + time.Duration(rnd.Int64N(int64(5*time.Second)))
+		default:
+			d = 500*time.Millisecond + time.Duration(rnd.Int64N(int64(1500*time.Millisecond)))
+		}
+		d = min(d, slot/2)
+		which := rnd.IntN(2)
+		cfg.Logger.Info("fault", "kind", kind, "for", d.Round(time.Millisecond), "hub", map[bool]string{true: "C", false: ft.amqpHubs[which].name}[strings.HasSuffix(kind, "mqtt")])
+		switch kind {
+		case "cut-amqp":
+			ft.amqp[which].Cut()
+			sleep(hard, d)
+			ft.amqp[which].Restore()
+		case "blackhole-amqp":
+			ft.amqp[which].Blackhole()
+			sleep(hard, d)
+			ft.amqp[which].Restore()
+		case "cut-mqtt":
+			ft.mqtt.Cut()
+			sleep(hard, d)
+			ft.mqtt.Restore()
+		case "blackhole-mqtt":
+			ft.mqtt.Blackhole()
+			sleep(hard, d)
+			ft.mqtt.Restore()
+		case "restart-hub":
+			h := ft.amqpHubs[which]
+			h.stop()
+			// Clients of the stopped hub move to the other one (a load
+			// balancer would send them there).
+			for _, w := range ft.worlds {
+				for _, s := range w.subs {
+					s.killOn(h)
+				}
+				for _, p := range w.pubs {
+					p.killOn(h)
+				}
+			}
+			sleep(hard, d)
+			for hard.Err() == nil {
+				if err := h.start(hard); err == nil {
+					break
+				} else {
+					sum.note("restart of hub %s failed, retrying: %v", h.name, err)
+					sleep(hard, time.Second)
+				}
+			}
+		}
+		sum.fault(kind)
+	}
+}
+
+// viaProxy rewrites the host of an AMQP URL to the proxy's address.
+func viaProxy(amqpURL, proxyAddr string) string {
+	host, _ := hostOf(amqpURL)
+	return strings.Replace(amqpURL, host, proxyAddr, 1)
+}
+
+func hostOf(amqpURL string) (string, error) {
+	_, rest, ok := strings.Cut(amqpURL, "://")
+	if !ok {
+		return "", fmt.Errorf("chaos: not a URL: %q", amqpURL)
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	if host == "" {
+		return "", errors.New("chaos: no host in the AMQP URL")
+	}
+	return host, nil
+}
+
+// cleanupAMQP deletes the run's history stream and exchange (a Broker
+// never deletes them: they are shared).
+func cleanupAMQP(url, exchange string, log *slog.Logger) {
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		log.Warn("cleanup: cannot reach RabbitMQ", "err", err)
+		return
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return
+	}
+	if _, err := ch.QueueDelete(exchange+".history", false, false, false); err != nil {
+		log.Warn("cleanup: history stream", "err", err)
+		if ch, err = conn.Channel(); err != nil {
+			return
+		}
+	}
+	if err := ch.ExchangeDelete(exchange, false, false); err != nil {
+		log.Warn("cleanup: exchange", "err", err)
+	}
+}
+
+// loopback reports whether host:port names this machine.
+func loopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
