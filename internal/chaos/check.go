@@ -89,13 +89,13 @@ func (t *tally) deliver(data []byte) {
 	switch {
 	case s.got[p.S]:
 		t.dups++
-		if len(t.notes) < 10 {
+		if len(t.notes) < 100 {
 			t.notes = append(t.notes, fmt.Sprintf("duplicate %s #%d", p.P, p.S))
 		}
 		return
 	case p.S < s.last:
 		t.reorders++
-		if len(t.notes) < 10 {
+		if len(t.notes) < 100 {
 			t.notes = append(t.notes, fmt.Sprintf("out of order %s #%d after #%d", p.P, p.S, s.last))
 		}
 	case p.S > s.last+1 && s.gapOpen:

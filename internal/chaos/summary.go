@@ -71,7 +71,7 @@ func (s *Summary) fault(kind string) {
 func (s *Summary) note(format string, args ...any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.notes) < 50 {
+	if len(s.notes) < 60 {
 		s.notes = append(s.notes, fmt.Sprintf(format, args...))
 	}
 }
@@ -85,6 +85,15 @@ func (s *Summary) OK() bool {
 // settle computes the rows and totals once the clients have stopped.
 func (s *Summary) settle(worlds []*world) {
 	s.Gaps = map[string]int{}
+	noteSubs := map[string]int{} // what a subscriber saw → how many saw it
+	var noteOrder []string
+	defer func() {
+		for _, n := range noteOrder {
+			if len(s.notes) < 60 {
+				s.notes = append(s.notes, fmt.Sprintf("%s (at %d subscribers)", n, noteSubs[n]))
+			}
+		}
+	}()
 	for _, w := range worlds {
 		acked := map[string]int{}
 		pubRows := map[string]*Row{}
@@ -147,9 +156,10 @@ func (s *Summary) settle(worlds []*world) {
 				}
 			}
 			for _, n := range res.notes {
-				if len(s.notes) < 50 {
-					s.notes = append(s.notes, sub.name+": "+n)
+				if noteSubs[n] == 0 {
+					noteOrder = append(noteOrder, n)
 				}
+				noteSubs[n]++
 			}
 		}
 		for _, k := range pubOrder {
