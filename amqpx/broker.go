@@ -27,6 +27,7 @@ type Broker struct {
 	pub     *publisher
 	node    *node
 	fan     *fanout.Table[*liveSub]
+	dedup   *pubsub.Dedup // IDs published and delivered; nil when off
 
 	ctx    context.Context // cancelled at the end of Close
 	cancel context.CancelFunc
@@ -63,7 +64,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Broker, error) {
 	url = cmp.Or(url, defaultURL)
 	o := opts.withDefaults()
 	b := &Broker{opts: o, log: o.Logger, id: pubsub.NewID(), fan: fanout.New[*liveSub](), qsubs: make(map[*queueSub]struct{}),
-		readers: make(chan struct{}, maxStreamReaders)}
+		readers: make(chan struct{}, maxStreamReaders), dedup: pubsub.NewDedup(o.DedupWindow, o.DedupSize, nil)}
 	b.pubConn = newConnector(url, &b.opts, "publish")
 	b.subConn = newConnector(url, &b.opts, "consume")
 	b.pub = newPublisher(b.pubConn, o.Exchange, o.PublishWait)
@@ -131,7 +132,10 @@ func (b *Broker) begin() error {
 // Publish sends msg to the exchange with the topic as routing key
 // (persistent delivery mode) and returns once RabbitMQ confirmed it. If the
 // connection drops before the confirm, it publishes again after the
-// reconnect, so a message may arrive twice, with the same ID. msg.Retain is
+// reconnect, so RabbitMQ may route a message twice, with the same ID; the
+// receiving nodes drop the copy (Options.DedupWindow). A publisher-supplied
+// msg.ID is an idempotency key: repeated within DedupWindow, Publish
+// returns the original Receipt and sends nothing. msg.Retain is
 // ignored (Capabilities.Retain is false). It fails with
 // pubsub.ErrInvalidTopic (including topics with '.' or '*' in a level),
 // ErrInvalidHeader, ErrTooLarge, ErrNacked, ctx's error or pubsub.ErrClosed.
@@ -147,7 +151,8 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 	if b.opts.MaxMessageBytes > 0 && size > b.opts.MaxMessageBytes {
 		return pubsub.Receipt{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, b.opts.MaxMessageBytes)
 	}
-	if msg.ID == "" {
+	keyed := msg.ID != ""
+	if !keyed {
 		msg.ID = pubsub.NewID()
 	}
 	now := time.Now()
@@ -159,6 +164,21 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 		return pubsub.Receipt{}, err
 	}
 	defer b.inflight.Done()
+	if keyed {
+		r, dup, end, err := b.dedup.Begin(ctx, msg.Topic, msg.ID)
+		if err != nil || dup {
+			return r, err
+		}
+		r, err = b.publishMessage(ctx, key, &msg, p, now)
+		end(r, err)
+		return r, err
+	}
+	return b.publishMessage(ctx, key, &msg, p, now)
+}
+
+// publishMessage publishes p (msg as AMQP) and waits for the confirm and,
+// with History, for the node to read its cursor back.
+func (b *Broker) publishMessage(ctx context.Context, key string, msg *pubsub.Message, p amqp.Publishing, now time.Time) (pubsub.Receipt, error) {
 	var seen <-chan uint64
 	if b.opts.History {
 		var forget func()

@@ -58,9 +58,24 @@
 //
 // Publish uses persistent delivery mode and waits for the publisher
 // confirm. If the connection drops first, it publishes again after the
-// reconnect: delivery is at least once and a message keeps its ID
-// (Message.ID ↔ AMQP message-id), so consumers can recognise a duplicate.
+// reconnect, so RabbitMQ may route a message twice; a message keeps its ID
+// (Message.ID ↔ AMQP message-id) and the receiving node drops a copy of an
+// ID it delivered within Options.DedupWindow (2 minutes) before its
+// fan-out: plain subscribers see each message once. With History the
+// stream keeps both copies under two offsets; a replay and a History read
+// skip the copy of a message the node delivered within the window.
 // Subscribe returns once the binding exists.
+//
+// # Idempotent publishing
+//
+// A publisher-supplied Message.ID is an idempotency key: a Publish
+// repeating an ID accepted on the same topic within Options.DedupWindow
+// returns the original Receipt and sends nothing (a Publish racing one in
+// flight with the same ID waits for it). A publisher whose Publish failed
+// (a timeout, an outage) may retry with the same ID, on this node or
+// another: a node that has not seen the ID publishes it again, and every
+// node drops the copy as above. Group and ManualAck queues are not
+// deduplicated (their consumers ack each delivery).
 //
 // With ManualAck, Ack acknowledges. Nack with requeue publishes the message
 // again to the back of its queue with an attempt counter (the AMQP header

@@ -211,6 +211,9 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 		}
 		if m, err := fromDelivery(d); err == nil && f.Match(m.Topic) {
 			m.Cursor = b.cursor(off)
+			if b.dedup.Copy(m) {
+				return off < head
+			}
 			if len(p.Messages) == limit {
 				p.More = true
 				p.Next = p.Messages[limit-1].Cursor
@@ -320,6 +323,9 @@ func (b *Broker) replay(s *liveSub, from, head uint64, first chan<- error, gap b
 					return off < head
 				}
 				m.Cursor = b.cursor(off)
+				if b.dedup.Copy(m) {
+					return off < head
+				}
 				return yield(m) && off < head
 			})
 			if !reported {

@@ -335,6 +335,10 @@ func (n *node) deliver(d *amqp.Delivery, dead *[]*liveSub) (skipped bool) {
 		n.b.log.Warn("amqpx: dropped a message with an unusable routing key", "key", clip.String(d.RoutingKey), "err", err)
 		return false
 	}
+	if !n.b.dedup.Deliver(m) {
+		n.b.log.Debug("amqpx: dropped a copy of a message delivered before", "topic", m.Topic, "id", m.ID, "cursor", m.Cursor)
+		return false
+	}
 	*dead = n.b.fan.Deliver(m.Topic, func(s *liveSub) bool { return s.OfferOnce(m) }, (*dead)[:0])
 	for _, s := range *dead {
 		n.b.detach(s)

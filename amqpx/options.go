@@ -38,6 +38,10 @@ const (
 	DefaultHistoryMaxAge = 24 * time.Hour
 	// DefaultHistoryMaxBytes is the default Options.HistoryMaxBytes (1 GiB).
 	DefaultHistoryMaxBytes = 1 << 30
+	// DefaultDedupWindow is the default Options.DedupWindow (2 minutes).
+	DefaultDedupWindow = pubsub.DefaultDedupWindow
+	// DefaultDedupSize is the default Options.DedupSize (100,000 IDs).
+	DefaultDedupSize = pubsub.DefaultDedupSize
 )
 
 // defaultURL is what Dial connects to when its url is "".
@@ -140,6 +144,18 @@ type Options struct {
 	// stream is deleted and declared afresh: its offsets restart, and old
 	// cursors must then be reported as gaps.
 	HistoryEpoch string
+
+	// DedupWindow is how long a message ID is remembered (see "Idempotent
+	// publishing" in the package doc): a Publish repeating a
+	// publisher-supplied ID accepted within the window returns the original
+	// Receipt and sends nothing, and the node drops a delivery whose ID it
+	// delivered within the window. 0 means DefaultDedupWindow (2 minutes),
+	// negative turns both off.
+	DedupWindow time.Duration
+	// DedupSize caps the IDs remembered; 0 (or negative: it cannot be
+	// unbounded) means DefaultDedupSize (100,000); beyond it the oldest are
+	// forgotten early.
+	DedupSize int
 
 	// Logger receives connection events at Info and dropped deliveries at
 	// Warn; nil means silent.

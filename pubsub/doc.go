@@ -61,6 +61,21 @@
 // values, and the ID its publisher set. Each bound has a field in
 // MemoryOptions; a negative value turns it off.
 //
+// # Idempotent publishing
+//
+// A publisher-supplied [Message.ID] is an idempotency key. A Publish whose
+// ID the broker accepted within its dedup window (DedupWindow in each
+// broker's options, [DefaultDedupWindow] 2 minutes, at most
+// [DefaultDedupSize] IDs) returns the original [Receipt] and delivers
+// nothing again, so a publisher may retry a Publish whose answer it lost.
+// Network brokers that may receive a message twice (a publish repeated
+// after a reconnect, or repeated through another node) drop the copies of
+// an ID already delivered within the window before their fan-out:
+// subscribers see each message once. [Dedup] is the table they share. The
+// transports pass the key through: the REST header Idempotency-Key, the
+// WebSocket frame field "key", the gRPC PublishRequest key, the MQTT user
+// property sb-id, the AMQP message-id.
+//
 // # Writing a broker
 //
 // A Broker implementation builds each subscription on a [Feed]: the bounded

@@ -34,6 +34,7 @@ func NewMemory(o *MemoryOptions) *Memory {
 		groups:   make(map[string]*group),
 		idle:     list.New(),
 		subs:     make(map[*memSub]struct{}),
+		dedup:    NewDedup(opts.DedupWindow, opts.DedupSize, opts.Now),
 	}}
 	if opts.HistorySize > 0 {
 		m.ring = make([]*Message, opts.HistorySize)
@@ -61,6 +62,7 @@ type memory struct {
 	idle          *list.List // groups without a member, oldest first
 	subs          map[*memSub]struct{}
 	scratch       []*node
+	dedup         *Dedup // publisher-supplied IDs; nil when off
 	dead          []*memSub
 
 	wg sync.WaitGroup // replay goroutines
@@ -78,7 +80,8 @@ func (b *Memory) Capabilities() Capabilities {
 // msg.Retain) and delivers it to every matching subscription without
 // waiting for any of them. A retained publish beyond MaxRetained or
 // MaxRetainedBytes fails with ErrLimit and is neither stored nor
-// delivered.
+// delivered. A msg.ID accepted within MemoryOptions.DedupWindow returns
+// the original Receipt and changes nothing.
 func (b *Memory) Publish(ctx context.Context, msg Message) (Receipt, error) {
 	if err := ValidateTopic(msg.Topic); err != nil {
 		return Receipt{}, err
@@ -91,13 +94,21 @@ func (b *Memory) Publish(ctx context.Context, msg Message) (Receipt, error) {
 	if b.closed {
 		return Receipt{}, ErrClosed
 	}
+	if r, ok := b.dedup.Lookup(msg.Topic, msg.ID); ok {
+		return r, nil
+	}
 	if err := b.admitRetainedLocked(&msg); err != nil {
 		return Receipt{}, err
 	}
 	now := b.opts.Now()
 	b.collectGroupsLocked(now)
+	keyed := msg.ID != ""
 	m := b.publishLocked(msg, now)
-	return Receipt{ID: m.ID, Cursor: m.Cursor, Time: m.Time}, nil
+	r := Receipt{ID: m.ID, Cursor: m.Cursor, Time: m.Time}
+	if keyed {
+		b.dedup.Record(m.Topic, r)
+	}
+	return r, nil
 }
 
 // publishLocked stores and delivers msg, accepted at now; b.mu held. A

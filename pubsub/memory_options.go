@@ -84,6 +84,17 @@ type MemoryOptions struct {
 	// cap. Joining a new group beyond it fails with ErrLimit; joining an
 	// existing group is always allowed.
 	MaxGroups int
+	// DedupWindow is how long a publisher-supplied Message.ID is
+	// remembered: a Publish repeating an ID accepted within the window
+	// returns the original Receipt and is neither stored nor delivered
+	// again (the ID is an idempotency key). 0 means DefaultDedupWindow
+	// (2 minutes), a negative value turns it off. IDs the broker assigns
+	// are unique and not remembered.
+	DedupWindow time.Duration
+	// DedupSize caps the IDs remembered; 0 (or a negative value: the
+	// count cannot be unbounded) means DefaultDedupSize (100,000). Beyond
+	// it the oldest are forgotten before their window ends.
+	DedupSize int
 	// Epoch fixes the cursor epoch (1 to 32 of [0-9a-z]); "" picks a random
 	// one, so cursors from an earlier process are reported as gaps.
 	Epoch string

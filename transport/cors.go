@@ -16,7 +16,8 @@ type CORS struct {
 	// allowed origin is then echoed rather than "*", as browsers require.
 	AllowCredentials bool
 	// AllowHeaders lists the request headers a preflight allows; nil means
-	// Authorization, Content-Type, Cache-Control, Accept and Last-Event-ID.
+	// Authorization, Content-Type, Cache-Control, Accept, Last-Event-ID and
+	// Idempotency-Key.
 	AllowHeaders []string
 	// ExposeHeaders lists the response headers pages may read (such as
 	// grpc-status); nil exposes none beyond the CORS-safelisted ones.

@@ -81,12 +81,16 @@ type restHandler struct {
 // The topic is the rest of the path, percent-decoded ("%23" for '#' in a
 // filter). Topics a path cannot carry (empty levels, a leading '/') go in
 // the "topic" query parameter instead. Request headers "Sb-Header-<Name>"
-// become message headers (lower-cased names). limit defaults to 100 and is
+// become message headers (lower-cased names). The request header
+// Idempotency-Key (HeaderIdempotencyKey, see CheckKey) becomes the
+// message's ID: a POST repeated with it within the broker's dedup window
+// gets the original answer and is not delivered again, so a client may
+// retry a POST whose answer it did not get. limit defaults to 100 and is
 // capped at 1,000, and a page is also cut at Limits.MaxResponseBytes of
 // envelopes (default 4 MiB; "more" is then true), written as a stream;
 // GET needs a broker with history (501 otherwise).
 // Errors are JSON bodies written by WriteError: 400 for a bad topic, filter,
-// cursor or limit, 401/403 from Auth, 403 for a cross-origin browser POST
+// cursor, limit or idempotency key, 401/403 from Auth, 403 for a cross-origin browser POST
 // from an origin CORS does not allow, 405 for other methods, 408 for a body
 // not received within Limits.ReadTimeout (default 30 s), 413 for a body
 // over Limits.MaxMessageBytes (default 1 MiB), 503 beyond
@@ -164,7 +168,12 @@ func (h *restHandler) publish(w http.ResponseWriter, r *http.Request) {
 		writeBodyError(w, err)
 		return
 	}
-	msg := pubsub.Message{Topic: topic, Data: data}
+	key := r.Header.Get(HeaderIdempotencyKey)
+	if err := CheckKey(key); err != nil {
+		WriteError(w, err)
+		return
+	}
+	msg := pubsub.Message{Topic: topic, Data: data, ID: key}
 	for k, vs := range r.Header {
 		if name, ok := cutPrefixFold(k, HeaderPrefix); ok && name != "" && len(vs) > 0 {
 			if msg.Header == nil {

@@ -407,7 +407,7 @@ func faultLoop(ctx, hard context.Context, cfg Config, ft faultTargets, sum *Summ
 			sleep(hard, d)
 			ft.amqp[which].Restore()
 		case "blackhole-amqp":
-			ft.amqp[which].Blackhole()
+			ft.amqp[which].BlackHole()
 			sleep(hard, d)
 			ft.amqp[which].Restore()
 		case "cut-mqtt":
@@ -415,7 +415,7 @@ func faultLoop(ctx, hard context.Context, cfg Config, ft faultTargets, sum *Summ
 			sleep(hard, d)
 			ft.mqtt.Restore()
 		case "blackhole-mqtt":
-			ft.mqtt.Blackhole()
+			ft.mqtt.BlackHole()
 			sleep(hard, d)
 			ft.mqtt.Restore()
 		case "restart-hub":

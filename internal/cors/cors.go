@@ -20,7 +20,7 @@ type Policy struct {
 	MaxAge           int
 }
 
-var defaultHeaders = []string{"Authorization", "Content-Type", "Cache-Control", "Accept", "Last-Event-ID"}
+var defaultHeaders = []string{"Authorization", "Content-Type", "Cache-Control", "Accept", "Last-Event-ID", "Idempotency-Key"}
 
 // Handle sets the CORS headers for an allowed origin and answers a
 // preflight request (204, or 403 for an origin not allowed). It reports

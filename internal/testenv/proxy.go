@@ -12,13 +12,12 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 
-	mu     sync.Mutex
-	down   bool
-	held   chan struct{} // non-nil while black-holed: closed to let bytes flow again
-	closed chan struct{} // closed by Close
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	mu    sync.Mutex
+	down  bool
+	hole  chan struct{}              // non-nil while black-holed; closed by Restore
+	conns map[net.Conn]chan struct{} // each closed (with its done) by Drop
+	wg    sync.WaitGroup
+	once  sync.Once
 }
 
 // NewProxy starts a proxy to target (host:port) on a free loopback port.
@@ -39,18 +38,18 @@ func StartProxy(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{ln: ln, target: target, conns: make(map[net.Conn]struct{}), closed: make(chan struct{})}
+	p := &Proxy{ln: ln, target: target, conns: make(map[net.Conn]chan struct{})}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
 }
 
-// Close stops the proxy: the listener and every connection close, and
-// Close waits for the proxy's goroutines. It is idempotent.
+// Close stops the proxy: the listener and every connection close (held
+// bytes are dropped), and Close waits for the proxy's goroutines. It is
+// idempotent.
 func (p *Proxy) Close() {
 	p.once.Do(func() {
 		_ = p.ln.Close()
-		close(p.closed)
 		p.Cut()
 		p.wg.Wait()
 	})
@@ -78,17 +77,18 @@ func (p *Proxy) accept() {
 			_ = c.Close()
 			continue
 		}
-		p.conns[c], p.conns[s] = struct{}{}, struct{}{}
+		done := make(chan struct{})
+		p.conns[c], p.conns[s] = done, done
 		p.wg.Add(2)
 		p.mu.Unlock()
-		go p.pipe(c, s)
-		go p.pipe(s, c)
+		go p.pipe(c, s, done)
+		go p.pipe(s, c, done)
 	}
 }
 
-// pipe copies src to dst until either fails, holding each chunk while the
-// proxy is black-holed.
-func (p *Proxy) pipe(dst, src net.Conn) {
+// pipe copies src to dst, holding each chunk while the proxy is
+// black-holed, until either side closes.
+func (p *Proxy) pipe(dst, src net.Conn, done <-chan struct{}) {
 	defer p.wg.Done()
 	defer func() {
 		_ = dst.Close()
@@ -98,7 +98,7 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			if !p.flowing() {
+			if !p.pass(done) {
 				return
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
@@ -111,18 +111,19 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	}
 }
 
-// flowing waits while the proxy is black-holed; false when it closed.
-func (p *Proxy) flowing() bool {
+// pass waits while the proxy is black-holed; false when the connection
+// was dropped meanwhile.
+func (p *Proxy) pass(done <-chan struct{}) bool {
 	p.mu.Lock()
-	held := p.held
+	hole := p.hole
 	p.mu.Unlock()
-	if held == nil {
+	if hole == nil {
 		return true
 	}
 	select {
-	case <-held:
+	case <-hole:
 		return true
-	case <-p.closed:
+	case <-done:
 		return false
 	}
 }
@@ -131,10 +132,27 @@ func (p *Proxy) flowing() bool {
 func (p *Proxy) Drop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for c := range p.conns {
+	for c, done := range p.conns {
 		_ = c.Close()
+		select {
+		case <-done:
+		default:
+			close(done)
+		}
 	}
 	clear(p.conns)
+}
+
+// BlackHole stops forwarding, as a network that drops every packet would:
+// connections stay open and new ones are accepted, but no byte passes in
+// either direction until Restore, when what was held passes on (to peers
+// that may have given up meanwhile). Drop and Cut still close connections.
+func (p *Proxy) BlackHole() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hole == nil {
+		p.hole = make(chan struct{})
+	}
 }
 
 // Cut closes every proxied connection and refuses new ones until Restore.
@@ -145,27 +163,14 @@ func (p *Proxy) Cut() {
 	p.Drop()
 }
 
-// Blackhole stops forwarding bytes in both directions on every connection,
-// open or new, without closing any, as a network that silently drops
-// packets would: peers notice only through their own timeouts. Bytes sent
-// meanwhile are held and flow on after Restore (as TCP retransmits them),
-// unless a peer gave up and closed its side first.
-func (p *Proxy) Blackhole() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.held == nil {
-		p.held = make(chan struct{})
-	}
-}
-
-// Restore accepts connections again after Cut, and lets bytes flow again
-// after Blackhole.
+// Restore accepts connections again after Cut, and forwards again after
+// BlackHole.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.down = false
-	if p.held != nil {
-		close(p.held)
-		p.held = nil
+	if p.hole != nil {
+		close(p.hole)
+		p.hole = nil
 	}
 }

@@ -62,6 +62,8 @@ func Run(t *testing.T, f Features, newBroker Constructor) {
 		{"RequestReply", nil, s.testRequestReply},
 		{"MultiNode", nil, s.testMultiNode},
 		{"SubscribeAll", nil, s.testSubscribeAll},
+		{"IdempotentPublish", nil, s.testIdempotentPublish},
+		{"IdempotentAcrossNodes", nil, s.testIdempotentAcrossNodes},
 		{"ResumeFromCursor", needHistory, s.testResume},
 		{"ResumeWhilePublishing", needHistory, s.testResumeWhilePublishing},
 		{"Gap", needHistory, s.testGap},
