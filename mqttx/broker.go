@@ -43,6 +43,7 @@ type Broker struct {
 	entries    map[string]*entry // by MQTT filter ("$share/g/f" or "f")
 	byID       map[int]subRef    // by subscription identifier
 	seq        uint64            // counts SUBSCRIBEs; never wraps
+	dedup      *pubsub.Dedup     // IDs published and delivered; nil when off
 }
 
 var _ pubsub.Broker = (*Broker)(nil)
@@ -117,6 +118,7 @@ func newBroker(o Options) *Broker {
 		log:     o.Logger,
 		entries: make(map[string]*entry),
 		byID:    make(map[int]subRef),
+		dedup:   pubsub.NewDedup(o.DedupWindow, o.DedupSize, nil),
 		firstUp: make(chan struct{}),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -259,7 +261,19 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 	}
 	if msg.ID == "" {
 		msg.ID = pubsub.NewID()
+		return b.publish(ctx, msg)
 	}
+	r, dup, end, err := b.dedup.Begin(ctx, msg.Topic, msg.ID)
+	if err != nil || dup {
+		return r, err
+	}
+	r, err = b.publish(ctx, msg)
+	end(r, err)
+	return r, err
+}
+
+// publish sends msg (with its ID) and waits for the server's answer.
+func (b *Broker) publish(ctx context.Context, msg pubsub.Message) (pubsub.Receipt, error) {
 	msg.Time = time.Now()
 	msg.Cursor = ""
 	w := toWire(&msg)
@@ -356,12 +370,14 @@ func (b *Broker) route(pr paho.PublishReceived) (bool, error) {
 	var targets []*subscription
 	b.mu.Lock()
 	if ref, ok := b.byID[subID]; ok {
-		targets = ref.e.pick(targets, m, ref.seq)
+		if b.first(ref.e, m) {
+			targets = ref.e.pick(targets, m, ref.seq)
+		}
 	} else if !m.Retain {
 		// No identifier (the server does not support them) or one too old
 		// to remember: route by filter to the plain subscriptions.
 		for _, e := range b.entries {
-			if e.group == "" && e.filter.Match(m.Topic) {
+			if e.group == "" && e.filter.Match(m.Topic) && b.first(e, m) {
 				targets = e.pick(targets, m, 0)
 			}
 		}
@@ -371,6 +387,17 @@ func (b *Broker) route(pr paho.PublishReceived) (bool, error) {
 		s.deliver(m)
 	}
 	return true, nil
+}
+
+// first reports whether m is the first copy of its ID the server sent for
+// e's subscription within the dedup window (a retained message is state,
+// and always is); a copy is logged and dropped.
+func (b *Broker) first(e *entry, m *pubsub.Message) bool {
+	if m.Retain || b.dedup.DeliverTo(e.mqttFilter, m) {
+		return true
+	}
+	b.log.Debug("mqttx: dropped a copy of a message delivered before", "topic", m.Topic, "id", m.ID, "filter", e.mqttFilter)
+	return false
 }
 
 // pick appends the local subscriptions that get m, which the server routed

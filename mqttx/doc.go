@@ -61,6 +61,16 @@
 // transport.ErrUnavailable, so the transports answer 503 "unavailable"
 // (gRPC Unavailable). Close ends the session on the server.
 //
+// Effectively once: a publisher-supplied Message.ID (the user property
+// "sb-id") is an idempotency key. A Publish repeating an ID accepted on the
+// same topic within Options.DedupWindow (2 minutes) returns the original
+// Receipt and sends nothing, and a publisher whose Publish failed (a PUBACK
+// that never came, though the message may have gone through) retries with
+// the same ID. The server may then deliver the message twice, as it
+// redelivers unacknowledged QoS 1 messages after a reconnect: the Broker
+// drops a non-retained message whose ID already reached the same MQTT
+// subscription within the window, so subscribers see each message once.
+//
 // # Server
 //
 // The Server uses mochi-mqtt for the protocol only: every PUBLISH goes to
@@ -70,7 +80,11 @@
 // mochi's in-flight store so the QoS 1/2 handshakes are mochi's. Retained
 // messages and shared subscriptions are the broker's. Wills are published
 // into the broker when a client disconnects without DISCONNECT (not when
-// the server shuts down).
+// the server shuts down). A device's user property "sb-id" becomes the
+// message ID, the broker's idempotency key: a device repeating a PUBLISH
+// whose PUBACK it missed with the same "sb-id" is acknowledged, and the
+// message is delivered once (a key that transport.CheckKey refuses gets
+// reason 0x83; a session holding a No Local subscription gets fresh IDs).
 //
 // Reason codes: CONNACK 0x86 for a refused login (transport.ErrUnauthenticated)
 // and 0x87 for transport.ErrForbidden (3.1.1: 0x04 and 0x05); SUBACK 0x87

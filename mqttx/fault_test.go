@@ -22,7 +22,7 @@ func TestBrokerConnectionDropQoS1(t *testing.T) {
 	px := testenv.NewProxy(t, mosq)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sub := dialAddr(t, px.Addr(), &mqttx.Options{MaxBackoff: 200 * time.Millisecond, KeepAlive: 2 * time.Second})
+	sub := dialAddr(t, px.Addr(), &mqttx.Options{MaxBackoff: 200 * time.Millisecond, KeepAlive: 2 * time.Second, DedupWindow: testWindow(t)})
 	pub := dialAddr(t, mosq, &mqttx.Options{PublishQoS: 1})
 	topic := prefix(t) + "stream"
 	s, err := sub.Subscribe(ctx, topic, &pubsub.SubscribeOptions{Buffer: 1000})
@@ -61,6 +61,7 @@ func TestBrokerConnectionDropQoS1(t *testing.T) {
 	require.NoError(t, <-pubDone)
 	require.Equal(t, 2, drops)
 	t.Logf("all %d messages arrived across %d connection drops (%d duplicates)", n, drops, dups)
+	require.Zero(t, dups, "messages delivered twice")
 }
 
 // TestBrokerSessionLost: without a session that outlives the connection,

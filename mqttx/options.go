@@ -27,6 +27,10 @@ const (
 	DefaultMinBackoff = 50 * time.Millisecond
 	// DefaultMaxBackoff is the default Options.MaxBackoff.
 	DefaultMaxBackoff = 10 * time.Second
+	// DefaultDedupWindow is the default Options.DedupWindow (2 minutes).
+	DefaultDedupWindow = pubsub.DefaultDedupWindow
+	// DefaultDedupSize is the default Options.DedupSize (100,000 IDs).
+	DefaultDedupSize = pubsub.DefaultDedupSize
 )
 
 // Options configures Dial. A nil *Options, and every zero field, means the
@@ -81,6 +85,18 @@ type Options struct {
 	// is done) while the connection is down. By default they fail at once
 	// with ErrDisconnected.
 	WaitForConnection bool
+	// DedupWindow is how long a message ID (the user property "sb-id") is
+	// remembered: a Publish repeating a publisher-supplied ID accepted
+	// within the window returns the original Receipt and sends nothing,
+	// and a message the server delivers again (a QoS 1 redelivery after a
+	// reconnect, or a publisher's repeat) is dropped when its ID reached
+	// the same subscription within the window. 0 means DefaultDedupWindow
+	// (2 minutes), negative turns both off.
+	DedupWindow time.Duration
+	// DedupSize caps the IDs remembered; 0 (or negative: it cannot be
+	// unbounded) means DefaultDedupSize (100,000); beyond it the oldest are
+	// forgotten early.
+	DedupSize int
 	// TLS configures mqtts:// and wss:// connections; nil uses the system
 	// defaults.
 	TLS *tls.Config

@@ -368,11 +368,18 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		m.Header = make(map[string]string, 1)
 	}
 	m.Header[HeaderQoS] = strconv.Itoa(int(pk.FixedHeader.Qos))
+	// A device's "sb-id" is its idempotency key (the broker answers a
+	// repeat within its dedup window without delivering it again), except
+	// in a session with a No Local subscription, whose own messages are
+	// told apart by fresh IDs.
+	err := transport.CheckKey(m.ID)
 	if m.ID == "" || ss.noLocal.Load() > 0 {
 		m.ID = pubsub.NewID()
 	}
-	ss.remember(m.ID)
-	_, err := s.publish(ss.ctx, m)
+	if err == nil {
+		ss.remember(m.ID)
+		_, err = s.publish(ss.ctx, m)
+	}
 	if err == nil {
 		return pk, packets.CodeSuccessIgnore
 	}
@@ -384,6 +391,8 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		code = packets.ErrNotAuthorized
 	case errors.Is(err, transport.ErrTooLarge):
 		code = packets.ErrPacketTooLarge
+	case errors.Is(err, transport.ErrBadRequest): // an unusable "sb-id"
+		code = packets.ErrImplementationSpecificError
 	case errors.Is(err, transport.ErrLimit), errors.Is(err, pubsub.ErrLimit):
 		code = packets.ErrQuotaExceeded
 	}

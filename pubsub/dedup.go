@@ -177,24 +177,35 @@ func (d *Dedup) end(e *dedupEntry, r Receipt, err error) {
 // Deliver reports whether m is the first delivery of its ID within the
 // window, and remembers it. A false answer means a copy (the network
 // broker redelivered it, or a publisher repeated it through another node):
-// drop it. Copies are recognised by ID alone; a message without an ID is
-// always delivered.
-func (d *Dedup) Deliver(m *Message) bool {
+// drop it. Copies are recognised by topic and ID; a message without an ID
+// is always delivered.
+func (d *Dedup) Deliver(m *Message) bool { return d.DeliverTo("", m) }
+
+// DeliverTo is Deliver for one of several consumers that each receive
+// their own copy from the network broker (an MQTT client's overlapping
+// subscriptions, say): scope names the consumer, and m is a copy only if
+// it was delivered to the same scope. The ID's Receipt is remembered for
+// Publish all the same.
+func (d *Dedup) DeliverTo(scope string, m *Message) bool {
 	if d == nil || m.ID == "" {
 		return true
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	e := d.entryLocked(dedupKey(m.Topic, m.ID))
-	if e.delivered {
-		return false
-	}
-	e.delivered = true
+	key := dedupKey(m.Topic, m.ID)
+	e := d.entryLocked(key)
 	if !e.accepted {
 		e.rec, e.accepted = Receipt{ID: m.ID, Cursor: m.Cursor, Time: m.Time}, true
 	} else if e.rec.Cursor == "" {
 		e.rec.Cursor = m.Cursor
 	}
+	if scope != "" {
+		e = d.entryLocked(scope + "\x00" + key)
+	}
+	if e.delivered {
+		return false
+	}
+	e.delivered = true
 	return true
 }
 

@@ -110,6 +110,14 @@ func TestDedupDeliver(t *testing.T) {
 	require.True(t, ok, "a delivered ID answers a later Publish")
 	require.Equal(t, "c1", r.Cursor)
 
+	// Scoped: each consumer gets its own first copy.
+	sc := &pubsub.Message{Topic: "s", ID: "k"}
+	require.True(t, d.DeliverTo("a/#", sc))
+	require.True(t, d.DeliverTo("a/+", sc))
+	require.False(t, d.DeliverTo("a/#", sc))
+	_, ok = d.Lookup("s", "k")
+	require.True(t, ok, "a scoped delivery answers a later Publish")
+
 	// Published here first, then read back: the first delivery passes.
 	_, _, end, err := d.Begin(context.Background(), "t", "p")
 	require.NoError(t, err)
