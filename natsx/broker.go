@@ -30,6 +30,7 @@ type Broker struct {
 	js   jetstream.JetStream
 	node *node
 	fan  *fanout.Table[*liveSub]
+	ids  *pubsub.Dedup // IDs this node published; nil when off
 
 	ctx    context.Context // cancelled at the end of Close
 	cancel context.CancelFunc
@@ -64,7 +65,8 @@ var (
 func Dial(ctx context.Context, url string, opts *Options) (*Broker, error) {
 	url = cmp.Or(url, defaultURL)
 	o := opts.withDefaults()
-	b := &Broker{opts: o, log: o.Logger, fan: fanout.New[*liveSub](), qsubs: make(map[*queueSub]struct{}), lost: make(chan struct{})}
+	b := &Broker{opts: o, log: o.Logger, fan: fanout.New[*liveSub](), qsubs: make(map[*queueSub]struct{}), lost: make(chan struct{}),
+		ids: pubsub.NewDedup(o.DedupWindow, o.DedupSize, nil)}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.node = newNode(b)
 	bo := backoff.Backoff{Min: o.MinBackoff, Max: o.MaxBackoff}
@@ -217,14 +219,26 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 	defer b.inflight.Done()
 	if msg.ID == "" {
 		msg.ID = pubsub.NewID()
+		return b.publishMsg(ctx, subject, &msg)
 	}
+	r, dup, end, err := b.ids.Begin(ctx, msg.Topic, msg.ID)
+	if err != nil || dup {
+		return r, err
+	}
+	r, err = b.publishMsg(ctx, subject, &msg)
+	end(r, err)
+	return r, err
+}
+
+// publishMsg publishes msg (with its ID) and, when msg.Retain, keeps it.
+func (b *Broker) publishMsg(ctx context.Context, subject string, msg *pubsub.Message) (pubsub.Receipt, error) {
 	now := time.Now()
-	seq, err := b.publish(ctx, toNATS(subject, &msg))
+	seq, err := b.publish(ctx, toNATS(subject, msg))
 	if err != nil {
 		return pubsub.Receipt{}, err
 	}
 	if msg.Retain {
-		if err := b.retain(ctx, subject, &msg); err != nil {
+		if err := b.retain(ctx, subject, msg); err != nil {
 			return pubsub.Receipt{}, err
 		}
 	}

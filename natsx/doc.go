@@ -143,6 +143,16 @@
 // ManualAck subscriptions get no retained messages. Two retained publishes
 // to one topic racing each other may leave the store holding either.
 //
+// # Idempotent publishing
+//
+// A publisher-supplied Message.ID is an idempotency key. It travels as
+// Nats-Msg-Id, so JetStream itself stores a message once per ID within
+// the stream's duplicate window (2 minutes unless the stream was declared
+// otherwise), whichever node publishes it; a repeat is answered with the
+// first copy's sequence. The node also remembers the IDs it published for
+// Options.DedupWindow and answers a repeat with the original Receipt
+// without a round trip.
+//
 // # Connections
 //
 // A Broker holds one NATS connection. The client reconnects by itself

@@ -2,6 +2,7 @@ package natsx
 
 import (
 	"cmp"
+	"github.com/switchboard-go/switchboard/pubsub"
 	"log/slog"
 	"time"
 
@@ -28,6 +29,10 @@ const (
 	DefaultMinBackoff = 100 * time.Millisecond
 	// DefaultMaxBackoff is the default Options.MaxBackoff.
 	DefaultMaxBackoff = 10 * time.Second
+	// DefaultDedupWindow is the default Options.DedupWindow (2 minutes).
+	DefaultDedupWindow = pubsub.DefaultDedupWindow
+	// DefaultDedupSize is the default Options.DedupSize (100,000 IDs).
+	DefaultDedupSize = pubsub.DefaultDedupSize
 	// DefaultKeepAlive is the default Options.KeepAlive (NATS PING interval).
 	DefaultKeepAlive = 20 * time.Second
 	// DefaultDrainTimeout is the default Options.DrainTimeout.
@@ -111,6 +116,18 @@ type Options struct {
 	// DrainTimeout bounds how long Close waits for publishes in flight; 0
 	// means DefaultDrainTimeout (5 s), negative does not wait.
 	DrainTimeout time.Duration
+
+	// DedupWindow is how long this node remembers the publisher-supplied
+	// IDs it published: a Publish repeating one within the window returns
+	// the original Receipt at once. JetStream deduplicates on its own
+	// (the ID travels as Nats-Msg-Id, within the stream's Duplicates
+	// window, 2 minutes unless the stream says otherwise), across nodes
+	// too, so a copy is never stored or delivered. 0 means
+	// DefaultDedupWindow (2 minutes), negative turns the local memory off.
+	DedupWindow time.Duration
+	// DedupSize caps the IDs remembered; 0 (or negative: it cannot be
+	// unbounded) means DefaultDedupSize (100,000).
+	DedupSize int
 
 	// Logger receives connection events at Info and dropped deliveries at
 	// Warn; nil means silent.

@@ -24,6 +24,7 @@ type Broker struct {
 	rdb  *redis.Client // commands and the node reader
 	grp  *redis.Client // blocking group reads (one connection per waiting member)
 	fan  *fanout.Table[*liveSub]
+	ids  *pubsub.Dedup // IDs published and delivered; nil when off
 
 	keyLog, keyEpoch, keyRetained, keyCount string
 
@@ -67,6 +68,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Broker, error) {
 	gro.PoolSize = maxGroupReaders
 	gro.MaxRetries = -1 // a blocking read is issued again by its loop
 	b := &Broker{opts: o, log: o.Logger, id: pubsub.NewID(), fan: fanout.New[*liveSub](),
+		ids: pubsub.NewDedup(o.DedupWindow, o.DedupSize, nil),
 		rdb: redis.NewClient(ro), grp: redis.NewClient(&gro), gsubs: make(map[*groupSub]struct{}),
 		keyLog: o.Prefix + ":log", keyEpoch: o.Prefix + ":epoch", keyRetained: o.Prefix + ":retained", keyCount: o.Prefix + ":count"}
 	epoch, err := b.loadEpoch(ctx)
@@ -212,14 +214,24 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 	if err := ctx.Err(); err != nil {
 		return pubsub.Receipt{}, err
 	}
-	if msg.ID == "" {
+	keyed := msg.ID != ""
+	if !keyed {
 		msg.ID = pubsub.NewID()
 	}
 	if err := b.begin(); err != nil {
 		return pubsub.Receipt{}, err
 	}
 	defer b.inflight.Done()
-	return b.add(ctx, &msg)
+	if !keyed {
+		return b.add(ctx, &msg)
+	}
+	r, dup, end, err := b.ids.Begin(ctx, msg.Topic, msg.ID)
+	if err != nil || dup {
+		return r, err
+	}
+	r, err = b.add(ctx, &msg)
+	end(r, err)
+	return r, err
 }
 
 // add runs the publish script for msg.

@@ -121,6 +121,15 @@
 // first (flagged Retain, without cursor, in publish order), read in one
 // MULTI with the stream's head, then the live messages after that head.
 //
+// # Idempotent publishing
+//
+// A publisher-supplied Message.ID is an idempotency key: a Publish
+// repeating an ID accepted on the same topic within Options.DedupWindow
+// (2 minutes) returns the original Receipt and adds nothing to the stream.
+// A repeat through another node that had not seen the ID is added again;
+// every node drops the copy of an ID it delivered within the window before
+// its fan-out, and replays and History reads skip it.
+//
 // # Connections
 //
 // A Broker holds go-redis pools: one for commands (publishes, reads,

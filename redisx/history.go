@@ -169,7 +169,7 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 	var serr error
 	for _, x := range b.scan(ctx, v.page, v.head, n, &serr) {
 		m, err := decodeEntry(epoch, x.ID, x.Values)
-		if err != nil || !f.Match(m.Topic) {
+		if err != nil || !f.Match(m.Topic) || b.ids.Copy(m) {
 			continue
 		}
 		if len(p.Messages) == limit {
@@ -250,7 +250,7 @@ func (b *Broker) backlog(s *liveSub, v view) iter.Seq[*pubsub.Message] {
 		var err error
 		for _, x := range b.scan(ctx, v.page, v.head, v.n, &err) {
 			m, derr := decodeEntry(epoch, x.ID, x.Values)
-			if derr != nil || !s.Match(m.Topic) {
+			if derr != nil || !s.Match(m.Topic) || b.ids.Copy(m) {
 				continue
 			}
 			if !yield(m) {

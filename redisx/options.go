@@ -2,6 +2,7 @@ package redisx
 
 import (
 	"cmp"
+	"github.com/switchboard-go/switchboard/pubsub"
 	"log/slog"
 	"time"
 
@@ -19,6 +20,10 @@ const (
 	DefaultMinBackoff = 100 * time.Millisecond
 	// DefaultMaxBackoff is the default Options.MaxBackoff.
 	DefaultMaxBackoff = 10 * time.Second
+	// DefaultDedupWindow is the default Options.DedupWindow (2 minutes).
+	DefaultDedupWindow = pubsub.DefaultDedupWindow
+	// DefaultDedupSize is the default Options.DedupSize (100,000 IDs).
+	DefaultDedupSize = pubsub.DefaultDedupSize
 	// DefaultKeepAlive is the default Options.KeepAlive.
 	DefaultKeepAlive = 5 * time.Second
 	// DefaultDrainTimeout is the default Options.DrainTimeout.
@@ -83,6 +88,18 @@ type Options struct {
 	// member that had it crashed or is stuck; 0 (or negative: it cannot
 	// be off) means DefaultClaimIdle (30 s).
 	ClaimIdle time.Duration
+
+	// DedupWindow is how long a message ID is remembered: a Publish
+	// repeating a publisher-supplied ID accepted within the window returns
+	// the original Receipt and adds nothing, and the node drops a stream
+	// entry whose ID it delivered within the window (a publisher's repeat
+	// through another node) before its fan-out, as replays and History
+	// reads skip it. 0 means DefaultDedupWindow (2 minutes), negative turns
+	// both off.
+	DedupWindow time.Duration
+	// DedupSize caps the IDs remembered; 0 (or negative: it cannot be
+	// unbounded) means DefaultDedupSize (100,000).
+	DedupSize int
 
 	// Logger receives connection events at Info and Warn; nil means
 	// silent.

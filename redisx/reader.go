@@ -79,6 +79,10 @@ func (b *Broker) read(last string, n uint64) {
 				b.log.Warn("redisx: skipping a stream entry", "id", x.ID, "err", err)
 				continue
 			}
+			if !b.ids.Deliver(m) {
+				b.log.Debug("redisx: dropped a copy of a message delivered before", "topic", m.Topic, "id", m.ID, "cursor", m.Cursor)
+				continue
+			}
 			seq, _ := IDToSeq(x.ID)
 			dead = b.fan.Deliver(m.Topic, func(s *liveSub) bool { return s.offer(m, seq) }, dead[:0])
 			for _, s := range dead {

@@ -37,6 +37,13 @@
 //	    → {"type":"reply","id":"r1","topic":"$reply/…","header":{…},"data":…}
 //	{"type":"ping","id":"x"}                    → {"type":"pong","id":"x"} (id optional)
 //
+// A publish or request frame may carry "key", the publisher's idempotency
+// key (1 to 200 bytes of UTF-8, transport.CheckKey): it becomes the
+// message ID, and a frame repeating a key the broker accepted within its
+// dedup window is acknowledged with the original message_id, cursor and
+// time and not delivered again, so a client that lost the connection
+// before the ack publishes again with the same key, safely.
+//
 // Server → client:
 //
 //	{"type":"message","sub":"s1","topic":"chat/room1","id":"…","cursor":"…",

@@ -50,6 +50,7 @@ type clientFrame struct {
 	Since     string `json:"since,omitempty"`
 	Group     string `json:"group,omitempty"`
 	TimeoutMS int64  `json:"timeout_ms,omitempty"`
+	Key       string `json:"key,omitempty"` // publish, request: the idempotency key
 	frameMessage
 
 	payload []byte // Data or DataB64, decoded
@@ -122,6 +123,9 @@ func decodeClientFrame(b []byte) (clientFrame, error) {
 			return f, badFrame("", "%s needs an id", f.Type)
 		}
 		if err := pubsub.ValidateTopic(f.Topic); err != nil {
+			return f, &frameError{id: id, err: err}
+		}
+		if err := transport.CheckKey(f.Key); err != nil {
 			return f, &frameError{id: id, err: err}
 		}
 		if f.TimeoutMS < 0 || f.TimeoutMS > maxRequestTimeoutMS {
@@ -316,6 +320,7 @@ func appendClientFrame(dst []byte, f *clientFrame) []byte {
 	field("since", f.Since)
 	field("group", f.Group)
 	field("topic", f.Topic)
+	field("key", f.Key)
 	if len(f.Header) > 0 {
 		dst = append(dst, `,"header":`...)
 		dst = wire.AppendHeader(dst, f.Header)

@@ -70,9 +70,12 @@ func (c *Client) roundTrip(ctx context.Context, prefix string, f *clientFrame) (
 // Publish publishes msg (Topic, Data, Header, Retain) and waits for the
 // server's acknowledgement. It waits for a connection if there is none. An
 // error frame is returned as *Error; a connection lost before the answer
-// gives ErrDisconnected (the message may have been published).
+// gives ErrDisconnected (the message may have been published). msg.ID, when
+// set, is sent as the frame's "key", the broker's idempotency key: publish
+// again with the same ID after ErrDisconnected and the server answers
+// with the original receipt instead of delivering the message twice.
 func (c *Client) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receipt, error) {
-	r, err := c.roundTrip(ctx, "p", &clientFrame{Type: typePublish,
+	r, err := c.roundTrip(ctx, "p", &clientFrame{Type: typePublish, Key: msg.ID,
 		frameMessage: frameMessage{Topic: msg.Topic, Header: msg.Header, Retain: msg.Retain}, payload: msg.Data})
 	if err != nil {
 		return pubsub.Receipt{}, err

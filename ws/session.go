@@ -286,7 +286,7 @@ func (s *session) message(f *clientFrame, action transport.Action) (pubsub.Messa
 		s.sendErr(f.ID, err)
 		return pubsub.Message{}, false
 	}
-	return pubsub.Message{Topic: f.Topic, Data: f.payload, Header: f.Header, Retain: f.Retain}, true
+	return pubsub.Message{Topic: f.Topic, Data: f.payload, Header: f.Header, Retain: f.Retain, ID: f.Key}, true
 }
 
 func (s *session) publish(f *clientFrame) {
