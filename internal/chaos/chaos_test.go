@@ -72,3 +72,22 @@ func TestCheckerCounts(t *testing.T) {
 	require.Equal(t, 2, r.lost) // a#3 and a#10
 	require.Equal(t, map[string]int{"test": 1}, r.gaps)
 }
+
+// TestRefusesUnboundedOrRemote: the program runs bounded, on loopback only.
+func TestRefusesUnboundedOrRemote(t *testing.T) {
+	for _, args := range [][]string{
+		{"-duration", "2h"},
+		{"-disconnects", "1000000"},
+		{"-amqp", "amqp://guest:guest@10.1.2.3:5672/"},
+		{"-mqtt", "broker.example.com:1883"},
+		{"-no-such-flag"},
+	} {
+		var out, errOut bytes.Buffer
+		require.Equal(t, 2, cli(context.Background(), args, &out, &errOut), "%v", args)
+		require.NotEmpty(t, errOut.String(), "%v says why", args)
+	}
+	require.True(t, loopback("127.0.0.1:5672"))
+	require.True(t, loopback("[::1]:1883"))
+	require.True(t, loopback("localhost:1883"))
+	require.False(t, loopback("192.168.1.1:1883"))
+}
