@@ -46,6 +46,33 @@ func TestChaos(t *testing.T) {
 	require.Zero(t, sum.Bad)
 }
 
+// TestChaosCatchesLoss runs broken subscribers (they reconnect without
+// their cursor, so they miss what was published meanwhile and get no gap
+// signal): the run must report losses and fail.
+func TestChaosCatchesLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the chaos run takes about 20 s")
+	}
+	amqpURL := testenv.RabbitMQ(t)
+	mqttAddr := testenv.Mosquitto(t)
+	cfg := Config{
+		Duration: 10 * time.Second, Disconnects: 40, Faults: -1, Restarts: -1, Seed: 15,
+		PerKind: 1, Interval: 20 * time.Millisecond, ForgetCursors: true,
+		AMQPURL: amqpURL, MQTTAddr: mqttAddr,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sum, err := Run(ctx, cfg)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	sum.Print(&out)
+	t.Log("\n" + out.String())
+	require.False(t, sum.OK())
+	require.Positive(t, sum.Lost)
+	require.NotEmpty(t, sum.LostList)
+	require.Zero(t, sum.LinkFaults.Load())
+}
+
 // TestCheckerCounts feeds a tally by hand: a duplicate, a reorder, an
 // unexplained hole and a hole after a gap signal are each counted where
 // they belong.

@@ -26,7 +26,8 @@ type Config struct {
 	// Disconnects is how many random client kills are spread over Duration.
 	Disconnects int
 	// Faults is how many broker-link faults (cut or black hole of a
-	// hub↔RabbitMQ or hub↔Mosquitto link) are spread over Duration.
+	// hub↔RabbitMQ or hub↔Mosquitto link) are spread over Duration;
+	// negative means none.
 	Faults int
 	// Restarts is how many hub restarts are added to the faults; negative
 	// means none.
@@ -40,6 +41,10 @@ type Config struct {
 	PerKind int
 	// DrainTimeout bounds the wait for the last messages after the chaos.
 	DrainTimeout time.Duration
+	// ForgetCursors makes killed subscribers reconnect without their
+	// cursor, losing what was published meanwhile with no gap signal: a
+	// broken client, to show that the checker catches losses.
+	ForgetCursors bool
 	// AMQPURL and MQTTAddr locate the services (loopback).
 	AMQPURL, MQTTAddr string
 	// Logger receives the run's progress; nil is silent. HubLogger
@@ -72,8 +77,10 @@ func (c Config) withDefaults() Config {
 	if c.Disconnects <= 0 {
 		c.Disconnects = DefaultDisconnects
 	}
-	if c.Faults <= 0 {
+	if c.Faults == 0 {
 		c.Faults = DefaultFaults
+	} else if c.Faults < 0 {
+		c.Faults = 0
 	}
 	if c.Restarts == 0 {
 		c.Restarts = DefaultRestarts
@@ -137,6 +144,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		rnd: rand.New(rand.NewPCG(seed, 1))}
 	mw := &world{name: "mqtt", topicRoot: "chaos/" + run + "/m", rnd: rand.New(rand.NewPCG(seed, 2))}
 	aw.filter, mw.filter = aw.topicRoot+"/#", mw.topicRoot+"/#"
+	aw.forget = cfg.ForgetCursors
 	hl := cfg.HubLogger
 	hubA := &hub{name: "A", world: aw, log: hl.With("hub", "A"), dial: amqpDialer(viaProxy(cfg.AMQPURL, pa.Addr()), "A", hl.With("hub", "A"), aw)}
 	hubB := &hub{name: "B", world: aw, log: hl.With("hub", "B"), dial: amqpDialer(viaProxy(cfg.AMQPURL, pb.Addr()), "B", hl.With("hub", "B"), aw)}
@@ -369,6 +377,9 @@ type faultTargets struct {
 func faultLoop(ctx, hard context.Context, cfg Config, ft faultTargets, sum *Summary) {
 	rnd := rand.New(rand.NewPCG(cfg.Seed, 4))
 	n := cfg.Faults + cfg.Restarts
+	if n == 0 {
+		return
+	}
 	plan := make([]string, 0, n)
 	kinds := []string{"cut-amqp", "blackhole-amqp", "cut-mqtt", "blackhole-mqtt"}
 	for i := range cfg.Faults {

@@ -90,6 +90,11 @@ func (s *subscriber) loop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if killed && s.world.forget {
+			s.mu.Lock()
+			s.cursor = ""
+			s.mu.Unlock()
+		}
 		if !killed {
 			s.failures.Add(1)
 			if err != nil {

@@ -14,6 +14,7 @@ type world struct {
 	exchange  string // amqp: the exchange and queue prefix of this run
 	topicRoot string // every topic of the world starts with it
 	filter    string // what every subscriber subscribes to
+	forget    bool   // Config.ForgetCursors
 	hubs      []*hub
 	subs      []*subscriber
 	pubs      []*publisher
