@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-go/switchboard/pubsub"
@@ -37,13 +39,13 @@ func TestGroupAcrossNodes(t *testing.T) {
 	total := make(chan struct{}, n)
 	for i, s := range []pubsub.Subscription{m1, m2} {
 		wg.Go(func() {
-			for m := range s.C() {
-				require.Equal(t, 1, m.Attempt)
+			for m := range s.C() { // ends with Close below
+				assert.Equal(t, 1, m.Attempt) // not require: this is not the test goroutine
 				mu.Lock()
 				seen[string(m.Data)]++
 				per[i]++
 				mu.Unlock()
-				require.NoError(t, s.Ack(m))
+				assert.NoError(t, s.Ack(m))
 				total <- struct{}{}
 			}
 		})
@@ -77,9 +79,8 @@ func TestGroupOutlivesMembers(t *testing.T) {
 	_, err = b.Publish(c, pubsub.Message{Topic: "q", Data: []byte("1")})
 	require.NoError(t, err)
 	first := recv(t, s)
-	require.NoError(t, s.Close()) // unacked: back to the queue
-	for range s.C() {
-	} // C closes once the consumer is gone
+	require.NoError(t, s.Close())  // unacked: back to the queue
+	untilEnd(t, s, 10*time.Second) // C closes once the consumer is gone
 	_, err = b.Publish(c, pubsub.Message{Topic: "q", Data: []byte("2")})
 	require.NoError(t, err)
 

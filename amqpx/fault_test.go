@@ -132,8 +132,7 @@ func TestQueueLost(t *testing.T) {
 	admin := sp.channel()
 	_, err = admin.QueueDelete(b.NodeQueue(), false, false, false)
 	require.NoError(t, err)
-	for range sub.C() {
-	}
+	untilEnd(t, sub, 30*time.Second)
 	require.ErrorIs(t, sub.Err(), amqpx.ErrQueueLost)
 	require.Equal(t, 1, logs.count("amqpx: node queue was lost while disconnected"))
 
@@ -197,8 +196,7 @@ func TestOutageLongerThanExpiry(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "queue did not expire")
 	}
 	px.Restore()
-	for range sub.C() {
-	}
+	untilEnd(t, sub, 30*time.Second)
 	require.ErrorIs(t, sub.Err(), amqpx.ErrQueueLost)
 }
 

@@ -40,8 +40,27 @@ func (h *Handler) fromPublish(r *pb.PublishRequest) (pubsub.Message, error) {
 	if err := h.checkSize(r.GetData(), r.GetHeader()); err != nil {
 		return pubsub.Message{}, err
 	}
+	id, err := messageKey(r.GetId(), r.GetKey())
+	if err != nil {
+		return pubsub.Message{}, err
+	}
 	return pubsub.Message{Topic: r.GetTopic(), Data: r.GetData(), Header: r.GetHeader(),
-		Retain: r.GetRetain(), ID: r.GetId()}, nil
+		Retain: r.GetRetain(), ID: id}, nil
+}
+
+// messageKey returns the message ID a request fixes: its key, or its id
+// (both checked with transport.CheckKey); two different ones are refused.
+func messageKey(id, key string) (string, error) {
+	if id != "" && key != "" && id != key {
+		return "", fmt.Errorf("%w: id and key differ (set one, the key)", transport.ErrBadRequest)
+	}
+	if key == "" {
+		key = id
+	}
+	if err := transport.CheckKey(key); err != nil {
+		return "", err
+	}
+	return key, nil
 }
 
 func (h *Handler) checkSize(data []byte, header map[string]string) error {

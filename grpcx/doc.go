@@ -31,7 +31,11 @@
 //
 // switchboard.pubsub.v1.PubSubService has five methods:
 //
-//   - Publish (unary): topic, data, header, retain → id, cursor, time.
+//   - Publish (unary): topic, data, header, retain → id, cursor, time. An
+//     optional key (the idempotency key, at most 200 bytes; or id, the
+//     same) becomes the message id: a Publish repeating it within the
+//     broker's dedup window gets the original receipt and delivers
+//     nothing, so a client retries a failed call with the same key.
 //   - Subscribe (server stream): filters, since, group → Opened, then
 //     messages. Opened comes first and says the subscription is active; it
 //     carries a Gap when messages may have been missed, and the head cursor

@@ -107,6 +107,10 @@ func (s *service) Request(ctx context.Context, req *connect.Request[pb.RequestRe
 	if err := h.checkSize(r.GetData(), r.GetHeader()); err != nil {
 		return nil, h.toError(err)
 	}
+	key, err := messageKey("", r.GetKey())
+	if err != nil {
+		return nil, h.toError(err)
+	}
 	if err := h.authorize(ctx, id, transport.ActionRequest, r.GetTopic()); err != nil {
 		return nil, h.toError(err)
 	}
@@ -120,7 +124,7 @@ func (s *service) Request(ctx context.Context, req *connect.Request[pb.RequestRe
 	defer cancel(nil)
 	stop := context.AfterFunc(h.ctx, func() { cancel(errShuttingDown) })
 	defer stop()
-	reply, err := pubsub.Request(ctx, h.b, pubsub.Message{Topic: r.GetTopic(), Data: r.GetData(), Header: r.GetHeader()})
+	reply, err := pubsub.Request(ctx, h.b, pubsub.Message{Topic: r.GetTopic(), Data: r.GetData(), Header: r.GetHeader(), ID: key})
 	if err != nil {
 		if c := context.Cause(ctx); c != nil && errors.Is(c, transport.ErrUnavailable) {
 			err = c

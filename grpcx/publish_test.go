@@ -34,6 +34,9 @@ func TestPublishErrors(t *testing.T) {
 			"too-large":     {&pb.PublishRequest{Topic: "a", Data: make([]byte, 1001)}, connect.CodeResourceExhausted},
 			"header-large":  {&pb.PublishRequest{Topic: "a", Data: make([]byte, 900), Header: map[string]string{"k": strings.Repeat("v", 200)}}, connect.CodeResourceExhausted},
 			"read-max-size": {&pb.PublishRequest{Topic: "a", Data: make([]byte, 5000)}, connect.CodeResourceExhausted},
+			"key-too-long":  {&pb.PublishRequest{Topic: "a", Key: strings.Repeat("k", 201)}, connect.CodeInvalidArgument},
+			"id-too-long":   {&pb.PublishRequest{Topic: "a", Id: strings.Repeat("k", 201)}, connect.CodeInvalidArgument},
+			"id-not-key":    {&pb.PublishRequest{Topic: "a", Id: "x", Key: "y"}, connect.CodeInvalidArgument},
 		} {
 			t.Run(proto+"/"+name, func(t *testing.T) {
 				_, err := c.Publish(ctx, connect.NewRequest(tc.req))
@@ -199,6 +202,32 @@ func TestRequest(t *testing.T) {
 			requireCode(t, connect.CodeInvalidArgument, err)
 		})
 	}
+}
+
+// TestPublishKey: PublishRequest.key is the idempotency key; a repeat gets
+// the original receipt and is not delivered again.
+func TestPublishKey(t *testing.T) {
+	ctx := testCtx(t)
+	e := newEnv(t, nil, pubsub.MemoryOptions{})
+	sub, err := e.b.Subscribe(ctx, "k/#", nil)
+	require.NoError(t, err)
+	defer sub.Close()
+	for _, proto := range protocols {
+		c := e.client(proto)
+		key := "key-" + proto
+		first, err := c.Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: "k/" + proto, Key: key, Data: []byte("one")}))
+		require.NoError(t, err)
+		require.Equal(t, key, first.Msg.GetId())
+		again, err := c.Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: "k/" + proto, Key: key, Id: key, Data: []byte("again")}))
+		require.NoError(t, err)
+		require.Equal(t, first.Msg.GetCursor(), again.Msg.GetCursor(), "%s: the original receipt", proto)
+		require.True(t, first.Msg.GetTime().AsTime().Equal(again.Msg.GetTime().AsTime()))
+		m := <-sub.C()
+		require.Equal(t, "one", string(m.Data))
+	}
+	_, err = e.client("grpc").Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: "k/end", Data: []byte("end")}))
+	require.NoError(t, err)
+	require.Equal(t, "end", string((<-sub.C()).Data), "no repeat was delivered")
 }
 
 func TestMalformedRequests(t *testing.T) {

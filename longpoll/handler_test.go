@@ -51,25 +51,61 @@ func publish(t testing.TB, b pubsub.Broker, topic, data string) pubsub.Receipt {
 	return r
 }
 
-func get(t testing.TB, ctx context.Context, u string) (int, response) {
+// polled is the outcome of one poll.
+type polled struct {
+	status int
+	r      response
+	err    error
+}
+
+// fetch polls once without testify, so goroutines may call it; check its
+// outcome on the test goroutine (ok).
+func fetch(ctx context.Context, u string) polled {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var r response
-	if resp.StatusCode == http.StatusOK {
-		require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-		require.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
+	if err != nil {
+		return polled{err: err}
 	}
-	return resp.StatusCode, r
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return polled{err: err}
+	}
+	defer resp.Body.Close()
+	p := polled{status: resp.StatusCode}
+	if resp.StatusCode == http.StatusOK {
+		if ct, cc := resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"); ct != "application/json" || cc != "no-store" {
+			p.err = fmt.Errorf("Content-Type %q, Cache-Control %q", ct, cc)
+			return p
+		}
+		p.err = json.NewDecoder(resp.Body).Decode(&p.r)
+	}
+	return p
+}
+
+// goPoll polls in a goroutine; its outcome arrives on the channel.
+func goPoll(u string) <-chan polled {
+	c := make(chan polled, 1)
+	go func() { c <- fetch(context.Background(), u) }()
+	return c
+}
+
+// ok requires a 200 answer and returns it (test goroutine only).
+func (p polled) ok(t testing.TB) response {
+	t.Helper()
+	require.NoError(t, p.err)
+	require.Equal(t, http.StatusOK, p.status)
+	return p.r
+}
+
+func get(t testing.TB, ctx context.Context, u string) (int, response) {
+	t.Helper()
+	p := fetch(ctx, u)
+	require.NoError(t, p.err)
+	return p.status, p.r
 }
 
 func poll(t testing.TB, u string) response {
-	status, r := get(t, context.Background(), u)
-	require.Equal(t, http.StatusOK, status)
-	return r
+	t.Helper()
+	return fetch(context.Background(), u).ok(t)
 }
 
 func TestPollAnswersAtOnceWithBacklog(t *testing.T) {
@@ -105,13 +141,12 @@ func TestPollAnswersAtOnceWithBacklog(t *testing.T) {
 
 func TestPollHoldsUntilAMessageArrives(t *testing.T) {
 	b, h, srv := setup(t, pubsub.MemoryOptions{}, nil)
-	done := make(chan response, 1)
-	go func() { _, r := get(t, context.Background(), srv.URL+"?topic=t&timeout=10s"); done <- r }()
+	done := goPoll(srv.URL + "?topic=t&timeout=10s")
 	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
 	// The poll has no cursor: it starts from the head and waits.
 	publish(t, b, "other", "x")
 	rec := publish(t, b, "t", `{"hello":"world"}`)
-	r := <-done
+	r := (<-done).ok(t)
 	require.Len(t, r.Messages, 1)
 	require.JSONEq(t, `{"hello":"world"}`, string(r.Messages[0].Data))
 	require.Equal(t, rec.Cursor, r.Cursor)
@@ -251,11 +286,7 @@ func TestPollLimitAndShutdown(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	start := poll(t, srv.URL+"?topic=t&timeout=0")
-	done := make(chan response, 1)
-	go func() {
-		_, r := get(t, context.Background(), srv.URL+"?topic=t&timeout=60&cursor="+start.Cursor)
-		done <- r
-	}()
+	done := goPoll(srv.URL + "?topic=t&timeout=60&cursor=" + start.Cursor)
 	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
 	resp, err := http.Get(srv.URL + "?topic=t")
 	require.NoError(t, err)
@@ -264,7 +295,7 @@ func TestPollLimitAndShutdown(t *testing.T) {
 	require.Equal(t, "1", resp.Header.Get("Retry-After"))
 
 	require.NoError(t, h.Shutdown(context.Background()))
-	r := <-done
+	r := (<-done).ok(t)
 	require.Empty(t, r.Messages)
 	require.Equal(t, start.Cursor, r.Cursor) // nothing lost: same position
 	status, _ := get(t, context.Background(), srv.URL+"?topic=t")
@@ -278,15 +309,15 @@ func TestPollWithoutHistory(t *testing.T) {
 	require.NotNil(t, r.History)
 	require.False(t, *r.History)
 	require.False(t, r.Gap)
-	done := make(chan response, 1)
-	go func() { done <- poll(t, srv.URL+"?topic=t&timeout=10s&cursor=x") }()
+	done := goPoll(srv.URL + "?topic=t&timeout=10s&cursor=x")
 	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
 	// The subscription may start just after Active counts the poll: publish
 	// until the poll answers.
 	for i := 0; ; i++ {
 		publish(t, b, "t", "live")
 		select {
-		case r = <-done:
+		case p := <-done:
+			r = p.ok(t)
 			require.True(t, r.Gap)
 			require.NotEmpty(t, r.Messages)
 			data, err := wire.DecodeData(r.Messages[0].Data, r.Messages[0].DataB64)
@@ -323,15 +354,15 @@ func TestPollCORS(t *testing.T) {
 // message once, in order (one subscription for all the filters).
 func TestPollWithoutHistoryOverlappingFilters(t *testing.T) {
 	b, h, srv := setup(t, pubsub.MemoryOptions{HistorySize: -1}, nil)
-	done := make(chan response, 1)
-	go func() { done <- poll(t, srv.URL+"?topic=a/%23&topic=a/b&topic=%2B/b&timeout=10s") }()
+	done := goPoll(srv.URL + "?topic=a/%23&topic=a/b&topic=%2B/b&timeout=10s")
 	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
 	// The subscription may start just after Active counts the poll: publish
 	// until the poll answers.
 	for i := 0; ; i++ {
 		publish(t, b, "a/b", fmt.Sprint(i))
 		select {
-		case r := <-done:
+		case p := <-done:
+			r := p.ok(t)
 			require.NotEmpty(t, r.Messages)
 			prev := -1
 			for _, m := range r.Messages {

@@ -142,11 +142,9 @@ func (d *Dedup) Begin(ctx context.Context, topic, id string) (rec Receipt, dup b
 		d.expireLocked(d.now())
 		e := d.entries[key]
 		switch {
-		case e != nil && e.accepted:
-			r := e.rec
-			d.mu.Unlock()
-			return r, true, nil, nil
 		case e != nil && e.pending != nil:
+			// In flight here: its own receipt is the original, even when
+			// the broker delivered the message before confirming it.
 			wait := e.pending
 			d.mu.Unlock()
 			select {
@@ -155,6 +153,10 @@ func (d *Dedup) Begin(ctx context.Context, topic, id string) (rec Receipt, dup b
 			case <-ctx.Done():
 				return Receipt{}, false, nil, ctx.Err()
 			}
+		case e != nil && e.accepted:
+			r := e.rec
+			d.mu.Unlock()
+			return r, true, nil, nil
 		}
 		e = d.entryLocked(key)
 		e.pending = make(chan struct{})

@@ -159,3 +159,25 @@ func ExampleDedup() {
 	// paid
 	// shipped
 }
+
+// TestDedupDeliveredBeforeConfirm: a network broker may deliver a message
+// before it confirms the publish; a repeat racing the confirm still gets
+// the publish's receipt, not one made up from the delivery.
+func TestDedupDeliveredBeforeConfirm(t *testing.T) {
+	d := pubsub.NewDedup(0, 0, nil)
+	ctx := context.Background()
+	_, _, end, err := d.Begin(ctx, "t", "k")
+	require.NoError(t, err)
+	require.True(t, d.Deliver(&pubsub.Message{Topic: "t", ID: "k", Cursor: "c1"}))
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, dup, _, err := d.Begin(cctx, "t", "k")
+	require.ErrorIs(t, err, context.Canceled, "a repeat waits for the publish in flight")
+	require.False(t, dup)
+	end(pubsub.Receipt{ID: "k", Time: time.Unix(7, 7)}, nil)
+	r, dup, _, err := d.Begin(ctx, "t", "k")
+	require.NoError(t, err)
+	require.True(t, dup)
+	require.Equal(t, time.Unix(7, 7), r.Time, "the publish's receipt")
+	require.Equal(t, "c1", r.Cursor, "completed with the delivery's cursor")
+}

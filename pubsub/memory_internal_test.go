@@ -71,8 +71,7 @@ func TestMemoryReplayCloseMidway(t *testing.T) {
 	require.NoError(t, err)
 	recv(t, sub)
 	require.NoError(t, b.Close()) // must wait for the replay goroutine (goleak checks)
-	for range sub.C() {
-	}
+	untilEnd(t, sub, 10*time.Second)
 	require.ErrorIs(t, sub.Err(), pubsub.ErrClosed)
 }
 
@@ -259,4 +258,24 @@ func TestHead(t *testing.T) {
 	h, err = pubsub.Head(ctx, nh)
 	require.NoError(t, err)
 	require.Empty(t, h)
+}
+
+// untilEnd reads sub until its channel closes and returns what it read;
+// the test fails when the subscription has not ended within d (a bound
+// instead of an unbounded range, which would hang until go test's timeout).
+func untilEnd(t *testing.T, sub pubsub.Subscription, d time.Duration) []*pubsub.Message {
+	t.Helper()
+	timeout := time.After(d)
+	var got []*pubsub.Message
+	for {
+		select {
+		case m, ok := <-sub.C():
+			if !ok {
+				return got
+			}
+			got = append(got, m)
+		case <-timeout:
+			t.Fatalf("subscription did not end within %v (%d messages read)", d, len(got))
+		}
+	}
 }

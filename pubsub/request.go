@@ -11,7 +11,10 @@ import (
 // HeaderReplyTo and a correlation id in HeaderCorrelationID, then waits for
 // the first reply carrying that correlation id. A responder answers with
 // Reply. Cancel ctx (or give it a deadline) to stop waiting; the error is
-// then the context's. Request works over any Broker.
+// then the context's. Request works over any Broker. A msg.ID is kept: it
+// is the request's idempotency key, so a Request repeating an ID the
+// broker accepted within its dedup window is not delivered again (and gets
+// no reply: the first one's went to its own reply topic).
 func Request(ctx context.Context, b Broker, msg Message) (*Message, error) {
 	if err := ValidateTopic(msg.Topic); err != nil {
 		return nil, err
@@ -33,7 +36,7 @@ func Request(ctx context.Context, b Broker, msg Message) (*Message, error) {
 	h[HeaderReplyTo] = replyTo
 	h[HeaderCorrelationID] = id
 	msg.Header = h
-	msg.ID, msg.Cursor, msg.Retain = "", "", false
+	msg.Cursor, msg.Retain = "", false
 	if _, err := b.Publish(ctx, msg); err != nil {
 		return nil, fmt.Errorf("failed to publish the request: %w", err)
 	}

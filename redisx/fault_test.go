@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -155,8 +156,7 @@ func TestTrimmedDuringOutage(t *testing.T) {
 		require.NoError(t, err)
 	}
 	px.Restore()
-	for range sub.C() {
-	}
+	untilEnd(t, sub, 30*time.Second)
 	require.ErrorIs(t, sub.Err(), redisx.ErrTrimmed)
 
 	again, err := node.Subscribe(c, "feed/#", &pubsub.SubscribeOptions{Since: r.Cursor})
@@ -186,11 +186,9 @@ func TestRedisLostKeys(t *testing.T) {
 	sp.cleanup() // what a restart without persistence does to the keys
 	_, err = node.Publish(c, pubsub.Message{Topic: "x", Data: []byte("after")})
 	require.NoError(t, err)
-	for range sub.C() {
-	}
+	untilEnd(t, sub, 30*time.Second)
 	require.ErrorIs(t, sub.Err(), redisx.ErrReset)
-	for range group.C() {
-	}
+	untilEnd(t, group, 30*time.Second)
 	require.Error(t, group.Err())
 	require.NotEqual(t, old, node.Epoch())
 

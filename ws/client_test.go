@@ -2,6 +2,7 @@ package ws
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -111,41 +112,144 @@ func TestClientPublishSubscribeRequest(t *testing.T) {
 }
 
 // restartableServer serves one Memory broker on a fixed address; restart
-// replaces the Handler and http.Server as a process restart would.
+// replaces the Handler and http.Server as a process restart would. The
+// port is held across restarts (by a portKeeper): listening again on it
+// could fail when, under parallel load, another connection took it as its
+// local port meanwhile.
 type restartableServer struct {
 	t      *testing.T
 	addr   string
 	broker pubsub.Broker
+	port   *portKeeper
 	h      *Handler
 	srv    *http.Server
 	served chan struct{}
 }
 
+// start serves on the test goroutine; tryStart is for other goroutines.
 func (r *restartableServer) start() {
 	r.t.Helper()
-	var ln net.Listener
-	var err error
-	if r.addr == "" {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(r.t, err)
+	require.NoError(r.t, r.tryStart())
+}
+
+func (r *restartableServer) tryStart() error {
+	if r.port == nil {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		r.port = newPortKeeper(ln)
 		r.addr = ln.Addr().String()
-	} else {
-		ln, err = net.Listen("tcp", r.addr)
-		require.NoError(r.t, err)
+		r.t.Cleanup(r.port.close)
 	}
 	r.h = NewHandler(r.broker, nil)
 	r.srv = &http.Server{Handler: r.h}
 	r.served = make(chan struct{})
+	ln := r.port.listen()
 	go func() { defer close(r.served); _ = r.srv.Serve(ln) }()
+	return nil
 }
 
+// stop shuts down on the test goroutine; tryStop is for other goroutines.
 func (r *restartableServer) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(r.t, r.h.Shutdown(ctx))
-	require.NoError(r.t, r.srv.Shutdown(ctx))
-	<-r.served
+	r.t.Helper()
+	require.NoError(r.t, r.tryStop())
 }
+
+func (r *restartableServer) tryStop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.h.Shutdown(ctx); err != nil {
+		return fmt.Errorf("handler shutdown: %w", err)
+	}
+	if err := r.srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("server shutdown: %w", err)
+	}
+	<-r.served
+	return nil
+}
+
+// portKeeper accepts on one listener for the whole test and hands the
+// connections to the listener of the server running now; between servers
+// it closes them at once, as a port nobody serves would refuse them.
+type portKeeper struct {
+	ln   net.Listener
+	mu   sync.Mutex
+	cur  *keptListener
+	done chan struct{}
+}
+
+func newPortKeeper(ln net.Listener) *portKeeper {
+	p := &portKeeper{ln: ln, done: make(chan struct{})}
+	go p.run()
+	return p
+}
+
+func (p *portKeeper) run() {
+	defer close(p.done)
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		cur := p.cur
+		p.mu.Unlock()
+		if cur == nil {
+			_ = c.Close()
+			continue
+		}
+		select {
+		case cur.conns <- c:
+		case <-cur.closed:
+			_ = c.Close()
+		}
+	}
+}
+
+// listen returns the listener of the next server.
+func (p *portKeeper) listen() net.Listener {
+	l := &keptListener{p: p, conns: make(chan net.Conn), closed: make(chan struct{})}
+	p.mu.Lock()
+	p.cur = l
+	p.mu.Unlock()
+	return l
+}
+
+func (p *portKeeper) close() {
+	_ = p.ln.Close()
+	<-p.done
+}
+
+type keptListener struct {
+	p      *portKeeper
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *keptListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *keptListener) Close() error {
+	l.once.Do(func() {
+		l.p.mu.Lock()
+		if l.p.cur == l {
+			l.p.cur = nil
+		}
+		l.p.mu.Unlock()
+		close(l.closed)
+	})
+	return nil
+}
+
+func (l *keptListener) Addr() net.Addr { return l.p.ln.Addr() }
 
 func TestClientSurvivesServerRestart(t *testing.T) {
 	b := pubsub.NewMemory(nil)
@@ -171,7 +275,7 @@ func TestClientSurvivesServerRestart(t *testing.T) {
 		}
 	}()
 	pubDone := make(chan error, 1)
-	restarted := make(chan struct{}, 2)
+	restarted := make(chan error, 2)
 	for i := range total {
 		ev := next(t, sub)
 		require.False(t, ev.Gap, "no gap expected at %d", i)
@@ -179,13 +283,17 @@ func TestClientSurvivesServerRestart(t *testing.T) {
 		switch i {
 		case 100, 300:
 			if i == 300 {
-				<-restarted // the first restart is over: we got messages since
+				// the first restart is over: we got messages since
+				require.NoError(t, <-restarted, "first restart")
 			}
 			// Restart from another goroutine: the close handshake needs
-			// this consumer to keep reading.
+			// this consumer to keep reading. Its errors come back here
+			// (require only runs on the test goroutine).
 			go func() {
-				defer func() { restarted <- struct{}{} }()
-				rs.stop()
+				if err := rs.tryStop(); err != nil {
+					restarted <- err
+					return
+				}
 				if i == 300 {
 					// A publish while disconnected waits for the reconnect.
 					go func() {
@@ -193,11 +301,11 @@ func TestClientSurvivesServerRestart(t *testing.T) {
 						pubDone <- err
 					}()
 				}
-				rs.start()
+				restarted <- rs.tryStart()
 			}()
 		}
 	}
-	<-restarted
+	require.NoError(t, <-restarted, "second restart")
 	wg.Wait()
 	require.NoError(t, <-pubDone)
 	require.NoError(t, c.Close())

@@ -206,7 +206,13 @@ type PublishRequest struct {
 	// clears it).
 	Retain bool `protobuf:"varint,4,opt,name=retain,proto3" json:"retain,omitempty"`
 	// Id optionally fixes the message id; empty lets the broker assign one.
-	Id            string `protobuf:"bytes,5,opt,name=id,proto3" json:"id,omitempty"`
+	Id string `protobuf:"bytes,5,opt,name=id,proto3" json:"id,omitempty"`
+	// Key is the publisher's idempotency key (at most 200 bytes of UTF-8
+	// without control characters): it becomes the message id, and a publish
+	// repeating a key the broker accepted within its dedup window is answered
+	// with the original receipt and not delivered again. Set key or id, or
+	// both to the same value.
+	Key           string `protobuf:"bytes,6,opt,name=key,proto3" json:"key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -272,6 +278,13 @@ func (x *PublishRequest) GetRetain() bool {
 func (x *PublishRequest) GetId() string {
 	if x != nil {
 		return x.Id
+	}
+	return ""
+}
+
+func (x *PublishRequest) GetKey() string {
+	if x != nil {
+		return x.Key
 	}
 	return ""
 }
@@ -1488,7 +1501,11 @@ type RequestRequest struct {
 	// Data is the request payload.
 	Data []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
 	// Header is string metadata.
-	Header        map[string]string `protobuf:"bytes,3,rep,name=header,proto3" json:"header,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Header map[string]string `protobuf:"bytes,3,rep,name=header,proto3" json:"header,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Key is the idempotency key of the request message, as in
+	// PublishRequest: a repeat within the broker's dedup window is not
+	// delivered again (so it gets no new reply).
+	Key           string `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1542,6 +1559,13 @@ func (x *RequestRequest) GetHeader() map[string]string {
 		return x.Header
 	}
 	return nil
+}
+
+func (x *RequestRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
 }
 
 // RequestResponse carries the first reply.
@@ -1606,13 +1630,14 @@ const file_switchboard_pubsub_v1_pubsub_proto_rawDesc = "" +
 	"\aattempt\x18\b \x01(\x05R\aattempt\x1a9\n" +
 	"\vHeaderEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe8\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfa\x01\n" +
 	"\x0ePublishRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12I\n" +
 	"\x06header\x18\x03 \x03(\v21.switchboard.pubsub.v1.PublishRequest.HeaderEntryR\x06header\x12\x16\n" +
 	"\x06retain\x18\x04 \x01(\bR\x06retain\x12\x0e\n" +
-	"\x02id\x18\x05 \x01(\tR\x02id\x1a9\n" +
+	"\x02id\x18\x05 \x01(\tR\x02id\x12\x10\n" +
+	"\x03key\x18\x06 \x01(\tR\x03key\x1a9\n" +
 	"\vHeaderEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"i\n" +
@@ -1694,11 +1719,12 @@ const file_switchboard_pubsub_v1_pubsub_proto_rawDesc = "" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12\x1f\n" +
 	"\vlast_cursor\x18\x04 \x01(\tR\n" +
-	"lastCursor\"\xc0\x01\n" +
+	"lastCursor\"\xd2\x01\n" +
 	"\x0eRequestRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12I\n" +
-	"\x06header\x18\x03 \x03(\v21.switchboard.pubsub.v1.RequestRequest.HeaderEntryR\x06header\x1a9\n" +
+	"\x06header\x18\x03 \x03(\v21.switchboard.pubsub.v1.RequestRequest.HeaderEntryR\x06header\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\tR\x03key\x1a9\n" +
 	"\vHeaderEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"G\n" +
