@@ -14,7 +14,7 @@
 //     gRPC protocol over h2c), GraphQL (coder/websocket speaking
 //     graphql-transport-ws) and MQTT 5 (paho.golang) subscribe to the
 //     world's filter. Publishers over REST (Idempotency-Key header),
-//     WebSocket (publish frame "key"), gRPC (PublishRequest id) and MQTT
+//     WebSocket (publish frame "key"), gRPC (PublishRequest key) and MQTT
 //     (user property sb-id) publish numbered payloads, one at a time, each
 //     to its own topic. A publish that fails is counted and retried with
 //     the same key until it is acknowledged, after reconnecting.

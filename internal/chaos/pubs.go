@@ -102,7 +102,7 @@ type jsonRaw []byte
 func (j jsonRaw) MarshalJSON() ([]byte, error) { return j, nil }
 
 // grpcPub publishes with the generated Connect client over the gRPC
-// protocol; PublishRequest.id becomes Message.ID, the idempotency key.
+// protocol, with PublishRequest.key (D2).
 type grpcPub struct {
 	c  pubsubv1connect.PubSubServiceClient
 	tr *http.Transport
@@ -114,7 +114,7 @@ func dialGRPC(_ context.Context, h *hub) (pubConn, error) {
 }
 
 func (g *grpcPub) publish(ctx context.Context, topic, key string, data []byte) error {
-	_, err := g.c.Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: topic, Data: data, Id: key}))
+	_, err := g.c.Publish(ctx, connect.NewRequest(&pb.PublishRequest{Topic: topic, Data: data, Key: key}))
 	return err
 }
 
