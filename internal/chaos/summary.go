@@ -190,8 +190,14 @@ func (s *Summary) Print(out io.Writer) {
 	fmt.Fprintln(out)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "disconnects\t%d\t(%s)\n", s.Disconnects.Load(), kv(s.kills))
-	fmt.Fprintf(tw, "link faults\t%d\t(%s)\n", s.LinkFaults.Load(), kv(s.faults))
-	fmt.Fprintf(tw, "hub restarts\t%d\t\n", s.Restarts.Load())
+	links := map[string]int{}
+	for k, v := range s.faults {
+		if k != "restart-hub" {
+			links[k] = v
+		}
+	}
+	fmt.Fprintf(tw, "link faults\t%d\t(%s)\n", s.LinkFaults.Load(), kv(links))
+	fmt.Fprintf(tw, "hub restarts\t%d\t(graceful; their clients moved to the other hub)\n", s.Restarts.Load())
 	fmt.Fprintf(tw, "published\t%d\t(%d attempts, %d errors retried with their key)\n", s.Published, s.PubAttempts, s.PubErrors)
 	fmt.Fprintf(tw, "delivered\t%d\t(per subscriber, each message once)\n", s.Delivered)
 	fmt.Fprintf(tw, "lost\t%d\t\n", s.Lost)
