@@ -24,8 +24,9 @@
 //   - -faults broker-link faults: cuts (connections closed, new ones
 //     refused for 1–3 s) and black holes (nothing forwarded for 3–8 s,
 //     connections left open) of a hub↔RabbitMQ or the hub↔Mosquitto
-//     link, and -restarts graceful restarts of a RabbitMQ hub (its clients
-//     move to the other one).
+//     link, and -restarts restarts of a RabbitMQ hub, every other one a
+//     crash (handlers and connections cut at once, no go-away signal);
+//     its clients move to the other hub.
 //
 // Each subscriber's stream is checked per publisher: a repeated message is
 // a duplicate, an older one is out of order, and a hole is a loss unless an
@@ -45,7 +46,7 @@
 // them), and exits 1 when anything was lost, duplicated or reordered (2
 // when the run could not be set up).
 //
-// The short run (about 100 disconnects, 4 faults and a restart in 60 s) is
+// The short run (about 100 disconnects, 4 link faults and 2 restarts in 60 s) is
 // TestChaos in this package (it skips without RabbitMQ and Mosquitto unless
 // SWITCHBOARD_REQUIRE_SERVICES=1). The long run, 1,000 disconnects and 12
 // link faults plus 3 hub restarts in 10 minutes:

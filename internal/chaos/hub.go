@@ -156,6 +156,25 @@ func (h *hub) stop() {
 	}
 }
 
+// crash stops the hub abruptly: every handler and connection is cut at
+// once (Close, no go-away signal), then the broker closes.
+func (h *hub) crash() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.up {
+		return
+	}
+	h.up = false
+	_ = h.server.Close()
+	for _, p := range h.parts {
+		_ = p.Close()
+	}
+	h.serving.Wait()
+	if err := h.broker.Close(); err != nil && !errors.Is(err, pubsub.ErrClosed) {
+		h.log.Debug("broker close", "hub", h.name, "err", err)
+	}
+}
+
 // isUp reports whether the hub serves now.
 func (h *hub) isUp() bool {
 	h.mu.Lock()

@@ -57,7 +57,7 @@ const (
 	DefaultDuration     = 60 * time.Second
 	DefaultDisconnects  = 100
 	DefaultFaults       = 4
-	DefaultRestarts     = 1
+	DefaultRestarts     = 2
 	DefaultInterval     = 100 * time.Millisecond
 	DefaultPerKind      = 2
 	DefaultDrainTimeout = 45 * time.Second
@@ -391,6 +391,7 @@ func faultLoop(ctx, hard context.Context, cfg Config, ft faultTargets, sum *Summ
 	rnd.Shuffle(len(plan), func(i, j int) { plan[i], plan[j] = plan[j], plan[i] })
 	slot := cfg.Duration / time.Duration(n)
 	start := time.Now()
+	restarts := 0
 	for i, kind := range plan {
 		// Each fault starts in the first part of its slot, so it has ended
 		// before the next one starts (and before the run's end).
@@ -431,7 +432,12 @@ func faultLoop(ctx, hard context.Context, cfg Config, ft faultTargets, sum *Summ
 			ft.mqtt.Restore()
 		case "restart-hub":
 			h := ft.amqpHubs[which]
-			h.stop()
+			if restarts++; restarts%2 == 0 {
+				kind = "crash-hub" // every other restart is abrupt
+				h.crash()
+			} else {
+				h.stop()
+			}
 			// Clients of the stopped hub move to the other one (a load
 			// balancer would send them there).
 			for _, w := range ft.worlds {

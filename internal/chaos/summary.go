@@ -55,7 +55,7 @@ func (s *Summary) disconnect(kind string) {
 }
 
 func (s *Summary) fault(kind string) {
-	if kind == "restart-hub" {
+	if kind == "restart-hub" || kind == "crash-hub" {
 		s.Restarts.Add(1)
 	} else {
 		s.LinkFaults.Add(1)
@@ -192,12 +192,12 @@ func (s *Summary) Print(out io.Writer) {
 	fmt.Fprintf(tw, "disconnects\t%d\t(%s)\n", s.Disconnects.Load(), kv(s.kills))
 	links := map[string]int{}
 	for k, v := range s.faults {
-		if k != "restart-hub" {
+		if k != "restart-hub" && k != "crash-hub" {
 			links[k] = v
 		}
 	}
 	fmt.Fprintf(tw, "link faults\t%d\t(%s)\n", s.LinkFaults.Load(), kv(links))
-	fmt.Fprintf(tw, "hub restarts\t%d\t(graceful; their clients moved to the other hub)\n", s.Restarts.Load())
+	fmt.Fprintf(tw, "hub restarts\t%d\t(%d graceful, %d crashes; their clients moved to the other hub)\n", s.Restarts.Load(), s.faults["restart-hub"], s.faults["crash-hub"])
 	fmt.Fprintf(tw, "published\t%d\t(%d attempts, %d errors retried with their key)\n", s.Published, s.PubAttempts, s.PubErrors)
 	fmt.Fprintf(tw, "delivered\t%d\t(per subscriber, each message once)\n", s.Delivered)
 	fmt.Fprintf(tw, "lost\t%d\t\n", s.Lost)
