@@ -347,10 +347,12 @@ func killLoop(ctx context.Context, cfg Config, worlds []*world, sum *Summary) {
 		}
 	}
 	every := cfg.Duration / time.Duration(cfg.Disconnects+1)
-	for range cfg.Disconnects {
-		// Jitter: between half and one and a half of the mean pause.
-		sleep(ctx, every/2+time.Duration(rnd.Int64N(int64(every)+1)))
-		if ctx.Err() != nil {
+	start := time.Now()
+	for i := range cfg.Disconnects {
+		// Kill i at (i+1)·every, give or take half of every: all of them
+		// fall within the run.
+		at := time.Duration(i+1)*every - every/2 + time.Duration(rnd.Int64N(int64(every)+1))
+		if sleep(ctx, time.Until(start.Add(at))); ctx.Err() != nil {
 			return
 		}
 		for range 10 { // a client without a connection or cursor yet: pick another

@@ -197,7 +197,7 @@ func (s *Summary) Print(out io.Writer) {
 		}
 	}
 	fmt.Fprintf(tw, "link faults\t%d\t(%s)\n", s.LinkFaults.Load(), kv(links))
-	fmt.Fprintf(tw, "hub restarts\t%d\t(%d graceful, %d crashes; their clients moved to the other hub)\n", s.Restarts.Load(), s.faults["restart-hub"], s.faults["crash-hub"])
+	fmt.Fprintf(tw, "hub restarts\t%d\t(graceful %d, crash %d; their clients moved to the other hub)\n", s.Restarts.Load(), s.faults["restart-hub"], s.faults["crash-hub"])
 	fmt.Fprintf(tw, "published\t%d\t(%d attempts, %d errors retried with their key)\n", s.Published, s.PubAttempts, s.PubErrors)
 	fmt.Fprintf(tw, "delivered\t%d\t(per subscriber, each message once)\n", s.Delivered)
 	fmt.Fprintf(tw, "lost\t%d\t\n", s.Lost)
