@@ -37,7 +37,9 @@
 // Each message is the transport JSON envelope (topic, id, cursor, time,
 // header, data or data_b64). Poll again with cursor; when more is true,
 // more messages are waiting and the next poll answers at once. An empty
-// batch after the timeout keeps the same cursor. gap true means messages
+// batch after the timeout keeps the same cursor; "goaway":true (only then
+// present) marks the empty batch answering a poll held when the server
+// began to shut down: poll again, here or on another server. gap true means messages
 // may have been missed: the history no longer reaches back to the cursor
 // (the batch then starts at the oldest message kept), the cursor came from
 // an earlier broker epoch, or it is malformed (then the batch is empty and
@@ -72,8 +74,9 @@
 // # Lifecycle
 //
 // [Handler.Shutdown] is graceful: every held poll gets the long-poll
-// go-away signal (it is answered at once with an empty batch and the
-// client's cursor, so nothing is lost), new polls are refused with 503 and
+// go-away signal (it is answered at once with an empty batch, the
+// client's cursor, so nothing is lost, and "goaway":true, so a client can
+// tell the server went away from a poll that timed out), new polls are refused with 503 and
 // Retry-After, and Shutdown waits until every poll in progress has been
 // answered; when its context ends first it cuts the rest. [Handler.Close]
 // is abrupt: every poll in progress is cut at once and answered 503 with

@@ -26,6 +26,7 @@ type response struct {
 	Gap      bool                 `json:"gap"`
 	More     bool                 `json:"more"`
 	History  *bool                `json:"history"`
+	GoAway   bool                 `json:"goaway"`
 }
 
 func setup(t *testing.T, mo pubsub.MemoryOptions, o *Options) (*pubsub.Memory, *Handler, *httptest.Server) {

@@ -72,6 +72,7 @@ func TestShutdownSendsGoAwayAndWaits(t *testing.T) {
 		require.Equal(t, http.StatusOK, a.status)
 		require.Empty(t, a.body.Messages)
 		require.Equal(t, start.Cursor, a.body.Cursor)
+		require.True(t, a.body.GoAway, "the answer says the server goes away")
 	}
 	requireRefused(t, srv.URL+"?topic=t")
 	require.NoError(t, h.Shutdown(context.Background()))

@@ -19,6 +19,7 @@ type result struct {
 	gap      bool   // messages may have been missed before these
 	more     bool   // more are waiting: poll again at once
 	history  bool   // false: the broker keeps no history (degraded mode)
+	goaway   bool   // the handler is shutting down: poll again (elsewhere)
 }
 
 // poll answers one request: every message after the cursor at once, or
@@ -94,7 +95,7 @@ func (h *Handler) poll(sess *httpstream.Session, req request) (result, error) {
 		}
 		switch reason {
 		case timedOut, shutdown:
-			return result{cursor: since, history: true}, nil
+			return result{cursor: since, history: true, goaway: reason == shutdown}, nil
 		case gone:
 			return result{}, ctx.Err()
 		}
@@ -237,6 +238,7 @@ func (h *Handler) pollLive(sess *httpstream.Session, req request) (result, error
 	case <-t.C:
 		return res, nil
 	case <-sess.GoingAway():
+		res.goaway = true
 		return res, nil
 	case <-ctx.Done():
 		return result{}, ctx.Err()

@@ -12,7 +12,8 @@ import (
 //
 //	{"messages":[<envelope>,…],"cursor":"…","gap":false,"more":false}
 //
-// plus "history":false in the degraded mode. The batch is cut after the
+// plus "history":false in the degraded mode, and "goaway":true on the
+// answer to a poll the handler let go because it shuts down. The batch is cut after the
 // last message that fits in budget bytes of envelopes (0: no bound; the
 // first message always goes): the cursor is then that message's and more
 // is true. Only one envelope at a time is held in memory.
@@ -40,6 +41,9 @@ func (r *result) writeJSON(w http.ResponseWriter, budget int64) {
 	b = appendBool(b, "more", more)
 	if !r.history {
 		b = appendBool(b, "history", false)
+	}
+	if r.goaway {
+		b = appendBool(b, "goaway", true)
 	}
 	_, _ = w.Write(append(b, "}\n"...))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
 )
 
 func FuzzDecodeClientFrame(f *testing.F) {
@@ -25,6 +26,7 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		`{"type":"request","id":"r1","topic":"svc/echo","data":1,"timeout_ms":5000}`,
 		`{"type":"ping"}`, `{}`, `[]`, `null`, `{"type":"publish","id":"x","topic":"a","data":1,"data_b64":"AA=="}`,
 		`{"type":"publish","id":"p","topic":"a/+"}`, `{"type":"subscribe","id":"s","filter":"#/a"}`,
+		`{"type":"publish","id":"p","topic":"a","key":"order-1","data":1}`, `{"type":"publish","id":"p","topic":"a","key":"a\u0001"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -51,6 +53,8 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		require.Equal(t, fr.Topic, fr2.Topic)
 		require.True(t, bytes.Equal(fr.payload, fr2.payload), "payload %q vs %q", fr.payload, fr2.payload)
 		require.Equal(t, fr.Retain, fr2.Retain)
+		require.Equal(t, fr.Key, fr2.Key)
+		require.NoError(t, transport.CheckKey(fr.Key))
 		require.Equal(t, len(fr.Header), len(fr2.Header))
 		for k, v := range fr.Header {
 			require.Equal(t, v, fr2.Header[k])
