@@ -118,96 +118,14 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if len(run) > 10 {
 		run = run[:10]
 	}
-	seed := cfg.Seed
 
-	amqpHost, err := hostOf(cfg.AMQPURL)
+	r, err := setup(ctx, cfg, run)
 	if err != nil {
 		return nil, err
 	}
-	pa, err := testenv.StartProxy(amqpHost)
-	if err != nil {
-		return nil, err
-	}
-	defer pa.Close()
-	pb, err := testenv.StartProxy(amqpHost)
-	if err != nil {
-		return nil, err
-	}
-	defer pb.Close()
-	pc, err := testenv.StartProxy(cfg.MQTTAddr)
-	if err != nil {
-		return nil, err
-	}
-	defer pc.Close()
-
-	aw := &world{name: "amqp", history: true, exchange: "chaos-" + run, topicRoot: "chaos/" + run + "/a",
-		rnd: rand.New(rand.NewPCG(seed, 1))}
-	mw := &world{name: "mqtt", topicRoot: "chaos/" + run + "/m", rnd: rand.New(rand.NewPCG(seed, 2))}
-	aw.filter, mw.filter = aw.topicRoot+"/#", mw.topicRoot+"/#"
-	aw.forget = cfg.ForgetCursors
-	hl := cfg.HubLogger
-	hubA := &hub{name: "A", world: aw, log: hl.With("hub", "A"), dial: amqpDialer(viaProxy(cfg.AMQPURL, pa.Addr()), "A", hl.With("hub", "A"), aw)}
-	hubB := &hub{name: "B", world: aw, log: hl.With("hub", "B"), dial: amqpDialer(viaProxy(cfg.AMQPURL, pb.Addr()), "B", hl.With("hub", "B"), aw)}
-	hubC := &hub{name: "C", world: mw, log: hl.With("hub", "C"), dial: mqttDialer("mqtt://"+pc.Addr(), "chaos-"+run+"-c", hl.With("hub", "C"))}
-	aw.hubs, mw.hubs = []*hub{hubA, hubB}, []*hub{hubC}
-	hubs := []*hub{hubA, hubB, hubC}
-	defer func() {
-		for _, h := range hubs {
-			h.stop()
-		}
-		cleanupAMQP(cfg.AMQPURL, aw.exchange, log)
-	}()
-	for _, h := range hubs {
-		if err := h.start(ctx); err != nil {
-			return nil, err
-		}
-	}
-	log.Info("hubs up", "run", run, "A", hubA.httpAddr, "B", hubB.httpAddr, "C", hubC.httpAddr)
-
-	// Clients. The RabbitMQ world: every kind, PerKind each, all killable
-	// (they resume, on the other hub). The Mosquitto world: one of each
-	// kind that can be checked without history, not killed (their hub
-	// keeps no history, so every reconnect would be a gap by design);
-	// they live through the link faults.
-	subKinds := []struct {
-		kind string
-		run  func(context.Context, *subscriber, *hub) error
-		mqtt bool // also in the Mosquitto world
-	}{
-		{"sse", runSSE, true}, {"longpoll", runLongPoll, false}, {"ws", runWS, true},
-		{"grpc", runGRPC, true}, {"graphql", runGraphQL, true}, {"mqtt", runMQTT, true},
-	}
-	for _, k := range subKinds {
-		for i := range cfg.PerKind {
-			aw.subs = append(aw.subs, &subscriber{name: fmt.Sprintf("a-%s-%d-%s", k.kind, i+1, run), kind: k.kind,
-				world: aw, killable: true, run: k.run, t: newTally()})
-		}
-		if k.mqtt {
-			mw.subs = append(mw.subs, &subscriber{name: fmt.Sprintf("m-%s-%s", k.kind, run), kind: k.kind,
-				world: mw, run: k.run, t: newTally()})
-		}
-	}
-	pubKinds := []struct {
-		kind string
-		dial func(name string) func(context.Context, *hub) (pubConn, error)
-	}{
-		{"rest", func(string) func(context.Context, *hub) (pubConn, error) { return dialREST }},
-		{"ws", func(string) func(context.Context, *hub) (pubConn, error) { return dialWS }},
-		{"grpc", func(string) func(context.Context, *hub) (pubConn, error) { return dialGRPC }},
-		{"mqtt", func(name string) func(context.Context, *hub) (pubConn, error) {
-			return func(ctx context.Context, h *hub) (pubConn, error) { return dialMQTT(ctx, h, name) }
-		}},
-	}
-	for _, k := range pubKinds {
-		for i := range cfg.PerKind {
-			name := fmt.Sprintf("pa-%s-%d", k.kind, i+1)
-			aw.pubs = append(aw.pubs, &publisher{name: name, kind: k.kind, world: aw, topic: aw.topicRoot + "/" + name,
-				run: run, dial: k.dial(name + "-" + run)})
-		}
-		name := "pm-" + k.kind
-		mw.pubs = append(mw.pubs, &publisher{name: name, kind: k.kind, world: mw, topic: mw.topicRoot + "/" + name,
-			run: run, dial: k.dial(name + "-" + run)})
-	}
+	defer r.close()
+	aw, mw := r.amqp, r.mqtt
+	addClients(cfg, run, aw, mw)
 	worlds := []*world{aw, mw}
 
 	subCtx, stopSubs := context.WithCancel(ctx)
@@ -242,8 +160,8 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	var chaosWG sync.WaitGroup
 	chaosWG.Go(func() { killLoop(chaosCtx, cfg, worlds, sum) })
 	chaosWG.Go(func() {
-		faultLoop(chaosCtx, ctx, cfg, faultTargets{amqp: []*testenv.Proxy{pa, pb}, amqpHubs: []*hub{hubA, hubB},
-			mqtt: pc, worlds: worlds}, sum)
+		faultLoop(chaosCtx, ctx, cfg, faultTargets{amqp: r.amqpLinks, amqpHubs: aw.hubs,
+			mqtt: r.mqttLink, worlds: worlds}, sum)
 	})
 	chaosWG.Wait()
 	endChaos()
@@ -365,6 +283,51 @@ func killLoop(ctx context.Context, cfg Config, worlds []*world, sum *Summary) {
 	}
 }
 
+// inject breaks what kind says for d, then repairs it (hard is the run's
+// own context: a repair is not skipped when the chaos ends).
+func inject(hard context.Context, kind string, which int, d time.Duration, ft faultTargets, sum *Summary) {
+	switch kind {
+	case "cut-amqp", "blackhole-amqp", "cut-mqtt", "blackhole-mqtt":
+		p := ft.mqtt
+		if strings.HasSuffix(kind, "amqp") {
+			p = ft.amqp[which]
+		}
+		if strings.HasPrefix(kind, "cut") {
+			p.Cut()
+		} else {
+			p.BlackHole()
+		}
+		sleep(hard, d)
+		p.Restore()
+	case "restart-hub", "crash-hub":
+		h := ft.amqpHubs[which]
+		if kind == "crash-hub" {
+			h.crash()
+		} else {
+			h.stop()
+		}
+		// Clients of the stopped hub move to the other one (a load
+		// balancer would send them there).
+		for _, w := range ft.worlds {
+			for _, s := range w.subs {
+				s.killOn(h)
+			}
+			for _, p := range w.pubs {
+				p.killOn(h)
+			}
+		}
+		sleep(hard, d)
+		for hard.Err() == nil {
+			err := h.start(hard)
+			if err == nil {
+				break
+			}
+			sum.note("restart of hub %s failed, retrying: %v", h.name, err)
+			sleep(hard, time.Second)
+		}
+	}
+}
+
 // faultTargets is what faultLoop breaks.
 type faultTargets struct {
 	amqp     []*testenv.Proxy // hub A's and hub B's links to RabbitMQ
@@ -415,51 +378,12 @@ func faultLoop(ctx, hard context.Context, cfg Config, ft faultTargets, sum *Summ
 		d = min(d, slot/2)
 		which := rnd.IntN(2)
 		cfg.Logger.Info("fault", "kind", kind, "for", d.Round(time.Millisecond), "hub", map[bool]string{true: "C", false: ft.amqpHubs[which].name}[strings.HasSuffix(kind, "mqtt")])
-		switch kind {
-		case "cut-amqp":
-			ft.amqp[which].Cut()
-			sleep(hard, d)
-			ft.amqp[which].Restore()
-		case "blackhole-amqp":
-			ft.amqp[which].BlackHole()
-			sleep(hard, d)
-			ft.amqp[which].Restore()
-		case "cut-mqtt":
-			ft.mqtt.Cut()
-			sleep(hard, d)
-			ft.mqtt.Restore()
-		case "blackhole-mqtt":
-			ft.mqtt.BlackHole()
-			sleep(hard, d)
-			ft.mqtt.Restore()
-		case "restart-hub":
-			h := ft.amqpHubs[which]
+		if kind == "restart-hub" {
 			if restarts++; restarts%2 == 0 {
 				kind = "crash-hub" // every other restart is abrupt
-				h.crash()
-			} else {
-				h.stop()
-			}
-			// Clients of the stopped hub move to the other one (a load
-			// balancer would send them there).
-			for _, w := range ft.worlds {
-				for _, s := range w.subs {
-					s.killOn(h)
-				}
-				for _, p := range w.pubs {
-					p.killOn(h)
-				}
-			}
-			sleep(hard, d)
-			for hard.Err() == nil {
-				if err := h.start(hard); err == nil {
-					break
-				} else {
-					sum.note("restart of hub %s failed, retrying: %v", h.name, err)
-					sleep(hard, time.Second)
-				}
 			}
 		}
+		inject(hard, kind, which, d, ft, sum)
 		sum.fault(kind)
 	}
 }

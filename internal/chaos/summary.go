@@ -95,29 +95,7 @@ func (s *Summary) settle(worlds []*world) {
 		}
 	}()
 	for _, w := range worlds {
-		acked := map[string]int{}
-		pubRows := map[string]*Row{}
-		var pubOrder []string
-		for _, p := range w.pubs {
-			n := int(p.acked.Load())
-			acked[p.name] = n
-			r := pubRows[p.kind]
-			if r == nil {
-				r = &Row{World: w.name, Role: "pub", Kind: p.kind}
-				pubRows[p.kind] = r
-				pubOrder = append(pubOrder, p.kind)
-			}
-			r.Clients++
-			r.Published += int64(n)
-			r.Attempts += p.attempts.Load()
-			r.Errors += p.errs.Load()
-			if e, ok := p.lastErr.Load().(string); ok {
-				r.LastError = e
-			}
-			s.Published += n
-			s.PubErrors += int(p.errs.Load())
-			s.PubAttempts += int(p.attempts.Load())
-		}
+		acked := s.settlePubs(w)
 		subRows := map[string]*Row{}
 		var subOrder []string
 		for _, sub := range w.subs {
@@ -162,13 +140,42 @@ func (s *Summary) settle(worlds []*world) {
 				noteSubs[n]++
 			}
 		}
-		for _, k := range pubOrder {
-			s.Rows = append(s.Rows, *pubRows[k])
-		}
 		for _, k := range subOrder {
 			s.Rows = append(s.Rows, *subRows[k])
 		}
 	}
+}
+
+// settlePubs adds w's publisher rows and returns each publisher's
+// highest acknowledged sequence number.
+func (s *Summary) settlePubs(w *world) map[string]int {
+	acked := map[string]int{}
+	pubRows := map[string]*Row{}
+	var pubOrder []string
+	for _, p := range w.pubs {
+		n := int(p.acked.Load())
+		acked[p.name] = n
+		r := pubRows[p.kind]
+		if r == nil {
+			r = &Row{World: w.name, Role: "pub", Kind: p.kind}
+			pubRows[p.kind] = r
+			pubOrder = append(pubOrder, p.kind)
+		}
+		r.Clients++
+		r.Published += int64(n)
+		r.Attempts += p.attempts.Load()
+		r.Errors += p.errs.Load()
+		if e, ok := p.lastErr.Load().(string); ok {
+			r.LastError = e
+		}
+		s.Published += n
+		s.PubErrors += int(p.errs.Load())
+		s.PubAttempts += int(p.attempts.Load())
+	}
+	for _, k := range pubOrder {
+		s.Rows = append(s.Rows, *pubRows[k])
+	}
+	return acked
 }
 
 // Print writes the summary table.
