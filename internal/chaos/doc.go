@@ -40,6 +40,13 @@
 // by design, and long polling cannot be checked there at all); they live
 // through the link faults.
 //
+// MQTT subscribers have no cursor, so they stay on their hub while it is
+// up (they move only when it restarts): one that moved to a hub whose
+// RabbitMQ link lagged behind after a fault got again, as new live
+// messages, what it had already had from the other hub (a fresh live
+// amqpx subscription on a lagging node receives the node's backlog).
+// -mqtt-move moves them all the same and shows those duplicates.
+//
 // It prints a table per world, role and client kind, and the totals:
 // disconnects, faults, published, delivered, lost, duplicated, out of
 // order and gaps (by reason, with the number of messages skipped after
@@ -58,6 +65,6 @@
 // (each publisher's pause), -per-kind (clients of each kind on the
 // RabbitMQ hubs), -drain, -amqp and -mqtt (service addresses, loopback
 // only; SWITCHBOARD_AMQP_URL and SWITCHBOARD_MQTT_ADDR by default), -v
-// (the hubs' logs too). Runs are bounded: at most an hour, 100,000
+// (the hubs' logs too), -mqtt-move (see above). Runs are bounded: at most an hour, 100,000
 // disconnects and 1,000 faults.
 package main

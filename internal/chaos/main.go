@@ -34,6 +34,7 @@ func cli(ctx context.Context, args []string, out, errOut io.Writer) int {
 	fs.DurationVar(&c.DrainTimeout, "drain", DefaultDrainTimeout, "bound on the wait for the last messages")
 	fs.StringVar(&c.AMQPURL, "amqp", envOr("SWITCHBOARD_AMQP_URL", DefaultAMQPURL), "RabbitMQ URL (loopback)")
 	fs.StringVar(&c.MQTTAddr, "mqtt", envOr("SWITCHBOARD_MQTT_ADDR", DefaultMQTTAddr), "Mosquitto host:port (loopback)")
+	fs.BoolVar(&c.MoveMQTT, "mqtt-move", false, "move reconnecting MQTT subscribers between hubs too (shows the duplicates of a cursorless client moving to a lagging hub)")
 	verbose := fs.Bool("v", false, "log the hubs' and brokers' events too")
 	if err := fs.Parse(args); err != nil {
 		return 2

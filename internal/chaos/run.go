@@ -45,6 +45,12 @@ type Config struct {
 	// cursor, losing what was published meanwhile with no gap signal: a
 	// broken client, to show that the checker catches losses.
 	ForgetCursors bool
+	// MoveMQTT moves reconnecting MQTT subscribers to the other RabbitMQ
+	// hub like the others. They have no cursor, so a move to a hub whose
+	// RabbitMQ link lags behind (after a fault) can repeat messages they
+	// had from the other hub; by default they stay on their hub while it
+	// is up (see the package doc).
+	MoveMQTT bool
 	// AMQPURL and MQTTAddr locate the services (loopback).
 	AMQPURL, MQTTAddr string
 	// Logger receives the run's progress; nil is silent. HubLogger

@@ -43,7 +43,7 @@ func setup(ctx context.Context, cfg Config, run string) (r *rig, err error) {
 	}
 
 	aw := &world{name: "amqp", history: true, exchange: "chaos-" + run, topicRoot: "chaos/" + run + "/a",
-		forget: cfg.ForgetCursors, rnd: rand.New(rand.NewPCG(cfg.Seed, 1))}
+		forget: cfg.ForgetCursors, moveMQTT: cfg.MoveMQTT, rnd: rand.New(rand.NewPCG(cfg.Seed, 1))}
 	mw := &world{name: "mqtt", topicRoot: "chaos/" + run + "/m", rnd: rand.New(rand.NewPCG(cfg.Seed, 2))}
 	aw.filter, mw.filter = aw.topicRoot+"/#", mw.topicRoot+"/#"
 	r.amqp, r.mqtt = aw, mw

@@ -46,11 +46,12 @@ func (s *subscriber) getCursor() string {
 }
 
 // kill ends the current session as a dropped connection would; false when
-// there is none, or the subscriber cannot resume yet (no cursor).
+// there is none, or the subscriber cannot resume yet (no cursor; MQTT
+// subscribers have none: each of their reconnects is a gap).
 func (s *subscriber) kill() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cancel == nil || (s.world.history && s.cursor == "") {
+	if s.cancel == nil || (s.world.history && s.kind != "mqtt" && s.cursor == "") {
 		return false
 	}
 	s.cancel()
@@ -74,6 +75,13 @@ func (s *subscriber) loop(ctx context.Context) {
 	var prev *hub
 	for ctx.Err() == nil {
 		h := s.world.pick(prev)
+		if s.kind == "mqtt" && !s.world.moveMQTT && prev != nil && prev.isUp() {
+			// Without a cursor a client cannot tell a hub where it was: on
+			// a hub whose broker link lags (after a fault) it would get the
+			// messages it already had from the other hub again. An MQTT
+			// subscriber therefore stays on its hub while it is up.
+			h = prev
+		}
 		if h == nil {
 			sleep(ctx, 100*time.Millisecond)
 			continue

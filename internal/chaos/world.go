@@ -15,6 +15,7 @@ type world struct {
 	topicRoot string // every topic of the world starts with it
 	filter    string // what every subscriber subscribes to
 	forget    bool   // Config.ForgetCursors
+	moveMQTT  bool   // Config.MoveMQTT
 	hubs      []*hub
 	subs      []*subscriber
 	pubs      []*publisher
