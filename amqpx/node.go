@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -171,6 +172,15 @@ func (n *node) setup(conn *amqp.Connection) (ctl, cons *amqp.Channel, d <-chan a
 			return fail(err)
 		}
 		var from any = "next"
+		if w := n.b.dedup.Window(); w > 0 {
+			// A starting node reads the dedup window's worth of the
+			// stream first (Dial waits for it, so no subscription sees
+			// those messages): it then knows the IDs stored meanwhile and
+			// drops a second stored copy of one from history reads and
+			// replays, even for a client resuming from the first copy's
+			// cursor, read on another node.
+			from = time.Now().Add(-w)
+		}
 		n.mu.Lock()
 		if n.head >= 0 {
 			from = n.head + 1 // resume where the last session stopped

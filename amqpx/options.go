@@ -165,7 +165,10 @@ type Options struct {
 	// publisher-supplied ID accepted within the window returns the original
 	// Receipt and sends nothing, and the node drops a delivery whose ID it
 	// delivered within the window. 0 means DefaultDedupWindow (2 minutes),
-	// negative turns both off.
+	// negative turns both off. With History, Dial first reads the window's
+	// worth of the stream, so a node that starts (or restarts) knows the
+	// IDs stored meanwhile: a repeated publish or a second stored copy is
+	// recognised on every node.
 	DedupWindow time.Duration
 	// DedupSize caps the IDs remembered; 0 (or negative: it cannot be
 	// unbounded) means DefaultDedupSize (100,000); beyond it the oldest are

@@ -77,6 +77,13 @@ func (h *Handler) poll(sess *httpstream.Session, req request) (result, error) {
 			// and the subscription: anything published after the read wakes
 			// us. The messages themselves are read from history, in order.
 			sub, err = pubsub.SubscribeAll(ctx, h.b, req.filters, &pubsub.SubscribeOptions{Since: since, Buffer: 1, NoRetained: true})
+			if errors.Is(err, pubsub.ErrSlowConsumer) {
+				// More arrived while it subscribed than its one-message
+				// buffer holds (amqpx holds live messages back during a
+				// replay): the poll was woken, read again.
+				sub = nil
+				continue
+			}
 			if err != nil {
 				return result{}, err
 			}

@@ -17,24 +17,42 @@ type Proxy struct {
 	hole  chan struct{}              // non-nil while black-holed; closed by Restore
 	conns map[net.Conn]chan struct{} // each closed (with its done) by Drop
 	wg    sync.WaitGroup
+	once  sync.Once
 }
 
 // NewProxy starts a proxy to target (host:port) on a free loopback port.
 func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := StartProxy(target)
 	if err != nil {
 		t.Fatalf("testenv: proxy: %v", err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// StartProxy starts a proxy to target (host:port) on a free loopback port
+// outside a test (the chaos program uses it); stop it with Close.
+func StartProxy(target string) (*Proxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
 	}
 	p := &Proxy{ln: ln, target: target, conns: make(map[net.Conn]chan struct{})}
 	p.wg.Add(1)
 	go p.accept()
-	t.Cleanup(func() {
-		_ = ln.Close()
+	return p, nil
+}
+
+// Close stops the proxy: the listener and every connection close (held
+// bytes are dropped), and Close waits for the proxy's goroutines. It is
+// idempotent.
+func (p *Proxy) Close() {
+	p.once.Do(func() {
+		_ = p.ln.Close()
 		p.Cut()
 		p.wg.Wait()
 	})
-	return p
 }
 
 // Addr is the proxy's host:port.

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// payload is what every chaos publisher sends: its name and a sequence
+// number counting from 1. The barrier publisher uses the name "barrier".
+type payload struct {
+	P string `json:"p"`
+	S int    `json:"s"`
+}
+
+const barrierName = "barrier"
+
+// tally checks one subscriber's stream against the contract: every message
+// of every publisher exactly once and in that publisher's order, or an
+// explicit gap signal before the first message after a hole.
+type tally struct {
+	mu      sync.Mutex
+	pubs    map[string]*stream
+	barrier bool // a barrier message arrived: the subscription is live
+	// pendingGap: a gap signal came before some publisher's first message.
+	pendingGap bool
+	gaps       map[string]int
+	dups       int
+	reorders   int
+	bad        int // undecodable payloads
+	notes      []string
+}
+
+// stream is one publisher's messages as one subscriber saw them.
+type stream struct {
+	last      int
+	got       []bool // got[seq]
+	gapOpen   bool   // a gap signal came after the last message of this publisher
+	explained [][2]int
+}
+
+func newTally() *tally {
+	return &tally{pubs: make(map[string]*stream), gaps: make(map[string]int)}
+}
+
+// gap records an explicit gap signal: the next hole in every publisher's
+// sequence is explained by it.
+func (t *tally) gap(reason string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.gaps[reason]++
+	for _, s := range t.pubs {
+		s.gapOpen = true
+	}
+	t.pendingGap = true
+}
+
+// deliver records one delivered payload; ok false means it was not one of
+// ours (and is counted as bad).
+func (t *tally) deliver(data []byte) {
+	var p payload
+	if err := json.Unmarshal(data, &p); err != nil || p.P == "" || p.S <= 0 {
+		t.mu.Lock()
+		t.bad++
+		if len(t.notes) < 5 {
+			t.notes = append(t.notes, fmt.Sprintf("undecodable payload %.60q", data))
+		}
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p.P == barrierName {
+		t.barrier = true
+		return
+	}
+	s := t.pubs[p.P]
+	if s == nil {
+		// The first message of this publisher: its stream started at 1
+		// (publishers start after every subscriber passed the barrier).
+		s = &stream{gapOpen: t.pendingGap}
+		t.pubs[p.P] = s
+	}
+	for len(s.got) <= p.S {
+		s.got = append(s.got, false)
+	}
+	switch {
+	case s.got[p.S]:
+		t.dups++
+		if len(t.notes) < 100 {
+			t.notes = append(t.notes, fmt.Sprintf("duplicate %s #%d", p.P, p.S))
+		}
+		return
+	case p.S < s.last:
+		t.reorders++
+		if len(t.notes) < 100 {
+			t.notes = append(t.notes, fmt.Sprintf("out of order %s #%d after #%d", p.P, p.S, s.last))
+		}
+	case p.S > s.last+1 && s.gapOpen:
+		s.explained = append(s.explained, [2]int{s.last + 1, p.S - 1})
+	}
+	s.got[p.S] = true
+	if p.S > s.last {
+		s.last = p.S
+	}
+	s.gapOpen = false
+}
+
+// live reports whether a barrier message arrived.
+func (t *tally) live() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.barrier
+}
+
+// has reports whether seq of publisher pub arrived, or a gap explains its
+// absence so far (the drain waits for neither).
+func (t *tally) has(pub string, seq int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.pubs[pub]
+	if s == nil {
+		return t.pendingGap
+	}
+	return seq < len(s.got) && s.got[seq] || s.gapOpen || s.last >= seq
+}
+
+// result is what one subscriber's tally comes to against the publishers'
+// acknowledged counts.
+type result struct {
+	delivered, lost, explained, dups, reorders, bad int
+	gaps                                            map[string]int
+	lostRanges                                      []string
+	notes                                           []string
+}
+
+// settle compares the tally with acked (publisher name → highest
+// acknowledged sequence number; everything up to it was published).
+func (t *tally) settle(acked map[string]int) result {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := result{dups: t.dups, reorders: t.reorders, bad: t.bad, gaps: t.gaps, notes: t.notes}
+	names := make([]string, 0, len(acked))
+	for n := range acked {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		n := acked[name]
+		s := t.pubs[name]
+		if s == nil {
+			s = &stream{gapOpen: t.pendingGap}
+		}
+		tailOpen := s.gapOpen
+		start := -1
+		flush := func(end int) {
+			if start >= 0 {
+				r.lostRanges = append(r.lostRanges, fmt.Sprintf("%s #%d-%d", name, start, end))
+				start = -1
+			}
+		}
+		for seq := 1; seq <= n; seq++ {
+			switch {
+			case seq < len(s.got) && s.got[seq]:
+				r.delivered++
+				flush(seq - 1)
+			case explainedBy(s.explained, seq) || (tailOpen && seq > s.last):
+				r.explained++
+				flush(seq - 1)
+			default:
+				r.lost++
+				if start < 0 {
+					start = seq
+				}
+			}
+		}
+		flush(n)
+		// Deliveries beyond acked: the publisher's last, unacknowledged
+		// attempt may have gone through; count it as delivered.
+		for seq := n + 1; seq < len(s.got); seq++ {
+			if s.got[seq] {
+				r.delivered++
+			}
+		}
+	}
+	return r
+}
+
+func explainedBy(rs [][2]int, seq int) bool {
+	for _, x := range rs {
+		if seq >= x[0] && seq <= x[1] {
+			return true
+		}
+	}
+	return false
+}
