@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/pubsub/pubsubtest"
 )
 
 func TestGroupAcrossNodes(t *testing.T) {
@@ -79,8 +80,8 @@ func TestGroupOutlivesMembers(t *testing.T) {
 	_, err = b.Publish(c, pubsub.Message{Topic: "q", Data: []byte("1")})
 	require.NoError(t, err)
 	first := recv(t, s)
-	require.NoError(t, s.Close())  // unacked: back to the queue
-	untilEnd(t, s, 10*time.Second) // C closes once the consumer is gone
+	require.NoError(t, s.Close())             // unacked: back to the queue
+	pubsubtest.UntilEnd(t, s, 10*time.Second) // C closes once the consumer is gone
 	_, err = b.Publish(c, pubsub.Message{Topic: "q", Data: []byte("2")})
 	require.NoError(t, err)
 

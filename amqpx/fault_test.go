@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchboard-go/switchboard/amqpx"
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/pubsub/pubsubtest"
 	"github.com/switchboard-go/switchboard/transport"
 )
 
@@ -132,7 +133,7 @@ func TestQueueLost(t *testing.T) {
 	admin := sp.channel()
 	_, err = admin.QueueDelete(b.NodeQueue(), false, false, false)
 	require.NoError(t, err)
-	untilEnd(t, sub, 30*time.Second)
+	pubsubtest.UntilEnd(t, sub, 30*time.Second)
 	require.ErrorIs(t, sub.Err(), amqpx.ErrQueueLost)
 	require.Equal(t, 1, logs.count("amqpx: node queue was lost while disconnected"))
 
@@ -196,7 +197,7 @@ func TestOutageLongerThanExpiry(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "queue did not expire")
 	}
 	px.Restore()
-	untilEnd(t, sub, 30*time.Second)
+	pubsubtest.UntilEnd(t, sub, 30*time.Second)
 	require.ErrorIs(t, sub.Err(), amqpx.ErrQueueLost)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/switchboard-go/switchboard/internal/testenv"
 	"github.com/switchboard-go/switchboard/mqttx"
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/pubsub/pubsubtest"
 )
 
 // dialMosquitto connects a Broker to the test Mosquitto.
@@ -220,7 +221,7 @@ func TestBrokerOverflow(t *testing.T) {
 	}
 	// OverflowClose: two buffered messages, then the end with the error.
 	var got []string
-	for _, m := range untilEnd(t, closing, 10*time.Second) {
+	for _, m := range pubsubtest.UntilEnd(t, closing, 10*time.Second) {
 		got = append(got, string(m.Data))
 	}
 	require.Equal(t, []string{"0", "1"}, got)
@@ -311,24 +312,4 @@ func TestBrokerChurnSameFilter(t *testing.T) {
 	_, err = b.Publish(ctx, pubsub.Message{Topic: topic, Data: []byte("end")})
 	require.NoError(t, err)
 	require.Equal(t, "end", string(recv(t, keep).Data), "no duplicates before it")
-}
-
-// untilEnd reads sub until its channel closes and returns what it read;
-// the test fails when the subscription has not ended within d (a bound
-// instead of an unbounded range, which would hang until go test's timeout).
-func untilEnd(t *testing.T, sub pubsub.Subscription, d time.Duration) []*pubsub.Message {
-	t.Helper()
-	timeout := time.After(d)
-	var got []*pubsub.Message
-	for {
-		select {
-		case m, ok := <-sub.C():
-			if !ok {
-				return got
-			}
-			got = append(got, m)
-		case <-timeout:
-			t.Fatalf("subscription did not end within %v (%d messages read)", d, len(got))
-		}
-	}
 }

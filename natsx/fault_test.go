@@ -12,6 +12,7 @@ import (
 	"github.com/switchboard-go/switchboard/internal/testenv"
 	"github.com/switchboard-go/switchboard/natsx"
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/pubsub/pubsubtest"
 )
 
 // newProxy starts a proxy to the NATS server that the test can cut, and
@@ -60,7 +61,7 @@ func TestFaultCutMidStream(t *testing.T) {
 		last = recv(t, sub)
 	}
 	proxy.Cut()
-	if got := untilEnd(t, sub, 30*time.Second); len(got) > 0 { // what arrived before the cut
+	if got := pubsubtest.UntilEnd(t, sub, 30*time.Second); len(got) > 0 { // what arrived before the cut
 		last = got[len(got)-1]
 	}
 	require.ErrorIs(t, sub.Err(), natsx.ErrDisconnected, "the subscription ends with an explicit error")

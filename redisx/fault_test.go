@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/pubsub/pubsubtest"
 	"github.com/switchboard-go/switchboard/redisx"
 )
 
@@ -156,7 +157,7 @@ func TestTrimmedDuringOutage(t *testing.T) {
 		require.NoError(t, err)
 	}
 	px.Restore()
-	untilEnd(t, sub, 30*time.Second)
+	pubsubtest.UntilEnd(t, sub, 30*time.Second)
 	require.ErrorIs(t, sub.Err(), redisx.ErrTrimmed)
 
 	again, err := node.Subscribe(c, "feed/#", &pubsub.SubscribeOptions{Since: r.Cursor})
@@ -186,9 +187,9 @@ func TestRedisLostKeys(t *testing.T) {
 	sp.cleanup() // what a restart without persistence does to the keys
 	_, err = node.Publish(c, pubsub.Message{Topic: "x", Data: []byte("after")})
 	require.NoError(t, err)
-	untilEnd(t, sub, 30*time.Second)
+	pubsubtest.UntilEnd(t, sub, 30*time.Second)
 	require.ErrorIs(t, sub.Err(), redisx.ErrReset)
-	untilEnd(t, group, 30*time.Second)
+	pubsubtest.UntilEnd(t, group, 30*time.Second)
 	require.Error(t, group.Err())
 	require.NotEqual(t, old, node.Epoch())
 

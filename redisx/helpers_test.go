@@ -132,23 +132,3 @@ func (l logCounter) count(msg string) int {
 	defer l.mu.Unlock()
 	return l.n[msg]
 }
-
-// untilEnd reads sub until its channel closes and returns what it read;
-// the test fails when the subscription has not ended within d (a bound
-// instead of an unbounded range, which would hang until go test's timeout).
-func untilEnd(t *testing.T, sub pubsub.Subscription, d time.Duration) []*pubsub.Message {
-	t.Helper()
-	timeout := time.After(d)
-	var got []*pubsub.Message
-	for {
-		select {
-		case m, ok := <-sub.C():
-			if !ok {
-				return got
-			}
-			got = append(got, m)
-		case <-timeout:
-			t.Fatalf("subscription did not end within %v (%d messages read)", d, len(got))
-		}
-	}
-}
