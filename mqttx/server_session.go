@@ -128,16 +128,25 @@ func (ss *session) admit(sub packets.Subscription) (group, filter string, code b
 	if err := s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionSubscribe, filter); err != nil {
 		s.log.Debug("mqttx: subscribe refused", "client", ss.cl.ID, "filter", filter, "err", err)
 		s.opts.Observer.OnSubRefused(transportName, err, filter)
-		return "", "", packets.ErrNotAuthorized.Code
+		return "", "", refusalCode(err)
 	}
 	if group != "" {
 		if err := s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionJoin, group); err != nil {
 			s.opts.Observer.OnSubRefused(transportName, err, filter)
 			s.log.Debug("mqttx: joining a group refused", "client", ss.cl.ID, "group", group, "err", err)
-			return "", "", packets.ErrNotAuthorized.Code
+			return "", "", refusalCode(err)
 		}
 	}
 	return group, filter, 0
+}
+
+// refusalCode is the SUBACK reason code for a subscription Auth.Check
+// refused: 0x97 (quota exceeded) for a limit, else 0x87 (not authorized).
+func refusalCode(err error) byte {
+	if errors.Is(err, transport.ErrLimit) || errors.Is(err, pubsub.ErrLimit) {
+		return packets.ErrQuotaExceeded.Code
+	}
+	return packets.ErrNotAuthorized.Code
 }
 
 // subscribe starts the broker subscription for one MQTT subscription and
