@@ -3,6 +3,7 @@ package mqttx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,6 +166,8 @@ func (ss *session) subscribe(sub packets.Subscription, inherited bool) byte {
 	}
 	if old == nil && s.limits.MaxSubscriptions > 0 && len(ss.subs) >= s.limits.MaxSubscriptions {
 		ss.mu.Unlock()
+		s.opts.Observer.OnSubRefused(transportName, fmt.Errorf("%w: at most %d subscriptions per connection",
+			transport.ErrLimit, s.limits.MaxSubscriptions), filter)
 		return packets.ErrQuotaExceeded.Code
 	}
 	ss.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-go/switchboard/internal/obstest"
 	"github.com/switchboard-go/switchboard/mqttx"
 	"github.com/switchboard-go/switchboard/transport"
 )
@@ -69,4 +70,20 @@ func TestServerTopicAliasAuthorized(t *testing.T) {
 		require.Equal(t, "ok/a", m.Topic)
 		require.Equal(t, []byte{byte('0' + i)}, m.Data)
 	}
+}
+
+// TestServerObserverLimitRefusal: a subscription refused beyond
+// Limits.MaxSubscriptions (SUBACK 0x97) is reported to the Observer as
+// refused with reason limit, as one Auth refuses is.
+func TestServerObserverLimitRefusal(t *testing.T) {
+	rec := obstest.New()
+	mem := newMemory(t)
+	_, addr := startServer(t, mem, &mqttx.ServerOptions{Observer: rec.Observer(), Limits: transport.Limits{MaxSubscriptions: 1}})
+	rc := dialRaw(t, addr, 5)
+	rc.connect("counted", nil)
+	require.Equal(t, []byte{0, 0x97}, rc.subscribe(1, 0, "a", "b").ReasonCodes)
+	ended := rec.WaitKind(t, obstest.SubEnded, 1)
+	require.Equal(t, obstest.Event{Kind: obstest.SubEnded, Transport: "mqtt", Filters: []string{"b"},
+		Reason: transport.EndLimit, Refused: true, Err: ended[0].Err}, ended[0])
+	require.Len(t, rec.Of(obstest.SubStarted), 1)
 }
