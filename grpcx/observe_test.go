@@ -98,3 +98,33 @@ func TestObserverSeesSession(t *testing.T) {
 	require.Equal(t, "b shutdown", ends[1].Filters[0]+" "+string(ends[1].Reason))
 	require.Len(t, rec.Of(obstest.Delivered), 1)
 }
+
+// TestObserverSeesLimitRefusals: a subscription refused by
+// Limits.MaxSubscriptions (a Session's, a Subscribe call's filters) is
+// reported as refused with reason limit, as a refusal by Auth is.
+func TestObserverSeesLimitRefusals(t *testing.T) {
+	rec := obstest.New()
+	e := newEnv(t, &grpcx.Options{Observer: rec.Observer(), Limits: transport.Limits{MaxSubscriptions: 1}}, pubsub.MemoryOptions{})
+	c := e.client("grpc")
+	ctx := testCtx(t)
+
+	st, err := c.Subscribe(ctx, connect.NewRequest(&pb.SubscribeRequest{Filters: []string{"a", "b"}}))
+	require.NoError(t, err)
+	require.False(t, st.Receive())
+	requireCode(t, connect.CodeResourceExhausted, st.Err())
+	_ = st.Close()
+	ended := rec.WaitKind(t, obstest.SubEnded, 1)
+	require.Equal(t, obstest.Event{Kind: obstest.SubEnded, Transport: "grpc", Filters: []string{"a", "b"},
+		Reason: transport.EndLimit, Refused: true, Err: ended[0].Err}, ended[0])
+
+	ss := c.Session(ctx)
+	defer ss.CloseResponse()
+	sendCmd(t, ss, subCmd("s1", &pb.SessionSubscribe{Filter: "a"}))
+	require.True(t, result(t, ss, "s1").GetOk())
+	sendCmd(t, ss, subCmd("s2", &pb.SessionSubscribe{Filter: "b"}))
+	require.False(t, result(t, ss, "s2").GetOk())
+	ended = rec.WaitKind(t, obstest.SubEnded, 2)
+	require.Equal(t, obstest.Event{Kind: obstest.SubEnded, Transport: "grpc", Filters: []string{"b"},
+		Reason: transport.EndLimit, Refused: true, Err: ended[1].Err}, ended[1])
+	require.Len(t, rec.Of(obstest.SubStarted), 1)
+}

@@ -168,7 +168,9 @@ func (ss *session) subscribe(ctx context.Context, id string, c *pb.SessionSubscr
 	case id == "":
 		return nil, fmt.Errorf("%w: a subscribe command needs an id", transport.ErrBadRequest)
 	case h.lim.MaxSubscriptions > 0 && len(ss.subs) >= h.lim.MaxSubscriptions:
-		return nil, fmt.Errorf("%w: %d subscriptions per session", transport.ErrLimit, h.lim.MaxSubscriptions)
+		err := fmt.Errorf("%w: %d subscriptions per session", transport.ErrLimit, h.lim.MaxSubscriptions)
+		h.o.Observer.OnSubRefused(transportName, err, c.GetFilter())
+		return nil, err
 	}
 	if _, s := ss.find(id); s != nil {
 		return nil, fmt.Errorf("%w: subscription id %q is in use", transport.ErrBadRequest, id)

@@ -31,7 +31,9 @@ func (s *service) Subscribe(ctx context.Context, req *connect.Request[pb.Subscri
 	case len(filters) == 0:
 		return h.toError(fmt.Errorf("%w: at least one filter is required", transport.ErrBadRequest))
 	case h.lim.MaxSubscriptions > 0 && len(filters) > h.lim.MaxSubscriptions:
-		return h.toError(fmt.Errorf("%w: %d filters exceed the limit of %d per call", transport.ErrLimit, len(filters), h.lim.MaxSubscriptions))
+		err := fmt.Errorf("%w: %d filters exceed the limit of %d per call", transport.ErrLimit, len(filters), h.lim.MaxSubscriptions)
+		h.o.Observer.OnSubRefused(transportName, err, filters...)
+		return h.toError(err)
 	}
 	for _, f := range filters {
 		if _, err := pubsub.ParseFilter(f); err != nil {

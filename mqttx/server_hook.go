@@ -248,7 +248,12 @@ func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 		return pk, nil
 	}
 	if pk.TopicName == "" && pk.Properties.TopicAlias > 0 {
-		return pk, nil // resolved by mochi from the alias
+		// Resolved here, not only by mochi: mochi runs OnACLCheck before
+		// it resolves the alias, so Auth would judge the empty topic name.
+		pk.TopicName = cl.State.TopicAliases.Inbound.Set(pk.Properties.TopicAlias, "")
+		if pk.TopicName == "" {
+			return pk, nil // an unknown alias: mochi refuses it
+		}
 	}
 	code := packets.CodeSuccess
 	switch {

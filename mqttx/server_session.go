@@ -3,6 +3,7 @@ package mqttx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -128,16 +129,25 @@ func (ss *session) admit(sub packets.Subscription) (group, filter string, code b
 	if err := s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionSubscribe, filter); err != nil {
 		s.log.Debug("mqttx: subscribe refused", "client", ss.cl.ID, "filter", filter, "err", err)
 		s.opts.Observer.OnSubRefused(transportName, err, filter)
-		return "", "", packets.ErrNotAuthorized.Code
+		return "", "", refusalCode(err)
 	}
 	if group != "" {
 		if err := s.opts.Auth.Check(ss.ctx, ss.id, transport.ActionJoin, group); err != nil {
 			s.opts.Observer.OnSubRefused(transportName, err, filter)
 			s.log.Debug("mqttx: joining a group refused", "client", ss.cl.ID, "group", group, "err", err)
-			return "", "", packets.ErrNotAuthorized.Code
+			return "", "", refusalCode(err)
 		}
 	}
 	return group, filter, 0
+}
+
+// refusalCode is the SUBACK reason code for a subscription Auth.Check
+// refused: 0x97 (quota exceeded) for a limit, else 0x87 (not authorized).
+func refusalCode(err error) byte {
+	if errors.Is(err, transport.ErrLimit) || errors.Is(err, pubsub.ErrLimit) {
+		return packets.ErrQuotaExceeded.Code
+	}
+	return packets.ErrNotAuthorized.Code
 }
 
 // subscribe starts the broker subscription for one MQTT subscription and
@@ -156,6 +166,8 @@ func (ss *session) subscribe(sub packets.Subscription, inherited bool) byte {
 	}
 	if old == nil && s.limits.MaxSubscriptions > 0 && len(ss.subs) >= s.limits.MaxSubscriptions {
 		ss.mu.Unlock()
+		s.opts.Observer.OnSubRefused(transportName, fmt.Errorf("%w: at most %d subscriptions per connection",
+			transport.ErrLimit, s.limits.MaxSubscriptions), filter)
 		return packets.ErrQuotaExceeded.Code
 	}
 	ss.mu.Unlock()

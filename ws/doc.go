@@ -42,7 +42,10 @@
 // message ID, and a frame repeating a key the broker accepted within its
 // dedup window is acknowledged with the original message_id, cursor and
 // time and not delivered again, so a client that lost the connection
-// before the ack publishes again with the same key, safely.
+// before the ack publishes again with the same key, safely. A request
+// frame repeating a key is not delivered again either, so it gets no
+// reply (a timeout error): the first one's reply went to its own
+// connection (pubsub.Request).
 //
 // Server → client:
 //

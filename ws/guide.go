@@ -123,7 +123,7 @@ func (s *session) guidePublish(f *clientFrame) {
 		err = fmt.Errorf("%w: payload of %d bytes exceeds %d", transport.ErrTooLarge, len(f.payload), max)
 	}
 	if err == nil {
-		_, err = s.h.broker.Publish(s.ctx, pubsub.Message{Topic: f.Topic, Data: f.payload, Header: f.Header, Retain: f.Retain, ID: f.Key})
+		_, err = transport.PublishObserved(s.ctx, s.h.opts.Observer, "ws", s.h.broker, pubsub.Message{Topic: f.Topic, Data: f.payload, Header: f.Header, Retain: f.Retain, ID: f.Key})
 	}
 	if err != nil {
 		s.sendErrAbout(f.Topic, err)

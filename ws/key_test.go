@@ -42,3 +42,29 @@ func TestPublishKey(t *testing.T) {
 	require.Equal(t, `"one"`, string((<-sub.C()).Data))
 	require.Equal(t, "two", string((<-sub.C()).Data), "each key was delivered once")
 }
+
+// TestRequestKeyRepeated: a request frame repeating a key is not
+// delivered again, so it gets no reply: a timeout error (ws/doc.go).
+func TestRequestKeyRepeated(t *testing.T) {
+	ts := newTestServer(t, nil, nil)
+	ctx := context.Background()
+	sub, err := ts.broker.Subscribe(ctx, "svc/#", nil)
+	require.NoError(t, err)
+	defer sub.Close()
+
+	raw := ts.dialRaw(t, nil)
+	raw.send(`{"type":"request","id":"r1","topic":"svc/echo","key":"req-1","data":"q","timeout_ms":5000}`)
+	req := <-sub.C()
+	_, err = ts.broker.Publish(ctx, pubsub.Message{Topic: req.Header[pubsub.HeaderReplyTo],
+		Header: map[string]string{pubsub.HeaderCorrelationID: req.Header[pubsub.HeaderCorrelationID]}, Data: []byte(`"a"`)})
+	require.NoError(t, err)
+	raw.expect("reply", "r1")
+
+	raw.send(`{"type":"request","id":"r2","topic":"svc/echo","key":"req-1","data":"q","timeout_ms":50}`)
+	require.Equal(t, "timeout", raw.expect("error", "r2")["code"])
+	select {
+	case m := <-sub.C():
+		t.Fatalf("the repeated request was delivered: %v", m)
+	default:
+	}
+}

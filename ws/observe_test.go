@@ -118,3 +118,22 @@ func TestObserverSeesRequestPublish(t *testing.T) {
 	pub := rec.WaitKind(t, obstest.Published, 1)
 	require.Equal(t, obstest.Event{Kind: obstest.Published, Transport: "ws", Topic: "svc/echo", Bytes: len(`"q"`)}, pub[0])
 }
+
+// TestObserverSeesGuideForm: a guide-form publish (no id, success is
+// silent) is reported as Published and its message frame as Delivered,
+// as switchboard.v1's are.
+func TestObserverSeesGuideForm(t *testing.T) {
+	rec := obstest.New()
+	ts := newTestServer(t, &Options{Observer: rec.Observer()}, nil)
+	c := ts.dialRaw(t, nil)
+	c.send(`{"type":"subscribe","topics":["user-events"]}`)
+	c.expect("subscribed", "")
+	c.send(`{"type":"publish","topic":"user-events","data":{"userId":42}}`)
+	raw := c.recvRaw()
+	require.Equal(t, "message", decodeMap(t, raw)["type"])
+
+	pub := rec.WaitKind(t, obstest.Published, 1)
+	require.Equal(t, obstest.Event{Kind: obstest.Published, Transport: "ws", Topic: "user-events", Bytes: len(`{"userId":42}`)}, pub[0])
+	del := rec.WaitKind(t, obstest.Delivered, 1)
+	require.Equal(t, obstest.Event{Kind: obstest.Delivered, Transport: "ws", Topic: "user-events", Bytes: len(raw)}, del[0])
+}

@@ -157,12 +157,12 @@ func (w *writer) writeMessage(ss *serverSub, m *pubsub.Message) bool {
 		w.buf = append(w.buf[:0], `{"type":"message"`...)
 		w.buf = w.s.h.guide.Append(w.buf, m, appendGuideFields)
 		w.buf = append(w.buf, '}')
-		return w.write(w.buf)
+	} else {
+		w.buf = append(w.buf[:0], `{"type":"message","sub":`...)
+		w.buf = append(w.buf, ss.idJSON...)
+		w.buf = w.s.h.cache.Append(w.buf, m, appendEnvelopeFields)
+		w.buf = append(w.buf, '}')
 	}
-	w.buf = append(w.buf[:0], `{"type":"message","sub":`...)
-	w.buf = append(w.buf, ss.idJSON...)
-	w.buf = w.s.h.cache.Append(w.buf, m, appendEnvelopeFields)
-	w.buf = append(w.buf, '}')
 	if !w.write(w.buf) {
 		return false
 	}

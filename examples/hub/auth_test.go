@@ -127,3 +127,20 @@ func TestHubPublishRate(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	require.Equal(t, "5", resp.Header.Get("Retry-After"))
 }
+
+// TestHubPublishRateGraphQL: -publish-rate bounds publishes through the
+// GraphQL mutation too, not only those of the other transports.
+func TestHubPublishRateGraphQL(t *testing.T) {
+	base := startHub(t, "-publish-rate", "0.2", "-mqtt-addr", "off") // a burst of 1, then one every 5 s
+	mutate := func() string {
+		resp, err := http.Post(base+"/graphql", "application/json",
+			strings.NewReader(`{"query":"mutation { publish(topic: \"news\", data: \"x\") { topic } }"}`))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(b)
+	}
+	require.Equal(t, `{"data":{"publish":{"topic":"news"}}}`, mutate())
+	require.Contains(t, mutate(), `"code":"rate_limited"`)
+}

@@ -20,8 +20,10 @@ func init() {
 		logPanic := gqllog.LoggerFunc(func(ctx context.Context, v any) {
 			h.log.Error("graphql resolver panicked", "panic", v)
 		})
-		// Mutations publish through the schema: ObserveBroker reports them.
-		schema, err := gophers.NewBrokerSchema(transport.ObserveBroker(h.broker, h.observer, "graphql"), nil, graphql.Logger(logPanic))
+		// Mutations publish through the schema: ObserveBroker reports them. The
+		// schema checks h.auth too (Authorize, the -publish-rate limit), not
+		// only the Scope of the identity in the context.
+		schema, err := gophers.NewBrokerSchema(transport.ObserveBroker(h.broker, h.observer, "graphql"), h.auth, graphql.Logger(logPanic))
 		if err != nil {
 			return err
 		}

@@ -44,6 +44,9 @@
 // by one of them (pubsub.Within), so "user/alice/#" allows
 // "user/alice/inbox" and "user/alice/+" but not "user/+/#" or "#".
 // "publish" lists filters the topics of publishes and requests must match.
+// Topics starting with "$" are matched only by filters that name them
+// (a leading wildcard never matches them), so a client that answers
+// requests needs "$reply/#" in "publish": replies go to "$reply/…" topics.
 // A list that is absent or empty allows nothing of its kind: a token
 // without the claim may connect and do nothing. The lists become the
 // identity's transport.Scope, which every transport checks before the
