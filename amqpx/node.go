@@ -338,8 +338,17 @@ func (n *node) consume(ctx context.Context, deliveries <-chan amqp.Delivery, ctl
 // replayed from before the resume point).
 func (n *node) deliver(d *amqp.Delivery, dead *[]*liveSub) (skipped bool) {
 	m, err := fromDelivery(d, n.b.opts.HistoryEpoch)
-	if n.history && n.streamOffset(d, m) {
-		return true
+	if n.history {
+		off, skip := n.streamOffset(d, m)
+		if skip {
+			return true
+		}
+		if m != nil {
+			// A Publish waiting for the cursor is answered after the
+			// fan-out: once it returns, a subscription its caller starts
+			// does not get the message (it is not "published afterwards").
+			defer n.answer(m.ID, off)
+		}
 	}
 	if err != nil {
 		n.b.log.Warn("amqpx: dropped a message with an unusable routing key", "key", clip.String(d.RoutingKey), "err", err)
@@ -358,23 +367,23 @@ func (n *node) deliver(d *amqp.Delivery, dead *[]*liveSub) (skipped bool) {
 }
 
 // streamOffset handles the stream offset of a delivery in history mode: it
-// sets m's cursor, advances the head, answers a Publish waiting for the
-// message, and reports deliveries to skip (already seen before a
+// sets m's cursor, advances the head, returns the offset (for answer), and
+// reports deliveries to skip (already seen before a
 // reconnect). A jump past the head means retention removed messages while
 // the node was away: the node's live subscriptions end with ErrQueueLost.
 // (A stream declared afresh restarts its offsets, which the node cannot
 // tell from a replayed chunk; see Options.HistoryEpoch.)
-func (n *node) streamOffset(d *amqp.Delivery, m *pubsub.Message) (skip bool) {
+func (n *node) streamOffset(d *amqp.Delivery, m *pubsub.Message) (off int64, skip bool) {
 	off, ok := intValue(d.Headers["x-stream-offset"])
 	if !ok || off < 0 {
-		return true
+		return 0, true
 	}
 	n.mu.Lock()
 	head := n.head
 	switch {
 	case head >= 0 && off <= head:
 		n.mu.Unlock()
-		return true // a chunk replayed from before the resume point
+		return 0, true // a chunk replayed from before the resume point
 	case head >= 0 && off > head+1:
 		n.head = off
 		n.mu.Unlock()
@@ -385,14 +394,18 @@ func (n *node) streamOffset(d *amqp.Delivery, m *pubsub.Message) (skip bool) {
 	}
 	if m != nil {
 		m.Cursor = pubsub.Cursor{Epoch: n.b.opts.HistoryEpoch, Seq: uint64(off)}.String()
-		n.wmu.Lock()
-		for _, w := range n.waiters[m.ID] {
-			w <- uint64(off) // buffered, and only sent to once
-		}
-		delete(n.waiters, m.ID)
-		n.wmu.Unlock()
 	}
-	return false
+	return off, false
+}
+
+// answer gives the Publish calls waiting for message id its offset.
+func (n *node) answer(id string, off int64) {
+	n.wmu.Lock()
+	for _, w := range n.waiters[id] {
+		w <- uint64(off) // buffered, and only sent to once
+	}
+	delete(n.waiters, id)
+	n.wmu.Unlock()
 }
 
 func (n *node) lostStream(off int64) {

@@ -267,3 +267,18 @@ func (s *suite) testSubscribeAll(t *testing.T) {
 	}
 	none(t, sub, 50*time.Millisecond)
 }
+
+// testSubscribeAfterPublish: a message whose Publish returned before
+// Subscribe was called is not delivered to that subscription (it was not
+// published afterwards), round after round on fresh topics.
+func (s *suite) testSubscribeAfterPublish(t *testing.T) {
+	b := s.broker(t)
+	for i := range 50 {
+		topic := prefix(t) + "/after/" + strconv.Itoa(i)
+		s.publish(t, b, topic, "before")
+		sub := s.subscribe(t, b, topic, nil)
+		s.publish(t, b, topic, "after")
+		require.Equal(t, "after", string(s.next(t, sub).Data), "round %d: a message published before Subscribe was delivered", i)
+		require.NoError(t, sub.Close())
+	}
+}

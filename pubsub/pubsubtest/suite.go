@@ -54,6 +54,7 @@ func Run(t *testing.T, f Features, newBroker Constructor) {
 		{"DollarTopics", nil, s.testDollarTopics},
 		{"TopicIsolation", nil, s.testTopicIsolation},
 		{"OrderPerPublisher", nil, s.testOrderPerPublisher},
+		{"SubscribeAfterPublish", nil, s.testSubscribeAfterPublish},
 		{"SubscriptionClose", nil, s.testSubscriptionClose},
 		{"ContextCancel", nil, s.testContextCancel},
 		{"CloseDuringPublish", nil, s.testCloseDuringPublish},
