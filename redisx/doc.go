@@ -81,6 +81,9 @@
 // then the waiting live messages after the head follow: no gap, no
 // duplicate. A cursor whose entry is gone (trimmed), from another epoch,
 // or beyond the head is a gap (Subscription.Gap) and delivery starts live.
+// The head of an empty stream is "<epoch>-0", a cursor before the
+// namespace's first entry: resuming from it replays everything published
+// since, and is a gap only once the oldest entries were trimmed.
 // A replay that finds entries trimmed under it ends with ErrTrimmed; one
 // whose subscriber leaves its buffer full for 5 s ends with a
 // *pubsub.SlowConsumerError. History (the pubsub.HistoryReader) reads
