@@ -59,7 +59,9 @@
 // consumer, then delivers the held live messages after L: no gap, no
 // duplicate. A cursor from another epoch, older than the stream's first
 // message, or beyond its last is a gap (Subscription.Gap) and delivery
-// starts live. History (the pubsub.HistoryReader) reads the stream the
+// starts live. The head of a stream that never held a message is
+// "<epoch>-0": resuming from it replays everything published since.
+// History (the pubsub.HistoryReader) reads the stream the
 // same way up to its last sequence; a read with nothing newer than Since
 // creates no consumer. A replay whose subscriber leaves its buffer full
 // for 5 s ends with *pubsub.SlowConsumerError.
