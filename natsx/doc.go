@@ -47,8 +47,10 @@
 // acknowledgement. A message's cursor is its stream sequence,
 // pubsub.Cursor{Epoch: E, Seq: seq}, where E is derived from the stream's
 // name and creation time, so every node agrees and a stream created afresh
-// (whose sequences restart) has a new epoch. Message.ID travels as
-// Nats-Msg-Id, JetStream's de-duplication id: when the connection drops
+// (whose sequences restart) has a new epoch. Message.ID travels as the
+// header Sb-Id and, followed by a space and the subject (an ID counts per
+// topic), as Nats-Msg-Id, JetStream's de-duplication id (a message from
+// another NATS client without Sb-Id takes its Nats-Msg-Id as ID): when the connection drops
 // before the PubAck, Publish sends the message again once reconnected, and
 // within the stream's duplicate window (2 minutes by default) the server
 // stores it once and answers with the first copy's sequence.
@@ -147,8 +149,9 @@
 //
 // # Idempotent publishing
 //
-// A publisher-supplied Message.ID is an idempotency key. It travels as
-// Nats-Msg-Id, so JetStream itself stores a message once per ID within
+// A publisher-supplied Message.ID is an idempotency key, per topic. It
+// travels in Nats-Msg-Id with the subject, so JetStream itself stores a
+// message once per topic and ID within
 // the stream's duplicate window (2 minutes unless the stream was declared
 // otherwise), whichever node publishes it; a repeat is answered with the
 // first copy's sequence. The node also remembers the IDs it published for

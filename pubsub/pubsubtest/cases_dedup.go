@@ -116,6 +116,29 @@ func (s *suite) testIdempotentAcrossNodes(t *testing.T) {
 	}
 }
 
+// testIdempotentPerTopic: an ID is a key per topic. The same ID published
+// on another topic (a dead letter keeps its original's ID, say) is
+// another message: delivered, with its own receipt.
+func (s *suite) testIdempotentPerTopic(t *testing.T) {
+	b := s.broker(t)
+	a, c := prefix(t)+"/idem/a", prefix(t)+"/idem/c"
+	subA := s.subscribe(t, b, a, nil)
+	subC := s.subscribe(t, b, c, nil)
+	key := "key-" + pubsub.NewID()
+	ra, err := b.Publish(s.ctx(t), pubsub.Message{Topic: a, Data: []byte("on a"), ID: key})
+	require.NoError(t, err)
+	rc, err := b.Publish(s.ctx(t), pubsub.Message{Topic: c, Data: []byte("on c"), ID: key})
+	require.NoError(t, err)
+	if s.f.Capabilities.History {
+		require.NotEqual(t, ra.Cursor, rc.Cursor, "the message on the other topic is stored apart")
+	}
+	m := s.next(t, subA)
+	require.Equal(t, "on a", string(m.Data))
+	m = s.next(t, subC)
+	require.Equal(t, "on c", string(m.Data), "the same ID on another topic is delivered")
+	require.Equal(t, key, m.ID)
+}
+
 func requireSameReceipt(t *testing.T, want, got pubsub.Receipt) {
 	t.Helper()
 	require.Equal(t, want.ID, got.ID, "receipt ID")

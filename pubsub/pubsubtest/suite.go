@@ -64,6 +64,7 @@ func Run(t *testing.T, f Features, newBroker Constructor) {
 		{"SubscribeAll", nil, s.testSubscribeAll},
 		{"IdempotentPublish", nil, s.testIdempotentPublish},
 		{"IdempotentAcrossNodes", nil, s.testIdempotentAcrossNodes},
+		{"IdempotentPerTopic", nil, s.testIdempotentPerTopic},
 		{"ResumeFromCursor", needHistory, s.testResume},
 		{"ResumeWhilePublishing", needHistory, s.testResumeWhilePublishing},
 		{"Gap", needHistory, s.testGap},
