@@ -89,6 +89,15 @@
 // skip the copy of a message the node delivered within the window.
 // Subscribe returns once the binding exists.
 //
+// A subscription without Since receives what its node delivers after it
+// joined, and a node delivers in the order it consumes: when its link to
+// RabbitMQ lags (after a fault, the node queue or the stream holds a
+// backlog the node has not read yet), a fresh subscription there receives
+// that backlog as live messages, some published before it subscribed.
+// A client without a cursor that moves to such a node may therefore see
+// messages it already received on another node (the dedup window is per
+// node); resume with a cursor (History) to avoid it.
+//
 // # Idempotent publishing
 //
 // A publisher-supplied Message.ID is an idempotency key: a Publish
