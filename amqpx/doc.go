@@ -122,6 +122,10 @@
 //
 // # Headers
 //
+// Message.Time travels as the AMQP timestamp property, in whole seconds;
+// the Receipt's Time is that second too, so the Receipt a repeated ID is
+// answered with on any node equals the original.
+//
 // Message.Header travels as AMQP string headers, except: sb-reply-to
 // travels as the reply-to property (as a routing key), sb-correlation-id as
 // correlation-id, and [HeaderPriority], [HeaderExpiration] and

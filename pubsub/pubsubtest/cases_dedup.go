@@ -77,15 +77,20 @@ func (s *suite) testIdempotentAcrossNodes(t *testing.T) {
 	sub2 := s.subscribe(t, b2, topic, nil)
 	key := "key-" + pubsub.NewID()
 
-	_, err := b1.Publish(s.ctx(t), pubsub.Message{Topic: topic, Data: []byte("once"), ID: key})
+	first, err := b1.Publish(s.ctx(t), pubsub.Message{Topic: topic, Data: []byte("once"), ID: key})
 	require.NoError(t, err)
 	for _, sub := range []pubsub.Subscription{sub1, sub2} {
 		m := s.next(t, sub)
 		require.Equal(t, key, m.ID)
 	}
-	// b2 saw the key delivered: its Publish is answered, not repeated.
-	_, err = b2.Publish(s.ctx(t), pubsub.Message{Topic: topic, Data: []byte("twice"), ID: key})
+	// b2 saw the key delivered: its Publish is answered, not repeated,
+	// with the original's ID and cursor (its Time is the one subscribers
+	// saw, which may be coarser or from another clock than the publishing
+	// node's: see each broker's doc).
+	again, err := b2.Publish(s.ctx(t), pubsub.Message{Topic: topic, Data: []byte("twice"), ID: key})
 	require.NoError(t, err)
+	require.Equal(t, first.ID, again.ID, "receipt ID")
+	require.Equal(t, first.Cursor, again.Cursor, "receipt cursor")
 	s.publish(t, b2, topic, "marker")
 	for i, sub := range []pubsub.Subscription{sub1, sub2} {
 		m := s.next(t, sub)
