@@ -156,7 +156,9 @@
 // otherwise), whichever node publishes it; a repeat is answered with the
 // first copy's sequence. The node also remembers the IDs it published for
 // Options.DedupWindow and answers a repeat with the original Receipt
-// without a round trip.
+// without a round trip. A repeat through another node gets the original's
+// ID and cursor, but its Time is that node's clock at the repeat (the
+// PubAck carries no time).
 //
 // # Connections
 //
