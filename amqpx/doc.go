@@ -107,7 +107,8 @@
 // (a timeout, an outage) may retry with the same ID, on this node or
 // another: a node that has not seen the ID publishes it again, and every
 // node drops the copy as above. Group and ManualAck queues are not
-// deduplicated (their consumers ack each delivery).
+// deduplicated (their consumers ack each delivery), and neither are dead
+// letters (two groups may each dead-letter one message with its ID).
 //
 // With ManualAck, Ack acknowledges. Nack with requeue publishes the message
 // again to the back of its queue with an attempt counter (the AMQP header

@@ -131,7 +131,9 @@
 // (2 minutes) returns the original Receipt and adds nothing to the stream.
 // A repeat through another node that had not seen the ID is added again;
 // every node drops the copy of an ID it delivered within the window before
-// its fan-out, and replays and History reads skip it.
+// its fan-out, and replays and History reads skip it. Dead letters are not
+// taken for copies (two groups may each dead-letter one message with its
+// ID).
 //
 // # Connections
 //
