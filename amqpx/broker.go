@@ -174,7 +174,9 @@ func (b *Broker) Publish(ctx context.Context, msg pubsub.Message) (pubsub.Receip
 	if !keyed {
 		msg.ID = pubsub.NewID()
 	}
-	now := time.Now()
+	// The AMQP timestamp has whole seconds: the Receipt's Time is the one
+	// subscribers (and a node answering a repeated ID) see.
+	now := time.Now().Truncate(time.Second)
 	p, err := toPublishing(&msg, now)
 	if err != nil {
 		return pubsub.Receipt{}, err

@@ -89,6 +89,15 @@
 // skip the copy of a message the node delivered within the window.
 // Subscribe returns once the binding exists.
 //
+// A subscription without Since receives what its node delivers after it
+// joined, and a node delivers in the order it consumes: when its link to
+// RabbitMQ lags (after a fault, the node queue or the stream holds a
+// backlog the node has not read yet), a fresh subscription there receives
+// that backlog as live messages, some published before it subscribed.
+// A client without a cursor that moves to such a node may therefore see
+// messages it already received on another node (the dedup window is per
+// node); resume with a cursor (History) to avoid it.
+//
 // # Idempotent publishing
 //
 // A publisher-supplied Message.ID is an idempotency key: a Publish
@@ -98,7 +107,8 @@
 // (a timeout, an outage) may retry with the same ID, on this node or
 // another: a node that has not seen the ID publishes it again, and every
 // node drops the copy as above. Group and ManualAck queues are not
-// deduplicated (their consumers ack each delivery).
+// deduplicated (their consumers ack each delivery), and neither are dead
+// letters (two groups may each dead-letter one message with its ID).
 //
 // With ManualAck, Ack acknowledges. Nack with requeue publishes the message
 // again to the back of its queue with an attempt counter (the AMQP header
@@ -112,6 +122,10 @@
 // losing the connection, returns unacknowledged messages to the queue.
 //
 // # Headers
+//
+// Message.Time travels as the AMQP timestamp property, in whole seconds;
+// the Receipt's Time is that second too, so the Receipt a repeated ID is
+// answered with on any node equals the original.
 //
 // Message.Header travels as AMQP string headers, except: sb-reply-to
 // travels as the reply-to property (as a routing key), sb-correlation-id as

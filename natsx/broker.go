@@ -200,8 +200,9 @@ func (b *Broker) begin() error {
 
 // Publish publishes msg to JetStream on the topic's subject and returns
 // once the server stored it (the PubAck), with the stream sequence as the
-// cursor. Message.ID travels as Nats-Msg-Id, so a publish retried within
-// the stream's duplicate window is stored once. With msg.Retain the
+// cursor. Message.ID travels in Nats-Msg-Id (with the subject: an ID
+// counts per topic), so a publish retried within the stream's duplicate
+// window is stored once. With msg.Retain the
 // message is also stored as the topic's retained message (empty Data
 // clears it) before Publish returns. It fails with
 // pubsub.ErrInvalidTopic, ctx's error, pubsub.ErrClosed or the server's

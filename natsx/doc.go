@@ -47,8 +47,10 @@
 // acknowledgement. A message's cursor is its stream sequence,
 // pubsub.Cursor{Epoch: E, Seq: seq}, where E is derived from the stream's
 // name and creation time, so every node agrees and a stream created afresh
-// (whose sequences restart) has a new epoch. Message.ID travels as
-// Nats-Msg-Id, JetStream's de-duplication id: when the connection drops
+// (whose sequences restart) has a new epoch. Message.ID travels as the
+// header Sb-Id and, followed by a space and the subject (an ID counts per
+// topic), as Nats-Msg-Id, JetStream's de-duplication id (a message from
+// another NATS client without Sb-Id takes its Nats-Msg-Id as ID): when the connection drops
 // before the PubAck, Publish sends the message again once reconnected, and
 // within the stream's duplicate window (2 minutes by default) the server
 // stores it once and answers with the first copy's sequence.
@@ -59,7 +61,9 @@
 // consumer, then delivers the held live messages after L: no gap, no
 // duplicate. A cursor from another epoch, older than the stream's first
 // message, or beyond its last is a gap (Subscription.Gap) and delivery
-// starts live. History (the pubsub.HistoryReader) reads the stream the
+// starts live. The head of a stream that never held a message is
+// "<epoch>-0": resuming from it replays everything published since.
+// History (the pubsub.HistoryReader) reads the stream the
 // same way up to its last sequence; a read with nothing newer than Since
 // creates no consumer. A replay whose subscriber leaves its buffer full
 // for 5 s ends with *pubsub.SlowConsumerError.
@@ -145,13 +149,16 @@
 //
 // # Idempotent publishing
 //
-// A publisher-supplied Message.ID is an idempotency key. It travels as
-// Nats-Msg-Id, so JetStream itself stores a message once per ID within
+// A publisher-supplied Message.ID is an idempotency key, per topic. It
+// travels in Nats-Msg-Id with the subject, so JetStream itself stores a
+// message once per topic and ID within
 // the stream's duplicate window (2 minutes unless the stream was declared
 // otherwise), whichever node publishes it; a repeat is answered with the
 // first copy's sequence. The node also remembers the IDs it published for
 // Options.DedupWindow and answers a repeat with the original Receipt
-// without a round trip.
+// without a round trip. A repeat through another node gets the original's
+// ID and cursor, but its Time is that node's clock at the repeat (the
+// PubAck carries no time).
 //
 // # Connections
 //

@@ -15,8 +15,14 @@ const (
 	// hdrHeader carries Message.Header, URL-query encoded: NATS headers are
 	// MIME-like lines, which cannot carry every key and value faithfully.
 	hdrHeader = "Sb-Header"
-	// hdrMsgID is JetStream's de-duplication id; it carries Message.ID.
+	// hdrMsgID is JetStream's de-duplication id: Message.ID, a space and
+	// the subject, so that an ID counts per topic as everywhere in
+	// Switchboard (a dead letter or a reply may repeat an ID on another
+	// topic). A message from another NATS client without hdrID takes its
+	// Nats-Msg-Id as ID.
 	hdrMsgID = "Nats-Msg-Id"
+	// hdrID carries Message.ID.
+	hdrID = "Sb-Id"
 	// Republish headers (stream, original subject, sequence, time).
 	hdrSubject   = "Nats-Subject"
 	hdrSequence  = "Nats-Sequence"
@@ -30,7 +36,10 @@ func toNATS(subject string, m *pubsub.Message) *nats.Msg {
 	if nm.Data == nil {
 		nm.Data = []byte{}
 	}
-	nm.Header.Set(hdrMsgID, m.ID)
+	if m.ID != "" {
+		nm.Header.Set(hdrID, m.ID)
+		nm.Header.Set(hdrMsgID, m.ID+" "+subject)
+	}
 	if len(m.Header) > 0 {
 		v := make(url.Values, len(m.Header))
 		for k, val := range m.Header {
@@ -51,10 +60,11 @@ func fromNATS(h nats.Header, data []byte) *pubsub.Message {
 	}
 	for k, vs := range h {
 		switch {
-		case k == hdrMsgID:
+		case k == hdrID:
 			if len(vs) > 0 {
 				m.ID = vs[0]
 			}
+		case k == hdrMsgID:
 		case k == hdrHeader:
 			if len(vs) == 0 {
 				continue
@@ -74,6 +84,9 @@ func fromNATS(h nats.Header, data []byte) *pubsub.Message {
 				setHeader(m, k, vs[0])
 			}
 		}
+	}
+	if m.ID == "" {
+		m.ID = h.Get(hdrMsgID) // another NATS client's, or an older node's
 	}
 	return m
 }

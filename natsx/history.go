@@ -199,9 +199,8 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 	if opts.Since != "" {
 		from, p.Gap = b.resume(since, first, last)
 	}
-	if last == 0 {
-		return p, nil // the stream never held a message
-	}
+	// A stream that never held a message has head "<epoch>-0", before its
+	// first sequence: resuming from it replays everything published since.
 	p.Head = b.cursor(last)
 	p.Next = p.Head
 	if from > last || limit < 0 {

@@ -120,7 +120,7 @@ type Options struct {
 	// DedupWindow is how long this node remembers the publisher-supplied
 	// IDs it published: a Publish repeating one within the window returns
 	// the original Receipt at once. JetStream deduplicates on its own
-	// (the ID travels as Nats-Msg-Id, within the stream's Duplicates
+	// (the ID and subject travel as Nats-Msg-Id, within the stream's Duplicates
 	// window, 2 minutes unless the stream says otherwise), across nodes
 	// too, so a copy is never stored or delivered. 0 means
 	// DefaultDedupWindow (2 minutes), negative turns the local memory off.

@@ -180,7 +180,10 @@ func (d *Dedup) end(e *dedupEntry, r Receipt, err error) {
 // window, and remembers it. A false answer means a copy (the network
 // broker redelivered it, or a publisher repeated it through another node):
 // drop it. Copies are recognised by topic and ID; a message without an ID
-// is always delivered.
+// is always delivered, and so is a dead letter (HeaderDeadLetterReason
+// set): two groups may each dead-letter one message, with its ID, to one
+// topic, so a dead letter is delivered at least once rather than taken
+// for a copy.
 func (d *Dedup) Deliver(m *Message) bool { return d.DeliverTo("", m) }
 
 // DeliverTo is Deliver for one of several consumers that each receive
@@ -189,7 +192,7 @@ func (d *Dedup) Deliver(m *Message) bool { return d.DeliverTo("", m) }
 // it was delivered to the same scope. The ID's Receipt is remembered for
 // Publish all the same.
 func (d *Dedup) DeliverTo(scope string, m *Message) bool {
-	if d == nil || m.ID == "" {
+	if d == nil || m.ID == "" || deadLetter(m) {
 		return true
 	}
 	d.mu.Lock()
@@ -215,7 +218,7 @@ func (d *Dedup) DeliverTo(scope string, m *Message) bool {
 // delivered within the window under another cursor (a network broker that
 // stored a redelivered message twice): a replay drops it.
 func (d *Dedup) Copy(m *Message) bool {
-	if d == nil || m.ID == "" || m.Cursor == "" {
+	if d == nil || m.ID == "" || m.Cursor == "" || deadLetter(m) {
 		return false
 	}
 	d.mu.Lock()
@@ -223,6 +226,9 @@ func (d *Dedup) Copy(m *Message) bool {
 	e := d.entries[dedupKey(m.Topic, m.ID)]
 	return e != nil && e.delivered && e.rec.Cursor != "" && e.rec.Cursor != m.Cursor
 }
+
+// deadLetter reports whether m is a dead letter (see Deliver).
+func deadLetter(m *Message) bool { return m.Header[HeaderDeadLetterReason] != "" }
 
 // Len returns how many IDs are remembered now.
 func (d *Dedup) Len() int {

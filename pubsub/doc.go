@@ -63,8 +63,9 @@
 //
 // # Idempotent publishing
 //
-// A publisher-supplied [Message.ID] is an idempotency key. A Publish whose
-// ID the broker accepted within its dedup window (DedupWindow in each
+// A publisher-supplied [Message.ID] is an idempotency key, per topic (the
+// same ID on another topic is another message). A Publish whose ID the
+// broker accepted on its topic within its dedup window (DedupWindow in each
 // broker's options, [DefaultDedupWindow] 2 minutes, at most
 // [DefaultDedupSize] IDs) returns the original [Receipt] and delivers
 // nothing again, so a publisher may retry a Publish whose answer it lost.

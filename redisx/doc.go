@@ -81,6 +81,9 @@
 // then the waiting live messages after the head follow: no gap, no
 // duplicate. A cursor whose entry is gone (trimmed), from another epoch,
 // or beyond the head is a gap (Subscription.Gap) and delivery starts live.
+// The head of an empty stream is "<epoch>-0", a cursor before the
+// namespace's first entry: resuming from it replays everything published
+// since, and is a gap only once the oldest entries were trimmed.
 // A replay that finds entries trimmed under it ends with ErrTrimmed; one
 // whose subscriber leaves its buffer full for 5 s ends with a
 // *pubsub.SlowConsumerError. History (the pubsub.HistoryReader) reads
@@ -128,7 +131,9 @@
 // (2 minutes) returns the original Receipt and adds nothing to the stream.
 // A repeat through another node that had not seen the ID is added again;
 // every node drops the copy of an ID it delivered within the window before
-// its fan-out, and replays and History reads skip it.
+// its fan-out, and replays and History reads skip it. Dead letters are not
+// taken for copies (two groups may each dead-letter one message with its
+// ID).
 //
 // # Connections
 //

@@ -25,10 +25,16 @@ type view struct {
 // look reads, in one MULTI, the stream's newest entry, the entry at
 // cursor seq since (if hasSince) and up to readCount entries from start
 // (XRANGE syntax, "(" excludes; "" reads no page).
+//
+// Cursor seq 0 (the head of an empty stream, "<epoch>-0") stands before
+// the namespace's first entry: it is found while the oldest entry kept is
+// the first ever published (count 1), or the stream is still empty.
 func (b *Broker) look(ctx context.Context, since uint64, hasSince bool, start string) (view, error) {
 	var at, head, page *redis.XMessageSliceCmd
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		if hasSince {
+		if hasSince && since == 0 {
+			at = p.XRangeN(ctx, b.keyLog, "-", "+", 1)
+		} else if hasSince {
 			id := SeqToID(since)
 			at = p.XRange(ctx, b.keyLog, id, id)
 		}
@@ -45,12 +51,19 @@ func (b *Broker) look(ctx context.Context, since uint64, hasSince bool, start st
 	h := head.Val()
 	if len(h) == 0 {
 		v.empty = true
+		v.found = hasSince && since == 0
 		return v, nil
 	}
 	if v.head, err = IDToSeq(h[0].ID); err != nil {
 		return view{}, err
 	}
-	if at != nil && len(at.Val()) == 1 {
+	switch {
+	case at == nil:
+	case hasSince && since == 0:
+		// The page starts at the oldest entry; scan checks the counts
+		// after it from this one.
+		v.found = len(at.Val()) == 1 && entryCount(at.Val()[0].Values) == 1
+	case len(at.Val()) == 1:
 		v.found = true
 		v.n = entryCount(at.Val()[0].Values)
 	}
@@ -145,7 +158,11 @@ func (b *Broker) History(ctx context.Context, filter string, opts pubsub.History
 		return pubsub.HistoryPage{}, err
 	}
 	if v.empty {
-		p.Gap = p.Gap || opts.Since != ""
+		// Cursor 0 stands before the first entry: resuming from it reads
+		// whatever is published after this read.
+		p.Gap = p.Gap || (opts.Since != "" && !v.found)
+		p.Head = pubsub.Cursor{Epoch: epoch, Seq: 0}.String()
+		p.Next = p.Head
 		return p, nil
 	}
 	n := v.n
@@ -208,7 +225,7 @@ func (b *Broker) subscribeSince(ctx context.Context, s *liveSub, since pubsub.Cu
 	if err != nil {
 		return nil, b.abort(s, err)
 	}
-	s.SetGap(v.empty || !v.found || since.Seq > v.head)
+	s.SetGap(!v.found || since.Seq > v.head)
 	var backlog iter.Seq[*pubsub.Message]
 	if !s.Gap() {
 		backlog = b.backlog(s, v)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"strconv"
 	"testing"
 	"time"
@@ -77,7 +78,7 @@ func TestChaosCatchesLoss(t *testing.T) {
 // unexplained hole and a hole after a gap signal are each counted where
 // they belong.
 func TestCheckerCounts(t *testing.T) {
-	tl := newTally()
+	tl := newTally(nil)
 	d := func(p string, s int) { tl.deliver([]byte(`{"p":"` + p + `","s":` + strconv.Itoa(s) + `}`)) }
 	d("a", 1)
 	d("a", 2)
@@ -117,4 +118,44 @@ func TestRefusesUnboundedOrRemote(t *testing.T) {
 	require.True(t, loopback("[::1]:1883"))
 	require.True(t, loopback("localhost:1883"))
 	require.False(t, loopback("192.168.1.1:1883"))
+}
+
+// TestCheckerGapIsBounded: a gap signal explains what was published
+// before the client saw it, not what came after: a subscription that went
+// silent after a gap (or missed messages later) loses them.
+func TestCheckerGapIsBounded(t *testing.T) {
+	started := map[string]int{"a": 0, "b": 0}
+	snap := func() map[string]int { return maps.Clone(started) }
+	tl := newTally(snap)
+	d := func(p string, s int) { tl.deliver([]byte(`{"p":"` + p + `","s":` + strconv.Itoa(s) + `}`)) }
+	started["a"] = 3
+	d("a", 1)
+	d("a", 2)
+	started["a"], started["b"] = 6, 2
+	tl.gap("test") // explains a#3-6 and b#1-2 at most
+	d("a", 9)      // 3-6 explained, 7 and 8 lost
+	started["a"], started["b"] = 12, 5
+	tl.gap("silent") // explains a#10-12, b#1-5; nothing arrives after it
+	r := tl.settle(map[string]int{"a": 15, "b": 7})
+	require.Equal(t, 3, r.delivered)
+	require.Equal(t, 4+3+5, r.explained) // a#3-6, a#10-12, b#1-5
+	require.Equal(t, 2+3+2, r.lost)      // a#7-8, a#13-15, b#6-7
+	require.Equal(t, []string{"a #7-8", "a #13-15", "b #6-7"}, r.lostRanges)
+	require.False(t, tl.has("a", 13), "the drain waits for a#13")
+	require.True(t, tl.has("a", 12))
+	require.False(t, tl.has("b", 6))
+
+	// A gap learned before the subscription is live again (MQTT's
+	// CONNACK) is extended when it is.
+	started = map[string]int{"a": 2}
+	tl = newTally(snap)
+	d("a", 1)
+	tl.gap("connack")
+	started["a"] = 4 // published before the SUBACK
+	tl.extend()
+	started["a"] = 6
+	d("a", 6)
+	r = tl.settle(map[string]int{"a": 6})
+	require.Equal(t, 3, r.explained) // a#2-4
+	require.Equal(t, 1, r.lost)      // a#5
 }

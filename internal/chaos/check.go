@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 )
@@ -23,8 +24,15 @@ type tally struct {
 	mu      sync.Mutex
 	pubs    map[string]*stream
 	barrier bool // a barrier message arrived: the subscription is live
-	// pendingGap: a gap signal came before some publisher's first message.
-	pendingGap bool
+	// started returns, per publisher, the highest sequence number whose
+	// first attempt has begun; nil means unknown (a gap then explains any
+	// hole up to the next message). A gap signal explains no message
+	// first published after the client saw it: its subscription was live.
+	started func() map[string]int
+	// pendingTo: a gap signal came before some publisher's first message;
+	// it explains that publisher's messages up to the bound.
+	pendingTo  map[string]int
+	pendingAll int // the bound for publishers started did not name
 	gaps       map[string]int
 	dups       int
 	reorders   int
@@ -37,23 +45,78 @@ type stream struct {
 	last      int
 	got       []bool // got[seq]
 	gapOpen   bool   // a gap signal came after the last message of this publisher
+	gapTo     int    // it explains a hole up to gapTo
 	explained [][2]int
 }
 
-func newTally() *tally {
-	return &tally{pubs: make(map[string]*stream), gaps: make(map[string]int)}
+// newTally returns a tally; started is as in tally (nil: unknown).
+func newTally(started func() map[string]int) *tally {
+	return &tally{pubs: make(map[string]*stream), gaps: make(map[string]int), pendingTo: make(map[string]int), started: started}
 }
 
 // gap records an explicit gap signal: the next hole in every publisher's
-// sequence is explained by it.
+// sequence is explained by it, up to what the publisher had started to
+// publish by now. Call it once the subscription is live again.
 func (t *tally) gap(reason string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.gaps[reason]++
-	for _, s := range t.pubs {
-		s.gapOpen = true
+	t.openLocked(false)
+}
+
+// extend raises the bounds of the gaps still open (no message since) to
+// what the publishers started by now: for a client that learns of its gap
+// before its subscription is live again (MQTT's CONNACK comes before the
+// SUBACK), called once it is.
+func (t *tally) extend() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.openLocked(true)
+}
+
+func (t *tally) openLocked(onlyOpen bool) {
+	var started map[string]int
+	all := math.MaxInt
+	if t.started != nil {
+		started, all = t.started(), 0
 	}
-	t.pendingGap = true
+	bound := func(name string) int {
+		if n, ok := started[name]; ok {
+			return n
+		}
+		return all
+	}
+	for name, s := range t.pubs {
+		if !onlyOpen || s.gapOpen {
+			s.gapOpen, s.gapTo = true, max(s.gapTo, bound(name))
+		}
+	}
+	for name, n := range started {
+		if _, seen := t.pubs[name]; seen {
+			continue
+		}
+		if _, pending := t.pendingTo[name]; !onlyOpen || pending {
+			t.pendingTo[name] = max(t.pendingTo[name], n)
+		}
+	}
+	if !onlyOpen || t.pendingAll > 0 {
+		t.pendingAll = max(t.pendingAll, all)
+	}
+}
+
+// newStreamLocked is the stream of a publisher seen for the first time.
+func (t *tally) newStreamLocked(pub string) *stream {
+	_, pending := t.pendingTo[pub]
+	return &stream{gapOpen: pending || t.pendingAll > 0, gapTo: t.pendingLocked(pub)}
+}
+
+// pendingLocked is the bound of the gaps that came before pub's first
+// message.
+func (t *tally) pendingLocked(pub string) int {
+	if n, ok := t.pendingTo[pub]; ok {
+		return max(n, t.pendingAll)
+	}
+	return t.pendingAll
 }
 
 // deliver records one delivered payload; ok false means it was not one of
@@ -79,7 +142,7 @@ func (t *tally) deliver(data []byte) {
 	if s == nil {
 		// The first message of this publisher: its stream started at 1
 		// (publishers start after every subscriber passed the barrier).
-		s = &stream{gapOpen: t.pendingGap}
+		s = t.newStreamLocked(p.P)
 		t.pubs[p.P] = s
 	}
 	for len(s.got) <= p.S {
@@ -97,14 +160,14 @@ func (t *tally) deliver(data []byte) {
 		if len(t.notes) < 100 {
 			t.notes = append(t.notes, fmt.Sprintf("out of order %s #%d after #%d", p.P, p.S, s.last))
 		}
-	case p.S > s.last+1 && s.gapOpen:
-		s.explained = append(s.explained, [2]int{s.last + 1, p.S - 1})
+	case p.S > s.last+1 && s.gapOpen && s.gapTo > s.last:
+		s.explained = append(s.explained, [2]int{s.last + 1, min(p.S-1, s.gapTo)})
 	}
 	s.got[p.S] = true
 	if p.S > s.last {
 		s.last = p.S
 	}
-	s.gapOpen = false
+	s.gapOpen, s.gapTo = false, 0
 }
 
 // live reports whether a barrier message arrived.
@@ -121,9 +184,9 @@ func (t *tally) has(pub string, seq int) bool {
 	defer t.mu.Unlock()
 	s := t.pubs[pub]
 	if s == nil {
-		return t.pendingGap
+		s = t.newStreamLocked(pub)
 	}
-	return seq < len(s.got) && s.got[seq] || s.gapOpen || s.last >= seq
+	return seq < len(s.got) && s.got[seq] || s.gapOpen && seq <= s.gapTo || s.last >= seq
 }
 
 // result is what one subscriber's tally comes to against the publishers'
@@ -150,9 +213,8 @@ func (t *tally) settle(acked map[string]int) result {
 		n := acked[name]
 		s := t.pubs[name]
 		if s == nil {
-			s = &stream{gapOpen: t.pendingGap}
+			s = t.newStreamLocked(name)
 		}
-		tailOpen := s.gapOpen
 		start := -1
 		flush := func(end int) {
 			if start >= 0 {
@@ -165,7 +227,7 @@ func (t *tally) settle(acked map[string]int) result {
 			case seq < len(s.got) && s.got[seq]:
 				r.delivered++
 				flush(seq - 1)
-			case explainedBy(s.explained, seq) || (tailOpen && seq > s.last):
+			case explainedBy(s.explained, seq) || (s.gapOpen && seq > s.last && seq <= s.gapTo):
 				r.explained++
 				flush(seq - 1)
 			default:

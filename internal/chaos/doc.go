@@ -33,7 +33,11 @@
 // explicit gap signal came before the next message (SSE sb-reset, long
 // poll "gap", WebSocket gap frame, gRPC Opened.gap, GraphQL error code
 // "gap", and for MQTT subscribers a CONNACK without Session Present after a
-// reconnect: mqttx.Server sessions end with the connection). After the
+// reconnect: mqttx.Server sessions end with the connection). A gap
+// explains only messages whose first publish attempt began before the
+// client learned of it (for MQTT, before its SUBACK): the subscription was
+// live again by then, so a later hole, or silence to the end of the run,
+// is a loss. After the
 // chaos, publishers finish the message in flight and the subscribers get
 // up to -drain to catch up. Clients of the Mosquitto hub are not killed
 // (that broker keeps no history, so each of their reconnects would be a gap

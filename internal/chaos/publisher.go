@@ -35,6 +35,7 @@ type publisher struct {
 	cancel context.CancelFunc // of the attempt in flight
 
 	acked    atomic.Int64 // highest acknowledged sequence number
+	started  atomic.Int64 // highest sequence number whose first attempt began
 	attempts atomic.Int64
 	errs     atomic.Int64
 	lastErr  atomic.Value // string
@@ -103,6 +104,7 @@ func (p *publisher) loop(ctx context.Context, stop <-chan struct{}, interval tim
 		}
 		key := p.run + "-" + p.name + "-" + strconv.Itoa(seq)
 		data, _ := json.Marshal(payload{P: p.name, S: seq})
+		p.started.Store(int64(seq))
 		backoff := 50 * time.Millisecond
 		for {
 			if ctx.Err() != nil {

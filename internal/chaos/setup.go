@@ -99,11 +99,11 @@ func addClients(cfg Config, run string, aw, mw *world) {
 	for _, k := range subKinds {
 		for i := range cfg.PerKind {
 			aw.subs = append(aw.subs, &subscriber{name: fmt.Sprintf("a-%s-%d-%s", k.kind, i+1, run), kind: k.kind,
-				world: aw, killable: true, run: k.run, t: newTally()})
+				world: aw, killable: true, run: k.run, t: newTally(aw.started)})
 		}
 		if k.mqtt {
 			mw.subs = append(mw.subs, &subscriber{name: fmt.Sprintf("m-%s-%s", k.kind, run), kind: k.kind,
-				world: mw, run: k.run, t: newTally()})
+				world: mw, run: k.run, t: newTally(mw.started)})
 		}
 	}
 	pubKinds := []struct {

@@ -48,6 +48,9 @@ func runMQTT(ctx context.Context, s *subscriber, h *hub) error {
 	if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: s.world.filter, QoS: 1}}}); err != nil {
 		return err
 	}
+	// The gap reported at CONNACK also covers what was published until
+	// the subscription was live again.
+	s.t.extend()
 	select {
 	case <-ctx.Done():
 		return nil

@@ -24,6 +24,16 @@ type world struct {
 	rnd *rand.Rand
 }
 
+// started returns, per publisher of the world, the highest sequence
+// number whose first attempt began (for tally).
+func (w *world) started() map[string]int {
+	m := make(map[string]int, len(w.pubs))
+	for _, p := range w.pubs {
+		m[p.name] = int(p.started.Load())
+	}
+	return m
+}
+
 // pick returns a hub that is up, preferring one other than prev (a
 // reconnecting client moves); nil when none is up.
 func (w *world) pick(prev *hub) *hub {

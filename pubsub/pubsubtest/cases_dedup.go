@@ -77,15 +77,20 @@ func (s *suite) testIdempotentAcrossNodes(t *testing.T) {
 	sub2 := s.subscribe(t, b2, topic, nil)
 	key := "key-" + pubsub.NewID()
 
-	_, err := b1.Publish(s.ctx(t), pubsub.Message{Topic: topic, Data: []byte("once"), ID: key})
+	first, err := b1.Publish(s.ctx(t), pubsub.Message{Topic: topic, Data: []byte("once"), ID: key})
 	require.NoError(t, err)
 	for _, sub := range []pubsub.Subscription{sub1, sub2} {
 		m := s.next(t, sub)
 		require.Equal(t, key, m.ID)
 	}
-	// b2 saw the key delivered: its Publish is answered, not repeated.
-	_, err = b2.Publish(s.ctx(t), pubsub.Message{Topic: topic, Data: []byte("twice"), ID: key})
+	// b2 saw the key delivered: its Publish is answered, not repeated,
+	// with the original's ID and cursor (its Time is the one subscribers
+	// saw, which may be coarser or from another clock than the publishing
+	// node's: see each broker's doc).
+	again, err := b2.Publish(s.ctx(t), pubsub.Message{Topic: topic, Data: []byte("twice"), ID: key})
 	require.NoError(t, err)
+	require.Equal(t, first.ID, again.ID, "receipt ID")
+	require.Equal(t, first.Cursor, again.Cursor, "receipt cursor")
 	s.publish(t, b2, topic, "marker")
 	for i, sub := range []pubsub.Subscription{sub1, sub2} {
 		m := s.next(t, sub)
@@ -114,6 +119,29 @@ func (s *suite) testIdempotentAcrossNodes(t *testing.T) {
 		}
 		require.Equal(t, []string{"once", "marker"}, data, "history read through b1 drops the copy")
 	}
+}
+
+// testIdempotentPerTopic: an ID is a key per topic. The same ID published
+// on another topic (a dead letter keeps its original's ID, say) is
+// another message: delivered, with its own receipt.
+func (s *suite) testIdempotentPerTopic(t *testing.T) {
+	b := s.broker(t)
+	a, c := prefix(t)+"/idem/a", prefix(t)+"/idem/c"
+	subA := s.subscribe(t, b, a, nil)
+	subC := s.subscribe(t, b, c, nil)
+	key := "key-" + pubsub.NewID()
+	ra, err := b.Publish(s.ctx(t), pubsub.Message{Topic: a, Data: []byte("on a"), ID: key})
+	require.NoError(t, err)
+	rc, err := b.Publish(s.ctx(t), pubsub.Message{Topic: c, Data: []byte("on c"), ID: key})
+	require.NoError(t, err)
+	if s.f.Capabilities.History {
+		require.NotEqual(t, ra.Cursor, rc.Cursor, "the message on the other topic is stored apart")
+	}
+	m := s.next(t, subA)
+	require.Equal(t, "on a", string(m.Data))
+	m = s.next(t, subC)
+	require.Equal(t, "on c", string(m.Data), "the same ID on another topic is delivered")
+	require.Equal(t, key, m.ID)
 }
 
 func requireSameReceipt(t *testing.T, want, got pubsub.Receipt) {

@@ -113,3 +113,25 @@ func (s *suite) testDeadLetter(t *testing.T) {
 	require.NoError(t, sub.Nack(m, false))
 	require.Equal(t, "reject", string(s.next(t, dead).Data), "nack without requeue dead-letters at once")
 }
+
+// testDeadLetterTwoGroups: two groups that each dead-letter one message
+// produce two dead letters, with the message's ID on one topic: both reach
+// a plain subscriber (the idempotency window must not take the second for
+// a copy).
+func (s *suite) testDeadLetterTwoGroups(t *testing.T) {
+	b := s.broker(t)
+	p := prefix(t)
+	dlt := p + "/dead2"
+	dead := s.subscribe(t, b, dlt, nil)
+	var subs []pubsub.Subscription
+	for _, g := range []string{"g1", "g2"} {
+		subs = append(subs, s.subscribe(t, b, p+"/poison2", &pubsub.SubscribeOptions{Group: g + pubsub.NewID(), ManualAck: true, Prefetch: 1, DeadLetterTopic: dlt}))
+	}
+	s.publish(t, b, p+"/poison2", "bad")
+	for i, sub := range subs {
+		m := s.next(t, sub)
+		require.NoError(t, sub.Nack(m, false), "group %d", i+1)
+		d := s.next(t, dead)
+		require.Equal(t, "bad", string(d.Data), "dead letter of group %d", i+1)
+	}
+}

@@ -65,6 +65,7 @@ func Run(t *testing.T, f Features, newBroker Constructor) {
 		{"SubscribeAll", nil, s.testSubscribeAll},
 		{"IdempotentPublish", nil, s.testIdempotentPublish},
 		{"IdempotentAcrossNodes", nil, s.testIdempotentAcrossNodes},
+		{"IdempotentPerTopic", nil, s.testIdempotentPerTopic},
 		{"ResumeFromCursor", needHistory, s.testResume},
 		{"ResumeWhilePublishing", needHistory, s.testResumeWhilePublishing},
 		{"Gap", needHistory, s.testGap},
@@ -75,6 +76,7 @@ func Run(t *testing.T, f Features, newBroker Constructor) {
 		{"AckGating", needAcks, s.testAckGating},
 		{"NackRedeliver", needAcks, s.testNackRedeliver},
 		{"DeadLetter", needAcks, s.testDeadLetter},
+		{"DeadLetterTwoGroups", needGroupAcks, s.testDeadLetterTwoGroups},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -87,8 +89,9 @@ func Run(t *testing.T, f Features, newBroker Constructor) {
 	}
 }
 
-func needHistory(c pubsub.Capabilities) bool { return c.History }
-func needAcks(c pubsub.Capabilities) bool    { return c.Acks }
+func needHistory(c pubsub.Capabilities) bool   { return c.History }
+func needAcks(c pubsub.Capabilities) bool      { return c.Acks }
+func needGroupAcks(c pubsub.Capabilities) bool { return c.Acks && c.Groups }
 
 // broker returns a fresh broker closed at the end of the test.
 func (s *suite) broker(t *testing.T) pubsub.Broker {
