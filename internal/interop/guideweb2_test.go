@@ -93,3 +93,32 @@ func TestGuideBrowserMQTTAndWebSocketAPI(t *testing.T) {
 	require.Equal(t, "hello world", m["data"])
 	require.Regexp(t, `^Connection closed, code: 100[05] reason:$`, lines[3]) // (reason "", trimmed)
 }
+
+// TestGuideBrowserMQTTSensors runs the guide's "MQTT over WebSockets" page
+// against examples/sensors, which serves MQTT over WebSocket at /mqtt too
+// and lets devices use notifications/#: the browser's own message comes
+// back, and an MQTT.js device's text/plain "hello world" (over TCP)
+// reaches the page.
+func TestGuideBrowserMQTTSensors(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	testenv.NodeDir(t)
+	bin := build(t, "sensors")["sensors"]
+	p := start(t, bin, []string{"-addr", "127.0.0.1:0", "-mqtt-addr", "127.0.0.1:0"},
+		map[string]*regexp.Regexp{"http": exampleListening, "mqtt": exampleMQTT})
+	out := runNode(context.Background(), t, "guideweb2.mjs", "http://"+p.addrs["http"], chromium, "mqtt", p.addrs["mqtt"])
+	var res struct {
+		Pages struct {
+			MQTT struct{ List, Out string }
+		} `json:"pages"`
+		Problems []string `json:"problems"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	require.Empty(t, res.Problems, "errors on the guide's page")
+	t.Logf("the guide's MQTT over WebSockets page listed:\n%s\nand logged:\n%s", res.Pages.MQTT.List, res.Pages.MQTT.Out)
+	require.Equal(t, []string{
+		"notifications/browser: hello from the browser",
+		"notifications/system: hello world",
+	}, strings.Split(strings.TrimSpace(res.Pages.MQTT.List), "\n"))
+	require.Equal(t, "Connected to MQTT broker via WebSockets\n", res.Pages.MQTT.Out, "connected once, no error")
+	require.NotContains(t, p.logs(), "refused")
+}

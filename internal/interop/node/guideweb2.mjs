@@ -6,11 +6,17 @@
 //          loads from unpkg.com; the route serves node_modules' copy),
 //   wsapi: "WebSocket API in Browsers" (sends 'Hello Server!' on open).
 // Prints one JSON object: what each page showed, and any page errors.
-// Usage: node guideweb2.mjs HUB_BASE_URL CHROMIUM_PATH
+// Usage: node guideweb2.mjs BASE_URL CHROMIUM_PATH [PAGES [MQTT_ADDR]]
+// PAGES is "mqtt,wsapi" by default. Without MQTT_ADDR the mqtt page's
+// second message is published through the hub's REST API; with it (for
+// examples/sensors, which has none), by an MQTT.js device on that TCP
+// address.
 import { readFile } from "node:fs/promises";
+import mqtt from "mqtt";
 import { chromium } from "playwright-core";
 
-const [base, executablePath] = process.argv.slice(2);
+const [base, executablePath, pagesArg = "mqtt,wsapi", mqttAddr] = process.argv.slice(2);
+const pages = pagesArg.split(",");
 const dir = new URL("./guideweb/", import.meta.url);
 const mqttBundle = new URL("./node_modules/mqtt/dist/mqtt.min.js", import.meta.url);
 const browser = await chromium.launch({
@@ -62,32 +68,42 @@ try {
   // MQTT over WebSockets: once connected (and subscribed to
   // notifications/#, sent before any publish), a person types a message
   // and clicks Send; it comes back through the subscription. Then a
-  // text/plain publish through the hub's REST API.
-  const mq = await open("mqtt");
-  await until(mq, "mqtt", "out", "Connected to MQTT broker via WebSockets");
-  await mq.fill("#message-input", "hello from the browser");
-  await mq.click("#send-button");
-  await until(mq, "mqtt", "messages-list", "notifications/browser: hello from the browser");
-  await publish("notifications/system", "hello world", "text/plain");
-  await until(mq, "mqtt", "messages-list", "notifications/system: hello world");
-  result.pages.mqtt = { list: await text(mq, "messages-list"), out: await text(mq, "out"),
-    input: await mq.inputValue("#message-input") };
-  await mq.close();
+  // text/plain "hello world" through the hub's REST API (or a device).
+  if (pages.includes("mqtt")) {
+    const mq = await open("mqtt");
+    await until(mq, "mqtt", "out", "Connected to MQTT broker via WebSockets");
+    await mq.fill("#message-input", "hello from the browser");
+    await mq.click("#send-button");
+    await until(mq, "mqtt", "messages-list", "notifications/browser: hello from the browser");
+    if (mqttAddr) {
+      const device = await mqtt.connectAsync(`mqtt://${mqttAddr}`, { reconnectPeriod: 0 });
+      await device.publishAsync("notifications/system", "hello world", { qos: 1 });
+      await device.endAsync();
+    } else {
+      await publish("notifications/system", "hello world", "text/plain");
+    }
+    await until(mq, "mqtt", "messages-list", "notifications/system: hello world");
+    result.pages.mqtt = { list: await text(mq, "messages-list"), out: await text(mq, "out"),
+      input: await mq.inputValue("#message-input") };
+    await mq.close();
+  }
 
   // WebSocket API: the snippet sends 'Hello Server!' on open and logs what
   // comes back. Then, as a person would in the console, a guide-form
   // subscribe on the same socket, a publish, and the snippet's commented
   // socket.close().
-  const wa = await open("wsapi");
-  await wa.waitForFunction(() => document.getElementById("out").innerText.includes("Message from server:"));
-  result.pages.wsapiOpen = await wa.evaluate(() => socket.readyState === WebSocket.OPEN);
-  await wa.evaluate(() => socket.send(JSON.stringify({ type: "subscribe", topics: ["system-notifications"] })));
-  await wa.waitForFunction(() => document.getElementById("out").innerText.includes('"type":"subscribed"'));
-  await publish("system-notifications", "hello world", "text/plain");
-  await wa.waitForFunction(() => document.getElementById("out").innerText.includes('"type":"message"'));
-  await wa.evaluate(() => socket.close());
-  await wa.waitForFunction(() => document.getElementById("out").innerText.includes("Connection closed"));
-  result.pages.wsapi = await text(wa, "out");
+  if (pages.includes("wsapi")) {
+    const wa = await open("wsapi");
+    await wa.waitForFunction(() => document.getElementById("out").innerText.includes("Message from server:"));
+    result.pages.wsapiOpen = await wa.evaluate(() => socket.readyState === WebSocket.OPEN);
+    await wa.evaluate(() => socket.send(JSON.stringify({ type: "subscribe", topics: ["system-notifications"] })));
+    await wa.waitForFunction(() => document.getElementById("out").innerText.includes('"type":"subscribed"'));
+    await publish("system-notifications", "hello world", "text/plain");
+    await wa.waitForFunction(() => document.getElementById("out").innerText.includes('"type":"message"'));
+    await wa.evaluate(() => socket.close());
+    await wa.waitForFunction(() => document.getElementById("out").innerText.includes("Connection closed"));
+    result.pages.wsapi = await text(wa, "out");
+  }
 } finally {
   await browser.close();
 }
