@@ -35,22 +35,38 @@ func resetGuideUpdates(t *testing.T, amqpURL string) {
 // (Pub/Sub, "Message Broker Implementation": topic exchange updates
 // declared {durable: false}, routing key user.profile.updated, binding
 // user.#) against the hub on RabbitMQ with -amqp-exchange updates. The
-// subscriber declares the exchange first, non-durable; the hub, which
-// declares durable ones, uses it as it is. The publisher's message reaches
-// a hub SSE client as user/profile/updated, and a message published
-// through the hub's REST API reaches the subscriber.
+// publisher's message reaches a hub SSE client as user/profile/updated,
+// and a message published through the hub's REST API reaches the
+// subscriber. In both orders: the subscriber declares the exchange first,
+// non-durable, and the hub, which declares durable ones, uses it as it
+// is; or the hub declares it first, with -amqp-exchange-transient, and the
+// snippets' declarations agree with it (without that flag they fail with
+// PRECONDITION_FAILED).
 func TestGuideAMQPPubSub(t *testing.T) {
 	amqpURL := testenv.RabbitMQ(t)
 	testenv.NodeDir(t)
+	bin := build(t, "hub")["hub"]
+	for _, hubFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "snippet first", true: "hub first"}[hubFirst], func(t *testing.T) {
+			testGuideAMQPPubSub(t, amqpURL, bin, hubFirst)
+		})
+	}
+}
+
+func testGuideAMQPPubSub(t *testing.T, amqpURL, bin string, hubFirst bool) {
 	resetGuideUpdates(t, amqpURL)
 	t.Cleanup(func() { resetGuideUpdates(t, amqpURL) })
 
+	args := []string{"-addr", "127.0.0.1:0", "-mqtt-addr", "off", "-broker", amqpURL, "-amqp-exchange", guideUpdates}
+	var h *process
+	if hubFirst {
+		h = start(t, bin, append(args, "-amqp-exchange-transient"), map[string]*regexp.Regexp{"http": hubListening})
+	}
 	sub := startNode(t, "guide-amqp-pubsub-subscriber.cjs", amqpURL)
 	sub.waitLine(t, regexp.MustCompile(`^Waiting for messages matching user\.#$`), 20*time.Second)
-
-	bin := build(t, "hub")["hub"]
-	h := start(t, bin, []string{"-addr", "127.0.0.1:0", "-mqtt-addr", "off", "-broker", amqpURL, "-amqp-exchange", guideUpdates},
-		map[string]*regexp.Regexp{"http": hubListening})
+	if !hubFirst {
+		h = start(t, bin, args, map[string]*regexp.Regexp{"http": hubListening})
+	}
 	base := "http://" + h.addrs["http"]
 	events := followSSE(t, base+"/events?format=envelope&topic="+url.QueryEscape("user/#"))
 
