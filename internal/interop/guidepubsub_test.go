@@ -1,9 +1,12 @@
 package interop
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-go/switchboard/internal/testenv"
+	"github.com/switchboard-go/switchboard/pubsub"
 )
 
 // The guide's amqplib pub/sub pair declares this exchange; the test uses
@@ -29,6 +33,46 @@ func resetGuideUpdates(t *testing.T, amqpURL string) {
 	require.NoError(t, err)
 	_ = ch.ExchangeDelete(guideUpdates, false, false)
 	_, _ = ch.QueueDelete(guideUpdates+".history", false, false, false)
+}
+
+// guideVHost returns amqpURL on a RabbitMQ virtual host of the test's own,
+// deleted at the end, when rabbitmqctl can make one (RabbitMQ on this
+// machine): the guide's fixed names (exchange updates) then cannot meet
+// another run of the same test on the shared server. The vhost is part of
+// the address, the one thing the snippets may change. Otherwise it returns
+// amqpURL, and the names are shared.
+func guideVHost(t *testing.T, amqpURL string) string {
+	t.Helper()
+	u, err := url.Parse(amqpURL)
+	require.NoError(t, err)
+	ctl, err := exec.LookPath("rabbitmqctl")
+	if err != nil {
+		t.Logf("no rabbitmqctl: the guide's names on the default vhost")
+		return amqpURL
+	}
+	vhost := "sbguide-" + pubsub.NewEpoch()
+	run := func(args ...string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, ctl, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("rabbitmqctl %v: %w: %s", args, err, out)
+		}
+		return nil
+	}
+	if err := run("add_vhost", vhost); err != nil {
+		t.Logf("%v: the guide's names on the default vhost", err)
+		return amqpURL
+	}
+	t.Cleanup(func() {
+		if err := run("delete_vhost", vhost); err != nil {
+			t.Log(err)
+		}
+	})
+	require.NoError(t, run("set_permissions", "-p", vhost, u.User.Username(), ".*", ".*", ".*"))
+	t.Logf("the guide's names on RabbitMQ vhost %s", vhost)
+	u.Path, u.RawPath = "/"+vhost, ""
+	return u.String()
 }
 
 // TestGuideAMQPPubSub runs the guide's amqplib publisher and subscriber
@@ -54,6 +98,7 @@ func TestGuideAMQPPubSub(t *testing.T) {
 }
 
 func testGuideAMQPPubSub(t *testing.T, amqpURL, bin string, hubFirst bool) {
+	amqpURL = guideVHost(t, amqpURL)
 	resetGuideUpdates(t, amqpURL)
 	t.Cleanup(func() { resetGuideUpdates(t, amqpURL) })
 
