@@ -68,7 +68,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Broker, error) {
 		readers: make(chan struct{}, maxStreamReaders), dedup: pubsub.NewDedup(o.DedupWindow, o.DedupSize, nil)}
 	b.pubConn = newConnector(url, &b.opts, "publish")
 	b.subConn = newConnector(url, &b.opts, "consume")
-	b.pub = newPublisher(b.pubConn, o.Exchange, o.PublishWait)
+	b.pub = newPublisher(b.pubConn, &b.opts)
 	b.node = newNode(b, o.QueuePrefix+".node."+b.id)
 
 	pc, err := b.pubConn.dial()

@@ -68,6 +68,25 @@
 // was received; with Options.History also a cursor, and an ID made from it
 // ("amqp-" and the cursor) that every node and every replay agree on.
 //
+// The exchange: a Broker declares Options.Exchange as a durable topic
+// exchange (non-durable with Options.TransientExchange). Applications
+// often declare theirs non-durable (amqplib's assertExchange(name,
+// 'topic', {durable: false})), and RabbitMQ refuses a declaration that
+// differs from the existing exchange (406 PRECONDITION_FAILED, which also
+// closes the channel). So when the declaration is refused, the Broker
+// declares the exchange once more with the other durability: RabbitMQ
+// accepts that only for a topic exchange that differs in nothing else, and
+// the Broker then uses the exchange as it is, never deleting or
+// re-creating it. An exchange of another type, auto-delete, internal or
+// with arguments is still refused (Dial fails with "failed to declare
+// exchange" and RabbitMQ's reason); a Broker does not declare passively
+// (RabbitMQ's passive declare does not check the type). The other order
+// needs the option: when the Broker declares first, the application's
+// {durable: false} declaration fails unless the Broker has
+// TransientExchange set. A non-durable exchange, and its bindings, are
+// gone after RabbitMQ restarts; the Broker declares it again when it
+// reconnects.
+//
 // Options.GroupQueues lets a group consume an application-named durable
 // queue, e.g. {"fulfilment": "order_processing"} for a queue bound
 // "order.*" on exchange "orders": members of the group then compete for

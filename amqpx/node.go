@@ -162,6 +162,9 @@ func (n *node) setup(conn *amqp.Connection) (ctl, cons *amqp.Channel, d <-chan a
 		return fail(err)
 	}
 	if n.history {
+		if err := declareExchange(conn, &n.b.opts); err != nil {
+			return fail(err)
+		}
 		if err := declareStream(ctl, &n.b.opts); err != nil {
 			return fail(err)
 		}
@@ -203,8 +206,8 @@ func (n *node) setup(conn *amqp.Connection) (ctl, cons *amqp.Channel, d <-chan a
 	if _, err := ctl.QueueDeclare(n.queue, false, false, false, false, args); err != nil {
 		return fail(fmt.Errorf("amqpx: failed to declare the node queue %q: %w", n.queue, err))
 	}
-	if err := ctl.ExchangeDeclare(n.b.opts.Exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-		return fail(fmt.Errorf("amqpx: failed to declare exchange %q: %w", n.b.opts.Exchange, err))
+	if err := declareExchange(conn, &n.b.opts); err != nil {
+		return fail(err)
 	}
 	if cons, err = conn.Channel(); err != nil {
 		return fail(err)
@@ -441,11 +444,9 @@ func (n *node) waitOffset(id string) (<-chan uint64, func()) {
 	}
 }
 
-// declareStream declares the history stream and binds it to every topic.
+// declareStream declares the history stream and binds it to every topic
+// (the exchange is declared already).
 func declareStream(ch *amqp.Channel, o *Options) error {
-	if err := ch.ExchangeDeclare(o.Exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("amqpx: failed to declare exchange %q: %w", o.Exchange, err)
-	}
 	args := amqp.Table{
 		"x-queue-type":       "stream",
 		"x-max-age":          fmt.Sprintf("%ds", max(int64(o.HistoryMaxAge.Seconds()), 1)),

@@ -58,8 +58,17 @@ const maxPriority = 255
 // Options: changing them afterwards has no effect.
 type Options struct {
 	// Exchange is the topic exchange every message is published to; ""
-	// means DefaultExchange ("switchboard"). It is declared durable.
+	// means DefaultExchange ("switchboard"). It is declared durable (see
+	// TransientExchange); an existing topic exchange of that name that
+	// differs only in durability is used as it is (see "Existing
+	// topologies" in the package doc).
 	Exchange string
+
+	// TransientExchange declares Exchange non-durable (RabbitMQ deletes it
+	// when it restarts), as applications do that declare it with amqplib's
+	// assertExchange(name, 'topic', {durable: false}): then they and the
+	// Broker agree whichever of them declares it first. Off by default.
+	TransientExchange bool
 
 	// QueuePrefix starts the name of every queue the broker declares; ""
 	// means DefaultQueuePrefix ("switchboard"). Node queues are

@@ -20,13 +20,14 @@ const maxPublishAttempts = 8
 type publisher struct {
 	conn     *connector
 	exchange string
+	opts     *Options      // for declareExchange
 	wait     time.Duration // bound on waiting for a connection; 0: ctx only
 	sem      chan struct{} // guards ch; a channel so waiting honours ctx
 	ch       *amqp.Channel
 }
 
-func newPublisher(c *connector, exchange string, wait time.Duration) *publisher {
-	return &publisher{conn: c, exchange: exchange, wait: wait, sem: make(chan struct{}, 1)}
+func newPublisher(c *connector, o *Options) *publisher {
+	return &publisher{conn: c, exchange: o.Exchange, opts: o, wait: o.PublishWait, sem: make(chan struct{}, 1)}
 }
 
 // channel returns the open confirm channel, opening one (and declaring the
@@ -46,7 +47,7 @@ func (p *publisher) channel(ctx context.Context) (*amqp.Channel, error) {
 		if err != nil {
 			return nil, err
 		}
-		ch, err := openConfirm(conn, p.exchange)
+		ch, err := openConfirm(conn, p.opts)
 		if err == nil {
 			p.ch = ch
 			return ch, nil
@@ -74,14 +75,13 @@ func (p *publisher) connection(ctx context.Context) (*amqp.Connection, error) {
 	return conn, err
 }
 
-func openConfirm(conn *amqp.Connection, exchange string) (*amqp.Channel, error) {
+func openConfirm(conn *amqp.Connection, o *Options) (*amqp.Channel, error) {
+	if err := declareExchange(conn, o); err != nil {
+		return nil, err
+	}
 	ch, err := conn.Channel()
 	if err != nil {
 		return nil, fmt.Errorf("amqpx: failed to open a channel: %w", err)
-	}
-	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-		_ = ch.Close()
-		return nil, fmt.Errorf("amqpx: failed to declare exchange %q: %w", exchange, err)
 	}
 	if err := ch.Confirm(false); err != nil {
 		_ = ch.Close()

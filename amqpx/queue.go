@@ -266,11 +266,9 @@ func (s *queueSub) declare(ch *amqp.Channel) error {
 	return s.bind(ch)
 }
 
-// bind declares the exchange and binds the queue to each filter's key.
+// bind binds the queue to each filter's key (session declared the
+// exchange).
 func (s *queueSub) bind(ch *amqp.Channel) error {
-	if err := ch.ExchangeDeclare(s.b.opts.Exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("amqpx: failed to declare exchange %q: %w", s.b.opts.Exchange, err)
-	}
 	for _, key := range s.keys {
 		if err := ch.QueueBind(s.queue, key, s.b.opts.Exchange, false, nil); err != nil {
 			return fmt.Errorf("amqpx: failed to bind queue %q to %q: %w", s.queue, key, err)
@@ -280,6 +278,9 @@ func (s *queueSub) bind(ch *amqp.Channel) error {
 }
 
 func (s *queueSub) session(conn *amqp.Connection, first *bool) error {
+	if err := declareExchange(conn, &s.b.opts); err != nil {
+		return err
+	}
 	if s.app {
 		if err := s.ensureAppQueue(conn); err != nil {
 			return fmt.Errorf("amqpx: queue %q: %w", s.queue, err)

@@ -157,3 +157,74 @@ func TestGroupQueueOfApplication(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "d", string(recv(t, sub2).Data))
 }
+
+// Issue 15: the guide's amqplib pub/sub pair declares its exchange
+// "updates" with {durable: false}. A Broker meets an existing topic
+// exchange that differs only in durability and uses it as it is, whichever
+// durability it would declare itself, with and without history and for
+// group queues; with TransientExchange it creates a non-durable one, which
+// such clients then declare without a PRECONDITION_FAILED.
+func TestExchangeDurability(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name           string
+		existing       *bool // nil: the Broker declares it
+		transient      bool
+		history, group bool
+	}{
+		{name: "transient exists", existing: new(false)},
+		{name: "transient exists/history", existing: new(false), history: true},
+		{name: "transient exists/group", existing: new(false), group: true},
+		{name: "durable exists/TransientExchange", existing: new(true), transient: true},
+		{name: "TransientExchange declares", transient: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sp := newSpace(t)
+			ch := sp.channel()
+			if tc.existing != nil {
+				require.NoError(t, ch.ExchangeDeclare(sp.exchange, amqp.ExchangeTopic, *tc.existing, false, false, false, nil))
+			}
+			b := sp.broker(func(o *amqpx.Options) { o.TransientExchange = tc.transient; o.History = tc.history })
+			durable := !tc.transient
+			if tc.existing != nil {
+				durable = *tc.existing
+			}
+			// The exchange is as it was (or as the Broker declared it): the
+			// application's own declaration still succeeds.
+			require.NoError(t, ch.ExchangeDeclare(sp.exchange, amqp.ExchangeTopic, durable, false, false, false, nil))
+
+			c := ctx(t)
+			var so *pubsub.SubscribeOptions
+			if tc.group {
+				so = &pubsub.SubscribeOptions{Group: "g"} // its queue expires (GroupQueueExpiry)
+			}
+			sub, err := b.Subscribe(c, "user/#", so)
+			require.NoError(t, err)
+			q, err := ch.QueueDeclare("", false, true, true, false, nil)
+			require.NoError(t, err)
+			require.NoError(t, ch.QueueBind(q.Name, "user.#", sp.exchange, false, nil))
+			deliveries, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+			require.NoError(t, err)
+
+			// An application's publish reaches the Broker's subscriber …
+			require.NoError(t, ch.PublishWithContext(c, sp.exchange, "user.profile.updated", false, false,
+				amqp.Publishing{Body: []byte(`{"userId":42}`)}))
+			m := recv(t, sub)
+			require.Equal(t, "user/profile/updated", m.Topic)
+			require.JSONEq(t, `{"userId":42}`, string(m.Data))
+			<-deliveries // (the application's own copy)
+
+			// … and the Broker's publish reaches the application's queue.
+			_, err = b.Publish(c, pubsub.Message{Topic: "user/profile/updated", Data: []byte("hello")})
+			require.NoError(t, err)
+			select {
+			case d := <-deliveries:
+				require.Equal(t, "user.profile.updated", d.RoutingKey)
+				require.Equal(t, "hello", string(d.Body))
+			case <-time.After(10 * time.Second):
+				t.Fatal("no delivery")
+			}
+		})
+	}
+}

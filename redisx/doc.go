@@ -124,6 +124,41 @@
 // first (flagged Retain, without cursor, in publish order), read in one
 // MULTI with the stream's head, then the live messages after that head.
 //
+// # Redis Pub/Sub channels and other Redis clients
+//
+// A Broker uses Redis streams only: it never runs PUBLISH, SUBSCRIBE or
+// PSUBSCRIBE, and Redis keeps Pub/Sub channels apart from keys, so channel
+// "user-updates" and stream "<prefix>:log" never meet. Precisely:
+//
+//   - A Redis Pub/Sub publisher (the guide's "Message Broker
+//     Implementation" publisher: publisher.publish('user-updates', json))
+//     reaches only Redis channel subscribers. Switchboard subscribers on
+//     topic "user-updates" (SSE, WebSocket, MQTT, … on a redisx Broker)
+//     receive nothing, and nothing is kept for History or resumes.
+//   - A Redis Pub/Sub subscriber (the guide's subscriber.subscribe(
+//     'user-updates')) receives nothing a Switchboard client publishes on
+//     topic "user-updates" through a redisx Broker; PUBLISH's reply (the
+//     number of receivers) does not count Switchboard clients either.
+//   - The two snippets keep working with each other on the same Redis: a
+//     Broker does not touch channels, whatever their names.
+//   - What does interoperate is the stream. Any Redis client can read it
+//     (XREAD BLOCK … STREAMS <prefix>:log $, or XRANGE): each entry holds
+//     the topic in field t and the payload bytes in field d, as published
+//     (JSON stays JSON; h is a binary header encoding, i the message ID, e
+//     the epoch, n the entry count). Any Redis client can also write to
+//     it: XADD <prefix>:log * t user-updates d '{"userId":42}' reaches
+//     every Switchboard subscriber of "user-updates" with a cursor and the
+//     entry's time, but without a message ID (no field i: envelopes carry
+//     no "id", and idempotency does not apply), and an entry without n is
+//     left out of the check that detects trimming. An entry whose t is not
+//     a valid topic is skipped, with a warning to Options.Logger. Consumer
+//     groups of other clients on the stream are theirs (a Broker's group
+//     names start with "g:").
+//
+// Connecting channel-based applications therefore takes a bridge in the
+// application (a SUBSCRIBE loop that calls Publish, and a subscription
+// that calls PUBLISH); this package does not provide one.
+//
 // # Idempotent publishing
 //
 // A publisher-supplied Message.ID is an idempotency key: a Publish
@@ -144,7 +179,8 @@
 // Options.KeepAlive. Close drains publishes in flight, ends every
 // subscription, closes the pools and waits for the Broker's goroutines.
 // go-redis reports its own connection trouble through its package logger
-// (redis.SetLogger), not Options.Logger.//
+// (redis.SetLogger), not Options.Logger.
+//
 // Logging: the Broker logs only through Options.Logger. go-redis itself may
 // print a line through its own global logger when Close cuts a blocking
 // read ("Unexpected conn … state changed by hook to CLOSED"); the library

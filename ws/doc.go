@@ -116,6 +116,15 @@
 //     about a guide frame carry "topic" (the topic refused, when one is)
 //     instead of "id". A guide publish may carry "key", the idempotency
 //     key, as a switchboard.v1 publish does.
+//   - Plain text is not a frame: a text frame that is not a JSON object
+//     (the guide's "WebSocket API in Browsers" client sends 'Hello
+//     Server!' on open) is answered with one well-formed error frame,
+//     {"type":"error","code":"bad_request","message":"a frame is a JSON
+//     object with a \"type\", …; this text frame is not JSON"}, and the
+//     connection stays open. It is not published anywhere (the handler
+//     cannot know a topic for it) and it counts towards
+//     Options.MaxProtocolErrors, so a client that keeps sending such text
+//     is closed with 1008 after that many.
 //   - Resume and gaps, when the client asks: a guide subscribe with
 //     "since":"<cursor>" replays each topic's messages after that cursor
 //     (for topics the connection did not have yet), then goes live; a topic

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -96,6 +97,14 @@ func decodeClientFrame(b []byte) (clientFrame, error) {
 	var f clientFrame
 	err := wire.CheckText(b) // json.Unmarshal would turn broken text into U+FFFD
 	if err == nil {
+		if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+			// Plain text, such as the guide's socket.send('Hello Server!').
+			what := "is not JSON"
+			if json.Valid(b) {
+				what = "is JSON but not an object"
+			}
+			return clientFrame{}, badFrame("", "a frame is a JSON object with a \"type\", such as {\"type\":\"ping\"}; this text frame %s", what)
+		}
 		err = json.Unmarshal(b, &f)
 	}
 	if err != nil {

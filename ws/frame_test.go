@@ -24,7 +24,7 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		`{"type":"publish","id":"p1","topic":"chat/room1","data":{"text":"hi"},"header":{"k":"v"}}`,
 		`{"type":"publish","id":"p1","topic":"a","data_b64":"AAEC"}`,
 		`{"type":"request","id":"r1","topic":"svc/echo","data":1,"timeout_ms":5000}`,
-		`{"type":"ping"}`, `{}`, `[]`, `null`, `{"type":"publish","id":"x","topic":"a","data":1,"data_b64":"AA=="}`,
+		`{"type":"ping"}`, `{}`, `[]`, `null`, "Hello Server!", `"Hello Server!"`, " \t{\"type\":\"ping\"}", `{"type":"publish","id":"x","topic":"a","data":1,"data_b64":"AA=="}`,
 		`{"type":"publish","id":"p","topic":"a/+"}`, `{"type":"subscribe","id":"s","filter":"#/a"}`,
 		`{"type":"publish","id":"p1","topic":"a","text":"hello world"}`,
 		`{"type":"publish","id":"p1","topic":"a","text":"x","data":1}`,

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-go/switchboard/internal/wire"
@@ -218,4 +219,33 @@ func TestGuideKey(t *testing.T) {
 	c.send(`{"type":"publish","topic":"k","key":"a\u0001","data":3}`)
 	e := c.expect("error", "")
 	require.Equal(t, "k", e["topic"])
+}
+
+// TestGuidePlainText: the guide's "WebSocket API in Browsers" client
+// connects without a subprotocol and sends the text 'Hello Server!'. It
+// gets one well-formed error frame saying what a frame is, and the
+// connection stays usable.
+func TestGuidePlainText(t *testing.T) {
+	ts := newTestServer(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	wc, _, err := websocket.Dial(ctx, ts.url, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = wc.CloseNow() })
+	c := &rawConn{t: t, c: wc}
+	for _, tc := range []struct{ text, what string }{
+		{"Hello Server!", "is not JSON"},
+		{`"Hello Server!"`, "is JSON but not an object"},
+		{"  ", "is not JSON"},
+		{"[1]", "is JSON but not an object"},
+	} {
+		c.send(tc.text)
+		m := c.expect("error", "")
+		require.Equal(t, "bad_request", m["code"])
+		require.Contains(t, m["message"], `a frame is a JSON object with a "type"`)
+		require.Contains(t, m["message"], tc.what)
+		require.NotContains(t, m, "id")
+	}
+	c.send(`{"type":"ping","id":"x"}`)
+	c.expect("pong", "x")
 }
