@@ -272,7 +272,9 @@ func resetGuideTopology(t *testing.T, amqpURL string) {
 // and a Switchboard message without headers, which crashed it before
 // (msg.properties.headers was undefined).
 func TestGuideAMQPProducerAndConsumer(t *testing.T) {
-	amqpURL := testenv.RabbitMQ(t)
+	// The guide's fixed names on a vhost of the test's own, so that another
+	// run on the same RabbitMQ cannot take its orders.
+	amqpURL := guideVHost(t, testenv.RabbitMQ(t))
 	resetGuideTopology(t, amqpURL)
 	t.Cleanup(func() { resetGuideTopology(t, amqpURL) })
 	prefix := "sbguide." + pubsub.NewEpoch()
