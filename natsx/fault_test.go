@@ -116,14 +116,15 @@ func TestFaultGroupAcrossCut(t *testing.T) {
 	proxy, proxied := newProxy(t, sp.url)
 	member := sp.brokerAt(proxied, func(o *natsx.Options) { o.AckWait = time.Second })
 	publisher := sp.broker()
-	c := ctx(t)
+	c, cancel := context.WithTimeout(context.Background(), 90*time.Second) // the recovery may wait for a heartbeat check
+	defer cancel()
 	topic := "jobs/" + pubsub.NewID()
 	sub, err := member.Subscribe(c, topic, &pubsub.SubscribeOptions{Group: "workers", ManualAck: true, Prefetch: 4})
 	require.NoError(t, err)
 	const n = 30
 	seen := map[string]bool{}
 	take := func() {
-		m := recv(t, sub)
+		m := recvWithin(t, sub, 30*time.Second) // beyond the heartbeat check
 		seen[string(m.Data)] = true
 		require.NoError(t, sub.Ack(m))
 	}

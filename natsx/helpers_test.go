@@ -90,12 +90,20 @@ func (s *space) cleanup() {
 // recv waits for the next message on sub.
 func recv(t *testing.T, sub pubsub.Subscription) *pubsub.Message {
 	t.Helper()
+	return recvWithin(t, sub, 10*time.Second)
+}
+
+// recvWithin is recv with its own bound: after a broken link, a pull
+// consumer may only notice at its heartbeat check (about 10 s), so fault
+// tests wait longer than that.
+func recvWithin(t *testing.T, sub pubsub.Subscription, d time.Duration) *pubsub.Message {
+	t.Helper()
 	select {
 	case m, ok := <-sub.C():
 		require.True(t, ok, "subscription ended: %v", sub.Err())
 		return m
-	case <-time.After(10 * time.Second):
-		t.Fatal("timed out waiting for a message")
+	case <-time.After(d):
+		t.Fatalf("no message within %v", d)
 		return nil
 	}
 }
