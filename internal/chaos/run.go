@@ -212,7 +212,12 @@ func barrier(ctx context.Context, worlds []*world, limit time.Duration) error {
 			for _, s := range w.subs {
 				if !s.t.live() {
 					waiting++
-					names = append(names, s.name)
+					// What kept it from going live, for the error below.
+					why := fmt.Sprintf("%s (%d sessions, %d failed", s.name, s.sessions.Load(), s.failures.Load())
+					if e, _ := s.lastError.Load().(string); e != "" {
+						why += ", last: " + e
+					}
+					names = append(names, why+")")
 				}
 			}
 		}

@@ -63,13 +63,21 @@ func runGraphQL(ctx context.Context, s *subscriber, h *hub) error {
 		since = c
 	}
 	subscribed := false
+	// A client bounds the handshake: without connection_ack in time it
+	// dials again (as graphql-ws's connectionAckWaitTimeout does).
+	ackCtx, cancelAck := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelAck()
 	for {
 		var f struct {
 			Type    string `json:"type"`
 			ID      string `json:"id"`
 			Payload json.RawMessage
 		}
-		if err := wsjson.Read(ctx, conn, &f); err != nil {
+		rctx := ctx
+		if !subscribed {
+			rctx = ackCtx
+		}
+		if err := wsjson.Read(rctx, conn, &f); err != nil {
 			return err
 		}
 		switch f.Type {
