@@ -2,6 +2,7 @@ package ws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -296,8 +297,17 @@ func TestClientSurvivesServerRestart(t *testing.T) {
 				}
 				if i == 300 {
 					// A publish while disconnected waits for the reconnect.
+					// One the client sent before it noticed the drop fails
+					// with ErrDisconnected; as the doc says, it is published
+					// again with the same ID (the idempotency key).
 					go func() {
-						_, err := c.Publish(ctx, pubsub.Message{Topic: "other", Data: []byte("1")})
+						msg := pubsub.Message{Topic: "other", ID: "publish-across-restart", Data: []byte("1")}
+						var err error
+						for range 10 {
+							if _, err = c.Publish(ctx, msg); !errors.Is(err, ErrDisconnected) {
+								break
+							}
+						}
 						pubDone <- err
 					}()
 				}
