@@ -6,7 +6,9 @@ require (
 	github.com/centrifugal/centrifuge v0.40.1
 	github.com/coder/websocket v1.8.15
 	github.com/dunglas/mercure v0.24.2
+	github.com/stretchr/testify v1.12.1
 	github.com/switchboard-go/switchboard v0.0.0-00010101000000-000000000000
+	go.uber.org/goleak v1.3.0
 	gonum.org/v1/plot v0.17.0
 )
 

@@ -46,6 +46,7 @@ type config struct {
 	Out          string
 	Readme       string
 	Phases       []string
+	Transports   []string
 }
 
 func main() {
@@ -57,10 +58,11 @@ func main() {
 		return
 	}
 	var c config
-	var servers, phases string
+	var servers, phases, transports string
 	flag.IntVar(&c.Rounds, "rounds", 2, "rounds; the servers' order alternates from one round to the next, and the table shows the median")
 	flag.StringVar(&servers, "servers", "switchboard,centrifuge,mercure", "servers to measure")
 	flag.StringVar(&phases, "phases", "idle,fanout,latency", "measurements to run")
+	flag.StringVar(&transports, "transports", "sse,ws", "transports to measure")
 	flag.IntVar(&c.IdleConns, "idle-conns", 2000, "idle connections for memory per connection (the issue's size: 10000)")
 	flag.DurationVar(&c.IdleSettle, "idle-settle", 5*time.Second, "wait after the last idle connection before reading the server's memory")
 	flag.IntVar(&c.FanoutSubs, "fanout-subs", 1000, "subscribers in the max-rate fan-out")
@@ -81,6 +83,7 @@ func main() {
 	flag.Parse()
 	c.Servers = strings.Split(servers, ",")
 	c.Phases = strings.Split(phases, ",")
+	c.Transports = strings.Split(transports, ",")
 	raiseFDLimit()
 	if err := bench(c); err != nil {
 		fmt.Fprintln(os.Stderr, "peerbench:", err)
@@ -102,7 +105,7 @@ func bench(c config) error {
 		for _, phase := range c.Phases {
 			for _, srv := range order {
 				for _, t := range targets() {
-					if t.Server != srv {
+					if t.Server != srv || !slices.Contains(c.Transports, t.Transport) {
 						continue
 					}
 					busy := waitCPU(c.QuietCPU, time.Minute)
@@ -414,4 +417,3 @@ func countEnded(r *run) int {
 	}
 	return n
 }
-
