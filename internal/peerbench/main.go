@@ -42,6 +42,8 @@ type config struct {
 	QuietLoad    float64
 	QuietCPU     float64
 	QuietWait    time.Duration
+	QuietEach    time.Duration
+	Settle       time.Duration
 	PhaseTimeout time.Duration
 	Out          string
 	Readme       string
@@ -76,7 +78,9 @@ func main() {
 	flag.DurationVar(&c.Drain, "drain", 5*time.Second, "after the last publish, wait this long without a new delivery before counting the rest as lost")
 	flag.Float64Var(&c.QuietLoad, "quiet-load", 1.0, "before starting, wait until the 1-minute load average is at most this")
 	flag.Float64Var(&c.QuietCPU, "quiet-cpu", 0.25, "before each measurement, wait until the machine's CPUs are busy at most this fraction over one second")
-	flag.DurationVar(&c.QuietWait, "quiet-wait", 30*time.Minute, "longest wait for a quiet machine at the start (then 60 s before each measurement); the run goes on noisy after it, and says so")
+	flag.DurationVar(&c.QuietWait, "quiet-wait", 30*time.Minute, "longest wait for the load average at the start; the run goes on after it, and says so in the results")
+	flag.DurationVar(&c.QuietEach, "quiet-each", time.Minute, "longest wait for quiet CPUs before each measurement")
+	flag.DurationVar(&c.Settle, "settle", time.Second, "wait after a server started before reading its baseline memory")
 	flag.DurationVar(&c.PhaseTimeout, "timeout", 3*time.Minute, "bound on one measurement")
 	flag.StringVar(&c.Out, "out", ".", "directory for results.md, results.png and results.json")
 	flag.StringVar(&c.Readme, "readme", "../../README.md", "README whose peerbench block (between <!-- peerbench:begin --> and <!-- peerbench:end -->) gets the table; empty: none")
@@ -108,7 +112,7 @@ func bench(c config) error {
 					if t.Server != srv || !slices.Contains(c.Transports, t.Transport) {
 						continue
 					}
-					busy := waitCPU(c.QuietCPU, time.Minute)
+					busy := waitCPU(c.QuietCPU, c.QuietEach)
 					res, err := measure(c, t, phase)
 					res.Round, res.BusyBefore = round+1, busy
 					if err != nil {
@@ -305,7 +309,7 @@ func measure(c config, t target, phase string) (res result, err error) {
 	}
 	r.msgs = res.Msgs
 
-	time.Sleep(time.Second) // let the fresh process settle before its baseline
+	time.Sleep(c.Settle) // let the fresh process settle before its baseline
 	res.RSSBeforeKiB = procstat.RSSKiB(srv.pid())
 	t0 := time.Now()
 	failed, ferr := r.connectAll(t, srv.addr, res.N, c.SrcIPs, 15*time.Second)

@@ -61,7 +61,7 @@ func TestEveryTargetDelivers(t *testing.T) {
 	}
 	c := config{FanoutSubs: 20, FanoutMsgs: 30, Window: 8, LatencySubs: 10, LatencyRate: 50,
 		LatencyDur: 200 * time.Millisecond, IdleConns: 30, IdleSettle: 100 * time.Millisecond,
-		Size: 256, SrcIPs: 2, Drain: 5 * time.Second, PhaseTimeout: time.Minute}
+		Size: 256, SrcIPs: 2, Settle: 50 * time.Millisecond, Drain: 5 * time.Second, PhaseTimeout: time.Minute}
 	for _, tg := range targets() {
 		for _, phase := range []string{"idle", "fanout", "latency"} {
 			t.Run(tg.Server+"/"+tg.Transport+"/"+phase, func(t *testing.T) {
