@@ -97,7 +97,13 @@ func main() {
 
 func bench(c config) error {
 	info := machineInfo()
-	info.Command = "go run . " + strings.Join(os.Args[1:], " ")
+	info.Command = "go run ."
+	for _, a := range os.Args[1:] {
+		if a == "" || strings.ContainsAny(a, " '\"") {
+			a = "'" + a + "'"
+		}
+		info.Command += " " + a
+	}
 	fmt.Fprintf(os.Stderr, "peerbench: %s, %s (%d cores), commit %s\n", info.Date, info.CPU, info.Cores, info.Commit)
 	info.QuietAtStart = waitLoad(c.QuietLoad, c.QuietWait)
 	var all []result
