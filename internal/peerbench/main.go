@@ -88,7 +88,11 @@ func main() {
 	c.Servers = strings.Split(servers, ",")
 	c.Phases = strings.Split(phases, ",")
 	c.Transports = strings.Split(transports, ",")
-	raiseFDLimit()
+	limit := raiseFDLimit()
+	if need := max(c.IdleConns, c.FanoutSubs, c.LatencySubs) + 256; need > limit {
+		fmt.Fprintf(os.Stderr, "peerbench: %d connections need about %d file descriptors in this process and in the server, but RLIMIT_NOFILE is %d and cannot be raised here (raise the hard limit first: ulimit -Hn, or LimitNOFILE in systemd)\n", need-256, need, limit)
+		os.Exit(2)
+	}
 	if err := bench(c); err != nil {
 		fmt.Fprintln(os.Stderr, "peerbench:", err)
 		os.Exit(1)

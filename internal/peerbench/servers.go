@@ -36,7 +36,7 @@ var mercureKey = []byte("peerbench-loopback-only-key-0123456789")
 // SIGINT. It listens on a free loopback port and prints "LISTEN host:port" on
 // stdout once it accepts connections, which is what the parent waits for.
 func serve(name string) error {
-	raiseFDLimit()
+	_ = raiseFDLimit()
 	var h http.Handler
 	var stop func()
 	switch name {
@@ -187,16 +187,20 @@ func mercureJWT() string {
 }
 
 // raiseFDLimit lifts RLIMIT_NOFILE as far as the process may (the hard limit
-// too when it is allowed to, as root is).
-func raiseFDLimit() {
+// too when it is allowed to, as root usually is) and returns the soft limit
+// it ended with.
+func raiseFDLimit() int {
 	var l syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return
+		return 1024
 	}
-	want := uint64(1 << 20)
-	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: want, Max: want}) == nil {
-		return
+	want := uint64(1 << 20) // fs.nr_open's usual ceiling
+	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: want, Max: want}) != nil {
+		l.Cur = l.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
 	}
-	l.Cur = l.Max
-	_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 1024
+	}
+	return int(min(l.Cur, 1<<30))
 }
