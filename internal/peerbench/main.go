@@ -155,6 +155,7 @@ type result struct {
 	Elapsed                  float64 // first publish → last first-time delivery
 	DeliveriesPerSec         float64
 	ServerCPUSeconds         float64
+	LoadgenCPUSeconds        float64 // this process over the same span
 	CPUPerDeliveryUS         float64
 	P50ms, P99ms, MaxMS      float64
 	Error                    string `json:",omitempty"`
@@ -165,7 +166,7 @@ func (r result) summary() string {
 	case "idle":
 		return fmt.Sprintf("conns %d/%d live %d  %.1f KiB/conn  (rss %d→%d KiB, connect %.1fs)", r.Connected, r.N, r.Live, r.KiBPerConn, r.RSSBeforeKiB, r.RSSIdleKiB, r.ConnectSeconds)
 	case "fanout":
-		return fmt.Sprintf("subs %d  %.0f deliveries/s  %.2f µs CPU/delivery  lost %d dups %d", r.Live, r.DeliveriesPerSec, r.CPUPerDeliveryUS, r.Lost, r.Dups)
+		return fmt.Sprintf("subs %d  %.0f deliveries/s  %.2f µs CPU/delivery (server %.2f s, load generator %.2f s)  lost %d dups %d", r.Live, r.DeliveriesPerSec, r.CPUPerDeliveryUS, r.ServerCPUSeconds, r.LoadgenCPUSeconds, r.Lost, r.Dups)
 	default:
 		return fmt.Sprintf("subs %d  p50 %.2f  p99 %.2f  max %.2f ms  lost %d dups %d", r.Live, r.P50ms, r.P99ms, r.MaxMS, r.Lost, r.Dups)
 	}
@@ -343,7 +344,7 @@ func measure(c config, t target, phase string) (res result, err error) {
 
 	res.Live = warmUp(ctx, r, p)
 	live := int64(res.Live)
-	cpu0 := procstat.CPUSeconds(srv.pid())
+	cpu0, own0 := procstat.CPUSeconds(srv.pid()), procstat.CPUSeconds(os.Getpid())
 	start := nowNS()
 	interval := time.Duration(0)
 	if phase == "latency" {
@@ -382,7 +383,7 @@ func measure(c config, t target, phase string) (res result, err error) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	cpu1 := procstat.CPUSeconds(srv.pid())
+	cpu1, own1 := procstat.CPUSeconds(srv.pid()), procstat.CPUSeconds(os.Getpid())
 	end := r.last.Load()
 	r.close()
 
@@ -403,7 +404,7 @@ func measure(c config, t target, phase string) (res result, err error) {
 		res.Elapsed = float64(end-start) / 1e9
 		res.DeliveriesPerSec = float64(res.Unique+res.Dups) / res.Elapsed
 	}
-	res.ServerCPUSeconds = cpu1 - cpu0
+	res.ServerCPUSeconds, res.LoadgenCPUSeconds = cpu1-cpu0, own1-own0
 	if n := res.Unique + res.Dups; n > 0 {
 		res.CPUPerDeliveryUS = res.ServerCPUSeconds / float64(n) * 1e6
 	}
