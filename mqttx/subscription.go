@@ -66,6 +66,15 @@ func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.Subs
 		noRetained: o.NoRetained || o.Group != "",
 	}
 
+	// opsMu from before the identifier is numbered until the SUBACK: the
+	// SUBSCRIBEs go out in the order of their identifiers, so the one the
+	// server keeps for the filter is the newest, and every subscription
+	// that joined up to it gets the messages that carry it. (Numbered under
+	// mu alone, two concurrent SUBSCRIBEs could go out the other way round:
+	// the server kept the older identifier and the newer subscription never
+	// received anything.)
+	b.opsMu.Lock()
+	defer b.opsMu.Unlock()
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -98,13 +107,13 @@ func (b *Broker) Subscribe(ctx context.Context, filter string, opts *pubsub.Subs
 	return s, nil
 }
 
+// sendSubscribe sends SUBSCRIBE for e with identifier id and waits for the
+// SUBACK. The caller holds opsMu.
 func (b *Broker) sendSubscribe(ctx context.Context, e *entry, id int, noRetained bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(b.ctx, cancel) // Close unblocks a waiting subscribe
 	defer stop()
-	b.opsMu.Lock()
-	defer b.opsMu.Unlock()
 	rh := byte(0)
 	if noRetained {
 		rh = 2
