@@ -200,8 +200,7 @@ func barrier(ctx context.Context, worlds []*world, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	for n := 1; ; n++ {
-		waiting := 0
-		var names []string
+		var waiting []*subscriber
 		for _, w := range worlds {
 			h := w.hubs[0]
 			data := fmt.Appendf(nil, `{"p":%q,"s":%d}`, barrierName, n)
@@ -211,21 +210,24 @@ func barrier(ctx context.Context, worlds []*world, limit time.Duration) error {
 			_, _ = b.Publish(ctx, pubsub.Message{Topic: w.topicRoot + "/" + barrierName, Data: data})
 			for _, s := range w.subs {
 				if !s.t.live() {
-					waiting++
-					// What kept it from going live, for the error below.
-					why := fmt.Sprintf("%s (%d sessions, %d failed", s.name, s.sessions.Load(), s.failures.Load())
-					if e, _ := s.lastError.Load().(string); e != "" {
-						why += ", last: " + e
-					}
-					names = append(names, why+")")
+					waiting = append(waiting, s)
 				}
 			}
 		}
-		if waiting == 0 {
+		if len(waiting) == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
+			// What kept each from going live.
+			names := make([]string, len(waiting))
+			for i, s := range waiting {
+				names[i] = fmt.Sprintf("%s (%d sessions, %d failed", s.name, s.sessions.Load(), s.failures.Load())
+				if e, _ := s.lastError.Load().(string); e != "" {
+					names[i] += ", last: " + e
+				}
+				names[i] += ")"
+			}
 			return fmt.Errorf("subscribers not live after %v: %s", limit, strings.Join(names, ", "))
 		case <-time.After(200 * time.Millisecond):
 		}
