@@ -67,7 +67,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	defer sess.End()
+	kept := true // false once the stream is taken over: it ends on its own
+	defer func() {
+		if kept {
+			sess.End()
+		}
+	}()
 	if r.Method == http.MethodHead {
 		h.writeHeaders(w)
 		return
@@ -83,7 +88,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	defer func() { _ = sub.Close() }()
+	defer func() {
+		if kept {
+			_ = sub.Close()
+		}
+	}()
 	obs := h.o.Observer
 	obs.OnSubStarted("sse", req.filters...)
 	st := newStream(h, w, sub, sess)
@@ -93,6 +102,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := st.flush(); err != nil {
 		h.log.Debug("sse: cannot start stream", "err", err)
 		obs.OnSubEnded("sse", transport.EndError, err, req.filters...)
+		return
+	}
+	if st.takeOver(r, req.filters) {
+		kept = false
 		return
 	}
 	reason, err := st.run()

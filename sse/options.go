@@ -71,6 +71,13 @@ type Options struct {
 	// (pubsub.DefaultBuffer for the memory broker). When it overflows the
 	// stream ends after the last delivered event.
 	Buffer int
+	// KeepOnServer keeps every stream on the goroutine net/http runs it
+	// on. By default an HTTP/1.x stream is taken over from net/http once
+	// its response has started (http.Hijacker), so that while idle it costs
+	// no goroutine and no net/http buffers; see "Idle streams" in the
+	// package doc. HTTP/2 streams, and ResponseWriters that cannot be
+	// hijacked, always stay.
+	KeepOnServer bool
 	// CORS allows cross-origin EventSource; nil sends no CORS headers.
 	CORS *transport.CORS
 	// Logger receives debug and warning events; nil is silent.
