@@ -24,6 +24,7 @@ type Handler struct {
 	o    Options
 	log  *slog.Logger
 	life *lifecycle.Tracker
+	held coalescer // taken-over streams waiting for Options.Coalesce
 	pre  httpstream.Preamble
 
 	parse  func(*http.Request) (request, []string, error) // h.parseRequest, bound once
@@ -44,6 +45,7 @@ var (
 func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 	o := opts.withDefaults()
 	h := &Handler{b: b, o: o, log: o.Logger, life: lifecycle.New(o.Limits.MaxConnections)}
+	h.held.hold = o.Coalesce
 	h.life.Observe(o.Observer, "sse")
 	h.pre = httpstream.Preamble{Transport: "sse", Methods: "GET, HEAD", Auth: o.Auth, CORS: o.CORS,
 		Tracker: h.life, Observer: o.Observer, RetryAfter: "5", Closed: h.goAway, CutWrites: true}

@@ -49,6 +49,9 @@ type detached struct {
 	unwatch func() bool
 	ka      *time.Timer // nil without keep-alive; touched by pump only
 
+	lastWrite time.Time // when the pump last wrote; pump only
+	waited    bool      // this burst has waited for Coalesce; pump only
+
 	pending atomic.Bool   // a kick came since pump last looked
 	running atomic.Bool   // a pump goroutine runs (or the stream ended)
 	events  atomic.Uint32 // evPing | evGone
@@ -73,12 +76,13 @@ func (s *stream) takeOver(r *http.Request, filters []string) bool {
 	d := &detached{conn: conn, chunked: r.ProtoAtLeast(1, 1), filters: filters}
 	s.w, s.rc, s.d = nil, nil, d
 	s.deadline = time.Time{} // hijacking cleared the connection's deadlines
+	// This goroutine is the stream's pump until it starts the first one:
+	// kicks before that (Detach's, Notify's) only leave pending set.
+	d.running.Store(true)
 	if !s.sess.Detach(conn, s.kickAway) {
-		d.running.Store(true) // the client left already: end here
-		s.finish(transport.EndClient, nil)
+		s.finish(transport.EndClient, nil) // the client left already
 		return true
 	}
-	d.running.Store(true) // set up before any kick can start a pump
 	d.unwatch = netwatch.Watch(conn, func() { s.kick(evGone) })
 	if ka := s.h.o.KeepAlive; ka > 0 {
 		d.ka = time.AfterFunc(ka, func() { s.kick(evPing) })
@@ -109,11 +113,17 @@ func (s *stream) kick(ev uint32) {
 func (s *stream) pump() {
 	d := s.d
 	for {
+		if s.h.o.Coalesce > 0 && !d.waited {
+			d.waited = true
+			s.h.held.add(s) // running stays set: the coalescer restarts pump
+			return
+		}
 		d.pending.Store(false)
 		if s.step() {
 			return
 		}
 		s.releaseBuf()
+		d.waited = false
 		d.running.Store(false)
 		if !d.pending.Load() || !d.running.CompareAndSwap(false, true) {
 			return
@@ -143,7 +153,7 @@ func (s *stream) step() (ended bool) {
 	c := s.sub.C()
 	closed := false
 receive:
-	for range max(cap(c), 1) {
+	for { // until C is empty or closed: a close announced earlier is seen
 		select {
 		case m, ok := <-c:
 			if !ok {
@@ -262,5 +272,44 @@ func (s *stream) writeConn() (bool, error) {
 		return false, nil
 	}
 	_, err := d.conn.Write(body)
+	d.lastWrite = time.Now()
 	return true, err
+}
+
+// coalescer holds the taken-over streams of a Handler that wrote less
+// than Options.Coalesce ago and have more to write, and restarts their
+// pumps together when the hold is over: one timer for all of them, and no
+// goroutine while none waits.
+type coalescer struct {
+	hold time.Duration
+
+	mu    sync.Mutex
+	due   []*stream
+	timer *time.Timer
+}
+
+// add holds s until the hold is over (at most hold from now).
+func (c *coalescer) add(s *stream) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.due = append(c.due, s)
+	if len(c.due) > 1 {
+		return
+	}
+	if c.timer == nil {
+		c.timer = time.AfterFunc(c.hold, c.release)
+	} else {
+		c.timer.Reset(c.hold)
+	}
+}
+
+// release restarts the pumps of the streams held.
+func (c *coalescer) release() {
+	c.mu.Lock()
+	due := c.due
+	c.due = nil
+	c.mu.Unlock()
+	for _, s := range due {
+		go s.pump()
+	}
 }
