@@ -23,7 +23,7 @@ type stream struct {
 	sess  *httpstream.Session
 	buf   []byte
 	batch []*pubsub.Message
-	alt   bool // the request asked for the format Options.Format is not
+	alt   bool      // the request asked for the format Options.Format is not
 	d     *detached // set when the stream is taken over from net/http
 
 	deadline time.Time // the write deadline set last
