@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -31,6 +32,7 @@ import (
 const (
 	evPing uint32 = 1 << iota // the keep-alive timer fired
 	evGone                    // the client hung up
+	evExpired                 // the request context's deadline passed
 )
 
 // chunkRoom is the space kept at the start of a taken-over stream's
@@ -48,6 +50,7 @@ type detached struct {
 	filters []string
 	unwatch func() bool
 	ka      *time.Timer // nil without keep-alive; touched by pump only
+	expiry  *time.Timer // the request context's deadline; nil without one
 
 	lastWrite time.Time // when the pump last wrote; pump only
 	waited    bool      // this burst has waited for Coalesce; pump only
@@ -86,6 +89,12 @@ func (s *stream) takeOver(r *http.Request, filters []string) bool {
 	d.unwatch = netwatch.Watch(conn, func() { s.kick(evGone) })
 	if ka := s.h.o.KeepAlive; ka > 0 {
 		d.ka = time.AfterFunc(ka, func() { s.kick(evPing) })
+	}
+	// The request's context is cancelled when ServeHTTP returns (by
+	// net/http, and by every middleware's deferred cancel), so only its
+	// deadline still means something: it ends the stream as it did.
+	if dl, ok := r.Context().Deadline(); ok {
+		d.expiry = time.AfterFunc(time.Until(dl), func() { s.kick(evExpired) })
 	}
 	n.Notify(func() { s.kick(0) })
 	go s.pump()
@@ -138,6 +147,9 @@ func (s *stream) step() (ended bool) {
 	switch {
 	case ev&evGone != 0:
 		s.finish(transport.EndClient, nil)
+		return true
+	case ev&evExpired != 0:
+		s.finish(transport.EndClient, context.DeadlineExceeded)
 		return true
 	case s.sess.IsCut():
 		s.finish(transport.EndShutdown, nil)
@@ -217,6 +229,9 @@ func (s *stream) finish(reason transport.EndReason, err error) {
 	}
 	if d.ka != nil {
 		d.ka.Stop()
+	}
+	if d.expiry != nil {
+		d.expiry.Stop()
 	}
 	if d.chunked && reason != transport.EndClient && reason != transport.EndError && !s.sess.IsCut() {
 		_ = d.conn.SetWriteDeadline(time.Now().Add(time.Second))

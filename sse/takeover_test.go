@@ -322,3 +322,25 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// TestTakeOverKeepsRequestDeadline: a deadline a middleware put on the
+// request's context still ends a taken-over stream (its cancellation
+// cannot: net/http cancels the context when ServeHTTP returns).
+func TestTakeOverKeepsRequestDeadline(t *testing.T) {
+	b := pubsub.NewMemory(nil)
+	defer b.Close()
+	var e endings
+	h := NewHandler(b, &Options{KeepAlive: time.Hour, Observer: e.observer()})
+	defer h.Close()
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 300*time.Millisecond)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	}))
+	c, r := rawGet(t, addrOf(srv.URL), "/?topic=t", "HTTP/1.1")
+	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
+	publish(t, b, "t", "before", nil)
+	readUntil(t, c, r, "data: before") // the middleware's cancel did not end it
+	require.Eventually(t, func() bool { return h.Active() == 0 }, 5*time.Second, time.Millisecond, "the deadline ended the stream")
+	require.Equal(t, []transport.EndReason{transport.EndClient}, e.get())
+}

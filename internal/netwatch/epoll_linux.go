@@ -22,6 +22,7 @@ var w struct {
 // earlier one of the same descriptor number (closed, then reused), whose
 // events may still be in flight.
 type entry struct {
+	rc        syscall.RawConn // reads through it hold the descriptor open
 	fd        int32
 	gen       int32
 	gone      func()
@@ -40,7 +41,7 @@ func watchFD(rc syscall.RawConn, gone func()) (stop func() bool, ok bool) {
 		return nil, false
 	}
 	w.next++
-	e := &entry{fd: int32(fd), gen: w.next, gone: gone}
+	e := &entry{rc: rc, fd: int32(fd), gen: w.next, gone: gone}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: e.fd, Pad: e.gen}
 	if err := syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		if done := stopIfIdleLocked(); done != nil {
@@ -156,16 +157,25 @@ func loop(epfd, wakefd int, done chan struct{}) {
 	}
 }
 
-// discard reads what the peer sent without blocking (Go's sockets are
-// non-blocking) and reports whether the peer is gone: end of stream, an
-// error, or more than MaxDiscard bytes in all.
+// discard reads what the peer sent without blocking and reports whether
+// the peer is gone: end of stream, an error (the connection was closed
+// meanwhile), or more than MaxDiscard bytes in all. It reads through the
+// connection's RawConn, which keeps the descriptor from being closed (and
+// its number reused) during the read.
 func discard(e *entry, buf []byte) (gone bool) {
 	for {
-		n, err := syscall.Read(int(e.fd), buf)
+		var n int
+		var rerr error
+		err := e.rc.Read(func(fd uintptr) bool {
+			n, rerr = syscall.Read(int(fd), buf)
+			return true // one attempt: never wait for data
+		})
 		switch {
-		case err == syscall.EAGAIN || err == syscall.EINTR:
+		case err != nil:
+			return true
+		case rerr == syscall.EAGAIN || rerr == syscall.EINTR:
 			return false
-		case err != nil || n == 0:
+		case rerr != nil || n == 0:
 			return true
 		}
 		e.discarded += n
