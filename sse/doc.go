@@ -165,9 +165,14 @@
 // announce deliveries (a Broker wrapper that replaces them), and every
 // stream when Options.KeepOnServer is set. Set it when a middleware must
 // see every byte the stream writes: after the takeover the stream writes
-// to the connection itself, as a WebSocket does after its upgrade, and
-// http.Server.Shutdown no longer sees the connection (Handler.Shutdown
-// does, which transport.Shutdown calls first).
+// to the connection itself, as a WebSocket does after its upgrade. Two
+// more things change with the takeover: http.Server's Shutdown and Close
+// no longer see the connection (Handler.Shutdown and Close do;
+// transport.Shutdown calls them first), and the request's context no
+// longer ends the stream, since net/http and every middleware cancel it
+// when ServeHTTP returns; a deadline on it still ends the stream at that
+// time. A server that ends single streams by cancelling their request's
+// context sets KeepOnServer.
 //
 // # Lifecycle
 //
