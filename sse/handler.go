@@ -45,7 +45,6 @@ var (
 func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 	o := opts.withDefaults()
 	h := &Handler{b: b, o: o, log: o.Logger, life: lifecycle.New(o.Limits.MaxConnections)}
-	h.held.hold = o.Coalesce
 	h.life.Observe(o.Observer, "sse")
 	h.pre = httpstream.Preamble{Transport: "sse", Methods: "GET, HEAD", Auth: o.Auth, CORS: o.CORS,
 		Tracker: h.life, Observer: o.Observer, RetryAfter: "5", Closed: h.goAway, CutWrites: true}

@@ -35,6 +35,7 @@ const (
 	evExpired                 // the request context's deadline passed
 )
 
+
 // chunkRoom is the space kept at the start of a taken-over stream's
 // buffer for the chunk-size line ("%x\r\n": at most 8 hex digits for a
 // buffer bounded by maxBuf).
@@ -53,7 +54,6 @@ type detached struct {
 	expiry  *time.Timer // the request context's deadline; nil without one
 
 	lastWrite time.Time // when the pump last wrote; pump only
-	waited    bool      // this burst has waited for Coalesce; pump only
 
 	pending atomic.Bool   // a kick came since pump last looked
 	running atomic.Bool   // a pump goroutine runs (or the stream ended)
@@ -122,17 +122,17 @@ func (s *stream) kick(ev uint32) {
 func (s *stream) pump() {
 	d := s.d
 	for {
-		if s.h.o.Coalesce > 0 && !d.waited {
-			d.waited = true
-			s.h.held.add(s) // running stays set: the coalescer restarts pump
-			return
+		if hold := s.h.o.Coalesce; hold > 0 && !d.lastWrite.IsZero() {
+			if due := d.lastWrite.Add(hold); time.Until(due) > 0 {
+				s.h.held.add(s, due) // running stays set: the coalescer restarts pump
+				return
+			}
 		}
 		d.pending.Store(false)
 		if s.step() {
 			return
 		}
 		s.releaseBuf()
-		d.waited = false
 		d.running.Store(false)
 		if !d.pending.Load() || !d.running.CompareAndSwap(false, true) {
 			return
@@ -292,39 +292,63 @@ func (s *stream) writeConn() (bool, error) {
 }
 
 // coalescer holds the taken-over streams of a Handler that wrote less
-// than Options.Coalesce ago and have more to write, and restarts their
-// pumps together when the hold is over: one timer for all of them, and no
-// goroutine while none waits.
+// than Options.Coalesce ago and have more to write, and restarts each
+// one's pump when its time has come: one timer for all of them, armed for
+// the earliest, and no goroutine while none waits.
 type coalescer struct {
-	hold time.Duration
-
 	mu    sync.Mutex
-	due   []*stream
+	held  []heldStream
 	timer *time.Timer
+	next  time.Time // when timer fires; zero when it is not armed
 }
 
-// add holds s until the hold is over (at most hold from now).
-func (c *coalescer) add(s *stream) {
+type heldStream struct {
+	s   *stream
+	due time.Time
+}
+
+// add holds s until due.
+func (c *coalescer) add(s *stream, due time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.due = append(c.due, s)
-	if len(c.due) > 1 {
+	c.held = append(c.held, heldStream{s, due})
+	if !c.next.IsZero() && !due.Before(c.next) {
 		return
 	}
+	c.next = due
 	if c.timer == nil {
-		c.timer = time.AfterFunc(c.hold, c.release)
+		c.timer = time.AfterFunc(time.Until(due), c.release)
 	} else {
-		c.timer.Reset(c.hold)
+		c.timer.Reset(time.Until(due))
 	}
 }
 
-// release restarts the pumps of the streams held.
+// release restarts the pumps of the streams whose time has come, and
+// arms the timer for the rest.
 func (c *coalescer) release() {
+	now := time.Now()
+	var ready []*stream
 	c.mu.Lock()
-	due := c.due
-	c.due = nil
+	keep := c.held[:0]
+	var next time.Time
+	for _, h := range c.held {
+		if !h.due.After(now) {
+			ready = append(ready, h.s)
+			continue
+		}
+		keep = append(keep, h)
+		if next.IsZero() || h.due.Before(next) {
+			next = h.due
+		}
+	}
+	clear(c.held[len(keep):])
+	c.held = keep
+	c.next = next
+	if !next.IsZero() {
+		c.timer.Reset(time.Until(next))
+	}
 	c.mu.Unlock()
-	for _, s := range due {
+	for _, s := range ready {
 		go s.pump()
 	}
 }
