@@ -155,9 +155,11 @@
 // idle stream remain (the subscription's buffer is a quarter of it); see
 // the README's Performance section for measurements.
 //
-// Options.Coalesce (1 ms) lets a busy stream's messages share writes: a
-// burst waits up to that long before it is written, so messages published
-// meanwhile go out in one system call.
+// Options.Coalesce (16 ms) bounds how often a taken-over stream writes: a
+// stream that receives more than about 60 messages a second gets them in
+// batches, one system call each, at most 16 ms apart, which is what lets a
+// server keep up with a fast topic fanned out to many clients; a quiet
+// stream's message is written at once.
 //
 // What stays on net/http's goroutine, as before: HTTP/2 streams (h2c or
 // TLS), a ResponseWriter that cannot be hijacked, a response a middleware

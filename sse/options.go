@@ -32,7 +32,7 @@ const (
 	// DefaultWriteTimeout is the default of Options.WriteTimeout.
 	DefaultWriteTimeout = 10 * time.Second
 	// DefaultCoalesce is the default of Options.Coalesce.
-	DefaultCoalesce = time.Millisecond
+	DefaultCoalesce = 16 * time.Millisecond
 	// DefaultMaxBackoff is the default of Client.MaxBackoff.
 	DefaultMaxBackoff = 30 * time.Second
 	// DefaultMaxEventBytes is the default of Client.MaxEventBytes: the
@@ -74,12 +74,14 @@ type Options struct {
 	// stream ends after the last delivered event.
 	Buffer int
 	// Coalesce bounds how often a taken-over stream writes: one that wrote
-	// less than Coalesce ago waits until then, so that messages arriving
-	// faster travel together in one write (one system call, one TCP
-	// segment). A stream that was quiet writes at once: only a busy
-	// stream's messages wait, at most Coalesce. 0 means DefaultCoalesce,
-	// negative writes each batch at once. Streams kept on net/http's
-	// goroutine (KeepOnServer, HTTP/2) write at once.
+	// less than Coalesce ago waits until Coalesce has passed since that
+	// write before it writes again, so a stream receiving more than
+	// 1/Coalesce messages a second (60 with the default, about a display's
+	// frame rate) gets them in batches, one system call and one TCP segment
+	// each, at most Coalesce apart. A quiet stream's message is written at
+	// once. 0 means DefaultCoalesce, negative writes every burst at once.
+	// Streams kept on net/http's goroutine (KeepOnServer, HTTP/2) write at
+	// once.
 	Coalesce time.Duration
 	// KeepOnServer keeps every stream on the goroutine net/http runs it
 	// on. By default an HTTP/1.x stream is taken over from net/http once
