@@ -94,7 +94,8 @@ func serve(name string) error {
 // pubsub.Memory, publishing over transport's REST handler, all defaults
 // except the connection caps (the idle test opens more than the default
 // 10,000). graphqlsub serves gophers.BrokerSchema, the ready-made API a
-// user mounts.
+// user mounts, with its live subscriptions (no since) sharing one execution
+// (Options.ShareSubscriptions with gophers.ShareLive).
 func switchboardServer() (http.Handler, func()) {
 	b := pubsub.NewMemory(nil)
 	limits := transport.Limits{MaxConnections: -1}
@@ -105,7 +106,10 @@ func switchboardServer() (http.Handler, func()) {
 	if err != nil {
 		panic(err) // the schema is a constant
 	}
-	qh := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{Limits: limits})
+	qh := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{
+		Limits:             limits,
+		ShareSubscriptions: gophers.ShareLive,
+	})
 	mux := http.NewServeMux()
 	mux.Handle("/events", sh)
 	mux.Handle("/ws", wh)
