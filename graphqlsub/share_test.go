@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,5 +127,48 @@ func TestShareSubscriptionsOverWebSocket(t *testing.T) {
 			}
 		}
 		require.Equal(t, []string{"m0", "m1", "m2", "m3", "m4", "end"}, measured, "subscription %s", id)
+	}
+}
+
+// TestWriteTimeoutClosesStalledReader: a client that stops reading is
+// disconnected once a write has waited WriteTimeout, whether its
+// subscription runs alone or shared.
+func TestWriteTimeoutClosesStalledReader(t *testing.T) {
+	for _, mode := range []string{"alone", "shared"} {
+		t.Run(mode, func(t *testing.T) {
+			opts := &graphqlsub.Options{WriteTimeout: 200 * time.Millisecond, KeepAlive: -1}
+			if mode == "shared" {
+				opts.ShareSubscriptions = gophers.ShareLive
+			}
+			e := newEnv(t, opts)
+			c := dial(t, e.url, graphqlsub.SubprotocolTransportWS)
+			c.init(nil)
+			c.send(subscribeMsg("1", `subscription { messages(filter: "big") { data } }`, nil))
+			// The first message shows the subscription is live; then the
+			// client stops reading while far more than the socket buffers
+			// hold is published.
+			big := strings.Repeat("x", 64<<10)
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			got := make(chan error, 1)
+			go func() {
+				_, _, err := c.c.Read(context.Background())
+				got <- err
+			}()
+			for live := false; !live; {
+				select {
+				case err := <-got:
+					require.NoError(t, err)
+					live = true
+				case <-tick.C:
+					e.publish(t, "big", "probe")
+				}
+			}
+			for range 400 {
+				e.publish(t, "big", big)
+			}
+			require.Eventually(t, func() bool { return e.h.Active() == 0 }, 10*time.Second, 10*time.Millisecond,
+				"the stalled connection is closed")
+		})
 	}
 }
