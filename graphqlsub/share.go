@@ -26,7 +26,7 @@ type shareGroup struct {
 
 	mu      sync.Mutex
 	members []*shareMember
-	ended   bool // no longer in h.groups: nobody joins any more
+	ended   bool // nobody joins any more (it may still be in h.groups)
 }
 
 // shareMember is one subscriber of a group.
@@ -69,12 +69,10 @@ func shareKey(ctx context.Context, req *Request) (string, bool) {
 // closed when the execution ends or ctx is done.
 func (h *Handler) subscribeShared(ctx context.Context, key string, req *Request) (<-chan *Result, error) {
 	m := &shareMember{ch: make(chan *Result, DefaultShareBuffer+1)}
+	// Lock order: h.shareMu, then a group's mu; nothing holding a group's
+	// mu takes h.shareMu.
 	h.shareMu.Lock()
-	g := h.groups[key]
-	if g != nil {
-		g.mu.Lock()
-		g.add(m)
-		g.mu.Unlock()
+	if g := h.groups[key]; g != nil && g.join(m) {
 		h.shareMu.Unlock()
 		select {
 		case <-g.ready: // subscribed before start returns, as alone
@@ -86,9 +84,9 @@ func (h *Handler) subscribeShared(ctx context.Context, key string, req *Request)
 	// The execution must not end with its first subscriber: it runs on a
 	// context of its own, carrying the identity the key was made with.
 	gctx, cancel := context.WithCancel(transport.WithIdentity(context.Background(), transport.IdentityFrom(ctx)))
-	g = &shareGroup{h: h, key: key, cancel: cancel, ready: make(chan struct{})}
+	g := &shareGroup{h: h, key: key, cancel: cancel, ready: make(chan struct{})}
 	g.add(m)
-	h.groups[key] = g
+	h.groups[key] = g // replaces an ended group
 	h.shareWG.Add(1)
 	h.shareMu.Unlock()
 
@@ -115,6 +113,17 @@ func (g *shareGroup) watch(ctx context.Context, m *shareMember) {
 	g.mu.Unlock()
 }
 
+// join makes m a member unless g has ended.
+func (g *shareGroup) join(m *shareMember) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ended {
+		return false
+	}
+	g.add(m)
+	return true
+}
+
 // add makes m a member; g.mu is held.
 func (g *shareGroup) add(m *shareMember) {
 	m.idx = len(g.members)
@@ -135,13 +144,10 @@ func (g *shareGroup) remove(m *shareMember) {
 	close(m.ch)
 }
 
-// retire takes g out of the Handler's groups, so that the next subscriber
-// starts a new execution; g.mu is held, h.shareMu is not.
-func (g *shareGroup) retire() {
-	if g.ended {
-		return
-	}
-	g.ended = true
+// unmap takes g out of the Handler's groups (unless a new group took its
+// key), so that the next subscriber starts a new execution; g.mu is not
+// held.
+func (g *shareGroup) unmap() {
 	g.h.shareMu.Lock()
 	if g.h.groups[g.key] == g {
 		delete(g.h.groups, g.key)
@@ -156,10 +162,11 @@ func (g *shareGroup) leave(m *shareMember) {
 	g.remove(m)
 	last := len(g.members) == 0
 	if last {
-		g.retire()
+		g.ended = true
 	}
 	g.mu.Unlock()
 	if last {
+		g.unmap()
 		g.cancel()
 	}
 }
@@ -175,7 +182,7 @@ func (g *shareGroup) run(results <-chan *Result) {
 		res.enc = appendResult(nil, res)
 		g.mu.Lock()
 		if first && res.isRequestError() {
-			g.retire() // the execution ends: nobody else joins it
+			g.ended = true // the execution ends: nobody else joins it
 		}
 		first = false
 		for i := 0; i < len(g.members); {
@@ -195,9 +202,13 @@ func (g *shareGroup) run(results <-chan *Result) {
 		}
 		empty := len(g.members) == 0
 		if empty {
-			g.retire()
+			g.ended = true
 		}
+		ended := g.ended
 		g.mu.Unlock()
+		if ended {
+			g.unmap()
+		}
 		if empty {
 			g.cancel() // the Executor closes results promptly
 		}
@@ -208,9 +219,10 @@ func (g *shareGroup) run(results <-chan *Result) {
 // finish ends the group: every member but skip gets last (if any) and
 // its channel closed.
 func (g *shareGroup) finish(last *Result, skip *shareMember) {
+	defer g.unmap()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.retire()
+	g.ended = true
 	for len(g.members) > 0 {
 		m := g.members[len(g.members)-1]
 		if m != skip && last != nil {

@@ -3,6 +3,8 @@ package graphqlsub
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -276,4 +278,83 @@ func TestShareOff(t *testing.T) {
 	start(t, g, ctx, &Request{Query: "subscription S { x }", OperationName: "S"})
 	start(t, g, ctx, &Request{Query: "subscription S { x }", OperationName: "S"})
 	require.Equal(t, 4, f.count())
+}
+
+// countExec's subscriptions each yield {"n":0}, {"n":1}, … as fast as they
+// are taken, until their context ends.
+type countExec struct{ feedExec }
+
+func (c *countExec) Subscribe(ctx context.Context, _ *Request) (<-chan *Result, error) {
+	c.mu.Lock()
+	c.subs = append(c.subs, &feedSub{ctx: ctx})
+	c.mu.Unlock()
+	out := make(chan *Result)
+	go func() {
+		defer close(out)
+		for i := 0; ; i++ {
+			select {
+			case out <- event(i):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// TestShareChurn: subscribers join and leave one key concurrently while
+// events flow; each sees increasing events, and its channel closes once it
+// leaves (no deadlock between joining, leaving and the end of executions).
+func TestShareChurn(t *testing.T) {
+	c := &countExec{}
+	h := NewHandler(c, &Options{ShareSubscriptions: func(context.Context, *Request) bool { return true }})
+	defer func() { require.NoError(t, h.Close()) }()
+	req := &Request{Query: shareQuery}
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			errs <- churn(h, req, 50)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Greater(t, c.count(), 1, "executions ended and new ones started")
+}
+
+func churn(h *Handler, req *Request, rounds int) error {
+	for range rounds {
+		ctx, cancel := context.WithCancel(context.Background())
+		ch, _, err := h.start(ctx, req)
+		if err != nil {
+			cancel()
+			return err
+		}
+		last := -1
+		for range 5 {
+			r, ok := <-ch
+			if !ok || string(r.Data) == "null" { // ended as a slow consumer
+				break
+			}
+			var v struct{ N int }
+			if err := json.Unmarshal(r.Data, &v); err != nil || v.N <= last {
+				cancel()
+				return fmt.Errorf("event %s after %d", r.Data, last)
+			}
+			last = v.N
+		}
+		cancel()
+		timeout := time.After(5 * time.Second)
+		for open := true; open; {
+			select {
+			case _, open = <-ch:
+			case <-timeout:
+				return errors.New("channel not closed 5 s after leaving")
+			}
+		}
+	}
+	return nil
 }
