@@ -287,7 +287,7 @@ func chart(c config, info machine, sum map[string]*summary, path string) error {
 		get   func(*summary) float64
 		phase string
 	}{
-		{"idle memory per connection (KiB)", func(s *summary) float64 { return s.KiBPerConn }, "idle"},
+		{"idle memory per connection (KiB; gRPC: per stream)", func(s *summary) float64 { return s.KiBPerConn }, "idle"},
 		{"server CPU per delivery at max rate (µs)", func(s *summary) float64 { return s.CPUPerDeliveryUS }, "fanout"},
 		{fmt.Sprintf("p99 latency at %d msg/s × %d (ms)", c.LatencyRate, c.LatencySubs), func(s *summary) float64 { return s.P99ms }, "latency"},
 		{"deliveries per second at max rate (thousands)", func(s *summary) float64 { return s.DeliveriesPerSec / 1000 }, "fanout"},
