@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,14 +30,15 @@ type pushServer struct {
 	URL    string
 	broker *pubsub.Memory
 
-	mu      sync.Mutex
-	cancels map[*http.Request]context.CancelFunc
+	mu       sync.Mutex
+	cancels  map[*http.Request]context.CancelFunc
+	hijacked map[net.Conn]bool
 	lastIDs []string
 }
 
 func startPushServer(t *testing.T, so *sse.Options) *pushServer {
 	t.Helper()
-	ps := &pushServer{broker: pubsub.NewMemory(nil), cancels: map[*http.Request]context.CancelFunc{}}
+	ps := &pushServer{broker: pubsub.NewMemory(nil), cancels: map[*http.Request]context.CancelFunc{}, hijacked: map[net.Conn]bool{}}
 	sh := sse.NewHandler(ps.broker, so)
 	lh := longpoll.NewHandler(ps.broker, nil)
 	mux := http.NewServeMux()
@@ -57,11 +59,23 @@ func startPushServer(t *testing.T, so *sse.Options) *pushServer {
 		sh.ServeHTTP(w, r.WithContext(ctx))
 	})
 	mux.HandleFunc("POST /ctl/drop", func(w http.ResponseWriter, r *http.Request) {
+		// A stream kept on net/http's goroutine ends with its request's
+		// context; one taken over from net/http (HTTP/1.x, the default)
+		// no longer has one, so its connection is shut down instead, as a
+		// network drop would: the client sees the end, the server the
+		// hang-up.
 		ps.mu.Lock()
-		n := len(ps.cancels)
+		n := len(ps.cancels) + len(ps.hijacked)
 		for _, c := range ps.cancels {
 			c()
 		}
+		for c := range ps.hijacked {
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.CloseWrite()
+				_ = tc.CloseRead()
+			}
+		}
+		clear(ps.hijacked)
 		ps.mu.Unlock()
 		fmt.Fprint(w, n)
 	})
@@ -74,7 +88,15 @@ func startPushServer(t *testing.T, so *sse.Options) *pushServer {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, "<!doctype html><title>interop</title>")
 	})
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		if st == http.StateHijacked { // an SSE stream taken over
+			ps.mu.Lock()
+			ps.hijacked[c] = true
+			ps.mu.Unlock()
+		}
+	}
+	srv.Start()
 	ps.URL = srv.URL
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
