@@ -90,16 +90,25 @@ func (h *Handler) subscribeShared(ctx context.Context, key string, req *Request)
 	h.shareWG.Add(1)
 	h.shareMu.Unlock()
 
-	results, err := h.exec.Subscribe(gctx, req)
-	close(g.ready)
-	if err != nil {
-		// Whoever joined meanwhile gets the internal error the first
-		// subscriber's transport reports for err.
+	started := false
+	defer func() {
+		if started {
+			return
+		}
+		// Subscribe failed or panicked (the panic goes on to the caller's
+		// recover): whoever joined meanwhile gets the internal error the
+		// first subscriber's transport reports.
+		close(g.ready)
 		g.finish(requestError(transport.CodeInternal, "internal error"), m)
 		cancel()
 		h.shareWG.Done()
+	}()
+	results, err := h.exec.Subscribe(gctx, req)
+	if err != nil {
 		return nil, err
 	}
+	started = true
+	close(g.ready)
 	g.watch(ctx, m)
 	go g.run(results)
 	return m.ch, nil

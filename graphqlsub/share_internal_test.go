@@ -358,3 +358,35 @@ func churn(h *Handler, req *Request, rounds int) error {
 	}
 	return nil
 }
+
+// panicExec panics in Subscribe until ok is set.
+type panicExec struct {
+	feedExec
+	ok bool
+}
+
+func (p *panicExec) Subscribe(ctx context.Context, req *Request) (<-chan *Result, error) {
+	if !p.ok {
+		panic("boom")
+	}
+	return p.feedExec.Subscribe(ctx, req)
+}
+
+// TestShareSubscribePanics: an Executor that panics in Subscribe leaves no
+// execution behind: the panic reaches the caller (whose transport
+// recovers it), the next subscriber starts anew, and Close returns.
+func TestShareSubscribePanics(t *testing.T) {
+	p := &panicExec{}
+	h := newShareHandler(t, &p.feedExec)
+	h.exec = p
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := &Request{Query: shareQuery}
+	require.PanicsWithValue(t, "boom", func() { _, _, _ = h.start(ctx, req) })
+	p.ok = true
+	ch := start(t, h, ctx, req)
+	p.sub(0).ch <- event(1)
+	r, ok := recv(t, ch)
+	require.True(t, ok)
+	require.JSONEq(t, `{"n":1}`, string(r.Data))
+}
