@@ -344,3 +344,28 @@ func TestTakeOverKeepsRequestDeadline(t *testing.T) {
 	require.Eventually(t, func() bool { return h.Active() == 0 }, 5*time.Second, time.Millisecond, "the deadline ended the stream")
 	require.Equal(t, []transport.EndReason{transport.EndClient}, e.get())
 }
+
+// TestTakeOverKeepsConnectionCounted: what authentication holds for the
+// connection (a rate limiter's open-connection count, released when the
+// context it was given ends) lasts until the taken-over stream ends, not
+// until ServeHTTP returns.
+func TestTakeOverKeepsConnectionCounted(t *testing.T) {
+	var open atomic.Int32
+	auth := &transport.Auth{Authenticate: func(ctx context.Context, c transport.Credentials) (*transport.Identity, error) {
+		open.Add(1)
+		context.AfterFunc(ctx, func() { open.Add(-1) })
+		return &transport.Identity{Subject: "u"}, nil
+	}}
+	_, h, _ := setup(t, pubsub.MemoryOptions{}, &Options{Auth: auth, KeepAlive: time.Hour})
+	returned := make(chan struct{})
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		close(returned)
+	}))
+	c, _ := rawGet(t, addrOf(srv.URL), "/?topic=t", "HTTP/1.1")
+	<-returned // taken over: ServeHTTP returned, net/http cancelled the request's context
+	require.Equal(t, 1, h.Active())
+	require.Equal(t, int32(1), open.Load(), "the count holds while the stream is open")
+	require.NoError(t, c.Close())
+	require.Eventually(t, func() bool { return open.Load() == 0 }, 5*time.Second, time.Millisecond, "released when the stream ended")
+}

@@ -80,13 +80,23 @@ func Open[R any](p *Preamble, w http.ResponseWriter, r *http.Request, parse func
 		transport.WriteError(w, err)
 		return req, nil, false
 	}
-	ctx, _, err := p.Auth.Admit(r, p.Transport, transport.ActionSubscribe, filters)
+	// The session's context ends with the request's, through a link that
+	// Detach removes: a stream taken over from net/http outlives its
+	// request. Authentication sees the session's context, so what it
+	// holds for the connection (a rate limiter's count) lasts as long.
+	base, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	unlink := context.AfterFunc(r.Context(), cancel)
+	ctx, _, err := p.Auth.Admit(r.WithContext(base), p.Transport, transport.ActionSubscribe, filters)
 	if err != nil {
+		unlink()
+		cancel()
 		p.Observer.OnSubRefused(p.Transport, err, filters...)
 		transport.WriteError(w, err)
 		return req, nil, false
 	}
 	if err := p.Tracker.Enter(); err != nil {
+		unlink()
+		cancel()
 		select {
 		case <-p.Tracker.Closing():
 			if p.Closed != nil {
@@ -98,12 +108,7 @@ func Open[R any](p *Preamble, w http.ResponseWriter, r *http.Request, parse func
 		p.Unavailable(w, err)
 		return req, nil, false
 	}
-	s = &Session{t: p.Tracker, away: make(chan struct{})}
-	// The session's context ends with the request's, through a link that
-	// Detach removes: a stream taken over from net/http outlives its
-	// request.
-	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.unlink = context.AfterFunc(ctx, s.cancel)
+	s = &Session{t: p.Tracker, away: make(chan struct{}), ctx: ctx, cancel: cancel, unlink: unlink}
 	if p.CutWrites {
 		s.rc = http.NewResponseController(w)
 	}
