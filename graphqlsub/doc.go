@@ -149,6 +149,47 @@
 // without a close frame), then waits for the Handler's goroutines. Both
 // are idempotent and may race each other and ServeHTTP.
 //
+// # Shared subscriptions
+//
+// By default every subscription operation runs alone: the Executor resolves
+// each event once per subscriber, which for a popular subscription costs
+// far more than writing the result (graph-gophers: about three times a
+// plain WebSocket delivery). Options.ShareSubscriptions lets operations
+// that would get the same results share one execution: the Executor runs
+// once for all of them, each result is encoded once, and only the message
+// around it (the operation id) is written per subscriber.
+//
+// Operations share when ShareSubscriptions returns true for each and they
+// have equal identities (transport.IdentityFrom: Subject, Claims and Scope
+// compared by value; anonymous ones are equal), the same document and
+// operation name, and equal variables and extensions. Keying on the
+// identity makes sharing safe for resolvers that decide by identity (an
+// authorization check in the subscription resolver, fields filtered per
+// user): subscribers of different identities never share. What the Handler
+// cannot compare is the rule's to exclude:
+//
+//   - Resumes. A subscriber joins a running execution where it stands:
+//     it gets the events from then on, as a new live subscription would.
+//     An operation whose results depend on when it started (replay after a
+//     since cursor) must run alone.
+//   - Other context. The shared execution's context carries the identity
+//     and nothing else (no request-scoped values of an SSE request), and
+//     lives until its last subscriber leaves (then it is cancelled).
+//   - Per-subscriber side effects. The subscription resolver runs once, for
+//     the first subscriber: an Auth.Authorize that counts or rate-limits
+//     subscribes sees only that one.
+//
+// gophers.ShareLive is the rule for gophers.BrokerSchema: every
+// subscription whose document does not mention since.
+//
+// Each subscriber of a shared execution has its own queue of
+// DefaultShareBuffer results; the execution never waits for a subscriber,
+// and one that falls that far behind is ended with a next message whose
+// error has extensions.code "slow_consumer" (subscribe again: without a
+// cursor, since shared executions are live). A request error ends the
+// execution for every subscriber waiting for it; the next subscriber
+// starts a new one.
+//
 // # Results
 //
 // A Result with a nil Data is a request error (the GraphQL specification's

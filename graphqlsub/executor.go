@@ -44,6 +44,10 @@ type Result struct {
 	Data       json.RawMessage `json:"data,omitempty"`
 	Errors     []*Error        `json:"errors,omitempty"`
 	Extensions map[string]any  `json:"extensions,omitempty"`
+
+	// enc is the result encoded, when a shared execution encoded it once
+	// for all its subscribers (see Options.ShareSubscriptions).
+	enc []byte
 }
 
 // Error is one GraphQL error.
@@ -74,6 +78,9 @@ func (r *Result) isRequestError() bool { return r.Data == nil && len(r.Errors) >
 // largest avoidable cost under load); errors and extensions go through
 // encoding/json. A result that cannot be encoded becomes an internal error.
 func appendResult(dst []byte, r *Result) []byte {
+	if r.enc != nil {
+		return append(dst, r.enc...)
+	}
 	start := len(dst)
 	dst = append(dst, '{')
 	sep := false

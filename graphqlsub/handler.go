@@ -34,6 +34,10 @@ type Handler struct {
 
 	mu           sync.Mutex
 	reservations map[string]*reservation // single-connection SSE, by token
+
+	shareMu sync.Mutex
+	groups  map[string]*shareGroup // shared subscription executions, by key
+	shareWG sync.WaitGroup         // their goroutines
 }
 
 var (
@@ -51,6 +55,7 @@ func NewHandler(exec Executor, opts *Options) *Handler {
 		tr:           lifecycle.New(o.Limits.MaxConnections),
 		origin:       newOriginGuard(&o),
 		reservations: make(map[string]*reservation),
+		groups:       make(map[string]*shareGroup),
 	}
 	h.tr.Observe(o.Observer, transportName)
 	return h
@@ -119,13 +124,21 @@ func headerHasToken(h http.Header, key, token string) bool {
 // first it cuts the rest (as Close does), waits for them, and returns
 // ctx's error. Plain GraphQL over HTTP requests are left to
 // http.Server.Shutdown. It is idempotent and may race Close and ServeHTTP.
-func (h *Handler) Shutdown(ctx context.Context) error { return h.tr.Shutdown(ctx) }
+func (h *Handler) Shutdown(ctx context.Context) error {
+	err := h.tr.Shutdown(ctx)
+	h.shareWG.Wait() // shared executions end with their last subscriber
+	return err
+}
 
 // Close cuts every connection now: WebSockets are dropped without a close
 // handshake (no go-away), SSE streams and reservations end. New
 // connections are refused. Close then waits for the Handler's goroutines
 // and returns nil. It is idempotent and may race Shutdown and ServeHTTP.
-func (h *Handler) Close() error { return h.tr.Close() }
+func (h *Handler) Close() error {
+	err := h.tr.Close()
+	h.shareWG.Wait() // shared executions end with their last subscriber
+	return err
+}
 
 // Active returns the number of sessions open now: WebSockets, SSE streams
 // and single-connection reservations (the sessions Limits.MaxConnections

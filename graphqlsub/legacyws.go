@@ -74,8 +74,8 @@ func (legacyWS) replaces() bool { return true }
 
 // result sends every result, request errors included, as "data", as
 // subscriptions-transport-ws's server does; complete follows.
-func (legacyWS) result(id string, res *Result, _ bool) ([]byte, bool) {
-	return appendResultMessage(nil, msgData, id, res), false
+func (legacyWS) result(dst []byte, id string, res *Result, _ bool) ([]byte, bool) {
+	return appendResultMessage(dst, msgData, id, res), false
 }
 
 // keepAlive sends "ka" right after the ack and every d.

@@ -21,6 +21,15 @@ func (h *Handler) start(ctx context.Context, req *Request) (<-chan *Result, *opO
 		return closedResult(res), nil, nil
 	}
 	if typ, err := operationType(req.Query, req.OperationName); err == nil && typ == opSubscription {
+		if share := h.opts.ShareSubscriptions; share != nil && share(ctx, req) {
+			if key, ok := shareKey(ctx, req); ok {
+				ch, err := h.subscribeShared(ctx, key, req)
+				if err != nil {
+					return nil, nil, err
+				}
+				return ch, h.observeOp(), nil
+			}
+		}
 		ch, err := h.exec.Subscribe(ctx, req)
 		if err != nil {
 			return nil, nil, err

@@ -1,6 +1,7 @@
 package graphqlsub
 
 import (
+	"context"
 	"log/slog"
 	"slices"
 	"time"
@@ -72,6 +73,20 @@ type Options struct {
 	// every origin.
 	OriginPatterns     []string
 	InsecureSkipVerify bool
+
+	// ShareSubscriptions, when set, is asked for every subscription
+	// operation whether it may share one execution with the others that
+	// have the same identity (transport.IdentityFrom, compared by value),
+	// document, operation name, variables and extensions: the Executor
+	// then runs it once for all of them, and each result is encoded once
+	// and written to every subscriber. Return true only for operations
+	// whose results do not depend on when the subscriber joined (no
+	// resume from a cursor: a subscriber joining a running execution gets
+	// the events from then on) nor on anything in the context but the
+	// identity (the shared execution's context carries the identity only,
+	// and lives until its last subscriber leaves); see "Shared
+	// subscriptions" in the package documentation. nil shares nothing.
+	ShareSubscriptions func(ctx context.Context, req *Request) bool
 
 	// Logger receives connection-level events at debug level and internal
 	// errors at warn level; nil is silent.

@@ -83,9 +83,9 @@ type wsProtocol interface {
 	// replaces reports whether starting an operation whose id is running
 	// replaces it (else it is faultDuplicate).
 	replaces() bool
-	// result encodes one result of operation id; last means it ends the
-	// operation instead of complete.
-	result(id string, res *Result, first bool) (b []byte, last bool)
+	// result appends one result of operation id to dst; last means it ends
+	// the operation instead of complete.
+	result(dst []byte, id string, res *Result, first bool) (b []byte, last bool)
 	// keepAlive sends keep-alives every d until the connection ends; it
 	// starts once connection_init arrived (or at once without an init
 	// timeout).
@@ -206,6 +206,52 @@ func (s *wsSession) write(b []byte) error {
 		defer cancel()
 	}
 	return s.c.Write(ctx, websocket.MessageText, b)
+}
+
+// opWriter writes the results of one operation, reusing its buffer. A
+// timer armed around each write stands for a context with a deadline per
+// write, which cost an allocation and a timer per event, and with
+// coder/websocket one context.AfterFunc more: a write that outlives
+// WriteTimeout closes the connection, as coder/websocket does when a
+// write's context expires.
+type opWriter struct {
+	s     *wsSession
+	timer *time.Timer // nil without WriteTimeout
+	buf   []byte
+}
+
+func (s *wsSession) newOpWriter() *opWriter {
+	w := &opWriter{s: s}
+	if d := s.h.opts.WriteTimeout; d > 0 {
+		w.timer = time.AfterFunc(d, func() {
+			s.h.opts.Logger.Debug("graphqlsub: write timed out", "remote", s.r.RemoteAddr)
+			_ = s.c.CloseNow()
+		})
+		w.timer.Stop()
+	}
+	return w
+}
+
+// write sends b. Its context has no Done channel (coder/websocket then
+// sets nothing up per write), except once a close handshake has begun:
+// then Cut cuts the write short by cancelling the session's context, which
+// a closing connection's CloseNow would not.
+func (w *opWriter) write(b []byte) error {
+	if w.timer != nil {
+		w.timer.Reset(w.s.h.opts.WriteTimeout)
+		defer w.timer.Stop()
+	}
+	ctx := context.Background()
+	if w.s.closing.Load() || w.s.ctx.Err() != nil {
+		ctx = w.s.ctx
+	}
+	return w.s.c.Write(ctx, websocket.MessageText, b)
+}
+
+func (w *opWriter) stop() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 }
 
 // send writes the message {"type","id","payload"}; false when the write
@@ -340,6 +386,8 @@ func (s *wsSession) runOp(ctx context.Context, id string, req *Request, op *wsOp
 		return
 	}
 	defer obs.end()
+	w := s.newOpWriter()
+	defer w.stop()
 	for first := true; ; first = false {
 		var res *Result
 		var ok bool
@@ -354,17 +402,18 @@ func (s *wsSession) runOp(ctx context.Context, id string, req *Request, op *wsOp
 		if ctx.Err() != nil {
 			return
 		}
-		b, last := s.p.result(id, res, first)
+		var last bool
+		w.buf, last = s.p.result(w.buf[:0], id, res, first)
 		if last {
-			if s.release(id, op) && s.write(b) == nil {
-				obs.delivered(res, len(b))
+			if s.release(id, op) && w.write(w.buf) == nil {
+				obs.delivered(res, len(w.buf))
 			}
 			return
 		}
-		if s.write(b) != nil {
+		if w.write(w.buf) != nil {
 			return
 		}
-		obs.delivered(res, len(b))
+		obs.delivered(res, len(w.buf))
 	}
 	if ctx.Err() == nil && s.release(id, op) {
 		_ = s.send(msgComplete, id, nil)

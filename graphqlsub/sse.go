@@ -63,7 +63,7 @@ func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request) {
 	defer obs.end()
 	tick, stop := h.keepAliveTicker()
 	defer stop()
-	var buf []byte
+	var b sseBatch
 	for {
 		select {
 		case <-ctx.Done():
@@ -73,17 +73,65 @@ func (h *Handler) serveSSE(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case res, ok := <-results:
-			if !ok {
+			b.reset()
+			open := ok && b.collect(res, results)
+			if len(b.buf) > 0 {
+				if !es.write(b.buf) {
+					return
+				}
+				for _, n := range b.sizes {
+					obs.delivered(n.res, n.size)
+				}
+			}
+			if !open {
 				if ctx.Err() == nil {
-					es.write(appendEvent(buf[:0], msgComplete, nil))
+					es.write(appendEvent(b.buf[:0], msgComplete, nil))
 				}
 				return
 			}
-			buf = appendEvent(buf[:0], msgNext, appendResult(nil, res))
-			if !es.write(buf) {
-				return
+		}
+	}
+}
+
+// maxBatch is how many bytes of events an SSE stream gathers into one
+// write and flush.
+const maxBatch = 32 << 10
+
+// sseBatch gathers the results that are ready into one write (one flush,
+// one syscall under load, instead of one per result). Its buffers are
+// reused from one batch to the next.
+type sseBatch struct {
+	buf, payload []byte
+	sizes        []sized
+}
+
+type sized struct {
+	res  *Result
+	size int
+}
+
+// reset empties b for the next batch.
+func (b *sseBatch) reset() { b.buf, b.sizes = b.buf[:0], b.sizes[:0] }
+
+// collect encodes res and every result already waiting on results, up to
+// maxBatch bytes, as next events; false when results closed.
+func (b *sseBatch) collect(res *Result, results <-chan *Result) bool {
+	for {
+		b.payload = appendResult(b.payload[:0], res)
+		n := len(b.buf)
+		b.buf = appendEvent(b.buf, msgNext, b.payload)
+		b.sizes = append(b.sizes, sized{res, len(b.buf) - n})
+		if len(b.buf) >= maxBatch {
+			return true
+		}
+		var ok bool
+		select {
+		case res, ok = <-results:
+			if !ok {
+				return false
 			}
-			obs.delivered(res, len(buf))
+		default:
+			return true
 		}
 	}
 }
@@ -153,7 +201,9 @@ func (h *Handler) keepAliveTicker() (tick <-chan time.Time, stop func()) {
 // is compact JSON (no line breaks) or empty, which still writes "data:" so
 // that EventSource dispatches the event.
 func appendEvent(dst []byte, typ string, data []byte) []byte {
-	dst = fmt.Appendf(dst, "event: %s\ndata:", typ)
+	dst = append(dst, "event: "...)
+	dst = append(dst, typ...)
+	dst = append(dst, "\ndata:"...)
 	if len(data) > 0 {
 		dst = append(dst, ' ')
 		dst = append(dst, data...)

@@ -69,12 +69,12 @@ func (transportWS) replaces() bool { return false }
 
 // result sends each result as next, except a request error as the first
 // result: a single error message with the GraphQL errors, and no complete.
-func (transportWS) result(id string, res *Result, first bool) ([]byte, bool) {
+func (transportWS) result(dst []byte, id string, res *Result, first bool) ([]byte, bool) {
 	if first && res.isRequestError() {
 		b, _ := json.Marshal(res.Errors)
-		return appendMessage(nil, msgError, id, b), true
+		return appendMessage(dst, msgError, id, b), true
 	}
-	return appendResultMessage(nil, msgNext, id, res), false
+	return appendResultMessage(dst, msgNext, id, res), false
 }
 
 // keepAlive pings the peer every d; a peer that does not answer within the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -177,6 +178,18 @@ func (mr *MutationResolver) Publish(ctx context.Context, args struct{ Topic, Dat
 	}
 	m.ID, m.Cursor, m.Time = rc.ID, rc.Cursor, rc.Time
 	return &MessageResolver{m: &m}, nil
+}
+
+// ShareLive is a graphqlsub.Options.ShareSubscriptions for BrokerSchema:
+// it shares the subscriptions that start live, that is whose document
+// does not mention since (a resume must replay history from its own
+// cursor, so it runs alone). BrokerSchema's subscription depends on
+// nothing else a subscriber brings but the identity, which the Handler
+// compares anyway, and its Message fields only on the message. Sharing an
+// execution means Auth.Check runs once for the identity, when the first
+// subscriber starts it, not for each one that joins.
+func ShareLive(_ context.Context, req *graphqlsub.Request) bool {
+	return !strings.Contains(req.Query, "since")
 }
 
 // Messages resolves Subscription.messages with graphqlsub.Stream.

@@ -21,6 +21,12 @@
 // an error whose extensions.code is "event_lost", so that no gap goes
 // unnoticed.
 //
+// graph-gophers resolves each event once per subscription, which under a
+// large fan-out costs far more than writing the result. Subscribers of the
+// same live subscription can share one execution per event with
+// graphqlsub.Options.ShareSubscriptions; ShareLive is the rule for
+// BrokerSchema.
+//
 // Errors returned by field resolvers that implement Extensions() (such as
 // *graphqlsub.StreamError) carry their extensions to the client; when
 // several fields of one event fail with the same StreamError, the adapter

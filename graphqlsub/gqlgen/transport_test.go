@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -161,4 +162,90 @@ func TestSlowSSEClientOverTheHandler(t *testing.T) {
 		c, _ := msg(d)
 		require.Equal(t, fmt.Sprintf("%d%s", got, pad), c)
 	}
+}
+
+// TestSharedSubscriptionOverTheHandler: with Options.ShareSubscriptions,
+// gqlgen runs one subscription for three GraphQL over SSE clients of the
+// same live document, and each of them gets every message once, in order.
+func TestSharedSubscriptionOverTheHandler(t *testing.T) {
+	b := pubsub.NewMemory(nil)
+	defer b.Close()
+	h := graphqlsub.NewHandler(gqlgen.New(chat.New(b, nil), nil), &graphqlsub.Options{
+		ShareSubscriptions: func(context.Context, *graphqlsub.Request) bool { return true },
+	})
+	defer h.Close()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	type delivery struct {
+		client  int
+		content string
+	}
+	got := make(chan delivery, 64)
+	body := `{"query":"subscription { messageAdded(roomId: \"r\") { content } }"}`
+	for i := range 3 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		wg.Go(func() {
+			defer resp.Body.Close()
+			events := &sseEvents{s: bufio.NewScanner(resp.Body)}
+			for events.s.Scan() {
+				line, ok := strings.CutPrefix(events.s.Text(), "data: ")
+				if !ok {
+					continue
+				}
+				var r struct {
+					Data struct{ MessageAdded struct{ Content string } }
+				}
+				_ = json.Unmarshal([]byte(line), &r)
+				select {
+				case got <- delivery{i, r.Data.MessageAdded.Content}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	// The streams answer before they subscribe: publish probes until each
+	// one got one.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for seen := map[int]bool{}; len(seen) < 3; {
+		select {
+		case d := <-got:
+			seen[d.client] = true
+		case <-tick.C:
+			publish(t, b, "r", "probe")
+		case <-ctx.Done():
+			t.Fatal("not every stream live within 30 s")
+		}
+	}
+	for _, c := range []string{"m1", "m2", "m3"} {
+		publish(t, b, "r", c)
+	}
+	contents := map[int][]string{}
+	for n := 0; n < 9; {
+		select {
+		case d := <-got:
+			if d.content != "probe" {
+				contents[d.client] = append(contents[d.client], d.content)
+				n++
+			}
+		case <-ctx.Done():
+			t.Fatalf("missing messages: %v", contents)
+		}
+	}
+	for i := range 3 {
+		require.Equal(t, []string{"m1", "m2", "m3"}, contents[i], "client %d", i)
+	}
+	cancel()
 }

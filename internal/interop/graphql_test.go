@@ -26,8 +26,11 @@ import (
 // (connection_init payload or Bearer header) is alice; anything else is
 // refused with 403 / close 4403. It returns the base URL and the cursor of
 // a marker message published before "interop/a" = "one" and
-// "interop/b" = "two".
-func graphqlServer(t *testing.T) (string, string) {
+// "interop/b" = "two". With share, every subscription operation may share
+// an execution (Options.ShareSubscriptions), so the clients run on the
+// shared path too (each of their subscriptions is distinct, so the results
+// are the same).
+func graphqlServer(t *testing.T, share bool) (string, string) {
 	t.Helper()
 	b := pubsub.NewMemory(nil)
 	schema, err := gophers.NewBrokerSchema(b, nil)
@@ -38,7 +41,11 @@ func graphqlServer(t *testing.T) (string, string) {
 		}
 		return &transport.Identity{Subject: "alice"}, nil
 	}}
-	h := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{Auth: auth, InitTimeout: time.Second})
+	opts := &graphqlsub.Options{Auth: auth, InitTimeout: time.Second}
+	if share {
+		opts.ShareSubscriptions = func(context.Context, *graphqlsub.Request) bool { return true }
+	}
+	h := graphqlsub.NewHandler(gophers.New(schema, nil), opts)
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", h)
 	mux.Handle("/topics/", transport.NewRESTHandler(b, nil))
@@ -58,13 +65,21 @@ func graphqlServer(t *testing.T) (string, string) {
 	return srv.URL, marker.Cursor
 }
 
+// forShareModes runs test with subscriptions running alone, then shared.
+func forShareModes(t *testing.T, test func(t *testing.T, share bool)) {
+	t.Run("alone", func(t *testing.T) { test(t, false) })
+	t.Run("shared", func(t *testing.T) { test(t, true) })
+}
+
 type closeInfo struct {
 	Code   int    `json:"code"`
 	Reason string `json:"reason"`
 }
 
-func TestGraphQLWSClient(t *testing.T) {
-	base, since := graphqlServer(t)
+func TestGraphQLWSClient(t *testing.T) { forShareModes(t, testGraphQLWSClient) }
+
+func testGraphQLWSClient(t *testing.T, share bool) {
+	base, since := graphqlServer(t, share)
 	out := runNode(context.Background(), t, "graphql-ws-client.mjs", base, since)
 	var res struct {
 		Events     [][2]string     `json:"events"`
@@ -87,8 +102,10 @@ func TestGraphQLWSClient(t *testing.T) {
 	require.Equal(t, closeInfo{4403, "Forbidden"}, res.Forbidden)
 }
 
-func TestGraphQLSSEClient(t *testing.T) {
-	base, since := graphqlServer(t)
+func TestGraphQLSSEClient(t *testing.T) { forShareModes(t, testGraphQLSSEClient) }
+
+func testGraphQLSSEClient(t *testing.T, share bool) {
+	base, since := graphqlServer(t, share)
 	out := runNode(context.Background(), t, "graphql-sse-client.mjs", base, since)
 	var res struct {
 		Events [][2]string `json:"events"`
@@ -118,8 +135,10 @@ func TestGraphQLSSEClient(t *testing.T) {
 	require.JSONEq(t, `{"data":{"messages":[{"data":"two"}]}}`, string(res.Single[1][0]))
 }
 
-func TestGraphQLLegacyClient(t *testing.T) {
-	base, since := graphqlServer(t)
+func TestGraphQLLegacyClient(t *testing.T) { forShareModes(t, testGraphQLLegacyClient) }
+
+func testGraphQLLegacyClient(t *testing.T, share bool) {
+	base, since := graphqlServer(t, share)
 	out := runNode(context.Background(), t, "graphql-legacy-client.mjs", base, since)
 	var res struct {
 		Connected bool            `json:"connected"`

@@ -22,8 +22,9 @@ import (
 // A target is one server's transport as the load generator reaches it.
 type target struct {
 	Server    string // switchboard, centrifuge, mercure
-	Transport string // sse, ws
-	// Path is the subscribe request's path and query.
+	Transport string // sse, ws, grpc, graphql
+	// Path is the subscribe request's path and query (for graphql, the
+	// endpoint; for grpc, unused).
 	Path string
 	// WSProto and WSInit: the WebSocket subprotocol and the text frame sent
 	// right after the handshake (subscribe).
@@ -43,6 +44,11 @@ func targets() []target {
 			PubPath: "/topics/" + benchTopic, PubType: "application/json", PubBody: raw},
 		{Server: "switchboard", Transport: "ws", Path: "/ws", WSProto: "switchboard.v1",
 			WSInit:  `{"type":"subscribe","id":"s1","filter":"` + benchTopic + `"}`,
+			PubPath: "/topics/" + benchTopic, PubType: "application/json", PubBody: raw},
+		{Server: "switchboard", Transport: "grpc",
+			PubPath: "/topics/" + benchTopic, PubType: "application/json", PubBody: raw},
+		{Server: "switchboard", Transport: "graphql", Path: "/graphql",
+			WSInit:  `{"type":"subscribe","id":"1","payload":{"query":"subscription { messages(filter: \"` + benchTopic + `\") { data } }"}}`,
 			PubPath: "/topics/" + benchTopic, PubType: "application/json", PubBody: raw},
 		{Server: "centrifuge", Transport: "sse",
 			Path:    "/connection/sse?cf_connect=" + url.QueryEscape(`{"id":1,"connect":{}}`),
@@ -108,6 +114,7 @@ type run struct {
 	last   atomic.Int64 // nowNS of the last first-time delivery
 	subs   []*subscriber
 	wg     sync.WaitGroup
+	grpc   grpcPool // gRPC client connections, shared by streamsPerConn streams
 	ctx    context.Context
 	cancel context.CancelFunc
 }
@@ -187,8 +194,9 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 
 // connect opens one subscriber to t on addr; it returns once the handshake
 // is done, with the subscriber's read loop, for the caller to run in a
-// goroutine owned by r.wg.
-func (r *run) connect(t target, addr string, d *dialer, timeout time.Duration) (*subscriber, func(), error) {
+// goroutine owned by r.wg. i numbers the subscriber: gRPC streams share
+// one HTTP/2 connection per streamsPerConn of them.
+func (r *run) connect(i int, t target, addr string, d *dialer, timeout time.Duration) (*subscriber, func(), error) {
 	s := &subscriber{r: r, seen: make([]uint64, (r.msgs+63)/64)}
 	ctx, cancel := context.WithTimeout(r.ctx, timeout)
 	defer cancel()
@@ -217,22 +225,34 @@ func (r *run) connect(t target, addr string, d *dialer, timeout time.Duration) (
 		s.conn = c
 		return s, func() { s.readSSE(resp.Body) }, nil
 	case "ws":
-		hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
-		opts := &websocket.DialOptions{HTTPClient: hc, CompressionMode: websocket.CompressionDisabled}
-		if t.WSProto != "" {
-			opts.Subprotocols = []string{t.WSProto}
-		}
-		c, _, err := websocket.Dial(ctx, "ws://"+addr+t.Path, opts)
+		c, err := dialWS(ctx, "ws://"+addr+t.Path, t.WSProto, d)
 		if err != nil {
 			return nil, nil, err
 		}
-		c.SetReadLimit(1 << 20)
 		if err := c.Write(ctx, websocket.MessageText, []byte(t.WSInit)); err != nil {
 			c.CloseNow()
 			return nil, nil, err
 		}
 		s.conn = closerFunc(func() error { return c.CloseNow() })
 		return s, func() { s.readWS(c, t) }, nil
+	case "graphql":
+		c, err := dialGraphQL(ctx, t, addr, d)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.conn = closerFunc(func() error { return c.CloseNow() })
+		return s, func() { s.readGraphQL(c) }, nil
+	case "grpc":
+		cc, err := r.grpc.conn(i, addr, d)
+		if err != nil {
+			return nil, nil, err
+		}
+		st, cancel, err := subscribeGRPC(r.ctx, ctx, cc)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.conn = closerFunc(func() error { cancel(); return nil })
+		return s, func() { s.readGRPC(st) }, nil
 	}
 	return nil, nil, fmt.Errorf("unknown transport %q", t.Transport)
 }
@@ -296,6 +316,7 @@ func (r *run) close() {
 		_ = s.conn.Close()
 	}
 	r.wg.Wait()
+	r.grpc.close()
 }
 
 // connectAll opens n subscribers, at most 64 handshakes at a time, and
@@ -305,11 +326,11 @@ func (r *run) connectAll(t target, addr string, n, srcIPs int, timeout time.Dura
 	var mu sync.Mutex
 	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
-	for range n {
+	for i := range n {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			s, read, err := r.connect(t, addr, d, timeout)
+			s, read, err := r.connect(i, t, addr, d, timeout)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

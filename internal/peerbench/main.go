@@ -64,7 +64,7 @@ func main() {
 	flag.IntVar(&c.Rounds, "rounds", 2, "rounds; the servers' order alternates from one round to the next, and the table shows the median")
 	flag.StringVar(&servers, "servers", "switchboard,centrifuge,mercure", "servers to measure")
 	flag.StringVar(&phases, "phases", "idle,fanout,latency", "measurements to run")
-	flag.StringVar(&transports, "transports", "sse,ws", "transports to measure")
+	flag.StringVar(&transports, "transports", "sse,ws", "transports to measure: sse, ws, grpc, graphql (grpc and graphql: Switchboard only)")
 	flag.IntVar(&c.IdleConns, "idle-conns", 2000, "idle connections for memory per connection (the issue's size: 10000)")
 	flag.DurationVar(&c.IdleSettle, "idle-settle", 5*time.Second, "wait after the last idle connection before reading the server's memory")
 	flag.IntVar(&c.FanoutSubs, "fanout-subs", 1000, "subscribers in the max-rate fan-out")
@@ -148,7 +148,9 @@ type result struct {
 	Ended                    int // connections the server ended before teardown
 	ConnectSeconds           float64
 	RSSBeforeKiB, RSSIdleKiB int64
-	KiBPerConn               float64
+	KiBPerConn               float64 // per connection; for gRPC, per stream
+	HTTPConns                int     `json:",omitempty"` // gRPC: HTTP/2 connections carrying the streams
+	KiBPerHTTPConn           float64 `json:",omitempty"` // gRPC: per HTTP/2 connection
 	Msgs, PubOK, PubErrors   int
 	Expected, Unique         int64
 	Lost, Dups, Foreign      int64
@@ -164,6 +166,9 @@ type result struct {
 func (r result) summary() string {
 	switch r.Phase {
 	case "idle":
+		if r.HTTPConns > 0 {
+			return fmt.Sprintf("streams %d/%d live %d  %.1f KiB/stream, %.0f KiB per HTTP/2 connection of up to %d streams (%d connections; rss %d→%d KiB, connect %.1fs)", r.Connected, r.N, r.Live, r.KiBPerConn, r.KiBPerHTTPConn, streamsPerConn, r.HTTPConns, r.RSSBeforeKiB, r.RSSIdleKiB, r.ConnectSeconds)
+		}
 		return fmt.Sprintf("conns %d/%d live %d  %.1f KiB/conn  (rss %d→%d KiB, connect %.1fs)", r.Connected, r.N, r.Live, r.KiBPerConn, r.RSSBeforeKiB, r.RSSIdleKiB, r.ConnectSeconds)
 	case "fanout":
 		return fmt.Sprintf("subs %d  %.0f deliveries/s  %.2f µs CPU/delivery (server %.2f s, load generator %.2f s)  lost %d dups %d", r.Live, r.DeliveriesPerSec, r.CPUPerDeliveryUS, r.ServerCPUSeconds, r.LoadgenCPUSeconds, r.Lost, r.Dups)
@@ -337,6 +342,10 @@ func measure(c config, t target, phase string) (res result, err error) {
 		time.Sleep(c.IdleSettle)
 		res.RSSIdleKiB = procstat.RSSKiB(srv.pid())
 		res.KiBPerConn = float64(res.RSSIdleKiB-res.RSSBeforeKiB) / float64(res.Connected)
+		if n := r.grpc.count(); n > 0 {
+			res.HTTPConns = n
+			res.KiBPerHTTPConn = float64(res.RSSIdleKiB-res.RSSBeforeKiB) / float64(n)
+		}
 		res.Live = warmUp(ctx, r, p) // every idle stream still delivers
 		res.Ended = countEnded(r)
 		return res, nil

@@ -75,6 +75,10 @@ func TestEveryTargetDelivers(t *testing.T) {
 				require.Zero(t, res.Lost)
 				require.Zero(t, res.Dups)
 				require.Zero(t, res.Foreign)
+				if tg.Transport == "grpc" && phase == "idle" {
+					require.Equal(t, 1, res.HTTPConns, "%d streams share one HTTP/2 connection", res.N)
+					require.Positive(t, res.KiBPerHTTPConn)
+				}
 				if phase != "idle" {
 					require.Positive(t, res.ServerCPUSeconds+1) // read without error
 					require.Positive(t, res.MaxMS+res.DeliveriesPerSec)

@@ -23,6 +23,7 @@ var serverTitle = map[string]string{"switchboard": "Switchboard", "centrifuge": 
 // summary holds the medians over rounds of one server transport's figures.
 type summary struct {
 	KiBPerConn, CPUPerDeliveryUS, DeliveriesPerSec float64
+	KiBPerHTTPConn                                 float64 // gRPC
 	P50ms, P99ms, MaxMS                            float64
 	Lost, Dups, Ended, Failed                      int64
 	has                                            map[string]bool
@@ -66,6 +67,7 @@ func summarize(all []result) map[string]*summary {
 		switch r.Phase {
 		case "idle":
 			m["kib"] = append(m["kib"], r.KiBPerConn)
+			m["kibh"] = append(m["kibh"], r.KiBPerHTTPConn)
 		case "fanout":
 			m["cpu"] = append(m["cpu"], r.CPUPerDeliveryUS)
 			m["dps"] = append(m["dps"], r.DeliveriesPerSec)
@@ -80,7 +82,7 @@ func summarize(all []result) map[string]*summary {
 		s := out[k.s+"/"+k.t]
 		switch k.ph {
 		case "idle":
-			s.KiBPerConn = median(m["kib"])
+			s.KiBPerConn, s.KiBPerHTTPConn = median(m["kib"]), median(m["kibh"])
 		case "fanout":
 			s.CPUPerDeliveryUS, s.DeliveriesPerSec = median(m["cpu"]), median(m["dps"])
 		case "latency":
@@ -126,25 +128,24 @@ func table(c config, sum map[string]*summary) string {
 	lat := func(s *summary) string { return fmt.Sprintf("%.1f / %.1f / %.1f", s.P50ms, s.P99ms, s.MaxMS) }
 	loss := func(s *summary) string { return fmt.Sprintf("%d / %d", s.Lost, s.Dups) }
 	var rows []row
-	for _, tr := range []string{"sse", "ws"} {
-		T := strings.ToUpper(tr)
-		rows = append(rows, row{"idle memory per " + T + " connection (KiB)", "idle", tr, kib, f("%.1f", kib)})
+	for _, tr := range transports {
+		rows = append(rows, row{"idle memory per " + idleUnit[tr] + " (KiB)", "idle", tr, kib, f("%.1f", kib)})
+		if tr == "grpc" {
+			kibh := func(s *summary) float64 { return s.KiBPerHTTPConn }
+			rows = append(rows, row{fmt.Sprintf("idle memory per gRPC HTTP/2 connection of %d streams (KiB)", streamsPerConn), "idle", tr, kibh, f("%.0f", kibh)})
+		}
 	}
-	for _, tr := range []string{"sse", "ws"} {
-		T := strings.ToUpper(tr)
-		rows = append(rows, row{"server CPU per delivery, " + T + ", max rate (µs)", "fanout", tr, cpu, f("%.2f", cpu)})
+	for _, tr := range transports {
+		rows = append(rows, row{"server CPU per delivery, " + transportTitle[tr] + ", max rate (µs)", "fanout", tr, cpu, f("%.2f", cpu)})
 	}
-	for _, tr := range []string{"sse", "ws"} {
-		T := strings.ToUpper(tr)
-		rows = append(rows, row{"deliveries/s, " + T + ", max rate (thousands)", "fanout", tr, dps, f("%.0f", dps)})
+	for _, tr := range transports {
+		rows = append(rows, row{"deliveries/s, " + transportTitle[tr] + ", max rate (thousands)", "fanout", tr, dps, f("%.0f", dps)})
 	}
-	for _, tr := range []string{"sse", "ws"} {
-		T := strings.ToUpper(tr)
-		rows = append(rows, row{fmt.Sprintf("p50 / p99 / max at %d msg/s × %d, %s (ms)", c.LatencyRate, c.LatencySubs, T), "latency", tr, p99, lat})
+	for _, tr := range transports {
+		rows = append(rows, row{fmt.Sprintf("p50 / p99 / max at %d msg/s × %d, %s (ms)", c.LatencyRate, c.LatencySubs, transportTitle[tr]), "latency", tr, p99, lat})
 	}
-	for _, tr := range []string{"sse", "ws"} {
-		T := strings.ToUpper(tr)
-		rows = append(rows, row{"lost / duplicated deliveries, " + T + " (all runs)", "", tr, nil, loss})
+	for _, tr := range transports {
+		rows = append(rows, row{"lost / duplicated deliveries, " + transportTitle[tr] + " (all runs)", "", tr, nil, loss})
 	}
 	for _, r := range rows {
 		any := false
@@ -172,8 +173,33 @@ func table(c config, sum map[string]*summary) string {
 		}
 		b.WriteString("\n")
 	}
+	// GraphQL's cost per event over plain WebSocket, on the same server.
+	if sb := sum["switchboard/graphql"]; sb != nil && sb.has["fanout"] {
+		if w := sum["switchboard/ws"]; w != nil && w.has["fanout"] && w.CPUPerDeliveryUS > 0 {
+			fmt.Fprintf(&b, "| GraphQL per-event server CPU ÷ WS |")
+			for _, s := range c.Servers {
+				if s == "switchboard" {
+					fmt.Fprintf(&b, " %.2f |", sb.CPUPerDeliveryUS/w.CPUPerDeliveryUS)
+				} else {
+					b.WriteString(" — |")
+				}
+			}
+			if ratio {
+				b.WriteString(" |")
+			}
+			b.WriteString("\n")
+		}
+	}
 	return b.String()
 }
+
+// transports lists every transport in the order of the table and chart.
+var transports = []string{"sse", "ws", "grpc", "graphql"}
+
+var transportTitle = map[string]string{"sse": "SSE", "ws": "WS", "grpc": "gRPC", "graphql": "GraphQL"}
+
+// idleUnit names what the idle memory of each transport is divided by.
+var idleUnit = map[string]string{"sse": "SSE connection", "ws": "WS connection", "grpc": "gRPC stream", "graphql": "GraphQL (graphql-transport-ws) connection"}
 
 func header(c config, info machine) string {
 	return fmt.Sprintf("%s · %s, %d cores · Go %s · commit %s", info.Date, info.CPU, info.Cores, strings.TrimPrefix(info.Go, "go"), info.Commit)
@@ -253,15 +279,15 @@ var serverColor = map[string]color.Color{
 	"mercure":     color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 }
 
-// chart draws four grouped bar charts (SSE and WS groups, one bar per
-// server) under a header line with the date, machine and commit.
+// chart draws four grouped bar charts (a group per transport measured,
+// one bar per server) under a header line with the date, machine and commit.
 func chart(c config, info machine, sum map[string]*summary, path string) error {
 	panels := []struct {
 		title string
 		get   func(*summary) float64
 		phase string
 	}{
-		{"idle memory per connection (KiB)", func(s *summary) float64 { return s.KiBPerConn }, "idle"},
+		{"idle memory per connection (KiB; gRPC: per stream)", func(s *summary) float64 { return s.KiBPerConn }, "idle"},
 		{"server CPU per delivery at max rate (µs)", func(s *summary) float64 { return s.CPUPerDeliveryUS }, "fanout"},
 		{fmt.Sprintf("p99 latency at %d msg/s × %d (ms)", c.LatencyRate, c.LatencySubs), func(s *summary) float64 { return s.P99ms }, "latency"},
 		{"deliveries per second at max rate (thousands)", func(s *summary) float64 { return s.DeliveriesPerSec / 1000 }, "fanout"},
@@ -276,19 +302,26 @@ func chart(c config, info machine, sum map[string]*summary, path string) error {
 		p := plot.New()
 		p.Title.Text = pn.title
 		titleStyle = p.Title.TextStyle
-		p.NominalX("SSE", "WS")
-		p.X.Min, p.X.Max = -0.6, 1.6
+		var groups []string
+		for _, tr := range transports {
+			if slices.Contains(c.Transports, tr) {
+				groups = append(groups, tr)
+			}
+		}
+		var names []string
+		for _, tr := range groups {
+			names = append(names, transportTitle[tr])
+		}
+		p.NominalX(names...)
+		p.X.Min, p.X.Max = -0.6, float64(len(groups))-0.4
 		p.Y.Min = 0
 		top := 0.0
 		n := len(c.Servers)
 		for k, srv := range c.Servers {
-			var vals plotter.Values
-			for _, tr := range []string{"sse", "ws"} {
+			var vals plotter.Values // 0 where the server has no such transport
+			for _, tr := range groups {
 				s := sum[srv+"/"+tr]
 				if s == nil || !s.has[pn.phase] {
-					if tr == "ws" {
-						break
-					}
 					vals = append(vals, 0)
 					continue
 				}

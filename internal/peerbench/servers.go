@@ -18,6 +18,9 @@ import (
 	"github.com/centrifugal/centrifuge"
 	"github.com/dunglas/mercure"
 
+	"github.com/switchboard-go/switchboard/graphqlsub"
+	"github.com/switchboard-go/switchboard/graphqlsub/gophers"
+	"github.com/switchboard-go/switchboard/grpcx"
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/sse"
 	"github.com/switchboard-go/switchboard/transport"
@@ -62,6 +65,13 @@ func serve(name string) error {
 		return err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if name == "switchboard" {
+		// gRPC needs HTTP/2; clients connect with prior knowledge (h2c).
+		// HTTP/1.1 requests (SSE, WebSocket upgrades) are served as before.
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Printf("LISTEN %s\n", ln.Addr())
@@ -80,23 +90,39 @@ func serve(name string) error {
 	return nil
 }
 
-// switchboardServer: the sse and ws handlers on pubsub.Memory, publishing over
-// transport's REST handler, all defaults except the connection caps (the idle
-// test opens more than the default 10,000).
+// switchboardServer: the sse, ws, grpcx and graphqlsub handlers on one
+// pubsub.Memory, publishing over transport's REST handler, all defaults
+// except the connection caps (the idle test opens more than the default
+// 10,000). graphqlsub serves gophers.BrokerSchema, the ready-made API a
+// user mounts, with its live subscriptions (no since) sharing one execution
+// (Options.ShareSubscriptions with gophers.ShareLive).
 func switchboardServer() (http.Handler, func()) {
 	b := pubsub.NewMemory(nil)
 	limits := transport.Limits{MaxConnections: -1}
 	sh := sse.NewHandler(b, &sse.Options{Limits: limits})
 	wh := ws.NewHandler(b, &ws.Options{Limits: limits})
+	gpath, gh := grpcx.NewHandler(b, &grpcx.Options{Limits: limits})
+	schema, err := gophers.NewBrokerSchema(b, nil)
+	if err != nil {
+		panic(err) // the schema is a constant
+	}
+	qh := graphqlsub.NewHandler(gophers.New(schema, nil), &graphqlsub.Options{
+		Limits:             limits,
+		ShareSubscriptions: gophers.ShareLive,
+	})
 	mux := http.NewServeMux()
 	mux.Handle("/events", sh)
 	mux.Handle("/ws", wh)
+	mux.Handle(gpath, gh)
+	mux.Handle("/graphql", qh)
 	mux.Handle("/topics/", transport.NewRESTHandler(b, &transport.RESTOptions{Limits: limits}))
 	return mux, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = sh.Shutdown(ctx)
 		_ = wh.Shutdown(ctx)
+		_ = gh.Shutdown(ctx)
+		_ = qh.Shutdown(ctx)
 		_ = b.Close()
 	}
 }
