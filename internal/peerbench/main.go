@@ -64,7 +64,7 @@ func main() {
 	flag.IntVar(&c.Rounds, "rounds", 2, "rounds; the servers' order alternates from one round to the next, and the table shows the median")
 	flag.StringVar(&servers, "servers", "switchboard,centrifuge,mercure", "servers to measure")
 	flag.StringVar(&phases, "phases", "idle,fanout,latency", "measurements to run")
-	flag.StringVar(&transports, "transports", "sse,ws", "transports to measure: sse, ws, grpc, graphql (grpc and graphql: Switchboard only)")
+	flag.StringVar(&transports, "transports", "sse,ws,grpc,graphql", "transports to measure: sse, ws, grpc, graphql (grpc and graphql: Switchboard only)")
 	flag.IntVar(&c.IdleConns, "idle-conns", 2000, "idle connections for memory per connection (the issue's size: 10000)")
 	flag.DurationVar(&c.IdleSettle, "idle-settle", 5*time.Second, "wait after the last idle connection before reading the server's memory")
 	flag.IntVar(&c.FanoutSubs, "fanout-subs", 1000, "subscribers in the max-rate fan-out")
