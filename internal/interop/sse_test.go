@@ -33,7 +33,7 @@ type pushServer struct {
 	mu       sync.Mutex
 	cancels  map[*http.Request]context.CancelFunc
 	hijacked map[net.Conn]bool
-	lastIDs []string
+	lastIDs  []string
 }
 
 func startPushServer(t *testing.T, so *sse.Options) *pushServer {
