@@ -132,7 +132,15 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) *session {
 // acceptAs is upgrade, with areq the request Authenticate sees.
 func (h *Handler) acceptAs(w http.ResponseWriter, r, areq *http.Request) *session {
 	_, id, authErr := h.opts.Auth.AuthenticateRequest(areq, "ws")
-	c, err := websocket.Accept(w, r, &h.accept)
+	var c *websocket.Conn
+	var err error
+	hw := &hijackWriter{ResponseWriter: w}
+	if httpx.CanHijack(w) {
+		c, err = websocket.Accept(hw, r, &h.accept)
+	} else {
+		c, err = websocket.Accept(w, r, &h.accept) // answers 501
+	}
+	hw.ResponseWriter = nil // keeps nothing of net/http's connection
 	if err != nil {
 		if !httpx.CanHijack(w) {
 			// A 501 the browser cannot read: say why where an operator looks.

@@ -1,0 +1,146 @@
+package ws
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// The connection under a server-side websocket.Conn.
+//
+// coder/websocket keeps, for the life of a connection, the two 4 KiB
+// bufio buffers net/http hands over with a hijacked connection, and its
+// reading goroutine waits in a Read on the reader's buffer. An idle
+// connection needs neither. ServeHTTP therefore gives websocket.Accept a
+// ResponseWriter whose Hijack returns a leanConn and a tiny bufio.Reader:
+//
+//   - reads wait for the socket to become readable without a buffer, then
+//     read into a buffer from a pool, which goes back to the pool as soon
+//     as its bytes have been consumed (TCP connections; other connections,
+//     such as TLS, are read through directly);
+//   - writes go through a bufio.Writer of its own.
+
+// readBufSize is the size of the pooled read buffers.
+const readBufSize = 4096
+
+// writerSize is the size of the bufio.Writer coder/websocket writes
+// through.
+const writerSize = 4096
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+type leanConn struct {
+	net.Conn
+	rc      syscall.RawConn // nil: read through Conn
+	pending []byte          // bytes net/http read beyond the handshake, served first
+
+	// Read side, used by one reading goroutine at a time (coder/websocket
+	// serializes its reads).
+	rbuf   *[]byte // from readBufs; nil while nothing is buffered
+	r, n   int     // (*rbuf)[r:n] is unread
+	rerr   error
+	readFn func(fd uintptr) bool // rawRead, bound once
+}
+
+func newLeanConn(c net.Conn, pending []byte) *leanConn {
+	lc := &leanConn{Conn: c, pending: pending}
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			lc.rc = rc
+			lc.readFn = lc.rawRead
+		}
+	}
+	return lc
+}
+
+func (c *leanConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		if len(c.pending) == 0 {
+			c.pending = nil
+		}
+		return n, nil
+	}
+	if c.rc == nil {
+		return c.Conn.Read(p)
+	}
+	if c.rbuf == nil {
+		c.rerr = nil
+		if err := c.rc.Read(c.readFn); err != nil {
+			return 0, err
+		}
+		if c.rerr != nil {
+			return 0, c.rerr
+		}
+	}
+	n := copy(p, (*c.rbuf)[c.r:c.n])
+	c.r += n
+	if c.r == c.n {
+		readBufs.Put(c.rbuf)
+		c.rbuf = nil
+	}
+	return n, nil
+}
+
+// rawRead reads what the (non-blocking) socket holds into a pooled buffer;
+// false, with no buffer kept, when it holds nothing yet, and RawConn.Read
+// then waits for it to become readable.
+func (c *leanConn) rawRead(fd uintptr) bool {
+	b := readBufs.Get().(*[]byte)
+	for {
+		n, err := syscall.Read(int(fd), *b)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			readBufs.Put(b)
+			return false
+		case err != nil:
+			c.rerr = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+		case n == 0:
+			c.rerr = io.EOF
+		default:
+			c.rbuf, c.r, c.n = b, 0, n
+			return true
+		}
+		readBufs.Put(b)
+		return true
+	}
+}
+
+// hijackWriter is the ResponseWriter ServeHTTP gives websocket.Accept: its
+// Hijack hands over a leanConn with a tiny bufio.Reader, and keeps the
+// leanConn for the session.
+type hijackWriter struct {
+	http.ResponseWriter
+	conn *leanConn
+}
+
+func (w *hijackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	var pending []byte
+	if brw != nil {
+		if n := brw.Reader.Buffered(); n > 0 {
+			p, _ := brw.Reader.Peek(n)
+			pending = append([]byte(nil), p...)
+		}
+		if brw.Writer.Buffered() > 0 {
+			if err := brw.Writer.Flush(); err != nil {
+				_ = c.Close()
+				return nil, nil, err
+			}
+		}
+	}
+	w.conn = newLeanConn(c, pending)
+	return w.conn, bufio.NewReadWriter(bufio.NewReaderSize(w.conn, 16), bufio.NewWriterSize(w.conn, writerSize)), nil
+}
