@@ -2,6 +2,7 @@ package ws
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -16,27 +17,35 @@ import (
 // bufio buffers net/http hands over with a hijacked connection, and its
 // reading goroutine waits in a Read on the reader's buffer. An idle
 // connection needs neither. ServeHTTP therefore gives websocket.Accept a
-// ResponseWriter whose Hijack returns a leanConn and a tiny bufio.Reader:
+// ResponseWriter whose Hijack returns a leanConn and tiny bufio buffers:
 //
 //   - reads wait for the socket to become readable without a buffer, then
 //     read into a buffer from a pool, which goes back to the pool as soon
 //     as its bytes have been consumed (TCP connections; other connections,
 //     such as TLS, are read through directly);
-//   - writes go through a bufio.Writer of its own.
+//   - coder/websocket writes only control frames (ping, pong, close), each
+//     whole in one Write (its bufio.Writer holds any control frame), while
+//     the session's writer writes data frames itself with writeFrames, many
+//     in one system call. Both hold wmu, so frames never interleave.
 
 // readBufSize is the size of the pooled read buffers.
 const readBufSize = 4096
 
-// writerSize is the size of the bufio.Writer coder/websocket writes
-// through.
-const writerSize = 4096
+// ctrlWriterSize is the size of the bufio.Writer coder/websocket writes
+// through: larger than any control frame (2 header bytes + 125), so each
+// frame reaches leanConn.Write whole, in one call.
+const ctrlWriterSize = 256
 
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// errCloseSent is writeFrames' error once a close frame has been written.
+var errCloseSent = errors.New("ws: close frame sent")
 
 type leanConn struct {
 	net.Conn
 	rc      syscall.RawConn // nil: read through Conn
 	pending []byte          // bytes net/http read beyond the handshake, served first
+	sess    *session        // set once the upgrade succeeded; pongs go to it
 
 	// Read side, used by one reading goroutine at a time (coder/websocket
 	// serializes its reads).
@@ -44,6 +53,14 @@ type leanConn struct {
 	r, n   int     // (*rbuf)[r:n] is unread
 	rerr   error
 	readFn func(fd uintptr) bool // rawRead, bound once
+
+	wmu       sync.Mutex
+	closeSent bool // a close frame went out: no more data frames
+	// tryWrite's arguments and results, with wmu.
+	wb      []byte
+	wn      int
+	werr    error
+	writeFn func(fd uintptr) bool // rawWrite, bound once
 }
 
 func newLeanConn(c net.Conn, pending []byte) *leanConn {
@@ -51,7 +68,7 @@ func newLeanConn(c net.Conn, pending []byte) *leanConn {
 	if sc, ok := c.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			lc.rc = rc
-			lc.readFn = lc.rawRead
+			lc.readFn, lc.writeFn = lc.rawRead, lc.rawWrite
 		}
 	}
 	return lc
@@ -113,8 +130,53 @@ func (c *leanConn) rawRead(fd uintptr) bool {
 	}
 }
 
+// Write is coder/websocket's: one whole control frame per call.
+func (c *leanConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(p) > 0 && p[0]&0x0f == 0x8 { // opcode close
+		c.closeSent = true
+	}
+	return c.Conn.Write(p)
+}
+
+// errDeadline is the error of a write that outlived its deadline.
+var errDeadline = os.ErrDeadlineExceeded
+
+// tryWrite writes what the socket takes of b now, without waiting; wmu
+// held.
+func (c *leanConn) tryWrite(b []byte) (int, error) {
+	c.wb, c.wn, c.werr = b, 0, nil
+	err := c.rc.Write(c.writeFn)
+	n, werr := c.wn, c.werr
+	c.wb, c.werr = nil, nil
+	if err == nil {
+		err = werr
+	}
+	return n, err
+}
+
+// rawWrite writes c.wb[c.wn:] to the non-blocking socket until it is all
+// written or the socket is full; it never asks RawConn.Write to wait.
+func (c *leanConn) rawWrite(fd uintptr) bool {
+	for c.wn < len(c.wb) {
+		n, err := syscall.Write(int(fd), c.wb[c.wn:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return true
+		case err != nil:
+			c.werr = &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("write", err)}
+			return true
+		}
+		c.wn += n
+	}
+	return true
+}
+
 // hijackWriter is the ResponseWriter ServeHTTP gives websocket.Accept: its
-// Hijack hands over a leanConn with a tiny bufio.Reader, and keeps the
+// Hijack hands over a leanConn with tiny bufio buffers, and keeps the
 // leanConn for the session.
 type hijackWriter struct {
 	http.ResponseWriter
@@ -142,5 +204,5 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 	}
 	w.conn = newLeanConn(c, pending)
-	return w.conn, bufio.NewReadWriter(bufio.NewReaderSize(w.conn, 16), bufio.NewWriterSize(w.conn, writerSize)), nil
+	return w.conn, bufio.NewReadWriter(bufio.NewReaderSize(w.conn, 16), bufio.NewWriterSize(w.conn, ctrlWriterSize)), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,17 +23,17 @@ import (
 // once it is full: the reader waits.
 const ctrlQueue = 8
 
-// session is one WebSocket connection. Two goroutines serve it: a reader
-// started by ServeHTTP (which then returns, as the connection is hijacked)
-// runs client frames (readLoop), and one writer (writeLoop) writes every
-// frame, taking control frames from ctrl and messages straight from the
-// broker subscriptions' channels, so the broker buffers are the outgoing
-// queue and a delivered message costs no copy and no allocation. Requests
+// session is one WebSocket connection. A reader goroutine started by
+// ServeHTTP (which then returns, as the connection is hijacked) runs client
+// frames (readLoop); writing happens in bursts (writer.go), started when
+// there is something to write, which take control frames from ctrl and
+// messages straight from the broker subscriptions' channels. Requests
 // waiting for a reply run in their own goroutines, at most
 // MaxPendingRequests at a time.
 type session struct {
 	h      *Handler
 	conn   *websocket.Conn
+	nc     *leanConn       // the connection under conn
 	ctx    context.Context // carries the identity; cancelled by end
 	cancel context.CancelFunc
 	id     *transport.Identity
@@ -42,9 +43,18 @@ type session struct {
 	authDone context.CancelFunc
 
 	ctrl        chan ctrlItem
-	writerDone  chan struct{}
+	writerDone  chan struct{} // closed when the last burst has closed the connection
 	reqs        sync.WaitGroup
 	pendingReqs atomic.Int32
+	pumps       sync.WaitGroup // pump goroutines (subscriptions without Notify)
+
+	// The writer (writer.go).
+	w         writer
+	wpending  atomic.Bool // the writer has work
+	wrunning  atomic.Bool // a burst runs (or the writer finished)
+	pingTimer *time.Timer // nil when pings are off
+	pingDue   atomic.Bool
+	ponged    atomic.Bool
 
 	mu   sync.Mutex
 	subs map[string]*serverSub // by client id; reader adds, reader or writer removes
@@ -81,7 +91,26 @@ type serverSub struct {
 	unsubscribed atomic.Bool
 	filter       string
 	reported     atomic.Bool // its end was reported to the Observer
+
+	// A subscription without Notify has a pump goroutine, which receives
+	// batches from ch for the writer (who then never receives from ch
+	// itself): it sets held and heldClosed, then pumped, kicks the writer
+	// and waits on resume, which the writer signals once it has written
+	// the batch.
+	resume     chan struct{} // nil without a pump
+	pumped     atomic.Bool
+	held       []*pubsub.Message
+	heldClosed bool
+	// The writer's copy of the batch it is writing.
+	batch       []*pubsub.Message
+	batchClosed bool
+	needResume  bool
 }
+
+// notifier is pubsub.Notifier (DECISIONS.md D1): a subscription that calls
+// fn, without blocking, whenever it puts a message on its channel or closes
+// it (and once when fn is registered).
+type notifier interface{ Notify(fn func()) }
 
 // subEnded reports the end of ss to the Observer, once.
 func (s *session) subEnded(ss *serverSub, reason transport.EndReason, err error) {
@@ -90,14 +119,20 @@ func (s *session) subEnded(ss *serverSub, reason transport.EndReason, err error)
 	}
 }
 
-func newSession(h *Handler, c *websocket.Conn, ctx context.Context, id *transport.Identity, remote string) *session {
+func newSession(h *Handler, c *websocket.Conn, nc *leanConn, ctx context.Context, id *transport.Identity, remote string) *session {
 	ctx, cancel := context.WithCancel(ctx)
-	return &session{
-		h: h, conn: c, ctx: ctx, cancel: cancel, id: id, remote: remote,
+	s := &session{
+		h: h, conn: c, nc: nc, ctx: ctx, cancel: cancel, id: id, remote: remote,
 		ctrl:       make(chan ctrlItem, ctrlQueue),
 		writerDone: make(chan struct{}),
 		subs:       make(map[string]*serverSub),
 	}
+	if iv := h.opts.KeepAlive; iv > 0 {
+		// Armed once assigned: the timer's callback reads pingTimer.
+		s.pingTimer = time.AfterFunc(time.Duration(math.MaxInt64), s.pingTick)
+		s.pingTimer.Reset(iv)
+	}
+	return s
 }
 
 // end records why the connection ends (the first reason wins) and stops the
@@ -105,6 +140,7 @@ func newSession(h *Handler, c *websocket.Conn, ctx context.Context, id *transpor
 func (s *session) end(code websocket.StatusCode, reason string) {
 	s.record(code, reason)
 	s.cancel()
+	s.kick() // the writer finishes
 }
 
 // record records why the connection ends, unless a reason already was.
@@ -124,10 +160,10 @@ func (s *session) Cut() {
 	s.record(websocket.StatusAbnormalClosure, cutReason)
 	_ = s.conn.CloseNow() // before the writer hears of the end: no close frame
 	s.cancel()
+	s.kick()
 }
 
 func (s *session) run() {
-	go s.writeLoop()
 	s.readLoop()
 	s.end(websocket.StatusNormalClosure, "")
 	<-s.writerDone
@@ -150,12 +186,14 @@ func (s *session) run() {
 		s.subEnded(ss, reason, nil)
 	}
 	s.mu.Unlock()
+	s.pumps.Wait()
 }
 
 // send queues a control frame for the writer; false when the session ended.
 func (s *session) send(it ctrlItem) bool {
 	select {
 	case s.ctrl <- it:
+		s.kick()
 		return true
 	case <-s.ctx.Done():
 		return false
@@ -273,6 +311,7 @@ func (s *session) subscribe(f *clientFrame) {
 		return
 	}
 	ss := &serverSub{id: f.ID, idJSON: string(wire.AppendJSONString(nil, f.ID)), sub: sub, ch: sub.C(), filter: f.Filter}
+	s.watch(ss)
 	s.h.opts.Observer.OnSubStarted("ws", f.Filter)
 	s.mu.Lock()
 	s.subs[f.ID] = ss
@@ -296,6 +335,52 @@ func (s *session) unsubscribe(id string) {
 	_ = ss.sub.Close()
 	s.subEnded(ss, transport.EndClient, nil)
 	s.send(ctrlItem{kind: ctrlRemove, b: appendIDFrame(nil, typeUnsubscribed, "id", id), sub: ss})
+}
+
+// watch makes the writer hear of ss's messages: through Notify when the
+// subscription has it, else through a pump goroutine.
+func (s *session) watch(ss *serverSub) {
+	if n, ok := ss.sub.(notifier); ok {
+		n.Notify(s.kick)
+		return
+	}
+	ss.resume = make(chan struct{}, 1)
+	s.pumps.Add(1)
+	go s.pump(ss)
+}
+
+// pump receives ss's messages for the writer, a batch at a time, until ss's
+// channel is closed or the session ends.
+func (s *session) pump(ss *serverSub) {
+	defer s.pumps.Done()
+	var batch []*pubsub.Message
+	for {
+		m, ok := <-ss.ch
+		batch = batch[:0]
+		for ok {
+			batch = append(batch, m)
+			if len(batch) == subBatch {
+				break
+			}
+			select {
+			case m, ok = <-ss.ch:
+				continue
+			default:
+			}
+			break
+		}
+		ss.held, ss.heldClosed = batch, !ok
+		ss.pumped.Store(true)
+		s.kick()
+		if !ok {
+			return
+		}
+		select {
+		case <-ss.resume:
+		case <-s.ctx.Done():
+			return
+		}
+	}
 }
 
 // open subscribes to filter for a client, resuming after since when it
