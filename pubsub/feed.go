@@ -39,6 +39,10 @@ type Feed struct {
 	// live is false from Hold until Replay hands delivery over.
 	live atomic.Bool
 
+	// notify, when set, is called after a message is put on ch and
+	// after ch is closed (Notify).
+	notify atomic.Pointer[func()]
+
 	mu        sync.Mutex
 	closed    bool
 	err       error
@@ -95,6 +99,7 @@ func (f *Feed) Offer(m *Message) (ended bool) {
 		select {
 		case f.ch <- m:
 			f.last = m.Cursor
+			f.notified()
 			return false
 		default:
 		}
@@ -197,6 +202,7 @@ func (f *Feed) Replay(backlog iter.Seq[*Message], skip func(*Message) bool, stal
 			f.held = nil
 			close(f.ch)
 			f.mu.Unlock()
+			f.notified()
 			return ended
 		}
 		batch := f.held
@@ -254,6 +260,7 @@ func (f *Feed) send(m *Message, stall time.Duration) (sent, ended bool) {
 		sc.LastCursor = m.Cursor // the feed overflowed meanwhile
 	}
 	f.mu.Unlock()
+	f.notified()
 	return true, false
 }
 
@@ -270,6 +277,7 @@ func (f *Feed) putLocked(m *Message) bool {
 	select {
 	case f.ch <- m:
 		f.last = m.Cursor
+		f.notified()
 		return true
 	default:
 		return false
@@ -298,9 +306,44 @@ func (f *Feed) endLocked(err error) bool {
 	close(f.done)
 	if !f.replaying {
 		close(f.ch)
+		f.notified()
 	}
 	if f.stop != nil {
 		f.stop()
 	}
 	return true
+}
+
+// Notifier is a Subscription that can announce its deliveries, so that a
+// transport serves it without a goroutine waiting on C: an idle
+// connection then costs no goroutine. Every subscription built on Feed is
+// one (Memory's, amqpx's, mqttx's, natsx's and redisx's, except group
+// queues that keep their own channel); a transport that finds a
+// subscription is not falls back to receiving from C on a goroutine.
+type Notifier interface {
+	Notify(fn func())
+}
+
+// Notify makes the feed call fn after each message it puts on C and after
+// it closes C, and once now, so that nothing delivered before the call is
+// missed. fn may run on any goroutine, concurrently with itself, and while
+// a broker holds its locks: it must not block and must not call the
+// subscription; it typically records that there is work and wakes or
+// starts a goroutine that receives from C without blocking (select with a
+// default) until C is empty. A nil fn stops the calls. Notify implements
+// Notifier.
+func (f *Feed) Notify(fn func()) {
+	if fn == nil {
+		f.notify.Store(nil)
+		return
+	}
+	f.notify.Store(&fn)
+	fn()
+}
+
+// notified calls the Notify function, if any.
+func (f *Feed) notified() {
+	if fn := f.notify.Load(); fn != nil {
+		(*fn)()
+	}
 }

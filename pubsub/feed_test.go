@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -232,4 +234,112 @@ func TestFeedWatch(t *testing.T) {
 		synctest.Wait()
 		require.Empty(t, ended)
 	})
+}
+
+// notifyDrainer receives a subscription's messages the way a transport
+// without a goroutine per subscription does (pubsub.Notifier): each call
+// of the notify function starts a drain unless one is running, and the
+// drain receives without blocking until C is empty.
+type notifyDrainer struct {
+	c       <-chan *pubsub.Message
+	pending atomic.Bool
+	running atomic.Bool
+	wg      sync.WaitGroup
+
+	mu     sync.Mutex
+	got    []string
+	closed chan struct{}
+}
+
+func (d *notifyDrainer) notify() {
+	d.pending.Store(true)
+	if d.running.CompareAndSwap(false, true) {
+		d.wg.Add(1)
+		go d.drain()
+	}
+}
+
+func (d *notifyDrainer) drain() {
+	defer d.wg.Done()
+	for {
+		d.pending.Store(false)
+		for {
+			select {
+			case m, ok := <-d.c:
+				if !ok {
+					close(d.closed)
+					return // running stays true: nothing follows a close
+				}
+				d.mu.Lock()
+				d.got = append(d.got, string(m.Data))
+				d.mu.Unlock()
+				continue
+			default:
+			}
+			break
+		}
+		d.running.Store(false)
+		if !d.pending.Load() || !d.running.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+func TestFeedNotify(t *testing.T) {
+	f := pubsub.NewFeed(4, pubsub.OverflowClose)
+	var calls atomic.Int32
+	f.Offer(msgs("m", 0, 1)[0]) // before Notify: announced by the call at registration
+	f.Notify(func() { calls.Add(1) })
+	require.Equal(t, int32(1), calls.Load(), "Notify calls fn once at registration")
+	f.Offer(msgs("m", 1, 2)[0])
+	require.Equal(t, int32(2), calls.Load(), "one call per message put on C")
+	f.End(nil)
+	require.Equal(t, int32(3), calls.Load(), "one call when C is closed")
+	require.Equal(t, []string{"m0", "m1"}, drain(t, f))
+
+	g := pubsub.NewFeed(1, pubsub.OverflowClose)
+	g.Notify(nil)
+	g.Offer(msgs("m", 0, 1)[0]) // no function: nothing to call, nothing breaks
+}
+
+// TestMemoryNotifyLosesNothing publishes from several goroutines to a
+// Memory subscription drained only on notification: every message
+// arrives, and the close is seen, whatever the interleaving.
+func TestMemoryNotifyLosesNothing(t *testing.T) {
+	b := pubsub.NewMemory(nil)
+	defer b.Close()
+	sub, err := b.Subscribe(context.Background(), "n/#", &pubsub.SubscribeOptions{Buffer: 100_000})
+	require.NoError(t, err)
+	n, ok := sub.(pubsub.Notifier)
+	require.True(t, ok, "Memory's subscription is a Notifier")
+	d := &notifyDrainer{c: sub.C(), closed: make(chan struct{})}
+	n.Notify(d.notify)
+
+	const publishers, each = 4, 2000
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Go(func() {
+			for i := range each {
+				_, err := b.Publish(context.Background(), pubsub.Message{Topic: "n/" + strconv.Itoa(p), Data: []byte(strconv.Itoa(p*each + i))})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, sub.Close())
+	select {
+	case <-d.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the close was never seen")
+	}
+	d.wg.Wait()
+	require.Len(t, d.got, publishers*each)
+	seen := make(map[string]bool, len(d.got))
+	for _, s := range d.got {
+		require.False(t, seen[s], "duplicate %s", s)
+		seen[s] = true
+	}
 }

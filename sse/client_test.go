@@ -193,7 +193,11 @@ func (w *cutWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // first, so the resume skipped that filter's rest.
 func TestClientManyFiltersConcurrentPublishers(t *testing.T) {
 	const buffer = 8
-	b, h, _ := setup(t, pubsub.MemoryOptions{}, &Options{Buffer: buffer, Retry: time.Millisecond})
+	// KeepOnServer: cutWriter drops connections and stalls by intercepting
+	// the ResponseWriter's writes, which a taken-over stream no longer
+	// makes. TestTakeOverResumesAcrossCuts covers the same contract with
+	// real connections on the default path.
+	b, h, _ := setup(t, pubsub.MemoryOptions{}, &Options{Buffer: buffer, Retry: time.Millisecond, KeepOnServer: true})
 	const maxPerConn = 40 // events a connection carries at most
 	stalled, release := make(chan struct{}), make(chan struct{})
 	var releaseOnce sync.Once

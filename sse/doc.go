@@ -135,7 +135,39 @@
 // When a client falls behind and its buffer overflows, the stream sends
 // what was already delivered and ends; the browser reconnects with the
 // Last-Event-ID of the last event it received and loses nothing while
-// history reaches back. Each stream uses the ServeHTTP goroutine only.
+// history reaches back. The same holds for a taken-over stream (below):
+// its writes have the same deadline, its buffer the same bound.
+//
+// # Idle streams
+//
+// Most streams are idle most of the time, so an idle stream should cost
+// little. Once an HTTP/1.x stream's response has started (status, headers,
+// the first events), the Handler takes its connection over from net/http
+// (http.Hijacker) and ServeHTTP returns: net/http's goroutines and
+// buffers for the connection are gone, and while nothing happens the
+// stream owns no goroutine at all. The subscription announces deliveries
+// (pubsub.Notifier), a timer the keep-alive, a shared poller (one
+// goroutine for the process, epoll on Linux) the client's hang-up, and
+// Shutdown and Close reach the stream directly; each starts one goroutine
+// that writes what is waiting and exits. The response stays an ordinary
+// chunked HTTP/1.1 body (close-delimited for HTTP/1.0) and ends with its
+// last chunk when the server ends it. About 8 to 10 KiB of memory per
+// idle stream remain (the subscription's buffer is a quarter of it); see
+// the README's Performance section for measurements.
+//
+// Options.Coalesce (1 ms) lets a busy stream's messages share writes: a
+// burst waits up to that long before it is written, so messages published
+// meanwhile go out in one system call.
+//
+// What stays on net/http's goroutine, as before: HTTP/2 streams (h2c or
+// TLS), a ResponseWriter that cannot be hijacked, a response a middleware
+// encodes (Content-Encoding set), a broker whose subscriptions cannot
+// announce deliveries (a Broker wrapper that replaces them), and every
+// stream when Options.KeepOnServer is set. Set it when a middleware must
+// see every byte the stream writes: after the takeover the stream writes
+// to the connection itself, as a WebSocket does after its upgrade, and
+// http.Server.Shutdown no longer sees the connection (Handler.Shutdown
+// does, which transport.Shutdown calls first).
 //
 // # Lifecycle
 //

@@ -24,6 +24,7 @@ type Handler struct {
 	o    Options
 	log  *slog.Logger
 	life *lifecycle.Tracker
+	held coalescer // taken-over streams waiting for Options.Coalesce
 	pre  httpstream.Preamble
 
 	parse  func(*http.Request) (request, []string, error) // h.parseRequest, bound once
@@ -44,6 +45,7 @@ var (
 func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 	o := opts.withDefaults()
 	h := &Handler{b: b, o: o, log: o.Logger, life: lifecycle.New(o.Limits.MaxConnections)}
+	h.held.hold = o.Coalesce
 	h.life.Observe(o.Observer, "sse")
 	h.pre = httpstream.Preamble{Transport: "sse", Methods: "GET, HEAD", Auth: o.Auth, CORS: o.CORS,
 		Tracker: h.life, Observer: o.Observer, RetryAfter: "5", Closed: h.goAway, CutWrites: true}
@@ -67,7 +69,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	defer sess.End()
+	kept := true // false once the stream is taken over: it ends on its own
+	defer func() {
+		if kept {
+			sess.End()
+		}
+	}()
 	if r.Method == http.MethodHead {
 		h.writeHeaders(w)
 		return
@@ -83,7 +90,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	defer func() { _ = sub.Close() }()
+	defer func() {
+		if kept {
+			_ = sub.Close()
+		}
+	}()
 	obs := h.o.Observer
 	obs.OnSubStarted("sse", req.filters...)
 	st := newStream(h, w, sub, sess)
@@ -93,6 +104,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := st.flush(); err != nil {
 		h.log.Debug("sse: cannot start stream", "err", err)
 		obs.OnSubEnded("sse", transport.EndError, err, req.filters...)
+		return
+	}
+	if st.takeOver(r, req.filters) {
+		kept = false
 		return
 	}
 	reason, err := st.run()

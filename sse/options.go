@@ -31,6 +31,8 @@ const (
 	DefaultKeepAlive = 15 * time.Second
 	// DefaultWriteTimeout is the default of Options.WriteTimeout.
 	DefaultWriteTimeout = 10 * time.Second
+	// DefaultCoalesce is the default of Options.Coalesce.
+	DefaultCoalesce = time.Millisecond
 	// DefaultMaxBackoff is the default of Client.MaxBackoff.
 	DefaultMaxBackoff = 30 * time.Second
 	// DefaultMaxEventBytes is the default of Client.MaxEventBytes: the
@@ -71,6 +73,21 @@ type Options struct {
 	// (pubsub.DefaultBuffer for the memory broker). When it overflows the
 	// stream ends after the last delivered event.
 	Buffer int
+	// Coalesce bounds how often a taken-over stream writes: one that wrote
+	// less than Coalesce ago waits until then, so that messages arriving
+	// faster travel together in one write (one system call, one TCP
+	// segment). A stream that was quiet writes at once: only a busy
+	// stream's messages wait, at most Coalesce. 0 means DefaultCoalesce,
+	// negative writes each batch at once. Streams kept on net/http's
+	// goroutine (KeepOnServer, HTTP/2) write at once.
+	Coalesce time.Duration
+	// KeepOnServer keeps every stream on the goroutine net/http runs it
+	// on. By default an HTTP/1.x stream is taken over from net/http once
+	// its response has started (http.Hijacker), so that while idle it costs
+	// no goroutine and no net/http buffers; see "Idle streams" in the
+	// package doc. HTTP/2 streams, and ResponseWriters that cannot be
+	// hijacked, always stay.
+	KeepOnServer bool
 	// CORS allows cross-origin EventSource; nil sends no CORS headers.
 	CORS *transport.CORS
 	// Logger receives debug and warning events; nil is silent.
@@ -91,6 +108,7 @@ func (opts *Options) withDefaults() Options {
 	o.Retry = opt.Or(o.Retry, DefaultRetry)
 	o.KeepAlive = opt.Or(o.KeepAlive, DefaultKeepAlive)
 	o.WriteTimeout = opt.Or(o.WriteTimeout, DefaultWriteTimeout)
+	o.Coalesce = opt.Or(o.Coalesce, DefaultCoalesce)
 	o.Buffer = opt.OrMin(o.Buffer, 0)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -23,7 +23,8 @@ type stream struct {
 	sess  *httpstream.Session
 	buf   []byte
 	batch []*pubsub.Message
-	alt   bool // the request asked for the format Options.Format is not
+	alt   bool      // the request asked for the format Options.Format is not
+	d     *detached // set when the stream is taken over from net/http
 
 	deadline time.Time // the write deadline set last
 }
@@ -41,16 +42,29 @@ const maxBuf = 64 << 10
 // flush writes the buffered events and flushes the response (the headers,
 // when nothing is buffered yet).
 func (s *stream) flush() error {
+	if s.d != nil && (len(s.buf) == 0 || s.d.chunked && len(s.buf) <= chunkRoom) {
+		return nil // taken over: there are no headers to flush
+	}
 	if d := s.h.o.WriteTimeout; d > 0 {
 		// Refresh the deadline only when less than 3/4 of the timeout is
 		// left: setting it costs ~10% of a delivery under fan-out.
 		if now := time.Now(); s.deadline.Sub(now) < d*3/4 {
 			s.deadline = now.Add(d)
-			_ = s.rc.SetWriteDeadline(s.deadline)
+			if s.d != nil {
+				_ = s.d.conn.SetWriteDeadline(s.deadline)
+			} else {
+				_ = s.rc.SetWriteDeadline(s.deadline)
+			}
 			if s.sess.IsCut() {
 				return errStreamCut // the new deadline may have replaced Cut's
 			}
 		}
+	}
+	if s.d != nil {
+		_, err := s.writeConn()
+		s.releaseBuf()
+		s.takeBuf()
+		return err
 	}
 	var err error
 	if len(s.buf) > 0 {

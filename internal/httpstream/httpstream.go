@@ -19,6 +19,7 @@ package httpstream
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -98,7 +99,11 @@ func Open[R any](p *Preamble, w http.ResponseWriter, r *http.Request, parse func
 		return req, nil, false
 	}
 	s = &Session{t: p.Tracker, away: make(chan struct{})}
-	s.ctx, s.cancel = context.WithCancel(ctx)
+	// The session's context ends with the request's, through a link that
+	// Detach removes: a stream taken over from net/http outlives its
+	// request.
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.unlink = context.AfterFunc(ctx, s.cancel)
 	if p.CutWrites {
 		s.rc = http.NewResponseController(w)
 	}
@@ -162,13 +167,16 @@ func Query(rawQuery string, max int, per string) (url.Values, []string, error) {
 type Session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
+	unlink func() bool // stops the request's end from cancelling ctx
 	t      *lifecycle.Tracker
 	away   chan struct{}
 	once   sync.Once
 	cut    atomic.Bool
 
-	mu sync.Mutex
-	rc *http.ResponseController // with CutWrites, until End; guarded by mu
+	mu   sync.Mutex
+	rc   *http.ResponseController // with CutWrites, until End or Detach; guarded by mu
+	conn net.Conn                 // after Detach, until End; guarded by mu
+	wake func()                   // after Detach, until End; guarded by mu
 }
 
 // Context is the request's context with the client's identity. It is
@@ -183,8 +191,43 @@ func (s *Session) GoingAway() <-chan struct{} { return s.away }
 // signal.
 func (s *Session) IsCut() bool { return s.cut.Load() }
 
-// GoAway closes GoingAway. It implements lifecycle.Session.
-func (s *Session) GoAway() { s.once.Do(func() { close(s.away) }) }
+// GoAway closes GoingAway (and calls the wake function of a detached
+// session). It implements lifecycle.Session.
+func (s *Session) GoAway() {
+	s.once.Do(func() { close(s.away) })
+	s.mu.Lock()
+	wake := s.wake
+	s.mu.Unlock()
+	if wake != nil {
+		wake()
+	}
+}
+
+// Detach prepares the session to outlive its request, for a handler that
+// takes the connection over (http.Hijacker) and returns: the request's end
+// no longer cancels Context, Cut fails writes on conn, and GoAway and Cut
+// call wake (on their caller's goroutine: it must not block) after
+// GoingAway is closed, as the goroutine that waited on GoingAway is gone.
+// Detach reports false when the request has already ended (the client
+// left); Context is then done. When the session was told to go away
+// before Detach, wake is called at once.
+func (s *Session) Detach(conn net.Conn, wake func()) bool {
+	if !s.unlink() {
+		return false
+	}
+	s.mu.Lock()
+	s.rc, s.conn, s.wake = nil, conn, wake
+	s.mu.Unlock()
+	if s.cut.Load() {
+		_ = conn.SetWriteDeadline(time.Now())
+	}
+	select {
+	case <-s.away:
+		wake()
+	default:
+	}
+	return true
+}
 
 // Cut marks the session cut, closes GoingAway, cancels Context and, with
 // Preamble.CutWrites, fails a write in progress. It implements
@@ -192,6 +235,9 @@ func (s *Session) GoAway() { s.once.Do(func() { close(s.away) }) }
 func (s *Session) Cut() {
 	s.cut.Store(true)
 	s.mu.Lock()
+	if s.conn != nil {
+		_ = s.conn.SetWriteDeadline(time.Now())
+	}
 	if s.rc != nil {
 		// A deadline in the past fails the write blocked on a client that
 		// stopped reading; http.ResponseController allows it from another
@@ -205,10 +251,12 @@ func (s *Session) Cut() {
 	s.GoAway()
 }
 
-// End leaves the Tracker. Call it once, before the handler returns.
+// End leaves the Tracker. Call it once, before the handler returns (after
+// Detach: when the stream ends).
 func (s *Session) End() {
+	s.unlink()
 	s.mu.Lock()
-	s.rc = nil
+	s.rc, s.conn, s.wake = nil, nil, nil
 	s.mu.Unlock()
 	s.cancel()
 	s.t.Leave(s)

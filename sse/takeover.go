@@ -1,0 +1,315 @@
+package sse
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-go/switchboard/internal/netwatch"
+	"github.com/switchboard-go/switchboard/pubsub"
+	"github.com/switchboard-go/switchboard/transport"
+)
+
+// A stream taken over from net/http (the default for HTTP/1.x, see
+// Options.KeepOnServer) keeps only what an idle stream needs: the
+// connection, its subscription, a keep-alive timer and a registration
+// with netwatch, which says when the client hangs up. It has no
+// goroutine while idle: the subscription announces each delivery
+// (pubsub.Notifier), the timer each keep-alive, netwatch a hang-up, and
+// the session's Shutdown and Close; each of them kicks the stream, which
+// starts one goroutine (pump) that writes what is waiting and exits when
+// nothing is left. Writes are the same events as on net/http's goroutine,
+// framed as HTTP/1.1 chunks (the response started as a chunked one before
+// the takeover).
+
+// Events a kick brings besides deliveries.
+const (
+	evPing uint32 = 1 << iota // the keep-alive timer fired
+	evGone                    // the client hung up
+)
+
+// chunkRoom is the space kept at the start of a taken-over stream's
+// buffer for the chunk-size line ("%x\r\n": at most 8 hex digits for a
+// buffer bounded by maxBuf).
+const chunkRoom = 10
+
+// bufPool holds the write buffers of taken-over streams between bursts.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// detached is the state of a taken-over stream.
+type detached struct {
+	conn    net.Conn
+	chunked bool
+	filters []string
+	unwatch func() bool
+	ka      *time.Timer // nil without keep-alive; touched by pump only
+
+	lastWrite time.Time // when the pump last wrote; pump only
+	waited    bool      // this burst has waited for Coalesce; pump only
+
+	pending atomic.Bool   // a kick came since pump last looked
+	running atomic.Bool   // a pump goroutine runs (or the stream ended)
+	events  atomic.Uint32 // evPing | evGone
+}
+
+// takeOver hijacks the connection of an HTTP/1.x stream whose response
+// head and preamble are flushed, and lets the stream go on without this
+// goroutine. It reports false, with nothing changed, when the stream must
+// stay on net/http's goroutine.
+func (s *stream) takeOver(r *http.Request, filters []string) bool {
+	n, ok := s.sub.(pubsub.Notifier)
+	if !ok || s.h.o.KeepOnServer || r.ProtoMajor != 1 || s.w.Header().Get("Content-Encoding") != "" {
+		return false // a middleware that encodes the body must see every write
+	}
+	conn, rw, err := s.rc.Hijack()
+	if err != nil {
+		return false
+	}
+	if rw.Writer.Buffered() > 0 { // nothing is: the preamble was flushed
+		_ = rw.Writer.Flush()
+	}
+	d := &detached{conn: conn, chunked: r.ProtoAtLeast(1, 1), filters: filters}
+	s.w, s.rc, s.d = nil, nil, d
+	s.deadline = time.Time{} // hijacking cleared the connection's deadlines
+	// This goroutine is the stream's pump until it starts the first one:
+	// kicks before that (Detach's, Notify's) only leave pending set.
+	d.running.Store(true)
+	if !s.sess.Detach(conn, s.kickAway) {
+		s.finish(transport.EndClient, nil) // the client left already
+		return true
+	}
+	d.unwatch = netwatch.Watch(conn, func() { s.kick(evGone) })
+	if ka := s.h.o.KeepAlive; ka > 0 {
+		d.ka = time.AfterFunc(ka, func() { s.kick(evPing) })
+	}
+	n.Notify(func() { s.kick(0) })
+	go s.pump()
+	return true
+}
+
+func (s *stream) kickAway() { s.kick(0) }
+
+// kick records ev and makes sure a pump runs to look at it.
+func (s *stream) kick(ev uint32) {
+	d := s.d
+	if ev != 0 {
+		d.events.Or(ev)
+	}
+	d.pending.Store(true)
+	if d.running.CompareAndSwap(false, true) {
+		go s.pump()
+	}
+}
+
+// pump writes until nothing is waiting, then exits; a kick that comes
+// meanwhile is never lost: pending is cleared before looking and checked
+// again after running is cleared. When the stream ends, running stays
+// set, so no pump starts again.
+func (s *stream) pump() {
+	d := s.d
+	for {
+		if s.h.o.Coalesce > 0 && !d.waited {
+			d.waited = true
+			s.h.held.add(s) // running stays set: the coalescer restarts pump
+			return
+		}
+		d.pending.Store(false)
+		if s.step() {
+			return
+		}
+		s.releaseBuf()
+		d.waited = false
+		d.running.Store(false)
+		if !d.pending.Load() || !d.running.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// step writes what is waiting and reports whether the stream ended.
+func (s *stream) step() (ended bool) {
+	d := s.d
+	ev := d.events.Swap(0)
+	switch {
+	case ev&evGone != 0:
+		s.finish(transport.EndClient, nil)
+		return true
+	case s.sess.IsCut():
+		s.finish(transport.EndShutdown, nil)
+		return true
+	}
+	away := false
+	select {
+	case <-s.sess.GoingAway():
+		away = true
+	default:
+	}
+	s.takeBuf()
+	c := s.sub.C()
+	closed := false
+receive:
+	for { // until C is empty or closed: a close announced earlier is seen
+		select {
+		case m, ok := <-c:
+			if !ok {
+				closed = true
+				break receive
+			}
+			s.writeMessage(m)
+			if len(s.buf) >= maxBuf/2 {
+				if err := s.flush(); err != nil {
+					s.finishWrite(err)
+					return true
+				}
+			}
+		default:
+			break receive
+		}
+	}
+	if ev&evPing != 0 {
+		s.buf = append(s.buf, ": ping\n\n"...)
+		d.ka.Reset(s.h.o.KeepAlive)
+	}
+	switch {
+	case closed:
+		// Slow consumer or broker closed: send what was delivered, then
+		// end; the client resumes from the last id.
+		reason, err := s.end()
+		_ = s.flush()
+		s.finish(reason, err)
+		return true
+	case away:
+		_ = s.flush()
+		s.finish(transport.EndShutdown, nil)
+		return true
+	}
+	if err := s.flush(); err != nil {
+		s.finishWrite(err)
+		return true
+	}
+	return false
+}
+
+// finishWrite ends the stream after a failed write.
+func (s *stream) finishWrite(err error) {
+	s.h.log.Debug("sse: write failed", "err", err)
+	switch {
+	case s.sess.IsCut():
+		s.finish(transport.EndShutdown, err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		s.finish(transport.EndSlowConsumer, err) // the client stopped reading
+	default:
+		s.finish(transport.EndError, err)
+	}
+}
+
+// finish ends a taken-over stream: what ServeHTTP does when a stream it
+// kept ends, plus the end of the chunked body and closing the connection.
+func (s *stream) finish(reason transport.EndReason, err error) {
+	d := s.d
+	if d.unwatch != nil {
+		d.unwatch()
+	}
+	if d.ka != nil {
+		d.ka.Stop()
+	}
+	if d.chunked && reason != transport.EndClient && reason != transport.EndError && !s.sess.IsCut() {
+		_ = d.conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = d.conn.Write([]byte("0\r\n\r\n"))
+	}
+	_ = d.conn.Close()
+	s.releaseBuf()
+	_ = s.sub.Close()
+	s.h.o.Observer.OnSubEnded("sse", reason, err, d.filters...)
+	s.sess.End()
+}
+
+// takeBuf gets a write buffer from the pool for a burst.
+func (s *stream) takeBuf() {
+	if s.buf == nil {
+		s.buf = (*bufPool.Get().(*[]byte))[:0]
+	}
+	if s.d.chunked && len(s.buf) == 0 {
+		s.buf = s.buf[:chunkRoom]
+	}
+}
+
+// releaseBuf returns the write buffer to the pool: an idle stream keeps
+// none.
+func (s *stream) releaseBuf() {
+	if s.buf == nil || cap(s.buf) > maxBuf {
+		s.buf = nil
+		return
+	}
+	b := s.buf[:0]
+	s.buf = nil
+	bufPool.Put(&b)
+}
+
+// writeConn writes the buffered events to a taken-over connection, as
+// one chunk when the response is chunked. It reports whether there was
+// anything to write.
+func (s *stream) writeConn() (bool, error) {
+	d := s.d
+	body := s.buf
+	if d.chunked {
+		if len(s.buf) <= chunkRoom {
+			return false, nil
+		}
+		n := len(s.buf) - chunkRoom
+		var line [chunkRoom]byte
+		hdr := strconv.AppendInt(line[:0], int64(n), 16)
+		hdr = append(hdr, '\r', '\n')
+		start := chunkRoom - len(hdr)
+		copy(s.buf[start:], hdr)
+		body = append(s.buf, '\r', '\n')[start:]
+	} else if len(body) == 0 {
+		return false, nil
+	}
+	_, err := d.conn.Write(body)
+	d.lastWrite = time.Now()
+	return true, err
+}
+
+// coalescer holds the taken-over streams of a Handler that wrote less
+// than Options.Coalesce ago and have more to write, and restarts their
+// pumps together when the hold is over: one timer for all of them, and no
+// goroutine while none waits.
+type coalescer struct {
+	hold time.Duration
+
+	mu    sync.Mutex
+	due   []*stream
+	timer *time.Timer
+}
+
+// add holds s until the hold is over (at most hold from now).
+func (c *coalescer) add(s *stream) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.due = append(c.due, s)
+	if len(c.due) > 1 {
+		return
+	}
+	if c.timer == nil {
+		c.timer = time.AfterFunc(c.hold, c.release)
+	} else {
+		c.timer.Reset(c.hold)
+	}
+}
+
+// release restarts the pumps of the streams held.
+func (c *coalescer) release() {
+	c.mu.Lock()
+	due := c.due
+	c.due = nil
+	c.mu.Unlock()
+	for _, s := range due {
+		go s.pump()
+	}
+}
