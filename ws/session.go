@@ -107,11 +107,6 @@ type serverSub struct {
 	needResume  bool
 }
 
-// notifier is pubsub.Notifier (DECISIONS.md D1): a subscription that calls
-// fn, without blocking, whenever it puts a message on its channel or closes
-// it (and once when fn is registered).
-type notifier interface{ Notify(fn func()) }
-
 // subEnded reports the end of ss to the Observer, once.
 func (s *session) subEnded(ss *serverSub, reason transport.EndReason, err error) {
 	if s.h.opts.Observer != nil && ss.reported.CompareAndSwap(false, true) {
@@ -338,9 +333,9 @@ func (s *session) unsubscribe(id string) {
 }
 
 // watch makes the writer hear of ss's messages: through Notify when the
-// subscription has it, else through a pump goroutine.
+// subscription has it (DECISIONS.md D1), else through a pump goroutine.
 func (s *session) watch(ss *serverSub) {
-	if n, ok := ss.sub.(notifier); ok {
+	if n, ok := ss.sub.(pubsub.Notifier); ok {
 		n.Notify(s.kick)
 		return
 	}
