@@ -42,6 +42,7 @@ type Handler struct {
 	accept    websocket.AcceptOptions
 	cache     wire.EncodeCache
 	guide     wire.EncodeCache // message frames of guide-form subscriptions
+	held      coalescer        // sessions waiting for Options.Coalesce
 }
 
 var (
@@ -62,6 +63,7 @@ func NewHandler(broker pubsub.Broker, opts *Options) *Handler {
 			OriginPatterns: o.OriginPatterns,
 		},
 	}
+	h.held.hold = o.Coalesce
 	h.life.Observe(o.Observer, "ws")
 	h.requester = transport.ObserveBroker(broker, o.Observer, "ws")
 	return h

@@ -44,13 +44,23 @@ type Options struct {
 
 	// KeepAlive is the period of WebSocket pings that detect dead peers;
 	// 0 means DefaultKeepAlive (25 s), negative turns pings off. A peer
-	// that does not answer within WriteTimeout is disconnected.
+	// that does not answer within WriteTimeout (within KeepAlive when that
+	// is shorter or WriteTimeout is off) is disconnected with 1008.
 	KeepAlive time.Duration
 
-	// WriteTimeout bounds one frame write (and the wait for a pong); 0
+	// WriteTimeout bounds one write to the connection (several frames are
+	// written at once when several are ready) and the wait for a pong; 0
 	// means DefaultWriteTimeout (10 s), negative means none. A connection
 	// whose write times out is dropped.
 	WriteTimeout time.Duration
+
+	// Coalesce is how long a connection's writer waits, once it has
+	// something to write, before it writes: messages and replies that
+	// arrive meanwhile go out together, in one system call (one write to
+	// the socket costs far more than the frame in it). It adds at most
+	// Coalesce to each delivery's latency. 0 means DefaultCoalesce (1 ms),
+	// negative writes at once.
+	Coalesce time.Duration
 
 	// MaxProtocolErrors is how many malformed frames (each answered with an
 	// error frame) a connection may send before it is closed with 1008;
@@ -96,6 +106,8 @@ const (
 	// DefaultWriteTimeout is the default Options.WriteTimeout and
 	// ClientOptions.WriteTimeout: 10 s.
 	DefaultWriteTimeout = 10 * time.Second
+	// DefaultCoalesce is the default Options.Coalesce: 1 ms.
+	DefaultCoalesce = time.Millisecond
 	// DefaultMaxProtocolErrors is the default Options.MaxProtocolErrors.
 	DefaultMaxProtocolErrors = 10
 	// DefaultMaxPendingRequests is the default Options.MaxPendingRequests.
@@ -119,6 +131,7 @@ func (o *Options) withDefaults() Options {
 	c.ReadLimit = opt.Or(c.ReadLimit, DefaultReadLimit)
 	c.KeepAlive = opt.Or(c.KeepAlive, DefaultKeepAlive)
 	c.WriteTimeout = opt.Or(c.WriteTimeout, DefaultWriteTimeout)
+	c.Coalesce = opt.Or(c.Coalesce, DefaultCoalesce)
 	c.MaxProtocolErrors = opt.Or(c.MaxProtocolErrors, DefaultMaxProtocolErrors)
 	c.MaxPendingRequests = opt.Or(c.MaxPendingRequests, DefaultMaxPendingRequests)
 	c.RequestTimeout = opt.Or(c.RequestTimeout, DefaultRequestTimeout)

@@ -68,3 +68,29 @@ func TestSubscriptionWithoutNotify(t *testing.T) {
 		require.Equal(t, float64(i), f["data"])
 	}
 }
+
+// TestCoalesceOff: with Options.Coalesce negative a burst writes at once;
+// messages still arrive each once, in order, next to control replies.
+func TestCoalesceOff(t *testing.T) {
+	ts := newTestServer(t, &Options{Coalesce: -1, Buffer: 1000}, nil)
+	c := ts.dialRaw(t, nil)
+	c.send(`{"type":"subscribe","id":"a","filter":"a"}`)
+	c.expect("subscribed", "a")
+	for i := range 500 {
+		publish(t, ts.broker, "a", strconv.Itoa(i))
+	}
+	c.send(`{"type":"ping","id":"p"}`)
+	pong := false
+	for i := 0; i < 500; {
+		f := c.recv()
+		if f["type"] == "pong" {
+			pong = true
+			continue
+		}
+		require.Equal(t, float64(i), f["data"])
+		i++
+	}
+	if !pong {
+		c.expect("pong", "p")
+	}
+}

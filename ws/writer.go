@@ -40,6 +40,7 @@ type writer struct {
 	out       *[]byte // from outBufs during a turn
 	delivered []delivery
 	broken    bool // a write failed: the connection is unusable
+	waited    bool // this burst has waited for Coalesce
 
 	// Keep-alive, with pingMu: the timer fires pingDue; the writer sends
 	// a ping, then checks for the pong WriteTimeout later.
@@ -64,13 +65,21 @@ func (s *session) kick() {
 // last one (which closed the connection) none starts again, as wrunning
 // stays set.
 func (s *session) burst() {
+	w := &s.w
 	for {
+		if s.h.held.hold > 0 && !w.waited && s.ctx.Err() == nil {
+			// Let what arrives meanwhile share the writes (Coalesce).
+			w.waited = true
+			s.h.held.add(s) // wrunning stays set: the coalescer restarts burst
+			return
+		}
 		s.wpending.Store(false)
 		if !s.turn() {
 			s.finish()
 			close(s.writerDone)
 			return
 		}
+		w.waited = false
 		s.wrunning.Store(false)
 		// Work that arrived after the turn looked may have found the
 		// burst still running and started none: look again.
@@ -516,4 +525,41 @@ func (c *leanConn) writeFrames(b []byte, timeout time.Duration) error {
 		err = errWriteTimeout
 	}
 	return err
+}
+
+// coalescer holds the sessions of a Handler whose writer has work, for
+// Options.Coalesce, and then restarts their bursts together: one timer for
+// all of them, and no goroutine while none waits.
+type coalescer struct {
+	hold time.Duration
+
+	mu    sync.Mutex
+	due   []*session
+	timer *time.Timer
+}
+
+// add holds s until the hold is over (at most hold from now).
+func (c *coalescer) add(s *session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.due = append(c.due, s)
+	if len(c.due) > 1 {
+		return
+	}
+	if c.timer == nil {
+		c.timer = time.AfterFunc(c.hold, c.release)
+	} else {
+		c.timer.Reset(c.hold)
+	}
+}
+
+// release restarts the bursts of the sessions held.
+func (c *coalescer) release() {
+	c.mu.Lock()
+	due := c.due
+	c.due = nil
+	c.mu.Unlock()
+	for _, s := range due {
+		go s.burst()
+	}
 }
