@@ -221,12 +221,13 @@
 //
 // An idle connection owns one goroutine, its reader, started by ServeHTTP
 // (which returns right away, so net/http's request and serving stack are
-// freed). It reads client frames and executes each on a short-lived
-// goroutine it waits for (decoding and subscribing need a deep stack, which
-// an idle connection then does not keep). The connection is taken over
-// from net/http with the upgrade: the reader waits for data without a
-// buffer and reads into pooled ones (on TCP), and net/http's 4 KiB buffers
-// are not kept. Writing happens in bursts: a message put on one of the
+// freed), with the smallest stack. The connection is taken over from
+// net/http with the upgrade: on TCP the reader waits for data without a
+// buffer (consuming keep-alive pongs itself), then reads and executes each
+// client message on a short-lived goroutine it waits for (coder/websocket's
+// read, decoding and subscribing need a deep stack, which an idle
+// connection then does not keep), into pooled buffers; net/http's 4 KiB
+// buffers are not kept. Writing happens in bursts: a message put on one of the
 // connection's subscriptions (pubsub.Notifier), a reply, a keep-alive tick
 // or the end of the connection starts a goroutine that waits
 // Options.Coalesce (1 ms), writes everything ready, many frames per system

@@ -47,11 +47,13 @@ type leanConn struct {
 	pending []byte          // bytes net/http read beyond the handshake, served first
 	sess    *session        // set once the upgrade succeeded; pongs go to it
 
-	// Read side, used by one reading goroutine at a time (coder/websocket
-	// serializes its reads).
-	rbuf   *[]byte // from readBufs; nil while nothing is buffered
-	r, n   int     // (*rbuf)[r:n] is unread
-	rerr   error
+	// Read side, with rmu (coder/websocket serializes its own reads;
+	// waitData runs beside them).
+	rmu    sync.Mutex
+	br     *bufio.Reader         // coder/websocket's, over this connection
+	rbuf   *[]byte               // from readBufs; nil while nothing is buffered
+	r, n   int                   // (*rbuf)[r:n] is unread
+	rerr   error                 // sticky: the socket failed or ended
 	readFn func(fd uintptr) bool // rawRead, bound once
 
 	wmu       sync.Mutex
@@ -75,6 +77,8 @@ func newLeanConn(c net.Conn, pending []byte) *leanConn {
 }
 
 func (c *leanConn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	if len(c.pending) > 0 {
 		n := copy(p, c.pending)
 		c.pending = c.pending[n:]
@@ -87,12 +91,8 @@ func (c *leanConn) Read(p []byte) (int, error) {
 		return c.Conn.Read(p)
 	}
 	if c.rbuf == nil {
-		c.rerr = nil
-		if err := c.rc.Read(c.readFn); err != nil {
+		if err := c.fill(); err != nil {
 			return 0, err
-		}
-		if c.rerr != nil {
-			return 0, c.rerr
 		}
 	}
 	n := copy(p, (*c.rbuf)[c.r:c.n])
@@ -102,6 +102,68 @@ func (c *leanConn) Read(p []byte) (int, error) {
 		c.rbuf = nil
 	}
 	return n, nil
+}
+
+// fill waits for data and reads it into a pooled buffer; rmu held, no
+// buffer held.
+func (c *leanConn) fill() error {
+	if c.rerr == nil {
+		if err := c.rc.Read(c.readFn); err != nil {
+			return err
+		}
+	}
+	return c.rerr
+}
+
+// waitData waits until the connection has something for coder/websocket
+// to read other than pongs, which it consumes itself (they go to the
+// session's onPong). The reader calls it between messages, so that an idle
+// connection's reader waits here, on a shallow stack, rather than deep in
+// coder/websocket's Read, and a keep-alive pong does not leave it there. It
+// returns at once for connections without raw socket access.
+func (c *leanConn) waitData() {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.rc == nil {
+		return
+	}
+	for c.br.Buffered() == 0 && len(c.pending) == 0 {
+		if c.rbuf == nil && c.fill() != nil {
+			return // Read reports it
+		}
+		if !c.dropPongs() {
+			return
+		}
+	}
+}
+
+// dropPongs consumes the whole pong frames at the head of the buffered
+// data and reports whether that was all of it (the buffer is then
+// released). coder/websocket has read up to a frame boundary: the reader
+// calls waitData only between messages, with its bufio.Reader empty.
+func (c *leanConn) dropPongs() bool {
+	for c.r < c.n {
+		b := (*c.rbuf)[c.r:c.n]
+		// FIN and pong, masked (as a client's frames are), at most 125 bytes.
+		if len(b) < 2 || b[0] != 0x8a || b[1]&0x80 == 0 || b[1]&0x7f > 125 {
+			return false
+		}
+		l := int(b[1] & 0x7f)
+		if len(b) < 6+l {
+			return false // let coder/websocket wait for the rest
+		}
+		var p [125]byte
+		for i := range l {
+			p[i] = b[6+i] ^ b[2+i%4]
+		}
+		if c.sess != nil {
+			c.sess.onPong(p[:l])
+		}
+		c.r += 6 + l
+	}
+	readBufs.Put(c.rbuf)
+	c.rbuf = nil
+	return true
 }
 
 // rawRead reads what the (non-blocking) socket holds into a pooled buffer;
@@ -204,5 +266,6 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 	}
 	w.conn = newLeanConn(c, pending)
-	return w.conn, bufio.NewReadWriter(bufio.NewReaderSize(w.conn, 16), bufio.NewWriterSize(w.conn, ctrlWriterSize)), nil
+	w.conn.br = bufio.NewReaderSize(w.conn, 16)
+	return w.conn, bufio.NewReadWriter(w.conn.br, bufio.NewWriterSize(w.conn, ctrlWriterSize)), nil
 }

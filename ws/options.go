@@ -44,8 +44,8 @@ type Options struct {
 
 	// KeepAlive is the period of WebSocket pings that detect dead peers;
 	// 0 means DefaultKeepAlive (25 s), negative turns pings off. A peer
-	// that does not answer within WriteTimeout (within KeepAlive when that
-	// is shorter or WriteTimeout is off) is disconnected with 1008.
+	// that does not answer within WriteTimeout (KeepAlive when WriteTimeout
+	// is off) is disconnected with 1008.
 	KeepAlive time.Duration
 
 	// WriteTimeout bounds one write to the connection (several frames are

@@ -199,45 +199,79 @@ func (s *session) sendErr(id string, err error) {
 	s.send(ctrlItem{b: appendErrorFrame(nil, id, err)})
 }
 
+// readLoop reads client messages until the connection ends. On TCP it
+// waits for data itself, on a shallow stack (leanConn.waitData, which also
+// consumes keep-alive pongs), and reads and runs each message on a
+// short-lived goroutine: coder/websocket's Read, decoding and subscribing
+// need a deep stack, and a goroutine's stack never shrinks below four
+// times what it uses when it blocks (plus a guard), so the reader of an
+// idle connection keeps the smallest stack only if it never went deep.
+// Other connections (TLS) are read here, and only frames run on a
+// short-lived goroutine.
 func (s *session) readLoop() {
+	if s.nc == nil || s.nc.rc == nil {
+		for s.readMessage(true) {
+		}
+		return
+	}
+	done := make(chan bool)
+	read := func() { done <- s.readMessage(false) }
 	for {
-		// context.Background: the read ends when the connection closes
-		// (the writer closes it when the session ends); cancelling a read
-		// context would drop the connection without a close frame.
-		typ, b, err := s.conn.Read(context.Background())
-		if err != nil {
-			if st := websocket.CloseStatus(err); st == -1 && s.ctx.Err() == nil {
-				s.h.opts.Logger.Debug("ws: read failed", "remote", s.remote, "err", err)
-			}
+		if s.ctx.Err() == nil {
+			s.nc.waitData()
+		}
+		go read()
+		if !<-done {
 			return
 		}
-		if s.ctx.Err() != nil {
-			continue // closing: keep reading until the close handshake ends
-		}
-		if typ != websocket.MessageText {
-			s.protocolError(badFrame("", "binary frames are not part of %s", Subprotocol))
-			continue
-		}
-		s.runFrame(b)
 	}
 }
 
-// runFrame decodes and executes one client frame on a short-lived
-// goroutine and waits for it. Decoding and subscribing need a deep stack;
-// an idle connection then keeps only the reader's small one (a goroutine's
-// stack never shrinks below four times what it uses when it blocks).
+// readMessage reads one client message and runs it (on a short-lived
+// goroutine when apart); false when the connection ended.
+func (s *session) readMessage(apart bool) bool {
+	// context.Background: the read ends when the connection closes (the
+	// writer closes it when the session ends); cancelling a read context
+	// would drop the connection without a close frame.
+	typ, b, err := s.conn.Read(context.Background())
+	if err != nil {
+		if st := websocket.CloseStatus(err); st == -1 && s.ctx.Err() == nil {
+			s.h.opts.Logger.Debug("ws: read failed", "remote", s.remote, "err", err)
+		}
+		return false
+	}
+	switch {
+	case s.ctx.Err() != nil:
+		// Closing: keep reading until the close handshake ends.
+	case typ != websocket.MessageText:
+		s.protocolError(badFrame("", "binary frames are not part of %s", Subprotocol))
+	case apart:
+		s.runFrame(b)
+	default:
+		s.runFrameHere(b)
+	}
+	return true
+}
+
+// runFrame runs one client frame on a short-lived goroutine and waits for
+// it: decoding and subscribing need a deep stack (see readLoop).
 func (s *session) runFrame(b []byte) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		f, err := decodeClientFrame(b)
-		if err != nil {
-			s.protocolError(err)
-			return
-		}
-		s.handle(&f)
+		s.runFrameHere(b)
 	}()
 	<-done
+}
+
+// runFrameHere decodes and executes one client frame.
+func (s *session) runFrameHere(b []byte) {
+	f, err := decodeClientFrame(b)
+	if err != nil {
+		s.protocolError(err)
+		return
+	}
+	s.handle(&f)
 }
 
 func (s *session) protocolError(err error) {

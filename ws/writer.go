@@ -405,10 +405,11 @@ func (s *session) subscriptionEnded(ss *serverSub) bool {
 	return true
 }
 
-// Keep-alive. The timer fires every KeepAlive; the turn it kicks sends a
+// Keep-alive. The timer fires after KeepAlive; the turn it kicks sends a
 // ping and arms the timer for WriteTimeout (KeepAlive when there is no
 // WriteTimeout), and the turn after that disconnects a peer whose pong has
-// not arrived, or arms the timer for the rest of the period.
+// not arrived, or arms the timer for the rest of the period (pings at most
+// every KeepAlive, at least every WriteTimeout).
 
 func (s *session) pingTick() {
 	s.pingDue.Store(true)
@@ -422,7 +423,7 @@ func (s *session) turnPing() bool {
 	}
 	s.pingDue.Store(false)
 	iv, wait := s.h.opts.KeepAlive, s.h.opts.WriteTimeout
-	if wait <= 0 || wait > iv {
+	if wait <= 0 {
 		wait = iv
 	}
 	if w.awaitingPong {
