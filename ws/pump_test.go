@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -69,10 +70,11 @@ func TestSubscriptionWithoutNotify(t *testing.T) {
 	}
 }
 
-// TestCoalesceOff: with Options.Coalesce negative a burst writes at once;
-// messages still arrive each once, in order, next to control replies.
-func TestCoalesceOff(t *testing.T) {
-	ts := newTestServer(t, &Options{Coalesce: -1, Buffer: 1000}, nil)
+// TestCoalesce: with Options.Coalesce a burst waits before it writes;
+// messages still arrive each once, in order, next to control replies, and
+// the connection ends (goleak: no burst left behind).
+func TestCoalesce(t *testing.T) {
+	ts := newTestServer(t, &Options{Coalesce: time.Millisecond, Buffer: 1000}, nil)
 	c := ts.dialRaw(t, nil)
 	c.send(`{"type":"subscribe","id":"a","filter":"a"}`)
 	c.expect("subscribed", "a")

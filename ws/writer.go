@@ -52,6 +52,16 @@ type delivery struct {
 	n int
 }
 
+// putOut returns an output buffer to the pool, unless a large frame grew
+// it far beyond the usual size.
+func putOut(b *[]byte) {
+	if cap(*b) > 2*flushAt {
+		return
+	}
+	*b = (*b)[:0]
+	outBufs.Put(b)
+}
+
 // kick gives the writer work: it starts a burst unless one is running,
 // which then sees the work before it ends.
 func (s *session) kick() {
@@ -295,8 +305,7 @@ func (s *session) flush() bool {
 		return !w.broken
 	}
 	err := s.nc.writeFrames(*w.out, s.h.opts.WriteTimeout)
-	*w.out = (*w.out)[:0]
-	outBufs.Put(w.out)
+	putOut(w.out)
 	w.out = nil
 	if err != nil {
 		clear(w.delivered)
@@ -484,8 +493,7 @@ func (s *session) finish() {
 		}
 		s.flush()
 	} else if w.out != nil {
-		*w.out = (*w.out)[:0]
-		outBufs.Put(w.out)
+		putOut(w.out)
 		w.out = nil
 	}
 	if w.broken {
