@@ -42,8 +42,7 @@ type writer struct {
 	broken    bool // a write failed: the connection is unusable
 	waited    bool // this burst has waited for Coalesce
 
-	// Keep-alive, with pingMu: the timer fires pingDue; the writer sends
-	// a ping, then checks for the pong WriteTimeout later.
+	// Keep-alive: a ping is out and its deadline has not come yet.
 	awaitingPong bool
 }
 
