@@ -219,20 +219,31 @@
 //
 // # Design
 //
-// Each connection has two goroutines: a reader, started by ServeHTTP (which
-// returns right away, so net/http's request and serving stack are freed),
-// reads client frames and executes each on a short-lived goroutine it waits
-// for (decoding and subscribing need a deep stack, which an idle connection
-// then does not keep); one writer writes every frame, taking
-// messages straight from the broker subscriptions' channels (the broker's
-// bounded buffer is the outgoing queue, so memory stays bounded and a slow
-// client never slows another) and control frames from a small queue. A
-// message fanned out to many connections is encoded once per Handler (a
-// small cache keyed by the shared *pubsub.Message), and each connection
-// writes it through one reused buffer: no allocation per delivered message. A request
-// waiting for its reply runs in a short-lived goroutine (at most
-// Options.MaxPendingRequests per connection). WebSocket pings every
-// Options.KeepAlive (25 s) detect dead peers; a write timeout drops stuck
+// An idle connection owns one goroutine, its reader, started by ServeHTTP
+// (which returns right away, so net/http's request and serving stack are
+// freed), with the smallest stack. The connection is taken over from
+// net/http with the upgrade: on TCP the reader waits for data without a
+// buffer (consuming keep-alive pongs itself), then reads and executes each
+// client message on a short-lived goroutine it waits for (coder/websocket's
+// read, decoding and subscribing need a deep stack, which an idle
+// connection then does not keep), into pooled buffers; net/http's 4 KiB
+// buffers are not kept. Writing happens in bursts: a message put on one of the
+// connection's subscriptions (pubsub.Notifier), a reply, a keep-alive tick
+// or the end of the connection starts a goroutine that writes everything
+// ready, many frames per system call (Options.Coalesce makes it wait for
+// more first), and exits when nothing is left. It
+// takes messages straight from the broker subscriptions' channels (the
+// broker's bounded buffer is the outgoing queue, so memory stays bounded
+// and a slow client never slows another) and control frames from a small
+// queue. A message fanned out to many connections is encoded once per
+// Handler (a small cache keyed by the shared *pubsub.Message), and copied
+// into a pooled output buffer: no allocation per delivered message. A
+// subscription that cannot announce its deliveries (one wrapped by a
+// broker middleware) gets a goroutine of its own that waits on its
+// channel. A request waiting for its reply runs in a short-lived goroutine
+// (at most Options.MaxPendingRequests per connection). WebSocket pings
+// every Options.KeepAlive (25 s) detect dead peers (no pong within
+// Options.WriteTimeout); a write that outlives WriteTimeout drops stuck
 // ones.
 //
 // The Go client has one goroutine that reads and delivers; Publish, Request

@@ -78,6 +78,7 @@ func (s *session) guideSubscribe(f *clientFrame) {
 	}
 	s.mu.Lock()
 	for _, o := range subs {
+		s.watch(o.ss)
 		s.h.opts.Observer.OnSubStarted("ws", o.ss.filter)
 		s.subs[o.ss.id] = o.ss
 	}

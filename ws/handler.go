@@ -42,6 +42,7 @@ type Handler struct {
 	accept    websocket.AcceptOptions
 	cache     wire.EncodeCache
 	guide     wire.EncodeCache // message frames of guide-form subscriptions
+	held      coalescer        // sessions waiting for Options.Coalesce
 }
 
 var (
@@ -62,6 +63,7 @@ func NewHandler(broker pubsub.Broker, opts *Options) *Handler {
 			OriginPatterns: o.OriginPatterns,
 		},
 	}
+	h.held.hold = o.Coalesce
 	h.life.Observe(o.Observer, "ws")
 	h.requester = transport.ObserveBroker(broker, o.Observer, "ws")
 	return h
@@ -132,7 +134,19 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) *session {
 // acceptAs is upgrade, with areq the request Authenticate sees.
 func (h *Handler) acceptAs(w http.ResponseWriter, r, areq *http.Request) *session {
 	_, id, authErr := h.opts.Auth.AuthenticateRequest(areq, "ws")
-	c, err := websocket.Accept(w, r, &h.accept)
+	hw := &hijackWriter{ResponseWriter: w}
+	opts := h.accept
+	opts.OnPongReceived = func(_ context.Context, p []byte) { hw.conn.sess.onPong(p) }
+	var c *websocket.Conn
+	var err error
+	if httpx.CanHijack(w) {
+		c, err = websocket.Accept(hw, r, &opts)
+	} else {
+		c, err = websocket.Accept(w, r, &opts) // answers 501
+	}
+	// The pong hook keeps hw: it must not keep net/http's response (and
+	// with it the connection's 8 KiB of buffers and the request).
+	hw.ResponseWriter = nil
 	if err != nil {
 		if !httpx.CanHijack(w) {
 			// A 501 the browser cannot read: say why where an operator looks.
@@ -161,7 +175,9 @@ func (h *Handler) acceptAs(w http.ResponseWriter, r, areq *http.Request) *sessio
 	// The request context is unreliable after a hijack: the session gets
 	// its own, carrying only the identity, so nothing of the request stays
 	// reachable.
-	return newSession(h, c, transport.WithIdentity(context.Background(), id), id, r.RemoteAddr)
+	s := newSession(h, c, hw.conn, transport.WithIdentity(context.Background(), id), id, r.RemoteAddr)
+	hw.conn.sess = s
+	return s
 }
 
 // Active returns the number of open connections, counting those being

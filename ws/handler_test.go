@@ -440,8 +440,8 @@ func TestPingDropsUnresponsivePeer(t *testing.T) {
 	require.Equal(t, 1, ts.h.Active())
 }
 
-// TestManySubscriptions crosses the writer's switch between its fixed
-// select (up to 4 subscriptions) and reflect.Select, both ways.
+// TestManySubscriptions: one connection with several subscriptions gets
+// each one's messages, while subscriptions come and go.
 func TestManySubscriptions(t *testing.T) {
 	ts := newTestServer(t, nil, nil)
 	c := ts.dialRaw(t, nil)

@@ -44,13 +44,26 @@ type Options struct {
 
 	// KeepAlive is the period of WebSocket pings that detect dead peers;
 	// 0 means DefaultKeepAlive (25 s), negative turns pings off. A peer
-	// that does not answer within WriteTimeout is disconnected.
+	// that does not answer within WriteTimeout (KeepAlive when WriteTimeout
+	// is off) is disconnected with 1008.
 	KeepAlive time.Duration
 
-	// WriteTimeout bounds one frame write (and the wait for a pong); 0
+	// WriteTimeout bounds one write to the connection (several frames are
+	// written at once when several are ready) and the wait for a pong; 0
 	// means DefaultWriteTimeout (10 s), negative means none. A connection
 	// whose write times out is dropped.
 	WriteTimeout time.Duration
+
+	// Coalesce is how long a connection's writer waits, once it has
+	// something to write, before it writes: messages and replies that
+	// arrive meanwhile go out together, in one system call (one write to
+	// the socket costs far more than the frame in it). It trades latency
+	// for throughput: it adds up to Coalesce to each delivery, and, as the
+	// held writers of all connections start together, more under fan-out
+	// (1,000 subscribers at 20 msg/s here: p50 10-13 ms -> 16-20 ms with
+	// 1 ms), for about a third more deliveries per second at the highest
+	// rate. 0 (the default) and negative values write at once.
+	Coalesce time.Duration
 
 	// MaxProtocolErrors is how many malformed frames (each answered with an
 	// error frame) a connection may send before it is closed with 1008;
@@ -96,6 +109,8 @@ const (
 	// DefaultWriteTimeout is the default Options.WriteTimeout and
 	// ClientOptions.WriteTimeout: 10 s.
 	DefaultWriteTimeout = 10 * time.Second
+	// DefaultCoalesce is the default Options.Coalesce: 0, writes at once.
+	DefaultCoalesce time.Duration = 0
 	// DefaultMaxProtocolErrors is the default Options.MaxProtocolErrors.
 	DefaultMaxProtocolErrors = 10
 	// DefaultMaxPendingRequests is the default Options.MaxPendingRequests.
@@ -119,6 +134,7 @@ func (o *Options) withDefaults() Options {
 	c.ReadLimit = opt.Or(c.ReadLimit, DefaultReadLimit)
 	c.KeepAlive = opt.Or(c.KeepAlive, DefaultKeepAlive)
 	c.WriteTimeout = opt.Or(c.WriteTimeout, DefaultWriteTimeout)
+	c.Coalesce = max(opt.Or(c.Coalesce, DefaultCoalesce), 0)
 	c.MaxProtocolErrors = opt.Or(c.MaxProtocolErrors, DefaultMaxProtocolErrors)
 	c.MaxPendingRequests = opt.Or(c.MaxPendingRequests, DefaultMaxPendingRequests)
 	c.RequestTimeout = opt.Or(c.RequestTimeout, DefaultRequestTimeout)

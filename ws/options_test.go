@@ -13,13 +13,14 @@ func TestOptionsDefaults(t *testing.T) {
 	require.Equal(t, DefaultKeepAlive, o.KeepAlive)
 	require.Equal(t, DefaultWriteTimeout, o.WriteTimeout)
 	require.Equal(t, DefaultMaxProtocolErrors, o.MaxProtocolErrors)
+	require.Zero(t, o.Coalesce, "writes at once")
 	require.Equal(t, DefaultMaxPendingRequests, o.MaxPendingRequests)
 	require.Equal(t, DefaultRequestTimeout, o.RequestTimeout)
 	require.Equal(t, DefaultMaxRequestTimeout, o.MaxRequestTimeout)
 	require.Zero(t, o.Buffer, "the broker's default")
 	require.NotNil(t, o.Logger)
 
-	in := &Options{ReadLimit: -1, KeepAlive: -1, WriteTimeout: -1, MaxProtocolErrors: -1,
+	in := &Options{ReadLimit: -1, KeepAlive: -1, WriteTimeout: -1, MaxProtocolErrors: -1, Coalesce: -1,
 		MaxPendingRequests: -1, RequestTimeout: -1, MaxRequestTimeout: -1, Buffer: -1,
 		OriginPatterns: []string{"a.example"}}
 	o = in.withDefaults()
@@ -27,6 +28,7 @@ func TestOptionsDefaults(t *testing.T) {
 	require.Zero(t, o.KeepAlive)
 	require.Zero(t, o.WriteTimeout)
 	require.Zero(t, o.MaxProtocolErrors)
+	require.Zero(t, o.Coalesce)
 	require.Zero(t, o.MaxPendingRequests)
 	require.Zero(t, o.RequestTimeout, "negative: no timeout of its own")
 	require.Zero(t, o.MaxRequestTimeout, "negative: no cap")

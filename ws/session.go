@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,17 +23,17 @@ import (
 // once it is full: the reader waits.
 const ctrlQueue = 8
 
-// session is one WebSocket connection. Two goroutines serve it: a reader
-// started by ServeHTTP (which then returns, as the connection is hijacked)
-// runs client frames (readLoop), and one writer (writeLoop) writes every
-// frame, taking control frames from ctrl and messages straight from the
-// broker subscriptions' channels, so the broker buffers are the outgoing
-// queue and a delivered message costs no copy and no allocation. Requests
+// session is one WebSocket connection. A reader goroutine started by
+// ServeHTTP (which then returns, as the connection is hijacked) runs client
+// frames (readLoop); writing happens in bursts (writer.go), started when
+// there is something to write, which take control frames from ctrl and
+// messages straight from the broker subscriptions' channels. Requests
 // waiting for a reply run in their own goroutines, at most
 // MaxPendingRequests at a time.
 type session struct {
 	h      *Handler
 	conn   *websocket.Conn
+	nc     *leanConn       // the connection under conn
 	ctx    context.Context // carries the identity; cancelled by end
 	cancel context.CancelFunc
 	id     *transport.Identity
@@ -42,9 +43,18 @@ type session struct {
 	authDone context.CancelFunc
 
 	ctrl        chan ctrlItem
-	writerDone  chan struct{}
+	writerDone  chan struct{} // closed when the last burst has closed the connection
 	reqs        sync.WaitGroup
 	pendingReqs atomic.Int32
+	pumps       sync.WaitGroup // pump goroutines (subscriptions without Notify)
+
+	// The writer (writer.go).
+	w         writer
+	wpending  atomic.Bool // the writer has work
+	wrunning  atomic.Bool // a burst runs (or the writer finished)
+	pingTimer *time.Timer // nil when pings are off
+	pingDue   atomic.Bool
+	ponged    atomic.Bool
 
 	mu   sync.Mutex
 	subs map[string]*serverSub // by client id; reader adds, reader or writer removes
@@ -81,6 +91,20 @@ type serverSub struct {
 	unsubscribed atomic.Bool
 	filter       string
 	reported     atomic.Bool // its end was reported to the Observer
+
+	// A subscription without Notify has a pump goroutine, which receives
+	// batches from ch for the writer (who then never receives from ch
+	// itself): it sets held and heldClosed, then pumped, kicks the writer
+	// and waits on resume, which the writer signals once it has written
+	// the batch.
+	resume     chan struct{} // nil without a pump
+	pumped     atomic.Bool
+	held       []*pubsub.Message
+	heldClosed bool
+	// The writer's copy of the batch it is writing.
+	batch       []*pubsub.Message
+	batchClosed bool
+	needResume  bool
 }
 
 // subEnded reports the end of ss to the Observer, once.
@@ -90,14 +114,20 @@ func (s *session) subEnded(ss *serverSub, reason transport.EndReason, err error)
 	}
 }
 
-func newSession(h *Handler, c *websocket.Conn, ctx context.Context, id *transport.Identity, remote string) *session {
+func newSession(h *Handler, c *websocket.Conn, nc *leanConn, ctx context.Context, id *transport.Identity, remote string) *session {
 	ctx, cancel := context.WithCancel(ctx)
-	return &session{
-		h: h, conn: c, ctx: ctx, cancel: cancel, id: id, remote: remote,
+	s := &session{
+		h: h, conn: c, nc: nc, ctx: ctx, cancel: cancel, id: id, remote: remote,
 		ctrl:       make(chan ctrlItem, ctrlQueue),
 		writerDone: make(chan struct{}),
 		subs:       make(map[string]*serverSub),
 	}
+	if iv := h.opts.KeepAlive; iv > 0 {
+		// Armed once assigned: the timer's callback reads pingTimer.
+		s.pingTimer = time.AfterFunc(time.Duration(math.MaxInt64), s.pingTick)
+		s.pingTimer.Reset(iv)
+	}
+	return s
 }
 
 // end records why the connection ends (the first reason wins) and stops the
@@ -105,6 +135,7 @@ func newSession(h *Handler, c *websocket.Conn, ctx context.Context, id *transpor
 func (s *session) end(code websocket.StatusCode, reason string) {
 	s.record(code, reason)
 	s.cancel()
+	s.kick() // the writer finishes
 }
 
 // record records why the connection ends, unless a reason already was.
@@ -124,10 +155,10 @@ func (s *session) Cut() {
 	s.record(websocket.StatusAbnormalClosure, cutReason)
 	_ = s.conn.CloseNow() // before the writer hears of the end: no close frame
 	s.cancel()
+	s.kick()
 }
 
 func (s *session) run() {
-	go s.writeLoop()
 	s.readLoop()
 	s.end(websocket.StatusNormalClosure, "")
 	<-s.writerDone
@@ -150,12 +181,14 @@ func (s *session) run() {
 		s.subEnded(ss, reason, nil)
 	}
 	s.mu.Unlock()
+	s.pumps.Wait()
 }
 
 // send queues a control frame for the writer; false when the session ended.
 func (s *session) send(it ctrlItem) bool {
 	select {
 	case s.ctrl <- it:
+		s.kick()
 		return true
 	case <-s.ctx.Done():
 		return false
@@ -166,45 +199,79 @@ func (s *session) sendErr(id string, err error) {
 	s.send(ctrlItem{b: appendErrorFrame(nil, id, err)})
 }
 
+// readLoop reads client messages until the connection ends. On TCP it
+// waits for data itself, on a shallow stack (leanConn.waitData, which also
+// consumes keep-alive pongs), and reads and runs each message on a
+// short-lived goroutine: coder/websocket's Read, decoding and subscribing
+// need a deep stack, and a goroutine's stack never shrinks below four
+// times what it uses when it blocks (plus a guard), so the reader of an
+// idle connection keeps the smallest stack only if it never went deep.
+// Other connections (TLS) are read here, and only frames run on a
+// short-lived goroutine.
 func (s *session) readLoop() {
+	if s.nc == nil || s.nc.rc == nil {
+		for s.readMessage(true) {
+		}
+		return
+	}
+	done := make(chan bool)
+	read := func() { done <- s.readMessage(false) }
 	for {
-		// context.Background: the read ends when the connection closes
-		// (the writer closes it when the session ends); cancelling a read
-		// context would drop the connection without a close frame.
-		typ, b, err := s.conn.Read(context.Background())
-		if err != nil {
-			if st := websocket.CloseStatus(err); st == -1 && s.ctx.Err() == nil {
-				s.h.opts.Logger.Debug("ws: read failed", "remote", s.remote, "err", err)
-			}
+		if s.ctx.Err() == nil {
+			s.nc.waitData()
+		}
+		go read()
+		if !<-done {
 			return
 		}
-		if s.ctx.Err() != nil {
-			continue // closing: keep reading until the close handshake ends
-		}
-		if typ != websocket.MessageText {
-			s.protocolError(badFrame("", "binary frames are not part of %s", Subprotocol))
-			continue
-		}
-		s.runFrame(b)
 	}
 }
 
-// runFrame decodes and executes one client frame on a short-lived
-// goroutine and waits for it. Decoding and subscribing need a deep stack;
-// an idle connection then keeps only the reader's small one (a goroutine's
-// stack never shrinks below four times what it uses when it blocks).
+// readMessage reads one client message and runs it (on a short-lived
+// goroutine when apart); false when the connection ended.
+func (s *session) readMessage(apart bool) bool {
+	// context.Background: the read ends when the connection closes (the
+	// writer closes it when the session ends); cancelling a read context
+	// would drop the connection without a close frame.
+	typ, b, err := s.conn.Read(context.Background())
+	if err != nil {
+		if st := websocket.CloseStatus(err); st == -1 && s.ctx.Err() == nil {
+			s.h.opts.Logger.Debug("ws: read failed", "remote", s.remote, "err", err)
+		}
+		return false
+	}
+	switch {
+	case s.ctx.Err() != nil:
+		// Closing: keep reading until the close handshake ends.
+	case typ != websocket.MessageText:
+		s.protocolError(badFrame("", "binary frames are not part of %s", Subprotocol))
+	case apart:
+		s.runFrame(b)
+	default:
+		s.runFrameHere(b)
+	}
+	return true
+}
+
+// runFrame runs one client frame on a short-lived goroutine and waits for
+// it: decoding and subscribing need a deep stack (see readLoop).
 func (s *session) runFrame(b []byte) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		f, err := decodeClientFrame(b)
-		if err != nil {
-			s.protocolError(err)
-			return
-		}
-		s.handle(&f)
+		s.runFrameHere(b)
 	}()
 	<-done
+}
+
+// runFrameHere decodes and executes one client frame.
+func (s *session) runFrameHere(b []byte) {
+	f, err := decodeClientFrame(b)
+	if err != nil {
+		s.protocolError(err)
+		return
+	}
+	s.handle(&f)
 }
 
 func (s *session) protocolError(err error) {
@@ -273,6 +340,7 @@ func (s *session) subscribe(f *clientFrame) {
 		return
 	}
 	ss := &serverSub{id: f.ID, idJSON: string(wire.AppendJSONString(nil, f.ID)), sub: sub, ch: sub.C(), filter: f.Filter}
+	s.watch(ss)
 	s.h.opts.Observer.OnSubStarted("ws", f.Filter)
 	s.mu.Lock()
 	s.subs[f.ID] = ss
@@ -296,6 +364,52 @@ func (s *session) unsubscribe(id string) {
 	_ = ss.sub.Close()
 	s.subEnded(ss, transport.EndClient, nil)
 	s.send(ctrlItem{kind: ctrlRemove, b: appendIDFrame(nil, typeUnsubscribed, "id", id), sub: ss})
+}
+
+// watch makes the writer hear of ss's messages: through Notify when the
+// subscription has it (DECISIONS.md D1), else through a pump goroutine.
+func (s *session) watch(ss *serverSub) {
+	if n, ok := ss.sub.(pubsub.Notifier); ok {
+		n.Notify(s.kick)
+		return
+	}
+	ss.resume = make(chan struct{}, 1)
+	s.pumps.Add(1)
+	go s.pump(ss)
+}
+
+// pump receives ss's messages for the writer, a batch at a time, until ss's
+// channel is closed or the session ends.
+func (s *session) pump(ss *serverSub) {
+	defer s.pumps.Done()
+	var batch []*pubsub.Message
+	for {
+		m, ok := <-ss.ch
+		batch = batch[:0]
+		for ok {
+			batch = append(batch, m)
+			if len(batch) == subBatch {
+				break
+			}
+			select {
+			case m, ok = <-ss.ch:
+				continue
+			default:
+			}
+			break
+		}
+		ss.held, ss.heldClosed = batch, !ok
+		ss.pumped.Store(true)
+		s.kick()
+		if !ok {
+			return
+		}
+		select {
+		case <-ss.resume:
+		case <-s.ctx.Done():
+			return
+		}
+	}
 }
 
 // open subscribes to filter for a client, resuming after since when it

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
@@ -156,4 +157,49 @@ func TestClientSlowConsumerLosesNothing(t *testing.T) {
 	}
 	require.NoError(t, c.Close())
 	require.Positive(t, counter.slow.Load(), "the server closed the slow client at least once (4429)")
+}
+
+// TestStalledReaderDroppedByWriteTimeout: with a buffer too large to
+// overflow, a client that stops reading is dropped when the writer's
+// blocked batch write outlives WriteTimeout (the write path that takes
+// several frames per system call), not kept forever; what it read before
+// is an unbroken prefix.
+func TestStalledReaderDroppedByWriteTimeout(t *testing.T) {
+	b := pubsub.NewMemory(nil)
+	defer b.Close()
+	gone := make(disconnects, 1)
+	h, url := newTinyServer(t, b, &Options{Buffer: 100000, WriteTimeout: 200 * time.Millisecond, KeepAlive: -1, Logger: slog.New(gone)})
+	ctx := context.Background()
+	hc := tinyHTTPClient()
+	defer hc.CloseIdleConnections()
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{Subprotocol}, HTTPClient: hc})
+	require.NoError(t, err)
+	defer c.CloseNow()
+	r := &rawConn{t: t, c: c}
+	r.send(`{"type":"subscribe","id":"s","filter":"seq"}`)
+	r.expect("subscribed", "s")
+	const n = 2000 // ~2 MB: far more than the socket buffers hold
+	for i := range n {
+		_, err := b.Publish(ctx, pubsub.Message{Topic: "seq", Data: []byte(`{"i":` + strconv.Itoa(i) + `,"p":` + payload1K + `}`)})
+		require.NoError(t, err)
+	}
+	select {
+	case reason := <-gone:
+		require.Equal(t, writeTimeoutReason, reason)
+	case <-time.After(20 * time.Second): // a bound, not a timing assertion
+		t.Fatal("a stalled reader was not dropped")
+	}
+	require.Equal(t, 0, h.Active())
+	next := 0
+	for {
+		_, data, err := c.Read(ctx)
+		if err != nil {
+			break
+		}
+		f, err := decodeServerFrame(data)
+		require.NoError(t, err)
+		require.Contains(t, string(f.Data), fmt.Sprintf(`{"i":%d,`, next))
+		next++
+	}
+	require.Less(t, next, n)
 }
