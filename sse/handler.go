@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/switchboard-go/switchboard/internal/coalesce"
 	"github.com/switchboard-go/switchboard/internal/httpstream"
 	"github.com/switchboard-go/switchboard/internal/httpx"
 	"github.com/switchboard-go/switchboard/internal/lifecycle"
@@ -24,7 +25,7 @@ type Handler struct {
 	o    Options
 	log  *slog.Logger
 	life *lifecycle.Tracker
-	held coalescer // taken-over streams waiting for Options.Coalesce
+	held coalesce.Queue[*stream] // taken-over streams waiting for Options.Coalesce
 	pre  httpstream.Preamble
 
 	parse  func(*http.Request) (request, []string, error) // h.parseRequest, bound once
@@ -48,6 +49,7 @@ func NewHandler(b pubsub.Broker, opts *Options) *Handler {
 	h.life.Observe(o.Observer, "sse")
 	h.pre = httpstream.Preamble{Transport: "sse", Methods: "GET, HEAD", Auth: o.Auth, CORS: o.CORS,
 		Tracker: h.life, Observer: o.Observer, RetryAfter: "5", Closed: h.goAway, CutWrites: true}
+	h.held.Release = func(s *stream) { go s.pump() }
 	h.parse = h.parseRequest
 	h.encode = h.encodeEvent
 	h.altEncode = h.encodeAlt

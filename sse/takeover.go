@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/coalesce"
 	"github.com/switchboard-go/switchboard/internal/netwatch"
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
@@ -121,11 +122,9 @@ func (s *stream) kick(ev uint32) {
 func (s *stream) pump() {
 	d := s.d
 	for {
-		if hold := s.h.o.Coalesce; hold > 0 && !d.lastWrite.IsZero() {
-			if due := d.lastWrite.Add(hold); time.Until(due) > 0 {
-				s.h.held.add(s, due) // running stays set: the coalescer restarts pump
-				return
-			}
+		if due, wait := coalesce.Due(d.lastWrite, s.h.o.Coalesce); wait {
+			s.h.held.Add(s, due) // running stays set: the queue restarts pump
+			return
 		}
 		d.pending.Store(false)
 		if s.step() {
@@ -288,66 +287,4 @@ func (s *stream) writeConn() (bool, error) {
 	_, err := d.conn.Write(body)
 	d.lastWrite = time.Now()
 	return true, err
-}
-
-// coalescer holds the taken-over streams of a Handler that wrote less
-// than Options.Coalesce ago and have more to write, and restarts each
-// one's pump when its time has come: one timer for all of them, armed for
-// the earliest, and no goroutine while none waits.
-type coalescer struct {
-	mu    sync.Mutex
-	held  []heldStream
-	timer *time.Timer
-	next  time.Time // when timer fires; zero when it is not armed
-}
-
-type heldStream struct {
-	s   *stream
-	due time.Time
-}
-
-// add holds s until due.
-func (c *coalescer) add(s *stream, due time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.held = append(c.held, heldStream{s, due})
-	if !c.next.IsZero() && !due.Before(c.next) {
-		return
-	}
-	c.next = due
-	if c.timer == nil {
-		c.timer = time.AfterFunc(time.Until(due), c.release)
-	} else {
-		c.timer.Reset(time.Until(due))
-	}
-}
-
-// release restarts the pumps of the streams whose time has come, and
-// arms the timer for the rest.
-func (c *coalescer) release() {
-	now := time.Now()
-	var ready []*stream
-	c.mu.Lock()
-	keep := c.held[:0]
-	var next time.Time
-	for _, h := range c.held {
-		if !h.due.After(now) {
-			ready = append(ready, h.s)
-			continue
-		}
-		keep = append(keep, h)
-		if next.IsZero() || h.due.Before(next) {
-			next = h.due
-		}
-	}
-	clear(c.held[len(keep):])
-	c.held = keep
-	c.next = next
-	if !next.IsZero() {
-		c.timer.Reset(time.Until(next))
-	}
-	c.mu.Unlock()
-	for _, s := range ready {
-		go s.pump()
-	}
 }

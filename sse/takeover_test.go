@@ -369,3 +369,21 @@ func TestTakeOverKeepsConnectionCounted(t *testing.T) {
 	require.NoError(t, c.Close())
 	require.Eventually(t, func() bool { return open.Load() == 0 }, 5*time.Second, time.Millisecond, "released when the stream ended")
 }
+
+// TestTakeOverCoalesceHoldsBusyStream: a taken-over stream's first message
+// goes out at once; one published right after waits until Coalesce has
+// passed since that write, together with those that follow it.
+func TestTakeOverCoalesceHoldsBusyStream(t *testing.T) {
+	const hold = 300 * time.Millisecond
+	b, h, srv := setup(t, pubsub.MemoryOptions{}, &Options{Coalesce: hold, KeepAlive: time.Hour})
+	c, r := rawGet(t, addrOf(srv.URL), "/?topic=t", "HTTP/1.1")
+	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
+	publish(t, b, "t", "first", nil)
+	readUntil(t, c, r, "data: first")
+	first := time.Now()
+	publish(t, b, "t", "second", nil)
+	publish(t, b, "t", "third", nil)
+	readUntil(t, c, r, "data: second")
+	require.GreaterOrEqual(t, time.Since(first), hold-50*time.Millisecond, "the busy stream wrote again before Coalesce")
+	readUntil(t, c, r, "data: third")
+}

@@ -230,8 +230,9 @@
 // buffers are not kept. Writing happens in bursts: a message put on one of the
 // connection's subscriptions (pubsub.Notifier), a reply, a keep-alive tick
 // or the end of the connection starts a goroutine that writes everything
-// ready, many frames per system call (Options.Coalesce makes it wait for
-// more first), and exits when nothing is left. It
+// ready, many frames per system call (a connection that wrote less than
+// Options.Coalesce, 16 ms, ago waits until then, so a busy connection's
+// messages share writes), and exits when nothing is left. It
 // takes messages straight from the broker subscriptions' channels (the
 // broker's bounded buffer is the outgoing queue, so memory stays bounded
 // and a slow client never slows another) and control frames from a small

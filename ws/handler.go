@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/switchboard-go/switchboard/internal/coalesce"
 	"github.com/switchboard-go/switchboard/internal/httpx"
 	"github.com/switchboard-go/switchboard/internal/lifecycle"
 	"github.com/switchboard-go/switchboard/internal/wire"
@@ -41,8 +42,8 @@ type Handler struct {
 	life      *lifecycle.Tracker // the connections, with MaxConnections
 	accept    websocket.AcceptOptions
 	cache     wire.EncodeCache
-	guide     wire.EncodeCache // message frames of guide-form subscriptions
-	held      coalescer        // sessions waiting for Options.Coalesce
+	guide     wire.EncodeCache         // message frames of guide-form subscriptions
+	held      coalesce.Queue[*session] // sessions waiting for Options.Coalesce
 }
 
 var (
@@ -63,7 +64,7 @@ func NewHandler(broker pubsub.Broker, opts *Options) *Handler {
 			OriginPatterns: o.OriginPatterns,
 		},
 	}
-	h.held.hold = o.Coalesce
+	h.held.Release = func(s *session) { go s.burst() }
 	h.life.Observe(o.Observer, "ws")
 	h.requester = transport.ObserveBroker(broker, o.Observer, "ws")
 	return h

@@ -54,15 +54,15 @@ type Options struct {
 	// whose write times out is dropped.
 	WriteTimeout time.Duration
 
-	// Coalesce is how long a connection's writer waits, once it has
-	// something to write, before it writes: messages and replies that
-	// arrive meanwhile go out together, in one system call (one write to
-	// the socket costs far more than the frame in it). It trades latency
-	// for throughput: it adds up to Coalesce to each delivery, and, as the
-	// held writers of all connections start together, more under fan-out
-	// (1,000 subscribers at 20 msg/s here: p50 10-13 ms -> 16-20 ms with
-	// 1 ms), for about a third more deliveries per second at the highest
-	// rate. 0 (the default) and negative values write at once.
+	// Coalesce bounds how often a connection writes: one that wrote less
+	// than Coalesce ago waits until Coalesce has passed since that write
+	// before it writes again, so a connection receiving more than
+	// 1/Coalesce messages a second (60 with the default, about a display's
+	// frame rate) gets them in batches, several frames in one system call,
+	// at most Coalesce apart. A quiet connection's message (and every reply)
+	// is written at once when nothing was written in the last Coalesce.
+	// 0 means DefaultCoalesce, negative writes every burst at once. The same
+	// rule as sse.Options.Coalesce.
 	Coalesce time.Duration
 
 	// MaxProtocolErrors is how many malformed frames (each answered with an
@@ -109,8 +109,8 @@ const (
 	// DefaultWriteTimeout is the default Options.WriteTimeout and
 	// ClientOptions.WriteTimeout: 10 s.
 	DefaultWriteTimeout = 10 * time.Second
-	// DefaultCoalesce is the default Options.Coalesce: 0, writes at once.
-	DefaultCoalesce time.Duration = 0
+	// DefaultCoalesce is the default Options.Coalesce.
+	DefaultCoalesce = 16 * time.Millisecond
 	// DefaultMaxProtocolErrors is the default Options.MaxProtocolErrors.
 	DefaultMaxProtocolErrors = 10
 	// DefaultMaxPendingRequests is the default Options.MaxPendingRequests.
@@ -134,7 +134,7 @@ func (o *Options) withDefaults() Options {
 	c.ReadLimit = opt.Or(c.ReadLimit, DefaultReadLimit)
 	c.KeepAlive = opt.Or(c.KeepAlive, DefaultKeepAlive)
 	c.WriteTimeout = opt.Or(c.WriteTimeout, DefaultWriteTimeout)
-	c.Coalesce = max(opt.Or(c.Coalesce, DefaultCoalesce), 0)
+	c.Coalesce = opt.Or(c.Coalesce, DefaultCoalesce)
 	c.MaxProtocolErrors = opt.Or(c.MaxProtocolErrors, DefaultMaxProtocolErrors)
 	c.MaxPendingRequests = opt.Or(c.MaxPendingRequests, DefaultMaxPendingRequests)
 	c.RequestTimeout = opt.Or(c.RequestTimeout, DefaultRequestTimeout)

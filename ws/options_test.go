@@ -13,7 +13,7 @@ func TestOptionsDefaults(t *testing.T) {
 	require.Equal(t, DefaultKeepAlive, o.KeepAlive)
 	require.Equal(t, DefaultWriteTimeout, o.WriteTimeout)
 	require.Equal(t, DefaultMaxProtocolErrors, o.MaxProtocolErrors)
-	require.Zero(t, o.Coalesce, "writes at once")
+	require.Equal(t, DefaultCoalesce, o.Coalesce)
 	require.Equal(t, DefaultMaxPendingRequests, o.MaxPendingRequests)
 	require.Equal(t, DefaultRequestTimeout, o.RequestTimeout)
 	require.Equal(t, DefaultMaxRequestTimeout, o.MaxRequestTimeout)

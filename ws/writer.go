@@ -7,6 +7,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/switchboard-go/switchboard/internal/coalesce"
 	"github.com/switchboard-go/switchboard/pubsub"
 	"github.com/switchboard-go/switchboard/transport"
 )
@@ -39,8 +40,8 @@ type writer struct {
 	subs      []*serverSub
 	out       *[]byte // from outBufs during a turn
 	delivered []delivery
-	broken    bool // a write failed: the connection is unusable
-	waited    bool // this burst has waited for Coalesce
+	broken    bool      // a write failed: the connection is unusable
+	lastWrite time.Time // when the last write to the connection was made
 
 	// Keep-alive: a ping is out and its deadline has not come yet.
 	awaitingPong bool
@@ -76,10 +77,9 @@ func (s *session) kick() {
 func (s *session) burst() {
 	w := &s.w
 	for {
-		if s.h.held.hold > 0 && !w.waited && s.ctx.Err() == nil {
-			// Let what arrives meanwhile share the writes (Coalesce).
-			w.waited = true
-			s.h.held.add(s) // wrunning stays set: the coalescer restarts burst
+		if due, wait := coalesce.Due(w.lastWrite, s.h.opts.Coalesce); wait && s.ctx.Err() == nil {
+			// A busy connection: what arrives until due shares one write.
+			s.h.held.Add(s, due) // wrunning stays set: the queue restarts burst
 			return
 		}
 		s.wpending.Store(false)
@@ -88,7 +88,6 @@ func (s *session) burst() {
 			close(s.writerDone)
 			return
 		}
-		w.waited = false
 		s.wrunning.Store(false)
 		// Work that arrived after the turn looked may have found the
 		// burst still running and started none: look again.
@@ -304,6 +303,7 @@ func (s *session) flush() bool {
 		return !w.broken
 	}
 	err := s.nc.writeFrames(*w.out, s.h.opts.WriteTimeout)
+	w.lastWrite = time.Now()
 	putOut(w.out)
 	w.out = nil
 	if err != nil {
@@ -533,41 +533,4 @@ func (c *leanConn) writeFrames(b []byte, timeout time.Duration) error {
 		err = errWriteTimeout
 	}
 	return err
-}
-
-// coalescer holds the sessions of a Handler whose writer has work, for
-// Options.Coalesce, and then restarts their bursts together: one timer for
-// all of them, and no goroutine while none waits.
-type coalescer struct {
-	hold time.Duration
-
-	mu    sync.Mutex
-	due   []*session
-	timer *time.Timer
-}
-
-// add holds s until the hold is over (at most hold from now).
-func (c *coalescer) add(s *session) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.due = append(c.due, s)
-	if len(c.due) > 1 {
-		return
-	}
-	if c.timer == nil {
-		c.timer = time.AfterFunc(c.hold, c.release)
-	} else {
-		c.timer.Reset(c.hold)
-	}
-}
-
-// release restarts the bursts of the sessions held.
-func (c *coalescer) release() {
-	c.mu.Lock()
-	due := c.due
-	c.due = nil
-	c.mu.Unlock()
-	for _, s := range due {
-		go s.burst()
-	}
 }
