@@ -2,12 +2,14 @@ package sse
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -368,4 +370,75 @@ func TestTakeOverKeepsConnectionCounted(t *testing.T) {
 	require.Equal(t, int32(1), open.Load(), "the count holds while the stream is open")
 	require.NoError(t, c.Close())
 	require.Eventually(t, func() bool { return open.Load() == 0 }, 5*time.Second, time.Millisecond, "released when the stream ended")
+}
+
+// TestTakeOverNoLastChunkAfterFailedWrite: once a write to a taken-over
+// connection has failed (a write timeout may have sent part of a chunk),
+// nothing more is written on it: a last chunk after part of a chunk would
+// be read by the client as the end of that chunk's event, truncated.
+func TestTakeOverNoLastChunkAfterFailedWrite(t *testing.T) {
+	b := pubsub.NewMemory(nil)
+	defer b.Close()
+	var e endings
+	h := NewHandler(b, &Options{KeepAlive: time.Hour, Observer: e.observer()})
+	srv := httptest.NewUnstartedServer(h)
+	fl := &failListener{Listener: srv.Listener, marker: []byte("partial-me")}
+	srv.Listener = fl
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c, err := net.Dial("tcp", addrOf(srv.URL))
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = fmt.Fprintf(c, "GET /?topic=t HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	er := newEventReader(resp.Body, 0)
+	ev, err := er.next()
+	require.NoError(t, err)
+	require.Equal(t, "sb-open", ev.Type)
+	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
+	publish(t, b, "t", "partial-me"+strings.Repeat("x", 1000), nil)
+	ev, err = er.next()
+	require.Error(t, err, "the event cut by the failed write must not reach the client, got %+v", ev)
+	require.Eventually(t, func() bool { return h.Active() == 0 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, []transport.EndReason{transport.EndSlowConsumer}, e.get())
+	require.Zero(t, fl.after.Load(), "bytes written after the failed write")
+}
+
+// failListener's connections fail the first write holding marker as a
+// write timeout does after sending part of it, and count the bytes
+// written after that.
+type failListener struct {
+	net.Listener
+	marker []byte
+	after  atomic.Int64
+}
+
+func (l *failListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &failConn{Conn: c, l: l}, nil
+}
+
+type failConn struct {
+	net.Conn
+	l      *failListener
+	failed atomic.Bool
+}
+
+func (c *failConn) Write(p []byte) (int, error) {
+	if c.failed.Load() {
+		c.l.after.Add(int64(len(p)))
+		return c.Conn.Write(p)
+	}
+	if bytes.Contains(p, c.l.marker) {
+		c.failed.Store(true)
+		n, _ := c.Conn.Write(p[:len(p)/2])
+		return n, &net.OpError{Op: "write", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	}
+	return c.Conn.Write(p)
 }
