@@ -239,7 +239,12 @@ func (s *stream) finish(reason transport.EndReason, err error) {
 	// the truncated event, and resume after its id.
 	if d.chunked && !d.broken && reason != transport.EndClient && reason != transport.EndError && !s.sess.IsCut() {
 		_ = d.conn.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = d.conn.Write([]byte("0\r\n\r\n"))
+		// A Cut that came since the look above had its deadline replaced:
+		// looking again after setting ours, either this sees the cut or
+		// Cut's deadline comes after ours.
+		if !s.sess.IsCut() {
+			_, _ = d.conn.Write([]byte("0\r\n\r\n"))
+		}
 	}
 	_ = d.conn.Close()
 	s.releaseBuf()

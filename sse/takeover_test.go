@@ -442,3 +442,76 @@ func (c *failConn) Write(p []byte) (int, error) {
 	}
 	return c.Conn.Write(p)
 }
+
+// TestTakeOverCloseDuringGracefulEndWritesNothing: Close cuts a stream at
+// once without writing to it, also when it comes while the stream ends
+// gracefully, between finish's look at the cut and the deadline it sets
+// for the last chunk (which replaced Cut's deadline in the past, so the
+// last chunk was written after the cut, and could block a second).
+func TestTakeOverCloseDuringGracefulEndWritesNothing(t *testing.T) {
+	b := pubsub.NewMemory(nil)
+	defer b.Close()
+	h := NewHandler(b, &Options{KeepAlive: time.Hour, WriteTimeout: 100 * time.Millisecond})
+	srv := httptest.NewUnstartedServer(h)
+	hl := &hookListener{Listener: srv.Listener}
+	hl.onLongDeadline = func(c *hookConn) {
+		// finish is about to write the last chunk: Close comes now, and
+		// this goroutine goes on once Close has cut the connection.
+		go func() { _ = h.Close() }()
+		<-c.cut
+	}
+	srv.Listener = hl
+	srv.Start()
+	t.Cleanup(srv.Close)
+	rawGet(t, addrOf(srv.URL), "/?topic=t", "HTTP/1.1")
+	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = h.Shutdown(ctx)
+	require.NoError(t, h.Close())
+	require.Zero(t, hl.afterCut.Load(), "bytes written after Close cut the stream")
+}
+
+// hookListener's connections call onLongDeadline (once) when a write
+// deadline more than half a second away is set, before setting it, and
+// count the bytes written after a deadline in the past was set (Cut's).
+type hookListener struct {
+	net.Listener
+	onLongDeadline func(*hookConn)
+	afterCut       atomic.Int64
+}
+
+func (l *hookListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &hookConn{Conn: c, l: l, cut: make(chan struct{})}, nil
+}
+
+type hookConn struct {
+	net.Conn
+	l       *hookListener
+	hooked  atomic.Bool
+	cutOnce sync.Once
+	cut     chan struct{}
+}
+
+func (c *hookConn) SetWriteDeadline(t time.Time) error {
+	now := time.Now()
+	if !t.After(now) {
+		c.cutOnce.Do(func() { close(c.cut) })
+	} else if t.Sub(now) > 500*time.Millisecond && c.hooked.CompareAndSwap(false, true) {
+		c.l.onLongDeadline(c)
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *hookConn) Write(p []byte) (int, error) {
+	select {
+	case <-c.cut:
+		c.l.afterCut.Add(int64(len(p)))
+	default:
+	}
+	return c.Conn.Write(p)
+}
