@@ -30,11 +30,10 @@ import (
 
 // Events a kick brings besides deliveries.
 const (
-	evPing uint32 = 1 << iota // the keep-alive timer fired
-	evGone                    // the client hung up
-	evExpired                 // the request context's deadline passed
+	evPing    uint32 = 1 << iota // the keep-alive timer fired
+	evGone                       // the client hung up
+	evExpired                    // the request context's deadline passed
 )
-
 
 // chunkRoom is the space kept at the start of a taken-over stream's
 // buffer for the chunk-size line ("%x\r\n": at most 8 hex digits for a
