@@ -54,6 +54,7 @@ type detached struct {
 	expiry  *time.Timer // the request context's deadline; nil without one
 
 	lastWrite time.Time // when the pump last wrote; pump only
+	broken    bool      // a write failed, perhaps after part of a chunk; pump only
 
 	pending atomic.Bool   // a kick came since pump last looked
 	running atomic.Bool   // a pump goroutine runs (or the stream ended)
@@ -231,9 +232,17 @@ func (s *stream) finish(reason transport.EndReason, err error) {
 	if d.expiry != nil {
 		d.expiry.Stop()
 	}
-	if d.chunked && reason != transport.EndClient && reason != transport.EndError && !s.sess.IsCut() {
+	// After a failed write (a timeout may have sent part of a chunk) the
+	// last chunk would end that chunk's event early: the client would take
+	// the truncated event, and resume after its id.
+	if d.chunked && !d.broken && reason != transport.EndClient && reason != transport.EndError && !s.sess.IsCut() {
 		_ = d.conn.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = d.conn.Write([]byte("0\r\n\r\n"))
+		// A Cut that came since the look above had its deadline replaced:
+		// looking again after setting ours, either this sees the cut or
+		// Cut's deadline comes after ours.
+		if !s.sess.IsCut() {
+			_, _ = d.conn.Write([]byte("0\r\n\r\n"))
+		}
 	}
 	_ = d.conn.Close()
 	s.releaseBuf()
@@ -286,5 +295,8 @@ func (s *stream) writeConn() (bool, error) {
 	}
 	_, err := d.conn.Write(body)
 	d.lastWrite = time.Now()
+	if err != nil {
+		d.broken = true
+	}
 	return true, err
 }

@@ -2,12 +2,14 @@ package sse
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -386,4 +388,148 @@ func TestTakeOverCoalesceHoldsBusyStream(t *testing.T) {
 	readUntil(t, c, r, "data: second")
 	require.GreaterOrEqual(t, time.Since(first), hold-50*time.Millisecond, "the busy stream wrote again before Coalesce")
 	readUntil(t, c, r, "data: third")
+}
+
+// TestTakeOverNoLastChunkAfterFailedWrite: once a write to a taken-over
+// connection has failed (a write timeout may have sent part of a chunk),
+// nothing more is written on it: a last chunk after part of a chunk would
+// be read by the client as the end of that chunk's event, truncated.
+func TestTakeOverNoLastChunkAfterFailedWrite(t *testing.T) {
+	b := pubsub.NewMemory(nil)
+	defer b.Close()
+	var e endings
+	h := NewHandler(b, &Options{KeepAlive: time.Hour, Observer: e.observer()})
+	srv := httptest.NewUnstartedServer(h)
+	fl := &failListener{Listener: srv.Listener, marker: []byte("partial-me")}
+	srv.Listener = fl
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c, err := net.Dial("tcp", addrOf(srv.URL))
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = fmt.Fprintf(c, "GET /?topic=t HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	er := newEventReader(resp.Body, 0)
+	ev, err := er.next()
+	require.NoError(t, err)
+	require.Equal(t, "sb-open", ev.Type)
+	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
+	publish(t, b, "t", "partial-me"+strings.Repeat("x", 1000), nil)
+	ev, err = er.next()
+	require.Error(t, err, "the event cut by the failed write must not reach the client, got %+v", ev)
+	require.Eventually(t, func() bool { return h.Active() == 0 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, []transport.EndReason{transport.EndSlowConsumer}, e.get())
+	require.Zero(t, fl.after.Load(), "bytes written after the failed write")
+}
+
+// failListener's connections fail the first write holding marker as a
+// write timeout does after sending part of it, and count the bytes
+// written after that.
+type failListener struct {
+	net.Listener
+	marker []byte
+	after  atomic.Int64
+}
+
+func (l *failListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &failConn{Conn: c, l: l}, nil
+}
+
+type failConn struct {
+	net.Conn
+	l      *failListener
+	failed atomic.Bool
+}
+
+func (c *failConn) Write(p []byte) (int, error) {
+	if c.failed.Load() {
+		c.l.after.Add(int64(len(p)))
+		return c.Conn.Write(p)
+	}
+	if bytes.Contains(p, c.l.marker) {
+		c.failed.Store(true)
+		n, _ := c.Conn.Write(p[:len(p)/2])
+		return n, &net.OpError{Op: "write", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	}
+	return c.Conn.Write(p)
+}
+
+// TestTakeOverCloseDuringGracefulEndWritesNothing: Close cuts a stream at
+// once without writing to it, also when it comes while the stream ends
+// gracefully, between finish's look at the cut and the deadline it sets
+// for the last chunk (which replaced Cut's deadline in the past, so the
+// last chunk was written after the cut, and could block a second).
+func TestTakeOverCloseDuringGracefulEndWritesNothing(t *testing.T) {
+	b := pubsub.NewMemory(nil)
+	defer b.Close()
+	h := NewHandler(b, &Options{KeepAlive: time.Hour, WriteTimeout: 100 * time.Millisecond})
+	srv := httptest.NewUnstartedServer(h)
+	hl := &hookListener{Listener: srv.Listener}
+	hl.onLongDeadline = func(c *hookConn) {
+		// finish is about to write the last chunk: Close comes now, and
+		// this goroutine goes on once Close has cut the connection.
+		go func() { _ = h.Close() }()
+		<-c.cut
+	}
+	srv.Listener = hl
+	srv.Start()
+	t.Cleanup(srv.Close)
+	rawGet(t, addrOf(srv.URL), "/?topic=t", "HTTP/1.1")
+	require.Eventually(t, func() bool { return h.Active() == 1 }, 5*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = h.Shutdown(ctx)
+	require.NoError(t, h.Close())
+	require.Zero(t, hl.afterCut.Load(), "bytes written after Close cut the stream")
+}
+
+// hookListener's connections call onLongDeadline (once) when a write
+// deadline more than half a second away is set, before setting it, and
+// count the bytes written after a deadline in the past was set (Cut's).
+type hookListener struct {
+	net.Listener
+	onLongDeadline func(*hookConn)
+	afterCut       atomic.Int64
+}
+
+func (l *hookListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &hookConn{Conn: c, l: l, cut: make(chan struct{})}, nil
+}
+
+type hookConn struct {
+	net.Conn
+	l       *hookListener
+	hooked  atomic.Bool
+	cutOnce sync.Once
+	cut     chan struct{}
+}
+
+func (c *hookConn) SetWriteDeadline(t time.Time) error {
+	now := time.Now()
+	if !t.After(now) {
+		c.cutOnce.Do(func() { close(c.cut) })
+	} else if t.Sub(now) > 500*time.Millisecond && c.hooked.CompareAndSwap(false, true) {
+		c.l.onLongDeadline(c)
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *hookConn) Write(p []byte) (int, error) {
+	select {
+	case <-c.cut:
+		c.l.afterCut.Add(int64(len(p)))
+	default:
+	}
+	return c.Conn.Write(p)
 }

@@ -56,11 +56,20 @@ func watchFD(rc syscall.RawConn, gone func()) (stop func() bool, ok bool) {
 }
 
 // unwatch removes e; it reports whether gone had not been called. When e
-// was the last watched connection it waits for the goroutine to exit.
+// was the last watched connection it waits for the goroutine to exit,
+// also when e fired (the goroutine stopped itself then): gone must not
+// call it.
 func unwatch(e *entry) bool {
 	w.mu.Lock()
 	if w.watched[e.fd] != e {
+		var done <-chan struct{}
+		if !w.running {
+			done = w.done // exiting: nothing is watched any more
+		}
 		w.mu.Unlock()
+		if done != nil {
+			<-done
+		}
 		return false // fired, or stopped before
 	}
 	delete(w.watched, e.fd)

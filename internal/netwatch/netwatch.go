@@ -22,7 +22,8 @@ const MaxDiscard = 64 << 10
 // Watch calls gone once, on another goroutine, when the peer of c hangs up
 // or c fails, unless stop is called first. stop reports whether it
 // prevented the call; after it returns true, gone is never called. Call
-// stop before closing c. c must not be read by anyone else.
+// stop before closing c, and not from gone. c must not be read by anyone
+// else. When stop returns, no goroutine of the watch runs any more.
 func Watch(c net.Conn, gone func()) (stop func() bool) {
 	if sc, ok := rawConn(c); ok {
 		if stop, ok := watchFD(sc, gone); ok {
