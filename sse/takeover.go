@@ -163,8 +163,12 @@ func (s *stream) step() (ended bool) {
 	s.takeBuf()
 	c := s.sub.C()
 	closed := false
+	limit := -1 // until C is empty or closed: a close announced earlier is seen
+	if away {
+		limit = max(cap(c), 1) // going away: what was delivered, not what keeps coming
+	}
 receive:
-	for { // until C is empty or closed: a close announced earlier is seen
+	for n := 0; n != limit; n++ {
 		select {
 		case m, ok := <-c:
 			if !ok {
