@@ -39,7 +39,16 @@ try {
     await sub.ready;
   });
   const node = { events: [], states: [] };
-  const c = connect(base + "/ws", { WebSocket, minBackoff: 50, maxBackoff: 500, onState: (s, d) => { node.states.push(s); console.error("node state", s, Date.now() - t0, JSON.stringify(d ?? null)); } });
+  // The client is "open" again when the hub answers its greeting ping,
+  // which may come after the messages its resubscription replays.
+  let reopened;
+  const nodeReopened = new Promise((resolve) => { reopened = resolve; });
+  let restarted = false;
+  const c = connect(base + "/ws", { WebSocket, minBackoff: 50, maxBackoff: 500, onState: (s, d) => {
+    node.states.push(s);
+    console.error("node state", s, Date.now() - t0, JSON.stringify(d ?? null));
+    if (s === "open" && restarted) reopened();
+  } });
   const sub = c.subscribe("jsr/#");
   await deadline(sub.ready, "node subscribed");
   const reading = (async () => {
@@ -53,12 +62,15 @@ try {
   const { value } = await input.next();
   console.error("restarted", Date.now() - t0);
   if (value !== "RESTARTED") throw new Error(`expected RESTARTED on stdin, got ${value}`);
+  restarted = true;
+  if (node.states.at(-1) === "open" && node.states.includes("reconnecting")) reopened();
 
   const dump = () => JSON.stringify({ ...node, t: Date.now() - t0, readyState: c.sock?.readyState, state: c.state,
     subs: [...c.all].map((s) => ({ sid: s.sid, cursor: s.cursor, head: s.head })), pending: [...c.pending.keys()], outbox: c.outbox.length });
   await deadline(reading, "node messages").catch((e) => { throw new Error(e.message + ": " + dump()); });
+  await deadline(nodeReopened, "node open again");
   console.error("node done", Date.now() - t0);
-  await deadline(page.waitForFunction((n) => window.seen.events.length >= n, n, { timeout: 30_000 }), "page messages");
+  await deadline(page.waitForFunction((n) => window.seen.events.length >= n && window.seen.states.at(-1) === "open", n, { timeout: 30_000 }), "page messages and open again");
   const chromiumSeen = await page.evaluate(() => window.seen);
   console.error("done", Date.now() - t0);
   console.log(JSON.stringify({ node, chromium: chromiumSeen }));
