@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-go/switchboard/internal/burst"
+
 	"github.com/switchboard-go/switchboard/pubsub"
 )
 
@@ -241,10 +243,9 @@ func TestFeedWatch(t *testing.T) {
 // of the notify function starts a drain unless one is running, and the
 // drain receives without blocking until C is empty.
 type notifyDrainer struct {
-	c       <-chan *pubsub.Message
-	pending atomic.Bool
-	running atomic.Bool
-	wg      sync.WaitGroup
+	c    <-chan *pubsub.Message
+	gate burst.Gate
+	wg   sync.WaitGroup
 
 	mu     sync.Mutex
 	got    []string
@@ -252,8 +253,7 @@ type notifyDrainer struct {
 }
 
 func (d *notifyDrainer) notify() {
-	d.pending.Store(true)
-	if d.running.CompareAndSwap(false, true) {
+	if d.gate.Kick() {
 		d.wg.Add(1)
 		go d.drain()
 	}
@@ -262,13 +262,13 @@ func (d *notifyDrainer) notify() {
 func (d *notifyDrainer) drain() {
 	defer d.wg.Done()
 	for {
-		d.pending.Store(false)
+		d.gate.Begin()
 		for {
 			select {
 			case m, ok := <-d.c:
 				if !ok {
 					close(d.closed)
-					return // running stays true: nothing follows a close
+					return // no Idle: nothing follows a close
 				}
 				d.mu.Lock()
 				d.got = append(d.got, string(m.Data))
@@ -278,8 +278,7 @@ func (d *notifyDrainer) drain() {
 			}
 			break
 		}
-		d.running.Store(false)
-		if !d.pending.Load() || !d.running.CompareAndSwap(false, true) {
+		if !d.gate.Idle() {
 			return
 		}
 	}

@@ -152,16 +152,21 @@ func (s *stream) run() (transport.EndReason, error) {
 			return transport.EndShutdown, nil
 		}
 		if err := s.flush(); err != nil {
-			s.h.log.Debug("sse: write failed", "err", err)
-			switch {
-			case s.sess.IsCut():
-				return transport.EndShutdown, err
-			case errors.Is(err, os.ErrDeadlineExceeded):
-				return transport.EndSlowConsumer, err // the client stopped reading
-			}
-			return transport.EndError, err
+			return s.writeFailed(err), err
 		}
 	}
+}
+
+// writeFailed logs a failed write and tells why the stream ends.
+func (s *stream) writeFailed(err error) transport.EndReason {
+	s.h.log.Debug("sse: write failed", "err", err)
+	switch {
+	case s.sess.IsCut():
+		return transport.EndShutdown
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return transport.EndSlowConsumer // the client stopped reading
+	}
+	return transport.EndError
 }
 
 // collect appends the messages already waiting on the subscription to

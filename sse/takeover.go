@@ -2,15 +2,14 @@ package sse
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/burst"
 	"github.com/switchboard-go/switchboard/internal/coalesce"
 	"github.com/switchboard-go/switchboard/internal/netwatch"
 	"github.com/switchboard-go/switchboard/pubsub"
@@ -56,9 +55,8 @@ type detached struct {
 	lastWrite time.Time // when the pump last wrote; pump only
 	broken    bool      // a write failed, perhaps after part of a chunk; pump only
 
-	pending atomic.Bool   // a kick came since pump last looked
-	running atomic.Bool   // a pump goroutine runs (or the stream ended)
-	events  atomic.Uint32 // evPing | evGone
+	gate   burst.Gate    // one pump at a time, started by kicks
+	events atomic.Uint32 // evPing | evGone | evExpired
 }
 
 // takeOver hijacks the connection of an HTTP/1.x stream whose response
@@ -82,7 +80,7 @@ func (s *stream) takeOver(r *http.Request, filters []string) bool {
 	s.deadline = time.Time{} // hijacking cleared the connection's deadlines
 	// This goroutine is the stream's pump until it starts the first one:
 	// kicks before that (Detach's, Notify's) only leave pending set.
-	d.running.Store(true)
+	d.gate.Claim()
 	if !s.sess.Detach(conn, s.kickAway) {
 		s.finish(transport.EndClient, nil) // the client left already
 		return true
@@ -110,30 +108,27 @@ func (s *stream) kick(ev uint32) {
 	if ev != 0 {
 		d.events.Or(ev)
 	}
-	d.pending.Store(true)
-	if d.running.CompareAndSwap(false, true) {
+	if d.gate.Kick() {
 		go s.pump()
 	}
 }
 
-// pump writes until nothing is waiting, then exits; a kick that comes
-// meanwhile is never lost: pending is cleared before looking and checked
-// again after running is cleared. When the stream ends, running stays
-// set, so no pump starts again.
+// pump writes until nothing is waiting, then exits (burst.Gate: no kick
+// is lost). When the stream ends, or waits for Coalesce, it returns
+// without Idle, so kicks start no other pump.
 func (s *stream) pump() {
 	d := s.d
 	for {
 		if due, wait := coalesce.Due(d.lastWrite, s.h.o.Coalesce); wait {
-			s.h.held.Add(s, due) // running stays set: the queue restarts pump
+			s.h.held.Add(s, due) // the queue restarts pump
 			return
 		}
-		d.pending.Store(false)
+		d.gate.Begin()
 		if s.step() {
 			return
 		}
 		s.releaseBuf()
-		d.running.Store(false)
-		if !d.pending.Load() || !d.running.CompareAndSwap(false, true) {
+		if !d.gate.Idle() {
 			return
 		}
 	}
@@ -212,15 +207,7 @@ receive:
 
 // finishWrite ends the stream after a failed write.
 func (s *stream) finishWrite(err error) {
-	s.h.log.Debug("sse: write failed", "err", err)
-	switch {
-	case s.sess.IsCut():
-		s.finish(transport.EndShutdown, err)
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		s.finish(transport.EndSlowConsumer, err) // the client stopped reading
-	default:
-		s.finish(transport.EndError, err)
-	}
+	s.finish(s.writeFailed(err), err)
 }
 
 // finish ends a taken-over stream: what ServeHTTP does when a stream it

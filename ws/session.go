@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-go/switchboard/internal/burst"
 	"github.com/switchboard-go/switchboard/internal/clip"
 	"github.com/switchboard-go/switchboard/internal/wire"
 
@@ -50,8 +51,7 @@ type session struct {
 
 	// The writer (writer.go).
 	w         writer
-	wpending  atomic.Bool // the writer has work
-	wrunning  atomic.Bool // a burst runs (or the writer finished)
+	wgate     burst.Gate  // one burst at a time, started by work
 	pingTimer *time.Timer // nil when pings are off
 	pingDue   atomic.Bool
 	ponged    atomic.Bool

@@ -35,7 +35,7 @@ const (
 var outBufs = sync.Pool{New: func() any { b := make([]byte, 0, flushAt+4096); return &b }}
 
 // writer is the state of a session's writer, used by one burst at a time
-// (handed over through session.wrunning).
+// (handed over through session.wgate).
 type writer struct {
 	subs      []*serverSub
 	out       *[]byte // from outBufs during a turn
@@ -65,33 +65,31 @@ func putOut(b *[]byte) {
 // kick gives the writer work: it starts a burst unless one is running,
 // which then sees the work before it ends.
 func (s *session) kick() {
-	s.wpending.Store(true)
-	if s.wrunning.CompareAndSwap(false, true) {
+	if s.wgate.Kick() {
 		go s.burst()
 	}
 }
 
-// burst writes until nothing is left. Only one runs at a time; after the
-// last one (which closed the connection) none starts again, as wrunning
-// stays set.
+// burst writes until nothing is left. Only one runs at a time
+// (burst.Gate); after the last one (which closed the connection) none
+// starts again, as it returns without Idle.
 func (s *session) burst() {
 	w := &s.w
 	for {
 		if due, wait := coalesce.Due(w.lastWrite, s.h.opts.Coalesce); wait && s.ctx.Err() == nil {
 			// A busy connection: what arrives until due shares one write.
-			s.h.held.Add(s, due) // wrunning stays set: the queue restarts burst
+			s.h.held.Add(s, due) // no Idle: the queue restarts burst
 			return
 		}
-		s.wpending.Store(false)
+		s.wgate.Begin()
 		if !s.turn() {
 			s.finish()
 			close(s.writerDone)
 			return
 		}
-		s.wrunning.Store(false)
 		// Work that arrived after the turn looked may have found the
 		// burst still running and started none: look again.
-		if !s.wpending.Load() || !s.wrunning.CompareAndSwap(false, true) {
+		if !s.wgate.Idle() {
 			return
 		}
 	}
@@ -146,7 +144,7 @@ func (s *session) turnSubs() bool {
 			}
 		}
 		if n == subBatch {
-			s.wpending.Store(true) // more to come: another turn
+			s.wgate.Kick() // more to come: another turn (false: this run is on)
 		}
 		ss.taken()
 	}
