@@ -12,15 +12,7 @@ import (
 // shared epoll goroutine, not by a goroutine of its own, and that the
 // poller stops with the last connection.
 func TestTCPUsesThePoller(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	defer c.Close()
-	s, err := ln.Accept()
-	require.NoError(t, err)
-	defer s.Close()
+	s, _ := tcpPair(t)
 	stop := Watch(s, func() {})
 	w.mu.Lock()
 	running, watched := w.running, len(w.watched)
@@ -41,15 +33,7 @@ func TestTCPUsesThePoller(t *testing.T) {
 // connection itself and as the Read fallback's stop does, so a Close that
 // waits for its streams leaves no goroutine behind.
 func TestStopAfterGoneAwaitsThePoller(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	defer c.Close()
-	s, err := ln.Accept()
-	require.NoError(t, err)
-	defer s.Close()
+	s, c := tcpPair(t)
 	fired, release := make(chan struct{}), make(chan struct{})
 	stop := Watch(s, func() { close(fired); <-release })
 	w.mu.Lock()
@@ -72,4 +56,19 @@ func TestStopAfterGoneAwaitsThePoller(t *testing.T) {
 	default:
 		t.Fatal("stop returned while the poller's goroutine still runs")
 	}
+}
+
+// tcpPair returns the server and client ends of a loopback TCP
+// connection, closed when the test ends.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	server, err = ln.Accept()
+	require.NoError(t, err)
+	t.Cleanup(func() { server.Close(); client.Close() })
+	return server, client
 }
