@@ -278,19 +278,28 @@ func (s *subscriber) readSSE(body io.Reader) {
 	}
 }
 
+// nextFrame reads c's next message into buf and returns its bytes (valid
+// until the next call); on an error it ends the subscriber.
+func (s *subscriber) nextFrame(c *websocket.Conn, buf *bytes.Buffer) ([]byte, bool) {
+	_, rd, err := c.Reader(s.r.ctx)
+	if err == nil {
+		buf.Reset()
+		_, err = buf.ReadFrom(rd)
+	}
+	if err != nil {
+		s.end(err)
+		return nil, false
+	}
+	return buf.Bytes(), true
+}
+
 func (s *subscriber) readWS(c *websocket.Conn, t target) {
 	var buf bytes.Buffer
 	for {
-		_, rd, err := c.Reader(s.r.ctx)
-		if err == nil {
-			buf.Reset()
-			_, err = buf.ReadFrom(rd)
-		}
-		if err != nil {
-			s.end(err)
+		b, ok := s.nextFrame(c, &buf)
+		if !ok {
 			return
 		}
-		b := buf.Bytes()
 		if t.WSPing != "" && string(bytes.TrimSpace(b)) == t.WSPing {
 			if err := c.Write(s.r.ctx, websocket.MessageText, []byte(t.WSPong)); err != nil {
 				s.end(err)

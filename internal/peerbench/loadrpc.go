@@ -138,16 +138,10 @@ var (
 func (s *subscriber) readGraphQL(c *websocket.Conn) {
 	var buf bytes.Buffer
 	for {
-		_, rd, err := c.Reader(s.r.ctx)
-		if err == nil {
-			buf.Reset()
-			_, err = buf.ReadFrom(rd)
-		}
-		if err != nil {
-			s.end(err)
+		b, ok := s.nextFrame(c, &buf)
+		if !ok {
 			return
 		}
-		b := buf.Bytes()
 		switch {
 		case bytes.HasPrefix(b, gqlNext):
 			s.handle(unescapeQuotes(b))
