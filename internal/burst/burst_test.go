@@ -24,8 +24,7 @@ func TestNoWorkLostNoTwoRuns(t *testing.T) {
 		overlap atomic.Bool
 		runs    sync.WaitGroup
 	)
-	var run func()
-	run = func() {
+	run := func() {
 		defer runs.Done()
 		for {
 			g.Begin()
